@@ -1,0 +1,135 @@
+import { z } from "zod";
+import { constants } from "./core/constants.ts";
+
+/** One schema for env and CLI flags (`--write-quorum 3` is WRITE_QUORUM=3). Parsed once, frozen. */
+
+const blankToUndefined = (value: unknown) =>
+  typeof value === "string" && value.trim() === "" ? undefined : typeof value === "string" ? value.trim() : value;
+
+const number = (min: number, max: number) =>
+  z.preprocess(blankToUndefined, z.coerce.number().finite().min(min).max(max));
+const integer = (min: number, max: number) =>
+  z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max));
+const text = () => z.preprocess(blankToUndefined, z.string());
+
+const baseUrl = z
+  .string()
+  .url()
+  .refine((url) => /^https?:\/\//.test(url), "must be an http(s) URL")
+  .transform((url) => url.replace(/\/+$/, ""));
+
+export const configSchema = z
+  .object({
+    ROLE: z.preprocess(blankToUndefined, z.enum(["leader", "follower"], { error: "must be leader or follower" })),
+    NODE_ID: text().optional(),
+    HOST: text().default("127.0.0.1"),
+    PORT: integer(1, 65535).default(5001),
+    FOLLOWERS: z
+      .preprocess(
+        (value) => (typeof value === "string" ? value.split(",").map((s) => s.trim()).filter(Boolean) : value),
+        z.array(baseUrl).max(constants.followersMax),
+      )
+      .default([]),
+    LEADER_URL: z.preprocess(blankToUndefined, baseUrl.optional()),
+    WRITE_QUORUM: integer(0, constants.followersMax).default(3),
+    MIN_DELAY_MS: number(0, 60_000).default(0.1),
+    MAX_DELAY_MS: number(0, 60_000).default(10),
+    QUORUM_TIMEOUT_MS: integer(1, 600_000).default(5000),
+    HEARTBEAT_MS: integer(1, 60_000).default(50),
+    LOG_RETENTION: integer(1, 100_000_000).default(100_000),
+    CLUSTER_TOKEN: text().pipe(z.string().min(8, "must be at least 8 characters")),
+    MAX_KEY_BYTES: integer(1, 65_536).default(1024),
+    MAX_VALUE_BYTES: integer(16, 1024 * 1024 * 1024).default(1024 * 1024),
+  })
+  .superRefine((config, context) => {
+    if (config.MIN_DELAY_MS > config.MAX_DELAY_MS) {
+      context.addIssue({ code: "custom", path: ["MIN_DELAY_MS"], message: `must not exceed MAX_DELAY_MS (${config.MAX_DELAY_MS})` });
+    }
+    if (config.ROLE === "leader" && config.WRITE_QUORUM > config.FOLLOWERS.length) {
+      context.addIssue({
+        code: "custom",
+        path: ["WRITE_QUORUM"],
+        message: `must be at most the number of FOLLOWERS (${config.FOLLOWERS.length})`,
+      });
+    }
+  })
+  .transform((config) => ({
+    role: config.ROLE,
+    nodeId: config.NODE_ID ?? `${config.ROLE}-${config.PORT}`,
+    host: config.HOST,
+    port: config.PORT,
+    followers: config.FOLLOWERS,
+    leaderUrl: config.LEADER_URL ?? null,
+    writeQuorum: config.WRITE_QUORUM,
+    minDelayMs: config.MIN_DELAY_MS,
+    maxDelayMs: config.MAX_DELAY_MS,
+    quorumTimeoutMs: config.QUORUM_TIMEOUT_MS,
+    heartbeatMs: config.HEARTBEAT_MS,
+    logRetention: config.LOG_RETENTION,
+    clusterToken: config.CLUSTER_TOKEN,
+    maxKeyBytes: config.MAX_KEY_BYTES,
+    maxValueBytes: config.MAX_VALUE_BYTES,
+  }));
+
+export type Config = Readonly<z.output<typeof configSchema>>;
+export const configNames = Object.keys(configSchema.in.shape) as (keyof typeof configSchema.in.shape)[];
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const flagToName = (flag: string) => flag.replace(/-/g, "_").toUpperCase();
+
+/** Reads `--name value` and `--name=value` into env names; unknown flags are errors. */
+export function flagsToEnv(argv: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const match = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/.exec(arg);
+    if (!match) throw new ConfigError(`unexpected argument "${arg}" (flags look like --write-quorum 3)`);
+    const name = flagToName(match[1]!);
+    if (!(configNames as string[]).includes(name)) throw new ConfigError(`unknown flag --${match[1]} (see --help)`);
+    let value = match[2];
+    if (value === undefined) {
+      value = argv[i + 1];
+      if (value === undefined) throw new ConfigError(`flag --${match[1]} needs a value`);
+      i++;
+    }
+    env[name] = value;
+  }
+  return env;
+}
+
+/** Env first, flags override. Throws ConfigError with one line naming the variable. */
+export function parseConfig(env: Record<string, string | undefined>, argv: readonly string[] = []): Config {
+  const input: Record<string, string | undefined> = {};
+  for (const name of configNames) input[name] = env[name];
+  Object.assign(input, flagsToEnv(argv));
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const name = String(issue.path[0] ?? "config");
+    const message = issue.code === "invalid_type" && input[name] === undefined ? "is required" : issue.message;
+    throw new ConfigError(`${name}: ${message}`);
+  }
+  return Object.freeze(result.data);
+}
+
+export const configHelp = `Usage: ROLE=leader|follower bun src/main.ts [--flag value]...
+
+Every setting is an environment variable or the same name as a --kebab-case flag.
+  ROLE                leader | follower (required)
+  NODE_ID             name in status and logs (default: role-port)
+  HOST, PORT          listen address (default 127.0.0.1:5001)
+  FOLLOWERS           leader: comma-separated follower base URLs
+  LEADER_URL          follower: the leader's base URL, reported on 421
+  WRITE_QUORUM        follower acks per write, 0..followers (default 3; 0 = asynchronous)
+  MIN_DELAY_MS        simulated leader->follower delay, uniform min (default 0.1)
+  MAX_DELAY_MS        simulated leader->follower delay, uniform max (default 10)
+  QUORUM_TIMEOUT_MS   a write answers 503 quorum_timeout after this (default 5000)
+  HEARTBEAT_MS        idle leader->follower message interval (default 50)
+  LOG_RETENTION       log entries the leader keeps for catch-up (default 100000)
+  CLUSTER_TOKEN       shared secret for /internal/* and /admin/* (required, 8+ chars)
+  MAX_KEY_BYTES       longest key in UTF-8 bytes (default 1024)
+  MAX_VALUE_BYTES     largest request body in bytes (default 1048576)
+`;

@@ -1,0 +1,26 @@
+import { assert } from "./assert.ts";
+
+/** Named bounds of the replication core. Units are the last word of every name. */
+export const constants = {
+  /** Messages in flight to one follower at once (pipelining depth). */
+  inflightMessagesMax: 16,
+  /** Entries carried by one replicate message. */
+  batchEntriesMax: 512,
+  /** Characters of keys and values carried by one replicate message (one entry always fits). */
+  batchCharsMax: 4 * 1024 * 1024,
+  /** Wait before a follower whose message failed is probed again. */
+  retryBackoffMs: 50,
+  /** A follower is reported unhealthy when it has not answered for this long. */
+  unhealthyAfterMs: 1000,
+  /** How long a follower holds a message that arrived ahead of an earlier one. */
+  gapWaitMs: 1000,
+  /** Deepest JSON nesting accepted in a value. */
+  valueDepthMax: 64,
+  /** Followers the leader can have. */
+  followersMax: 32,
+} as const;
+
+assert(constants.inflightMessagesMax >= 1, "at least one message in flight");
+assert(constants.batchEntriesMax >= 1, "a batch carries at least one entry");
+assert(constants.batchCharsMax >= 1024, "a batch carries a useful amount of data");
+assert(constants.unhealthyAfterMs > constants.retryBackoffMs, "health outlives one retry");

@@ -1,0 +1,76 @@
+import { assert } from "./assert.ts";
+import { type Hash64, hash64, hashToHex } from "./hash.ts";
+import type { Entry } from "./types.ts";
+
+export interface StoredValue {
+  /** JSON text of the value. */
+  value: string;
+  /** Offset of the write that set it. */
+  offset: number;
+}
+
+interface Slot extends StoredValue {
+  hash: Hash64;
+}
+
+export interface Digest {
+  appliedOffset: number;
+  keys: number;
+  digest: string;
+}
+
+/**
+ * The replicated state: key → value, applied strictly in offset order, with an
+ * order-independent digest (XOR of a 64-bit hash of key + value per key) kept up to date on
+ * every apply so that two nodes compare in O(1).
+ */
+export class StateMachine {
+  #slots = new Map<string, Slot>();
+  #digestHigh = 0;
+  #digestLow = 0;
+  #appliedOffset = 0;
+
+  get appliedOffset(): number {
+    return this.#appliedOffset;
+  }
+
+  get size(): number {
+    return this.#slots.size;
+  }
+
+  get(key: string): StoredValue | undefined {
+    return this.#slots.get(key);
+  }
+
+  apply(entry: Entry): void {
+    assert(entry.offset === this.#appliedOffset + 1, `apply ${entry.offset} after ${this.#appliedOffset}`);
+    this.#appliedOffset = entry.offset;
+    const previous = this.#slots.get(entry.key);
+    if (previous) this.#toggle(previous.hash);
+    if (entry.value === null) {
+      this.#slots.delete(entry.key);
+      return;
+    }
+    const hash = hash64(entry.key + "\u0000" + entry.value);
+    this.#toggle(hash);
+    this.#slots.set(entry.key, { value: entry.value, offset: entry.offset, hash });
+  }
+
+  digest(): Digest {
+    return {
+      appliedOffset: this.#appliedOffset,
+      keys: this.#slots.size,
+      digest: hashToHex({ high: this.#digestHigh, low: this.#digestLow }),
+    };
+  }
+
+  /** Every pair, in insertion order; the caller may stream it. */
+  *entries(): IterableIterator<[string, StoredValue]> {
+    for (const [key, slot] of this.#slots) yield [key, { value: slot.value, offset: slot.offset }];
+  }
+
+  #toggle(hash: Hash64): void {
+    this.#digestHigh = (this.#digestHigh ^ hash.high) >>> 0;
+    this.#digestLow = (this.#digestLow ^ hash.low) >>> 0;
+  }
+}

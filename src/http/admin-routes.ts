@@ -1,0 +1,30 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import type { LeaderNode } from "../node/leader-node.ts";
+import { ApiError } from "./errors.ts";
+import { parseBody, readJson } from "./input.ts";
+
+/** PUT /admin/config: change the write quorum and the simulated delay without a restart. */
+export function adminRoutes(leader: LeaderNode): Hono {
+  const app = new Hono();
+  const delay = z.number().finite().min(0).max(60_000);
+  const schema = z
+    .object({
+      writeQuorum: z.number().int().min(0).max(leader.followerUrls.length).optional(),
+      minDelayMs: delay.optional(),
+      maxDelayMs: delay.optional(),
+    })
+    .strict();
+  app.put("/admin/config", async (c) => {
+    const change = parseBody(schema, await readJson(c), "invalid_config");
+    const minDelayMs = change.minDelayMs ?? leader.delay.minDelayMs;
+    const maxDelayMs = change.maxDelayMs ?? leader.delay.maxDelayMs;
+    if (minDelayMs > maxDelayMs) {
+      throw new ApiError(400, "invalid_config", `minDelayMs (${minDelayMs}) must not exceed maxDelayMs (${maxDelayMs})`);
+    }
+    if (change.writeQuorum !== undefined) leader.setWriteQuorum(change.writeQuorum);
+    leader.setDelay({ minDelayMs, maxDelayMs });
+    return c.json({ writeQuorum: leader.core.writeQuorum, ...leader.delay });
+  });
+  return app;
+}

@@ -1,0 +1,43 @@
+import { zValidator } from "@hono/zod-validator";
+import { type Context, Hono } from "hono";
+import type { ServingNode } from "../node/serving-node.ts";
+import { ApiError } from "./errors.ts";
+import { keyFromPath, queryHook, readQuerySchema } from "./input.ts";
+
+/** How long `minOffset` waits for the offset to be applied here. */
+const minOffsetWaitMs = 1000;
+
+/** GET /kv/:key and the seed's GET /get/:key, on any node: committed values only. */
+export function readRoutes(node: ServingNode): Hono {
+  const app = new Hono();
+  const read = (prefix: string) => async (c: Context) => {
+    const key = keyFromPath(c, prefix, node.config.maxKeyBytes);
+    const { minOffset } = readQuerySchema.parse(c.req.query()); // validated already; this types it
+    if (minOffset !== undefined && !(await node.applied.waitFor(minOffset, minOffsetWaitMs))) {
+      throw new ApiError(503, "stale_read", `this node has not applied offset ${minOffset} yet; retry or read from the leader`, {
+        minOffset,
+        appliedOffset: node.state.appliedOffset,
+      });
+    }
+    const stored = node.state.get(key);
+    if (!stored) throw new ApiError(404, "not_found", "no such key", { key });
+    // The value is kept as JSON text, so the answer is assembled rather than re-encoded.
+    return c.body(`{"key":${JSON.stringify(key)},"value":${stored.value},"offset":${stored.offset}}`, 200, {
+      "content-type": "application/json",
+    });
+  };
+  const validateQuery = zValidator("query", readQuerySchema, queryHook);
+  app.get("/kv/:key{.+}", validateQuery, read("/kv/"));
+  app.get("/get/:key{.+}", validateQuery, read("/get/"));
+  return app;
+}
+
+export function emptyKeyRoutes(): Hono {
+  const app = new Hono();
+  const refuse = () => {
+    throw new ApiError(400, "invalid_key", "key must not be empty");
+  };
+  app.all("/kv/", refuse);
+  app.all("/get/", refuse);
+  return app;
+}

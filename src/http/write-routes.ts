@@ -1,0 +1,58 @@
+import { zValidator } from "@hono/zod-validator";
+import { type Context, Hono } from "hono";
+import { z } from "zod";
+import type { LeaderNode } from "../node/leader-node.ts";
+import { ApiError } from "./errors.ts";
+import { keyFromPath, keySchema, limitBody, parseBody, queryHook, readJson, valueSchema, writeQuerySchema } from "./input.ts";
+
+/** Writes on the leader: PUT/DELETE /kv/:key and the seed's POST /set. */
+export function writeRoutes(leader: LeaderNode): Hono {
+  const { maxKeyBytes, maxValueBytes } = leader.config;
+  const app = new Hono();
+  const putBody = z.object({ value: valueSchema });
+  const setBody = z.object({ key: z.string(), value: valueSchema });
+  const querySchema = writeQuerySchema(leader.followerUrls.length);
+  type WriteQuery = z.output<typeof querySchema>;
+  const validateQuery = zValidator("query", querySchema, queryHook);
+  const limit = limitBody(maxValueBytes);
+
+  const answer = async (c: Context, key: string, value: string | null, query: WriteQuery) => {
+    const outcome = await leader.write(key, value, query);
+    if (outcome.kind === "committed") return c.json({ key, offset: outcome.offset, acks: outcome.acks });
+    throw new ApiError(
+      503,
+      "quorum_timeout",
+      `write ${outcome.offset} reached ${outcome.acks} of ${outcome.required} acks in time; it is in the leader's log and may still commit`,
+      { key, offset: outcome.offset, acks: outcome.acks, required: outcome.required },
+    );
+  };
+
+  app.put("/kv/:key{.+}", limit, validateQuery, async (c) => {
+    const key = keyFromPath(c, "/kv/", maxKeyBytes);
+    const { value } = parseBody(putBody, await readJson(c), "invalid_value");
+    return answer(c, key, value, c.req.valid("query"));
+  });
+  app.delete("/kv/:key{.+}", validateQuery, (c) =>
+    answer(c, keyFromPath(c, "/kv/", maxKeyBytes), null, c.req.valid("query")),
+  );
+  app.post("/set", limit, validateQuery, async (c) => {
+    const body = await readJson(c);
+    const key = parseBody(z.object({ key: keySchema(maxKeyBytes) }), body, "invalid_key").key;
+    const { value } = parseBody(setBody, body, "invalid_value");
+    return answer(c, key, value, c.req.valid("query"));
+  });
+  return app;
+}
+
+/** On a follower every write is refused with the leader's address. */
+export function notLeaderRoutes(leaderUrl: string | null): Hono {
+  const app = new Hono();
+  const refuse = () => {
+    throw new ApiError(421, "not_leader", "this node is a follower; send writes to the leader", { leader: leaderUrl });
+  };
+  app.put("/kv/*", refuse);
+  app.delete("/kv/*", refuse);
+  app.post("/set", refuse);
+  app.put("/admin/config", refuse);
+  return app;
+}

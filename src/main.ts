@@ -1,0 +1,54 @@
+import { ConfigError, type Config, configHelp, parseConfig } from "./config.ts";
+import { createApp, replicateBodyLimitBytes } from "./http/app.ts";
+import { FollowerNode } from "./node/follower-node.ts";
+import { LeaderNode } from "./node/leader-node.ts";
+import { HttpTransport } from "./node/transport.ts";
+
+function loadConfig(): Config {
+  const argv = process.argv.slice(2);
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(configHelp);
+    process.exit(0);
+  }
+  try {
+    return parseConfig(process.env, argv);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`quorumkv: invalid config: ${error.message}`);
+    process.exit(2);
+  }
+}
+
+const config = loadConfig();
+const node = config.role === "leader" ? new LeaderNode(config, new HttpTransport(config.clusterToken)) : new FollowerNode(config);
+const app = createApp(node);
+const server = Bun.serve({
+  hostname: config.host,
+  port: config.port,
+  fetch: app.fetch,
+  maxRequestBodySize: replicateBodyLimitBytes(config.maxValueBytes),
+  idleTimeout: 30,
+});
+if (node instanceof LeaderNode) node.start();
+console.log(`quorumkv ${config.role} ${config.nodeId} listening on http://${server.hostname}:${server.port}`);
+
+function shutdown(signal: string) {
+  console.log(`quorumkv ${config.nodeId}: ${signal}, stopping`);
+  node.stop();
+  server.stop(true);
+  process.exit(0);
+}
+process.on("SIGINT", () => shutdown("SIGINT"));
+process.on("SIGTERM", () => shutdown("SIGTERM"));
+
+// A node started by a launcher dies with it, so a killed test run leaves no orphans.
+const parentPid = Number(process.env.QUORUMKV_PARENT_PID);
+if (parentPid > 0) {
+  setInterval(() => {
+    try {
+      process.kill(parentPid, 0);
+    } catch {
+      shutdown("launcher gone");
+    }
+  }, 500).unref();
+}

@@ -1,0 +1,71 @@
+import { constants } from "../core/constants.ts";
+import { FollowerCore } from "../core/follower.ts";
+import type { ReplicateMessage, ReplicateReply } from "../core/types.ts";
+import type { Config } from "../config.ts";
+import { OffsetWatch } from "./offset-watch.ts";
+import type { ServingNode } from "./serving-node.ts";
+
+/**
+ * The follower process: feeds replicate messages to FollowerCore. A message that arrived ahead
+ * of an earlier one (the simulated delay reorders them) waits, bounded, for the gap to fill
+ * before the follower answers `gap`.
+ */
+export class FollowerNode implements ServingNode {
+  readonly role = "follower";
+  readonly core = new FollowerCore();
+  readonly received = new OffsetWatch(() => this.core.lastOffset);
+  readonly applied = new OffsetWatch(() => this.core.appliedOffset);
+
+  constructor(readonly config: Config) {}
+
+  get state() {
+    return this.core.state;
+  }
+
+  get epoch(): number {
+    return this.core.epoch;
+  }
+
+  get lastOffset(): number {
+    return this.core.lastOffset;
+  }
+
+  get commitOffset(): number {
+    return this.core.commitOffset;
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      id: this.config.nodeId,
+      role: this.role,
+      epoch: this.epoch,
+      lastOffset: this.lastOffset,
+      commitOffset: this.commitOffset,
+      keys: this.state.size,
+      digest: this.state.digest().digest,
+      leader: this.config.leaderUrl,
+      leaderId: this.core.leaderId,
+    };
+  }
+
+  async replicate(message: ReplicateMessage): Promise<ReplicateReply> {
+    let reply = this.#receive(message);
+    if (reply.kind === "gap") {
+      await this.received.waitFor(message.prevOffset, constants.gapWaitMs);
+      reply = this.#receive(message);
+    }
+    return reply;
+  }
+
+  stop(): void {
+    this.received.close();
+    this.applied.close();
+  }
+
+  #receive(message: ReplicateMessage): ReplicateReply {
+    const reply = this.core.receive(message);
+    this.received.notify();
+    this.applied.notify();
+    return reply;
+  }
+}

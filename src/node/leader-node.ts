@@ -1,0 +1,217 @@
+import { constants } from "../core/constants.ts";
+import { LeaderCore } from "../core/leader.ts";
+import type { ReplicateMessage } from "../core/types.ts";
+import type { Config } from "../config.ts";
+import { DelayScheduler } from "./delay-scheduler.ts";
+import { OffsetWatch } from "./offset-watch.ts";
+import type { ServingNode } from "./serving-node.ts";
+import type { Transport } from "./transport.ts";
+
+export type WriteOutcome =
+  | { kind: "committed"; offset: number; acks: number }
+  | { kind: "timeout"; offset: number; acks: number; required: number };
+
+interface Waiter {
+  offset: number;
+  required: number;
+  settled: boolean;
+  resolve: (outcome: WriteOutcome) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+interface Delay {
+  minDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** A replicate request gives up after this; the follower itself waits at most gapWaitMs. */
+const replicateTimeoutMs = constants.gapWaitMs + 2000;
+
+/**
+ * The leader process: drives LeaderCore with real time, sends its messages through the
+ * Transport after the simulated delay, and answers each write once it is committed and acked by
+ * the quorum the client asked for (or with a timeout outcome, never silently).
+ */
+export class LeaderNode implements ServingNode {
+  readonly role = "leader";
+  readonly core: LeaderCore;
+  readonly followerUrls: readonly string[];
+  readonly followerIds: string[];
+  readonly applied: OffsetWatch;
+  readonly delay: Delay;
+  readonly scheduler = new DelayScheduler();
+  #waiting: Waiter[] = [];
+  /** Waiters committed but still short of a per-request quorum above WRITE_QUORUM. */
+  #elevated: Waiter[] = [];
+  #pumpScheduled = false;
+  #heartbeatTimer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(
+    readonly config: Config,
+    private readonly transport: Transport,
+    epoch = 1,
+  ) {
+    this.followerUrls = config.followers;
+    this.followerIds = config.followers.map((url) => url.replace(/^https?:\/\//, ""));
+    this.core = new LeaderCore({
+      id: config.nodeId,
+      epoch,
+      followerCount: config.followers.length,
+      writeQuorum: config.writeQuorum,
+    });
+    this.delay = { minDelayMs: config.minDelayMs, maxDelayMs: config.maxDelayMs };
+    this.applied = new OffsetWatch(() => this.core.state.appliedOffset);
+  }
+
+  get state() {
+    return this.core.state;
+  }
+
+  get epoch(): number {
+    return this.core.epoch;
+  }
+
+  get lastOffset(): number {
+    return this.core.lastOffset;
+  }
+
+  get commitOffset(): number {
+    return this.core.commitOffset;
+  }
+
+  status(): Record<string, unknown> {
+    const nowMs = performance.now();
+    return {
+      id: this.config.nodeId,
+      role: this.role,
+      epoch: this.epoch,
+      lastOffset: this.lastOffset,
+      commitOffset: this.commitOffset,
+      keys: this.state.size,
+      digest: this.state.digest().digest,
+      writeQuorum: this.core.writeQuorum,
+      delay: { ...this.delay },
+      followers: this.core.followers.map((progress, index) => ({
+        id: this.followerIds[index],
+        url: this.followerUrls[index],
+        state: progress.state,
+        matchOffset: progress.matchOffset,
+        lag: this.lastOffset - progress.matchOffset,
+        healthy: progress.healthy(nowMs),
+        lastAckMsAgo: Number.isFinite(progress.lastReplyAtMs) ? Math.round(nowMs - progress.lastReplyAtMs) : null,
+        partialResyncs: progress.partialResyncs,
+      })),
+    };
+  }
+
+  start(): void {
+    this.#heartbeatTimer = setInterval(() => this.#pump(), Math.max(1, this.config.heartbeatMs / 2));
+    this.#pump();
+  }
+
+  stop(): void {
+    if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
+    this.#heartbeatTimer = null;
+    this.applied.close();
+  }
+
+  /** Appends a write (null value = delete) and waits for max(quorum, WRITE_QUORUM) acks. */
+  write(key: string, value: string | null, options: { quorum?: number; timeoutMs?: number } = {}): Promise<WriteOutcome> {
+    const entry = this.core.propose(key, value);
+    const required = Math.max(options.quorum ?? 0, this.core.writeQuorum);
+    const timeoutMs = options.timeoutMs ?? this.config.quorumTimeoutMs;
+    const promise = new Promise<WriteOutcome>((resolve) => {
+      const waiter: Waiter = {
+        offset: entry.offset,
+        required,
+        settled: false,
+        resolve,
+        timer: setTimeout(() => this.#settle(waiter, false), timeoutMs),
+      };
+      this.#waiting.push(waiter);
+    });
+    this.#afterProgress();
+    this.#schedulePump();
+    return promise;
+  }
+
+  setWriteQuorum(quorum: number): void {
+    this.core.setWriteQuorum(quorum);
+    this.#afterProgress();
+  }
+
+  setDelay(delay: Partial<Delay>): void {
+    Object.assign(this.delay, delay);
+  }
+
+  #settle(waiter: Waiter, committed: boolean): void {
+    if (waiter.settled) return;
+    waiter.settled = true;
+    clearTimeout(waiter.timer);
+    const acks = this.core.ackCount(waiter.offset);
+    waiter.resolve(
+      committed
+        ? { kind: "committed", offset: waiter.offset, acks }
+        : { kind: "timeout", offset: waiter.offset, acks, required: waiter.required },
+    );
+  }
+
+  /** Answers every write that is now committed with enough acks. */
+  #afterProgress(): void {
+    this.applied.notify();
+    const commit = this.core.commitOffset;
+    let done = 0;
+    for (const waiter of this.#waiting) {
+      if (waiter.offset > commit) break;
+      done++;
+      if (waiter.settled) continue;
+      if (this.core.ackCount(waiter.offset) >= waiter.required) this.#settle(waiter, true);
+      else this.#elevated.push(waiter);
+    }
+    if (done > 0) this.#waiting.splice(0, done);
+    if (this.#elevated.length > 0) {
+      this.#elevated = this.#elevated.filter((waiter) => {
+        if (!waiter.settled && this.core.ackCount(waiter.offset) >= waiter.required) this.#settle(waiter, true);
+        return !waiter.settled;
+      });
+    }
+  }
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    // Writes that arrive in the same tick travel in one message.
+    setImmediate(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    const nowMs = performance.now();
+    for (let index = 0; index < this.followerUrls.length; index++) {
+      for (const message of this.core.takeMessages(index, nowMs, this.config.heartbeatMs)) this.#send(index, message);
+    }
+  }
+
+  #send(index: number, message: ReplicateMessage): void {
+    const { minDelayMs, maxDelayMs } = this.delay;
+    const delayMs = minDelayMs + Math.random() * (maxDelayMs - minDelayMs);
+    const go = () => {
+      this.transport.replicate(this.followerUrls[index]!, message, replicateTimeoutMs).then(
+        ({ reply, nodeId }) => {
+          if (nodeId) this.followerIds[index] = nodeId;
+          this.core.onReply(index, reply, performance.now());
+          this.#afterProgress();
+          this.#schedulePump();
+        },
+        () => {
+          this.core.onFailure(index, performance.now());
+          this.#schedulePump();
+        },
+      );
+    };
+    if (maxDelayMs <= 0) go();
+    else this.scheduler.after(delayMs, go);
+  }
+}

@@ -1,0 +1,17 @@
+import type { Config } from "../config.ts";
+import type { StateMachine } from "../core/state-machine.ts";
+import type { OffsetWatch } from "./offset-watch.ts";
+
+/** What the routes common to both roles need from a node. */
+export interface ServingNode {
+  readonly role: "leader" | "follower";
+  readonly config: Config;
+  readonly state: StateMachine;
+  /** Resolves once the state has applied an offset. */
+  readonly applied: OffsetWatch;
+  readonly epoch: number;
+  readonly lastOffset: number;
+  readonly commitOffset: number;
+  status(): Record<string, unknown>;
+  stop(): void;
+}
