@@ -1,0 +1,106 @@
+import { expect, test } from "bun:test";
+import { constants } from "./constants.ts";
+import { LeaderCore } from "./leader.ts";
+
+const heartbeatMs = 50;
+
+function leaderWith(followerCount: number, writeQuorum: number) {
+  return new LeaderCore({ id: "leader", epoch: 1, followerCount, writeQuorum });
+}
+
+test("a write commits and becomes visible only once the quorum acked it", () => {
+  const leader = leaderWith(3, 2);
+  const entry = leader.propose("a", '"x"');
+  expect(entry.offset).toBe(1);
+  expect(leader.state.get("a")).toBeUndefined();
+  const [toFirst] = leader.takeMessages(0, 0, heartbeatMs);
+  expect(toFirst?.entries.map((e) => e.offset)).toEqual([1]);
+  expect(leader.onReply(0, { kind: "ok", lastOffset: 1 }, 1)).toBe(false);
+  expect(leader.commitOffset).toBe(0);
+  expect(leader.state.get("a")).toBeUndefined();
+  leader.takeMessages(1, 0, heartbeatMs);
+  expect(leader.onReply(1, { kind: "ok", lastOffset: 1 }, 2)).toBe(true);
+  expect(leader.commitOffset).toBe(1);
+  expect(leader.state.get("a")?.value).toBe('"x"');
+  expect(leader.ackCount(1)).toBe(2);
+});
+
+test("quorum 0 commits at once", () => {
+  const leader = leaderWith(2, 0);
+  leader.propose("a", "1");
+  expect(leader.commitOffset).toBe(1);
+  expect(leader.state.get("a")?.offset).toBe(1);
+});
+
+test("writes pending together travel in one message; streaming pipelines up to the bound", () => {
+  const leader = leaderWith(1, 1);
+  for (let i = 0; i < 3; i++) leader.propose("k", String(i));
+  const probe = leader.takeMessages(0, 0, heartbeatMs);
+  expect(probe).toHaveLength(1); // probe state: one message until the follower answers
+  expect(probe[0]!.entries).toHaveLength(3);
+  expect(probe[0]!.prevOffset).toBe(0);
+  leader.onReply(0, { kind: "ok", lastOffset: 3 }, 1);
+  for (let round = 0; round < constants.inflightMessagesMax + 2; round++) {
+    leader.propose("k", "x");
+    const sent = leader.takeMessages(0, 2, heartbeatMs);
+    expect(sent).toHaveLength(round < constants.inflightMessagesMax ? 1 : 0);
+  }
+});
+
+test("a gap reply rewinds to the follower's own offset", () => {
+  const leader = leaderWith(1, 1);
+  for (let i = 0; i < 5; i++) leader.propose("k", String(i));
+  leader.takeMessages(0, 0, heartbeatMs);
+  leader.onReply(0, { kind: "ok", lastOffset: 5 }, 1);
+  expect(leader.followers[0]!.matchOffset).toBe(5);
+  // The follower restarted empty and says so on the next heartbeat.
+  const [heartbeat] = leader.takeMessages(0, 100, heartbeatMs);
+  expect(heartbeat?.entries).toEqual([]);
+  expect(heartbeat?.prevOffset).toBe(5);
+  leader.onReply(0, { kind: "gap", lastOffset: 0 }, 101);
+  expect(leader.followers[0]!.matchOffset).toBe(0);
+  expect(leader.commitOffset).toBe(5); // commit never goes back
+  const [resend] = leader.takeMessages(0, 102, heartbeatMs);
+  expect(resend?.prevOffset).toBe(0);
+  expect(resend?.entries.map((e) => e.offset)).toEqual([1, 2, 3, 4, 5]);
+});
+
+test("a failed message backs off, then resends from the acked offset", () => {
+  const leader = leaderWith(1, 1);
+  leader.propose("a", "1");
+  leader.takeMessages(0, 0, heartbeatMs);
+  leader.onReply(0, { kind: "ok", lastOffset: 1 }, 1);
+  leader.propose("b", "2");
+  leader.propose("c", "3");
+  leader.takeMessages(0, 2, heartbeatMs);
+  leader.onFailure(0, 3);
+  expect(leader.takeMessages(0, 3 + constants.retryBackoffMs - 1, heartbeatMs)).toEqual([]);
+  const [retry] = leader.takeMessages(0, 3 + constants.retryBackoffMs, heartbeatMs);
+  expect(retry?.prevOffset).toBe(1);
+  expect(retry?.entries.map((e) => e.key)).toEqual(["b", "c"]);
+});
+
+test("an idle follower gets heartbeats carrying the commit offset", () => {
+  const leader = leaderWith(2, 1);
+  leader.propose("a", "1");
+  leader.takeMessages(0, 0, heartbeatMs);
+  leader.takeMessages(1, 0, heartbeatMs);
+  leader.onReply(0, { kind: "ok", lastOffset: 1 }, 1);
+  // Follower 1 has not answered yet; follower 0 is idle but has not heard commit 1.
+  const [announce] = leader.takeMessages(0, 2, heartbeatMs);
+  expect(announce).toMatchObject({ entries: [], commitOffset: 1, prevOffset: 1 });
+  leader.onReply(0, { kind: "ok", lastOffset: 1 }, 3);
+  expect(leader.takeMessages(0, 4, heartbeatMs)).toEqual([]);
+  expect(leader.takeMessages(0, 3 + heartbeatMs, heartbeatMs)).toHaveLength(1);
+});
+
+test("lowering the write quorum commits what the new quorum already holds", () => {
+  const leader = leaderWith(3, 3);
+  leader.propose("a", "1");
+  leader.takeMessages(0, 0, heartbeatMs);
+  leader.onReply(0, { kind: "ok", lastOffset: 1 }, 1);
+  expect(leader.commitOffset).toBe(0);
+  leader.setWriteQuorum(1);
+  expect(leader.commitOffset).toBe(1);
+  expect(() => leader.setWriteQuorum(4)).toThrow();
+});
