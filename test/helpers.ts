@@ -1,11 +1,16 @@
 /** Polls `check` until it returns a truthy value, at most `timeoutMs`; throws naming `what` otherwise. */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 10_000, intervalMs = 20): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T> | T,
+  timeoutMs = 10_000,
+  intervalMs = 20,
+): Promise<NonNullable<T>> {
   const deadline = performance.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const result = await check();
-      if (result) return result;
+      if (result) return result as NonNullable<T>;
       last = result;
     } catch (error) {
       last = error;

@@ -141,7 +141,8 @@ describe("roles and tokens", () => {
   test("internal and admin routes refuse a missing, wrong or malformed token", async () => {
     cluster = inProcessCluster();
     const message = { epoch: 99, leaderId: "intruder", prevOffset: 0, entries: [{ offset: 1, epoch: 99, key: "k", value: "1" }], commitOffset: 1 };
-    for (const headers of [{}, { authorization: "Bearer wrong-token-0000" }, { authorization: "Basic abc" }, { authorization: "Bearer" }]) {
+    const attempts: Record<string, string>[] = [{}, { authorization: "Bearer wrong-token-0000" }, { authorization: "Basic abc" }, { authorization: "Bearer" }];
+    for (const headers of attempts) {
       const replicate = await call(cluster.followers[0]!.app, "/internal/replicate", jsonRequest("POST", message, headers));
       expect(replicate).toMatchObject({ status: 401, body: { error: "unauthorized" } });
       expect((await call(cluster.followers[0]!.app, "/internal/digest", { headers })).status).toBe(401);
