@@ -2,6 +2,7 @@ import { ConfigError, type Config, configHelp, parseConfig } from "./config.ts";
 import { createApp, replicateBodyLimitBytes } from "./http/app.ts";
 import { FollowerNode } from "./node/follower-node.ts";
 import { LeaderNode } from "./node/leader-node.ts";
+import { recoverFromFollowers } from "./node/recovery.ts";
 import { HttpTransport } from "./node/transport.ts";
 
 function loadConfig(): Config {
@@ -19,8 +20,17 @@ function loadConfig(): Config {
   }
 }
 
+async function createNode(config: Config): Promise<LeaderNode | FollowerNode> {
+  if (config.role === "follower") return new FollowerNode(config);
+  const transport = new HttpTransport(config.clusterToken);
+  const log = (line: string) => console.log(`${config.nodeId}: ${line}`);
+  const recovery = await recoverFromFollowers(config.followers, config.writeQuorum, transport, log);
+  return new LeaderNode(config, transport, recovery);
+}
+
 const config = loadConfig();
-const node = config.role === "leader" ? new LeaderNode(config, new HttpTransport(config.clusterToken)) : new FollowerNode(config);
+// A leader listens only once it has recovered what its followers hold, so /health means ready.
+const node = await createNode(config);
 const app = createApp(node);
 const server = Bun.serve({
   hostname: config.host,
@@ -30,7 +40,7 @@ const server = Bun.serve({
   idleTimeout: 30,
 });
 if (node instanceof LeaderNode) node.start();
-console.log(`quorumkv ${config.role} ${config.nodeId} listening on http://${server.hostname}:${server.port}`);
+console.log(`quorumkv ${config.role} ${config.nodeId} (epoch ${node.epoch}) listening on http://${server.hostname}:${server.port}`);
 
 function shutdown(signal: string) {
   console.log(`quorumkv ${config.nodeId}: ${signal}, stopping`);

@@ -4,13 +4,29 @@ import { Log } from "./log.ts";
 import { FollowerProgress } from "./progress.ts";
 import { ackCount, commitOffset } from "./quorum.ts";
 import { StateMachine } from "./state-machine.ts";
-import type { Entry, ReplicateMessage, ReplicateReply } from "./types.ts";
+import type {
+  Entry,
+  ReplicateMessage,
+  ReplicateReply,
+  SnapshotChunk,
+  SnapshotPair,
+  SnapshotReply,
+} from "./types.ts";
 
 export interface LeaderOptions {
   id: string;
   epoch: number;
   followerCount: number;
   writeQuorum: number;
+  /** Log entries kept for catch-up; older ones are dropped once committed. */
+  logRetention?: number;
+  /** What a restarting leader recovered from its most advanced follower. */
+  recovered?: { state: StateMachine; entries: Entry[] };
+}
+
+interface Snapshot {
+  offset: number;
+  pairs: SnapshotPair[];
 }
 
 /**
@@ -21,17 +37,27 @@ export interface LeaderOptions {
 export class LeaderCore {
   readonly id: string;
   readonly epoch: number;
-  readonly log = new Log();
-  readonly state = new StateMachine();
+  readonly log: Log;
+  readonly state: StateMachine;
   readonly followers: FollowerProgress[];
+  readonly logRetention: number;
   #writeQuorum: number;
-  #commitOffset = 0;
+  #commitOffset: number;
+  /** The latest snapshot taken, shared by every follower that needs one while it is usable. */
+  #snapshot: Snapshot | null = null;
 
   constructor(options: LeaderOptions) {
     assert(options.followerCount >= 0 && options.followerCount <= constants.followersMax, "follower count");
     this.id = options.id;
     this.epoch = options.epoch;
+    this.logRetention = options.logRetention ?? Number.POSITIVE_INFINITY;
+    assert(this.logRetention >= 1, "log retention keeps at least one entry");
+    this.state = options.recovered?.state ?? new StateMachine();
+    this.log = new Log(this.state.appliedOffset + 1);
+    for (const entry of options.recovered?.entries ?? []) this.log.appendRecovered(entry);
+    this.#commitOffset = this.state.appliedOffset;
     this.followers = Array.from({ length: options.followerCount }, () => new FollowerProgress());
+    for (const progress of this.followers) progress.nextOffset = this.log.lastOffset + 1;
     this.#writeQuorum = 0;
     this.setWriteQuorum(options.writeQuorum);
   }
@@ -73,9 +99,14 @@ export class LeaderCore {
   /**
    * The messages follower `index` should be sent now: new entries (pipelined, in batches), or a
    * heartbeat when it has been idle for `heartbeatMs` or has not yet heard the latest commit.
+   * A follower that needs entries the log dropped switches to snapshot (see takeSnapshotChunk).
    */
   takeMessages(index: number, nowMs: number, heartbeatMs: number): ReplicateMessage[] {
     const progress = this.#progress(index);
+    if (progress.state !== "snapshot" && progress.nextOffset < this.log.firstOffset) {
+      this.#startSnapshot(progress, `needs offset ${progress.nextOffset}, log starts at ${this.log.firstOffset}`);
+    }
+    if (progress.state === "snapshot") return [];
     const messages: ReplicateMessage[] = [];
     while (progress.canSend(nowMs) && progress.nextOffset <= this.log.lastOffset) {
       const entries = this.log.slice(progress.nextOffset, constants.batchEntriesMax, constants.batchCharsMax);
@@ -90,11 +121,44 @@ export class LeaderCore {
     return messages;
   }
 
+  /** The next snapshot chunk for a follower in snapshot state, one in flight at a time. */
+  takeSnapshotChunk(index: number, nowMs: number): SnapshotChunk | null {
+    const progress = this.#progress(index);
+    if (progress.state !== "snapshot" || !progress.canSend(nowMs)) return null;
+    const snapshot = this.#usableSnapshot();
+    if (progress.snapshotOffset !== snapshot.offset) {
+      progress.snapshotOffset = snapshot.offset;
+      progress.snapshotPairIndex = 0;
+      progress.snapshotChunk = 0;
+    }
+    let end = progress.snapshotPairIndex;
+    let chars = 0;
+    while (end < snapshot.pairs.length && (end === progress.snapshotPairIndex || chars < constants.batchCharsMax)) {
+      const [key, value] = snapshot.pairs[end]!;
+      chars += key.length + value.length;
+      end++;
+    }
+    progress.snapshotChunkEndIndex = end;
+    progress.inflightMessages++;
+    progress.lastSentAtMs = nowMs;
+    progress.lastSentCommitOffset = this.#commitOffset;
+    return {
+      epoch: this.epoch,
+      leaderId: this.id,
+      snapshotOffset: snapshot.offset,
+      chunk: progress.snapshotChunk,
+      pairs: snapshot.pairs.slice(progress.snapshotPairIndex, end),
+      done: end === snapshot.pairs.length,
+      commitOffset: this.#commitOffset,
+    };
+  }
+
   /** A reply to one message. Returns true when the commit offset advanced. */
   onReply(index: number, reply: ReplicateReply, nowMs: number): boolean {
     const progress = this.#progress(index);
     progress.inflightMessages = Math.max(0, progress.inflightMessages - 1);
     progress.lastReplyAtMs = nowMs;
+    if (progress.state === "snapshot" && reply.kind !== "stale_epoch") return false; // an old message; the snapshot decides
     switch (reply.kind) {
       case "ok":
         assert(reply.lastOffset <= this.log.lastOffset, `follower ${index} acked ${reply.lastOffset} beyond the log`);
@@ -115,18 +179,64 @@ export class LeaderCore {
         progress.pausedUntilMs = Number.POSITIVE_INFINITY;
         break;
     }
-    const before = this.#commitOffset;
-    this.#advanceCommit();
-    return this.#commitOffset > before;
+    return this.#advanceCommitReporting();
+  }
+
+  /** A reply to a snapshot chunk. Returns true when the commit offset advanced. */
+  onSnapshotReply(index: number, reply: SnapshotReply, nowMs: number): boolean {
+    const progress = this.#progress(index);
+    progress.inflightMessages = Math.max(0, progress.inflightMessages - 1);
+    progress.lastReplyAtMs = nowMs;
+    switch (reply.kind) {
+      case "chunk_ok":
+        if (progress.state === "snapshot" && reply.chunk === progress.snapshotChunk) {
+          progress.snapshotPairIndex = progress.snapshotChunkEndIndex;
+          progress.snapshotChunk++;
+        }
+        return false;
+      case "ok":
+        progress.matchOffset = Math.max(progress.matchOffset, reply.lastOffset);
+        progress.nextOffset = progress.matchOffset + 1;
+        progress.state = "probe";
+        progress.snapshotOffset = 0;
+        return this.#advanceCommitReporting();
+      case "gap":
+        progress.snapshotPairIndex = 0;
+        progress.snapshotChunk = 0;
+        return false;
+      case "stale_epoch":
+        progress.pausedUntilMs = Number.POSITIVE_INFINITY;
+        return false;
+    }
   }
 
   /** A message was lost (network error or timeout): back off, then resend from the acked offset. */
   onFailure(index: number, nowMs: number): void {
     const progress = this.#progress(index);
     progress.inflightMessages = Math.max(0, progress.inflightMessages - 1);
+    progress.pausedUntilMs = nowMs + constants.retryBackoffMs;
+    if (progress.state === "snapshot") {
+      progress.snapshotPairIndex = 0;
+      progress.snapshotChunk = 0;
+      return;
+    }
     progress.state = "probe";
     progress.nextOffset = progress.matchOffset + 1;
-    progress.pausedUntilMs = nowMs + constants.retryBackoffMs;
+  }
+
+  #startSnapshot(progress: FollowerProgress, reason: string): void {
+    progress.state = "snapshot";
+    progress.fullResyncs++;
+    progress.lastFullResyncReason = reason;
+    progress.snapshotOffset = 0;
+  }
+
+  /** A snapshot the log continues from (so the follower can stream after it); taken anew if needed. */
+  #usableSnapshot(): Snapshot {
+    if (!this.#snapshot || this.#snapshot.offset + 1 < this.log.firstOffset) {
+      this.#snapshot = { offset: this.state.appliedOffset, pairs: this.state.snapshotPairs() };
+    }
+    return this.#snapshot;
   }
 
   #message(progress: FollowerProgress, prevOffset: number, entries: Entry[], nowMs: number): ReplicateMessage {
@@ -142,10 +252,23 @@ export class LeaderCore {
     return progress;
   }
 
+  #advanceCommitReporting(): boolean {
+    const before = this.#commitOffset;
+    this.#advanceCommit();
+    return this.#commitOffset > before;
+  }
+
   #advanceCommit(): void {
     const offset = commitOffset(this.matchOffsets(), this.#writeQuorum, this.log.lastOffset);
     if (offset <= this.#commitOffset) return;
     this.#commitOffset = offset;
     for (let next = this.state.appliedOffset + 1; next <= offset; next++) this.state.apply(this.log.at(next));
+    this.#enforceRetention();
+  }
+
+  /** Keeps at most `logRetention` entries; only committed ones are dropped (O(1), see Log). */
+  #enforceRetention(): void {
+    if (this.log.length <= this.logRetention) return;
+    this.log.dropBefore(Math.min(this.#commitOffset + 1, this.log.lastOffset - this.logRetention + 1));
   }
 }

@@ -2,24 +2,31 @@ import { assert } from "./assert.ts";
 import type { Entry } from "./types.ts";
 
 /**
- * The leader's ordered log. Offsets start at 1 and have no holes. Entries before `firstOffset`
- * may be dropped (retention); `lastOffset` never goes back.
+ * The leader's ordered log. Offsets have no holes. Entries before `firstOffset` may be dropped
+ * (retention, in O(1) amortized: a head index, compacted now and then); `lastOffset` never goes
+ * back. A recovered leader's log starts after the state it recovered.
  */
 export class Log {
   #entries: Entry[] = [];
-  /** Offset of `#entries[0]`. */
-  #firstOffset = 1;
+  /** Index in `#entries` of the entry at `#firstOffset`. */
+  #head = 0;
+  #firstOffset: number;
+
+  constructor(firstOffset = 1) {
+    assert(Number.isInteger(firstOffset) && firstOffset >= 1, "log starts at a positive offset");
+    this.#firstOffset = firstOffset;
+  }
 
   get firstOffset(): number {
     return this.#firstOffset;
   }
 
   get lastOffset(): number {
-    return this.#firstOffset + this.#entries.length - 1;
+    return this.#firstOffset + this.length - 1;
   }
 
   get length(): number {
-    return this.#entries.length;
+    return this.#entries.length - this.#head;
   }
 
   append(epoch: number, key: string, value: string | null): Entry {
@@ -28,8 +35,14 @@ export class Log {
     return entry;
   }
 
+  /** Appends an entry recovered from a follower, keeping its offset and epoch. */
+  appendRecovered(entry: Entry): void {
+    assert(entry.offset === this.lastOffset + 1, `recovered entry ${entry.offset} after ${this.lastOffset}`);
+    this.#entries.push(entry);
+  }
+
   at(offset: number): Entry {
-    const entry = this.#entries[offset - this.#firstOffset];
+    const entry = this.#entries[this.#head + offset - this.#firstOffset];
     assert(entry !== undefined && entry.offset === offset, `offset ${offset} not in log`);
     return entry;
   }
@@ -40,7 +53,7 @@ export class Log {
    */
   slice(fromOffset: number, countMax: number, charsMax = Number.POSITIVE_INFINITY): Entry[] {
     assert(fromOffset >= this.#firstOffset, `offset ${fromOffset} was dropped from the log`);
-    const start = fromOffset - this.#firstOffset;
+    const start = this.#head + fromOffset - this.#firstOffset;
     const end = Math.min(start + countMax, this.#entries.length);
     let chars = 0;
     let stop = start;
@@ -53,11 +66,15 @@ export class Log {
     return this.#entries.slice(start, stop);
   }
 
-  /** Drops entries before `offset` (they are in the state machine and no follower needs them). */
+  /** Drops entries before `offset` (they are in the state machine; a follower that needs them gets a snapshot). */
   dropBefore(offset: number): void {
-    const count = Math.min(offset - this.#firstOffset, this.#entries.length);
+    const count = Math.min(offset - this.#firstOffset, this.length);
     if (count <= 0) return;
-    this.#entries.splice(0, count);
+    this.#head += count;
     this.#firstOffset += count;
+    if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
+      this.#entries = this.#entries.slice(this.#head);
+      this.#head = 0;
+    }
   }
 }

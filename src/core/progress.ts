@@ -2,9 +2,11 @@ import { constants } from "./constants.ts";
 
 /**
  * The leader's view of one follower (etcd's `Progress`): `probe` sends one message at a time
- * until the follower's position is known; `streaming` pipelines up to `inflightMessagesMax`.
+ * until the follower's position is known (catching up); `streaming` pipelines up to
+ * `inflightMessagesMax`; `snapshot` sends the committed state in chunks because the follower
+ * needs entries the log no longer holds.
  */
-export type ReplicationState = "probe" | "streaming";
+export type ReplicationState = "probe" | "streaming" | "snapshot";
 
 export class FollowerProgress {
   /** Highest offset the follower acknowledged holding (contiguously). */
@@ -21,10 +23,18 @@ export class FollowerProgress {
   lastSentCommitOffset = 0;
   /** Times the follower answered `gap` and was re-sent from its own offset. */
   partialResyncs = 0;
+  /** Times the follower needed a snapshot, and why the last time. */
+  fullResyncs = 0;
+  lastFullResyncReason: string | null = null;
+  /** Snapshot transfer: index of the next pair to send, the chunk number, and where the chunk in flight ends. */
+  snapshotOffset = 0;
+  snapshotPairIndex = 0;
+  snapshotChunk = 0;
+  snapshotChunkEndIndex = 0;
 
   canSend(nowMs: number): boolean {
     if (nowMs < this.pausedUntilMs) return false;
-    const limit = this.state === "probe" ? 1 : constants.inflightMessagesMax;
+    const limit = this.state === "streaming" ? constants.inflightMessagesMax : 1;
     return this.inflightMessages < limit;
   }
 

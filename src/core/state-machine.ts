@@ -1,6 +1,6 @@
 import { assert } from "./assert.ts";
 import { type Hash64, hash64, hashToHex } from "./hash.ts";
-import type { Entry } from "./types.ts";
+import type { Entry, SnapshotPair } from "./types.ts";
 
 export interface StoredValue {
   /** JSON text of the value. */
@@ -54,6 +54,27 @@ export class StateMachine {
     const hash = hash64(entry.key + "\u0000" + entry.value);
     this.#toggle(hash);
     this.#slots.set(entry.key, { value: entry.value, offset: entry.offset, hash });
+  }
+
+  /** Every pair as snapshot tuples, copied now (a consistent cut at `appliedOffset`). */
+  snapshotPairs(): SnapshotPair[] {
+    const pairs: SnapshotPair[] = [];
+    for (const [key, slot] of this.#slots) pairs.push([key, slot.value, slot.offset]);
+    return pairs;
+  }
+
+  /** A state rebuilt from snapshot pairs, as if every entry up to `appliedOffset` had been applied. */
+  static restore(appliedOffset: number, pairs: Iterable<SnapshotPair>): StateMachine {
+    const state = new StateMachine();
+    for (const [key, value, offset] of pairs) {
+      assert(offset <= appliedOffset, `pair ${key} at ${offset} is after the snapshot (${appliedOffset})`);
+      assert(!state.#slots.has(key), `key ${key} twice in a snapshot`);
+      const hash = hash64(key + "\u0000" + value);
+      state.#toggle(hash);
+      state.#slots.set(key, { value, offset, hash });
+    }
+    state.#appliedOffset = appliedOffset;
+    return state;
   }
 
   digest(): Digest {

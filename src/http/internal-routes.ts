@@ -5,6 +5,27 @@ import type { FollowerNode } from "../node/follower-node.ts";
 import type { ServingNode } from "../node/serving-node.ts";
 import { ApiError } from "./errors.ts";
 import { limitBody, parseBody, readJson } from "./input.ts";
+import { recoveryLines } from "../node/transport.ts";
+
+/** Streams lines as NDJSON, a thousand lines a chunk, pulled as the client reads. */
+function ndjsonStream(lines: Iterator<string>): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      let chunk = "";
+      for (let i = 0; i < 1000; i++) {
+        const next = lines.next();
+        if (next.done) {
+          if (chunk) controller.enqueue(encoder.encode(chunk));
+          controller.close();
+          return;
+        }
+        chunk += `${next.value}\n`;
+      }
+      controller.enqueue(encoder.encode(chunk));
+    },
+  });
+}
 
 const offset = z.number().int().min(0);
 
@@ -23,6 +44,16 @@ export const replicateMessageSchema = z
     "entries must follow prevOffset without holes",
   );
 
+export const snapshotChunkSchema = z.object({
+  epoch: z.number().int().min(0),
+  leaderId: z.string(),
+  snapshotOffset: offset,
+  chunk: z.number().int().min(0),
+  pairs: z.array(z.tuple([z.string(), z.string(), offset.min(1)])),
+  done: z.boolean(),
+  commitOffset: offset,
+});
+
 /** Digest and dump on every node (behind the cluster token, mounted under /internal). */
 export function inspectionRoutes(node: ServingNode): Hono {
   const app = new Hono();
@@ -38,25 +69,12 @@ export function inspectionRoutes(node: ServingNode): Hono {
   );
   // Newline-delimited JSON, one {key, value, offset} per line, streamed in chunks.
   app.get("/internal/dump", (c) => {
-    const pairs = node.state.entries();
-    const encoder = new TextEncoder();
-    const stream = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        let chunk = "";
-        for (let i = 0; i < 1000; i++) {
-          const next = pairs.next();
-          if (next.done) {
-            if (chunk) controller.enqueue(encoder.encode(chunk));
-            controller.close();
-            return;
-          }
-          const [key, stored] = next.value;
-          chunk += `{"key":${JSON.stringify(key)},"value":${stored.value},"offset":${stored.offset}}\n`;
-        }
-        controller.enqueue(encoder.encode(chunk));
-      },
-    });
-    return c.body(stream, 200, {
+    const lines = (function* () {
+      for (const [key, stored] of node.state.entries()) {
+        yield `{"key":${JSON.stringify(key)},"value":${stored.value},"offset":${stored.offset}}`;
+      }
+    })();
+    return c.body(ndjsonStream(lines), 200, {
       "content-type": "application/x-ndjson",
       "x-applied-offset": String(node.state.appliedOffset),
     });
@@ -64,13 +82,13 @@ export function inspectionRoutes(node: ServingNode): Hono {
   return app;
 }
 
-/** The follower's end of replication. */
+/** The follower's end of replication: log entries, snapshot chunks, and recovery by a restarting leader. */
 export function replicateRoutes(follower: FollowerNode, bodyLimitBytes: number): Hono {
   const app = new Hono();
+  const nodeId = follower.config.nodeId;
   app.post("/internal/replicate", limitBody(bodyLimitBytes), async (c) => {
     const message = parseBody(replicateMessageSchema, await readJson(c), "invalid_message");
     const reply = await follower.replicate(message);
-    const nodeId = follower.config.nodeId;
     switch (reply.kind) {
       case "ok":
         return c.json({ lastOffset: reply.lastOffset, nodeId });
@@ -82,6 +100,27 @@ export function replicateRoutes(follower: FollowerNode, bodyLimitBytes: number):
       case "stale_epoch":
         throw new ApiError(409, "stale_epoch", `epoch ${message.epoch} is older than ${reply.epoch}`, { epoch: reply.epoch, nodeId });
     }
+  });
+  app.post("/internal/snapshot", limitBody(bodyLimitBytes), async (c) => {
+    const chunk = parseBody(snapshotChunkSchema, await readJson(c), "invalid_message");
+    const reply = follower.receiveSnapshot(chunk);
+    switch (reply.kind) {
+      case "ok":
+        return c.json({ lastOffset: reply.lastOffset, nodeId });
+      case "chunk_ok":
+        return c.json({ chunk: reply.chunk, nodeId });
+      case "gap":
+        throw new ApiError(409, "gap", `snapshot chunk ${chunk.chunk} out of order; start the snapshot over`, {
+          lastOffset: reply.lastOffset,
+          nodeId,
+        });
+      case "stale_epoch":
+        throw new ApiError(409, "stale_epoch", `epoch ${chunk.epoch} is older than ${reply.epoch}`, { epoch: reply.epoch, nodeId });
+    }
+  });
+  app.get("/internal/recover", (c) => {
+    const lines = recoveryLines(follower.recoveryData());
+    return c.body(ndjsonStream(lines), 200, { "content-type": "application/x-ndjson" });
   });
   return app;
 }

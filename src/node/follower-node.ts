@@ -1,9 +1,10 @@
 import { constants } from "../core/constants.ts";
 import { FollowerCore } from "../core/follower.ts";
-import type { ReplicateMessage, ReplicateReply } from "../core/types.ts";
+import type { ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotReply } from "../core/types.ts";
 import type { Config } from "../config.ts";
 import { OffsetWatch } from "./offset-watch.ts";
 import type { ServingNode } from "./serving-node.ts";
+import type { RecoveryData } from "./transport.ts";
 
 /**
  * The follower process: feeds replicate messages to FollowerCore. A message that arrived ahead
@@ -43,8 +44,10 @@ export class FollowerNode implements ServingNode {
       commitOffset: this.commitOffset,
       keys: this.state.size,
       digest: this.state.digest().digest,
+      appliedOffset: this.core.appliedOffset,
       leader: this.config.leaderUrl,
       leaderId: this.core.leaderId,
+      snapshotsInstalled: this.core.snapshotsInstalled,
     };
   }
 
@@ -55,6 +58,24 @@ export class FollowerNode implements ServingNode {
       reply = this.#receive(message);
     }
     return reply;
+  }
+
+  receiveSnapshot(chunk: SnapshotChunk): SnapshotReply {
+    const reply = this.core.receiveSnapshot(chunk);
+    if (chunk.done && reply.kind === "ok") console.log(`${this.config.nodeId}: installed snapshot at offset ${chunk.snapshotOffset}`);
+    this.received.notify();
+    this.applied.notify();
+    return reply;
+  }
+
+  /** What a restarting leader takes over (a consistent copy, taken in one go). */
+  recoveryData(): RecoveryData {
+    return {
+      epoch: this.core.epoch,
+      appliedOffset: this.core.appliedOffset,
+      pairs: this.core.state.snapshotPairs(),
+      entries: this.core.pendingEntries(),
+    };
   }
 
   stop(): void {

@@ -1,6 +1,7 @@
-import type { ReplicateMessage } from "../core/types.ts";
+import type { FollowerPosition } from "../core/recovery.ts";
+import type { ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotReply } from "../core/types.ts";
 import type { FollowerNode } from "./follower-node.ts";
-import { type Transport, type TransportReply, TransportError } from "./transport.ts";
+import { type RecoveryData, type Transport, type TransportReply, TransportError } from "./transport.ts";
 
 /**
  * A Transport that hands messages straight to FollowerNodes in this process (through a JSON
@@ -20,10 +21,30 @@ export class InProcessTransport implements Transport {
     else this.#down.delete(url);
   }
 
-  async replicate(followerUrl: string, message: ReplicateMessage): Promise<TransportReply> {
-    const follower = this.#followers.get(followerUrl);
-    if (!follower || this.#down.has(followerUrl)) throw new TransportError(`${followerUrl} unreachable`);
-    const reply = await follower.replicate(JSON.parse(JSON.stringify(message)));
-    return { reply, nodeId: follower.config.nodeId };
+  async replicate(url: string, message: ReplicateMessage): Promise<TransportReply<ReplicateReply>> {
+    const follower = this.#reach(url);
+    return { reply: await follower.replicate(roundTrip(message)), nodeId: follower.config.nodeId };
+  }
+
+  async snapshot(url: string, chunk: SnapshotChunk): Promise<TransportReply<SnapshotReply>> {
+    const follower = this.#reach(url);
+    return { reply: follower.receiveSnapshot(roundTrip(chunk)), nodeId: follower.config.nodeId };
+  }
+
+  async position(url: string): Promise<FollowerPosition> {
+    const { core } = this.#reach(url);
+    return { url, epoch: core.epoch, lastOffset: core.lastOffset, appliedOffset: core.appliedOffset };
+  }
+
+  async recover(url: string): Promise<RecoveryData> {
+    return roundTrip(this.#reach(url).recoveryData());
+  }
+
+  #reach(url: string): FollowerNode {
+    const follower = this.#followers.get(url);
+    if (!follower || this.#down.has(url)) throw new TransportError(`${url} unreachable`);
+    return follower;
   }
 }
+
+const roundTrip = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;

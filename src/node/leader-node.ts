@@ -1,9 +1,10 @@
 import { constants } from "../core/constants.ts";
 import { LeaderCore } from "../core/leader.ts";
-import type { ReplicateMessage } from "../core/types.ts";
+import type { ReplicateMessage, SnapshotChunk } from "../core/types.ts";
 import type { Config } from "../config.ts";
 import { DelayScheduler } from "./delay-scheduler.ts";
 import { OffsetWatch } from "./offset-watch.ts";
+import type { Recovery } from "./recovery.ts";
 import type { ServingNode } from "./serving-node.ts";
 import type { Transport } from "./transport.ts";
 
@@ -49,15 +50,17 @@ export class LeaderNode implements ServingNode {
   constructor(
     readonly config: Config,
     private readonly transport: Transport,
-    epoch = 1,
+    recovery: Recovery = { epoch: 1 },
   ) {
     this.followerUrls = config.followers;
     this.followerIds = config.followers.map((url) => url.replace(/^https?:\/\//, ""));
     this.core = new LeaderCore({
       id: config.nodeId,
-      epoch,
+      epoch: recovery.epoch,
       followerCount: config.followers.length,
       writeQuorum: config.writeQuorum,
+      logRetention: config.logRetention,
+      recovered: recovery.recovered,
     });
     this.delay = { minDelayMs: config.minDelayMs, maxDelayMs: config.maxDelayMs };
     this.applied = new OffsetWatch(() => this.core.state.appliedOffset);
@@ -87,6 +90,7 @@ export class LeaderNode implements ServingNode {
       epoch: this.epoch,
       lastOffset: this.lastOffset,
       commitOffset: this.commitOffset,
+      logFirstOffset: this.core.log.firstOffset,
       keys: this.state.size,
       digest: this.state.digest().digest,
       writeQuorum: this.core.writeQuorum,
@@ -94,12 +98,14 @@ export class LeaderNode implements ServingNode {
       followers: this.core.followers.map((progress, index) => ({
         id: this.followerIds[index],
         url: this.followerUrls[index],
-        state: progress.state,
+        state: progress.state === "streaming" ? "streaming" : progress.state === "probe" ? "catching_up" : "snapshot",
         matchOffset: progress.matchOffset,
         lag: this.lastOffset - progress.matchOffset,
         healthy: progress.healthy(nowMs),
         lastAckMsAgo: Number.isFinite(progress.lastReplyAtMs) ? Math.round(nowMs - progress.lastReplyAtMs) : null,
         partialResyncs: progress.partialResyncs,
+        fullResyncs: progress.fullResyncs,
+        lastFullResyncReason: progress.lastFullResyncReason,
       })),
     };
   }
@@ -190,28 +196,51 @@ export class LeaderNode implements ServingNode {
   #pump(): void {
     const nowMs = performance.now();
     for (let index = 0; index < this.followerUrls.length; index++) {
+      const progress = this.core.followers[index]!;
+      const fullResyncs = progress.fullResyncs;
       for (const message of this.core.takeMessages(index, nowMs, this.config.heartbeatMs)) this.#send(index, message);
+      if (progress.fullResyncs > fullResyncs) {
+        console.log(`${this.config.nodeId}: full resync of ${this.followerIds[index]} by snapshot: ${progress.lastFullResyncReason}`);
+      }
+      const chunk = this.core.takeSnapshotChunk(index, nowMs);
+      if (chunk) this.#sendChunk(index, chunk);
     }
   }
 
   #send(index: number, message: ReplicateMessage): void {
-    const { minDelayMs, maxDelayMs } = this.delay;
-    const delayMs = minDelayMs + Math.random() * (maxDelayMs - minDelayMs);
-    const go = () => {
+    this.#afterDelay(() =>
       this.transport.replicate(this.followerUrls[index]!, message, replicateTimeoutMs).then(
-        ({ reply, nodeId }) => {
-          if (nodeId) this.followerIds[index] = nodeId;
-          this.core.onReply(index, reply, performance.now());
-          this.#afterProgress();
-          this.#schedulePump();
-        },
-        () => {
-          this.core.onFailure(index, performance.now());
-          this.#schedulePump();
-        },
-      );
-    };
-    if (maxDelayMs <= 0) go();
-    else this.scheduler.after(delayMs, go);
+        ({ reply, nodeId }) => this.#onReply(index, nodeId, () => this.core.onReply(index, reply, performance.now())),
+        () => this.#onFailure(index),
+      ),
+    );
+  }
+
+  #sendChunk(index: number, chunk: SnapshotChunk): void {
+    this.#afterDelay(() =>
+      this.transport.snapshot(this.followerUrls[index]!, chunk, replicateTimeoutMs).then(
+        ({ reply, nodeId }) => this.#onReply(index, nodeId, () => this.core.onSnapshotReply(index, reply, performance.now())),
+        () => this.#onFailure(index),
+      ),
+    );
+  }
+
+  #onReply(index: number, nodeId: string | undefined, apply: () => void): void {
+    if (nodeId) this.followerIds[index] = nodeId;
+    apply();
+    this.#afterProgress();
+    this.#schedulePump();
+  }
+
+  #onFailure(index: number): void {
+    this.core.onFailure(index, performance.now());
+    this.#schedulePump();
+  }
+
+  /** Every leader→follower message waits its own draw of U(minDelayMs, maxDelayMs) (DESIGN §6). */
+  #afterDelay(send: () => void): void {
+    const { minDelayMs, maxDelayMs } = this.delay;
+    if (maxDelayMs <= 0) send();
+    else this.scheduler.after(minDelayMs + Math.random() * (maxDelayMs - minDelayMs), send);
   }
 }

@@ -1,12 +1,24 @@
-import type { ReplicateMessage, ReplicateReply } from "../core/types.ts";
+import type { FollowerPosition } from "../core/recovery.ts";
+import type { Entry, ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotPair, SnapshotReply } from "../core/types.ts";
 
-/** How the leader reaches a follower. HTTP in production; the simulator and tests may swap it. */
-export interface Transport {
-  replicate(followerUrl: string, message: ReplicateMessage, timeoutMs: number): Promise<TransportReply>;
+/** Everything a restarting leader takes over from a follower: its committed state and what it holds beyond. */
+export interface RecoveryData {
+  epoch: number;
+  appliedOffset: number;
+  pairs: SnapshotPair[];
+  entries: Entry[];
 }
 
-export interface TransportReply {
-  reply: ReplicateReply;
+/** How the leader reaches a follower. HTTP in production; tests may swap it. */
+export interface Transport {
+  replicate(followerUrl: string, message: ReplicateMessage, timeoutMs: number): Promise<TransportReply<ReplicateReply>>;
+  snapshot(followerUrl: string, chunk: SnapshotChunk, timeoutMs: number): Promise<TransportReply<SnapshotReply>>;
+  position(followerUrl: string, timeoutMs: number): Promise<FollowerPosition>;
+  recover(followerUrl: string, timeoutMs: number): Promise<RecoveryData>;
+}
+
+export interface TransportReply<Reply> {
+  reply: Reply;
   /** The follower's NODE_ID, when it said. */
   nodeId?: string;
 }
@@ -15,7 +27,23 @@ export class TransportError extends Error {
   override name = "TransportError";
 }
 
-/** Replicate over HTTP with the cluster token; keep-alive connections come from Bun's fetch. */
+type Body = Record<string, unknown> | null;
+
+/** Turns a follower's 200 / 409 answer into a reply; anything else is a TransportError. */
+function toReply<Reply>(url: string, status: number, body: Body, ok: (body: Record<string, unknown>) => Reply | null): TransportReply<Reply> {
+  const nodeId = typeof body?.nodeId === "string" ? body.nodeId : undefined;
+  const okReply = status === 200 && body ? ok(body) : null;
+  if (okReply) return { reply: okReply, nodeId };
+  if (status === 409 && body?.error === "gap" && typeof body.lastOffset === "number") {
+    return { reply: { kind: "gap", lastOffset: body.lastOffset } as Reply, nodeId };
+  }
+  if (status === 409 && body?.error === "stale_epoch" && typeof body.epoch === "number") {
+    return { reply: { kind: "stale_epoch", epoch: body.epoch } as Reply, nodeId };
+  }
+  throw new TransportError(`${url} answered ${status} ${JSON.stringify(body)}`);
+}
+
+/** Replication over HTTP with the cluster token; keep-alive connections come from Bun's fetch. */
 export class HttpTransport implements Transport {
   readonly #headers: Record<string, string>;
 
@@ -23,24 +51,64 @@ export class HttpTransport implements Transport {
     this.#headers = { authorization: `Bearer ${clusterToken}`, "content-type": "application/json" };
   }
 
-  async replicate(followerUrl: string, message: ReplicateMessage, timeoutMs: number): Promise<TransportReply> {
-    const response = await fetch(`${followerUrl}/internal/replicate`, {
+  async replicate(followerUrl: string, message: ReplicateMessage, timeoutMs: number): Promise<TransportReply<ReplicateReply>> {
+    const { status, body } = await this.#post(`${followerUrl}/internal/replicate`, message, timeoutMs);
+    return toReply<ReplicateReply>(followerUrl, status, body, (ok) =>
+      typeof ok.lastOffset === "number" ? { kind: "ok", lastOffset: ok.lastOffset } : null,
+    );
+  }
+
+  async snapshot(followerUrl: string, chunk: SnapshotChunk, timeoutMs: number): Promise<TransportReply<SnapshotReply>> {
+    const { status, body } = await this.#post(`${followerUrl}/internal/snapshot`, chunk, timeoutMs);
+    return toReply<SnapshotReply>(followerUrl, status, body, (ok) => {
+      if (typeof ok.lastOffset === "number") return { kind: "ok", lastOffset: ok.lastOffset };
+      if (typeof ok.chunk === "number") return { kind: "chunk_ok", chunk: ok.chunk };
+      return null;
+    });
+  }
+
+  async position(followerUrl: string, timeoutMs: number): Promise<FollowerPosition> {
+    const response = await fetch(`${followerUrl}/internal/digest`, { headers: this.#headers, signal: AbortSignal.timeout(timeoutMs) });
+    if (!response.ok) throw new TransportError(`${followerUrl}/internal/digest answered ${response.status}`);
+    const body = (await response.json()) as FollowerPosition;
+    return { url: followerUrl, epoch: body.epoch, lastOffset: body.lastOffset, appliedOffset: body.appliedOffset };
+  }
+
+  async recover(followerUrl: string, timeoutMs: number): Promise<RecoveryData> {
+    const response = await fetch(`${followerUrl}/internal/recover`, { headers: this.#headers, signal: AbortSignal.timeout(timeoutMs) });
+    if (!response.ok) throw new TransportError(`${followerUrl}/internal/recover answered ${response.status}`);
+    return parseRecoveryStream(await response.text());
+  }
+
+  async #post(url: string, payload: unknown, timeoutMs: number): Promise<{ status: number; body: Body }> {
+    const response = await fetch(url, {
       method: "POST",
       headers: this.#headers,
-      body: JSON.stringify(message),
+      body: JSON.stringify(payload),
       signal: AbortSignal.timeout(timeoutMs),
     });
-    const body = (await response.json().catch(() => null)) as Record<string, unknown> | null;
-    const nodeId = typeof body?.nodeId === "string" ? body.nodeId : undefined;
-    if (response.status === 200 && typeof body?.lastOffset === "number") {
-      return { reply: { kind: "ok", lastOffset: body.lastOffset }, nodeId };
-    }
-    if (response.status === 409 && body?.error === "gap" && typeof body.lastOffset === "number") {
-      return { reply: { kind: "gap", lastOffset: body.lastOffset }, nodeId };
-    }
-    if (response.status === 409 && body?.error === "stale_epoch" && typeof body.epoch === "number") {
-      return { reply: { kind: "stale_epoch", epoch: body.epoch }, nodeId };
-    }
-    throw new TransportError(`${followerUrl} answered ${response.status} ${JSON.stringify(body)}`);
+    return { status: response.status, body: (await response.json().catch(() => null)) as Body };
   }
+}
+
+/**
+ * `/internal/recover` is NDJSON: a header `{epoch, appliedOffset, pairs, entries}` (counts),
+ * then that many `[key, value, offset]` pairs, then that many entries.
+ */
+export function* recoveryLines(data: RecoveryData): Generator<string> {
+  yield JSON.stringify({ epoch: data.epoch, appliedOffset: data.appliedOffset, pairs: data.pairs.length, entries: data.entries.length });
+  for (const pair of data.pairs) yield JSON.stringify(pair);
+  for (const entry of data.entries) yield JSON.stringify(entry);
+}
+
+export function parseRecoveryStream(text: string): RecoveryData {
+  const lines = text.split("\n").filter(Boolean);
+  const header = JSON.parse(lines[0] ?? "null") as { epoch: number; appliedOffset: number; pairs: number; entries: number } | null;
+  if (!header || lines.length !== 1 + header.pairs + header.entries) throw new TransportError("truncated recovery stream");
+  return {
+    epoch: header.epoch,
+    appliedOffset: header.appliedOffset,
+    pairs: lines.slice(1, 1 + header.pairs).map((line) => JSON.parse(line) as SnapshotPair),
+    entries: lines.slice(1 + header.pairs).map((line) => JSON.parse(line) as Entry),
+  };
 }

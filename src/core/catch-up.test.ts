@@ -1,0 +1,141 @@
+import { expect, test } from "bun:test";
+import { FollowerCore } from "./follower.ts";
+import { LeaderCore } from "./leader.ts";
+import { StateMachine } from "./state-machine.ts";
+import type { ReplicateMessage } from "./types.ts";
+
+const heartbeatMs = 50;
+
+/** Delivers every message the leader wants to send to follower 0, in order, until quiet. */
+function deliverAll(leader: LeaderCore, follower: FollowerCore, nowMs: number): void {
+  for (let round = 0; round < 10_000; round++) {
+    const messages = leader.takeMessages(0, nowMs, heartbeatMs);
+    const chunk = leader.takeSnapshotChunk(0, nowMs);
+    if (messages.length === 0 && !chunk) return;
+    for (const message of messages) leader.onReply(0, follower.receive(message), nowMs);
+    if (chunk) leader.onSnapshotReply(0, follower.receiveSnapshot(chunk), nowMs);
+  }
+  throw new Error("replication did not settle");
+}
+
+test("the leader keeps at most logRetention entries, dropping only committed ones", () => {
+  const leader = new LeaderCore({ id: "L", epoch: 1, followerCount: 1, writeQuorum: 1, logRetention: 10 });
+  const follower = new FollowerCore();
+  for (let i = 1; i <= 100; i++) {
+    leader.propose(`k${i % 7}`, String(i));
+    deliverAll(leader, follower, i);
+    expect(leader.log.length).toBeLessThanOrEqual(10);
+  }
+  expect(leader.log.firstOffset).toBe(91);
+  // With the follower gone, nothing commits (quorum 1), so nothing uncommitted is dropped.
+  for (let i = 0; i < 30; i++) leader.propose("late", String(i));
+  expect(leader.log.length).toBe(40);
+  expect(leader.log.firstOffset).toBe(91);
+});
+
+test("a follower that needs dropped entries gets a snapshot in chunks, then the log after it", () => {
+  const leader = new LeaderCore({ id: "L", epoch: 1, followerCount: 2, writeQuorum: 1, logRetention: 20 });
+  const healthy = new FollowerCore();
+  for (let i = 1; i <= 500; i++) {
+    leader.propose(`key-${i % 150}`, JSON.stringify("v".repeat(40_000) + i)); // big values: several chunks
+    const now = i;
+    for (const message of leader.takeMessages(0, now, heartbeatMs)) leader.onReply(0, healthy.receive(message), now);
+  }
+  expect(leader.commitOffset).toBe(500);
+  expect(leader.log.firstOffset).toBeGreaterThan(1);
+
+  // Follower 1 starts empty: its first heartbeat answer is gap 0, then it needs a snapshot.
+  const fresh = new FollowerCore();
+  const chunks: number[] = [];
+  let now = 1000;
+  for (let round = 0; round < 1000 && fresh.appliedOffset < 500; round++, now += 60) {
+    for (const message of leader.takeMessages(1, now, heartbeatMs)) leader.onReply(1, fresh.receive(message), now);
+    const chunk = leader.takeSnapshotChunk(1, now);
+    if (chunk) {
+      chunks.push(chunk.pairs.length);
+      expect(chunk.pairs.length).toBeLessThan(150); // never the whole state in one message
+      leader.onSnapshotReply(1, fresh.receiveSnapshot(chunk), now);
+    }
+  }
+  expect(chunks.length).toBeGreaterThan(1);
+  expect(leader.followers[1]!.fullResyncs).toBe(1);
+  expect(fresh.snapshotsInstalled).toBe(1);
+  expect(fresh.state.digest()).toEqual(leader.state.digest());
+
+  // New writes flow to it afterwards as log entries.
+  leader.propose("after", '"snapshot"');
+  for (let round = 0; round < 5; round++, now += 60) {
+    for (const message of leader.takeMessages(1, now, heartbeatMs)) leader.onReply(1, fresh.receive(message), now);
+  }
+  expect(fresh.state.get("after")?.value).toBe('"snapshot"');
+  expect(leader.followers[1]!.state).toBe("streaming");
+});
+
+test("a snapshot chunk out of order starts the snapshot over, and the result is still exact", () => {
+  const leader = new LeaderCore({ id: "L", epoch: 1, followerCount: 1, writeQuorum: 0, logRetention: 1 });
+  for (let i = 0; i < 50; i++) leader.propose(`k${i}`, JSON.stringify("x".repeat(300_000)));
+  const follower = new FollowerCore();
+  leader.takeMessages(0, 0, heartbeatMs); // decides on a snapshot
+  const first = leader.takeSnapshotChunk(0, 0)!;
+  expect(first.chunk).toBe(0);
+  leader.onSnapshotReply(0, follower.receiveSnapshot(first), 1);
+  const second = leader.takeSnapshotChunk(0, 1)!;
+  // Lost: the leader times out, then resends from chunk 0; a stray later chunk is refused.
+  leader.onFailure(0, 2);
+  expect(follower.receiveSnapshot({ ...second, chunk: 5 })).toMatchObject({ kind: "gap" });
+  deliverAll(leader, follower, 1000);
+  expect(follower.state.digest()).toEqual(leader.state.digest());
+});
+
+test("a follower drops uncommitted entries on first contact with a newer epoch, never committed ones", () => {
+  const follower = new FollowerCore();
+  const message = (epoch: number, prevOffset: number, from: number, to: number, commitOffset: number): ReplicateMessage => ({
+    epoch,
+    leaderId: `L${epoch}`,
+    prevOffset,
+    entries: Array.from({ length: to - from + 1 }, (_, i) => ({ offset: from + i, epoch, key: `k${from + i}`, value: `${epoch}` })),
+    commitOffset,
+  });
+  follower.receive(message(1, 0, 1, 5, 3)); // holds 1..5, 1..3 committed
+  expect(follower.lastOffset).toBe(5);
+  expect(follower.appliedOffset).toBe(3);
+  // Epoch 2's leader recovered only up to offset 4: this follower's 4 and 5 are not to be trusted.
+  const reply = follower.receive(message(2, 0, 1, 0, 3));
+  expect(reply).toEqual({ kind: "ok", lastOffset: 3 });
+  expect(follower.pendingEntries()).toEqual([]);
+  expect(follower.receive(message(2, 3, 4, 4, 4))).toEqual({ kind: "ok", lastOffset: 4 });
+  expect(follower.state.get("k4")?.value).toBe("2");
+  expect(follower.state.get("k3")?.value).toBe("1"); // committed in epoch 1, kept
+});
+
+test("a leader restarted from a follower's state and log keeps every entry and commits the held ones again", () => {
+  const first = new LeaderCore({ id: "L", epoch: 1, followerCount: 2, writeQuorum: 2 });
+  const followers = [new FollowerCore(), new FollowerCore()];
+  for (let i = 1; i <= 10; i++) first.propose(`k${i % 4}`, String(i));
+  for (const [index, follower] of followers.entries()) {
+    for (const message of first.takeMessages(index, 0, heartbeatMs)) first.onReply(index, follower.receive(message), 0);
+  }
+  expect(first.commitOffset).toBe(10);
+  // Followers learned commit 0 only (the leader died before announcing 10): 10 entries pending.
+  expect(followers[0]!.appliedOffset).toBe(0);
+  const source = followers[0]!;
+  const second = new LeaderCore({
+    id: "L",
+    epoch: 2,
+    followerCount: 2,
+    writeQuorum: 2,
+    recovered: { state: StateMachine.restore(source.appliedOffset, source.state.snapshotPairs()), entries: source.pendingEntries() },
+  });
+  expect(second.lastOffset).toBe(10);
+  expect(second.commitOffset).toBe(0);
+  second.propose("k-new", "11");
+  for (let round = 0; round < 5; round++) {
+    for (const [index, follower] of followers.entries()) {
+      for (const message of second.takeMessages(index, round * 100, heartbeatMs)) second.onReply(index, follower.receive(message), round * 100);
+    }
+  }
+  expect(second.commitOffset).toBe(11);
+  for (const [key, stored] of first.state.entries()) expect(second.state.get(key)).toMatchObject(stored);
+  expect(second.state.get("k-new")?.offset).toBe(11);
+  for (const follower of followers) expect(follower.state.get("k2")?.value).toBe("10");
+});

@@ -1,0 +1,25 @@
+import { expect, test } from "bun:test";
+import { mostAdvanced, nextEpoch, recoveryQuorum } from "./recovery.ts";
+
+test("recovery hears from enough followers to meet every write quorum", () => {
+  // 5 followers: a write acked by q followers is held by one of any 5 - q + 1.
+  expect([0, 1, 2, 3, 4, 5].map((q) => recoveryQuorum(5, q))).toEqual([5, 5, 4, 3, 2, 1]);
+  expect(recoveryQuorum(0, 0)).toBe(0);
+  expect(() => recoveryQuorum(2, 3)).toThrow();
+});
+
+const at = (url: string, epoch: number, lastOffset: number) => ({ url, epoch, lastOffset, appliedOffset: 0 });
+
+test("the most advanced follower has the newest epoch, then the longest log", () => {
+  expect(mostAdvanced([at("a", 1, 10), at("b", 1, 12), at("c", 1, 11)])?.url).toBe("b");
+  // c followed a newer leader: its shorter log beats b's longer log of an older epoch.
+  expect(mostAdvanced([at("a", 1, 10), at("b", 1, 105), at("c", 2, 101)])?.url).toBe("c");
+  expect(mostAdvanced([at("a", 1, 10), at("b", 1, 10)])?.url).toBe("a");
+  expect(mostAdvanced([])).toBeNull();
+});
+
+test("a new epoch is above every epoch seen and the floor", () => {
+  expect(nextEpoch([at("a", 3, 0), at("b", 7, 0)], 0)).toBe(8);
+  expect(nextEpoch([at("a", 3, 0)], 1000)).toBe(1000);
+  expect(nextEpoch([], 0)).toBe(1);
+});
