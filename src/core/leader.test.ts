@@ -104,3 +104,13 @@ test("lowering the write quorum commits what the new quorum already holds", () =
   expect(leader.commitOffset).toBe(1);
   expect(() => leader.setWriteQuorum(4)).toThrow();
 });
+
+test("a follower that holds more than the leader's log is set apart, not counted", () => {
+  const leader = leaderWith(2, 1);
+  leader.propose("a", "1");
+  leader.takeMessages(0, 0, heartbeatMs);
+  expect(leader.onReply(0, { kind: "ok", lastOffset: 7 }, 1)).toBe(false);
+  expect(leader.followers[0]!).toMatchObject({ diverged: true, matchOffset: 0 });
+  expect(leader.commitOffset).toBe(0);
+  expect(leader.takeMessages(0, 1000, heartbeatMs)).toEqual([]);
+});

@@ -161,7 +161,13 @@ export class LeaderCore {
     if (progress.state === "snapshot" && reply.kind !== "stale_epoch") return false; // an old message; the snapshot decides
     switch (reply.kind) {
       case "ok":
-        assert(reply.lastOffset <= this.log.lastOffset, `follower ${index} acked ${reply.lastOffset} beyond the log`);
+        if (reply.lastOffset > this.log.lastOffset) {
+          // It applied writes this leader never had (possible only after an asynchronous-mode
+          // leader restart that could not reach it): never count it, never overwrite it.
+          progress.diverged = true;
+          progress.pausedUntilMs = Number.POSITIVE_INFINITY;
+          break;
+        }
         progress.matchOffset = Math.max(progress.matchOffset, reply.lastOffset);
         progress.nextOffset = Math.max(progress.nextOffset, progress.matchOffset + 1);
         progress.state = "streaming";

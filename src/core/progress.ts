@@ -21,6 +21,8 @@ export class FollowerProgress {
   lastSentAtMs = Number.NEGATIVE_INFINITY;
   /** Commit offset carried by the last message sent, so a new commit is announced promptly. */
   lastSentCommitOffset = 0;
+  /** The follower holds writes this leader does not have; it is left alone for an operator. */
+  diverged = false;
   /** Times the follower answered `gap` and was re-sent from its own offset. */
   partialResyncs = 0;
   /** Times the follower needed a snapshot, and why the last time. */

@@ -98,7 +98,7 @@ export class LeaderNode implements ServingNode {
       followers: this.core.followers.map((progress, index) => ({
         id: this.followerIds[index],
         url: this.followerUrls[index],
-        state: progress.state === "streaming" ? "streaming" : progress.state === "probe" ? "catching_up" : "snapshot",
+        state: progress.diverged ? "diverged" : progress.state === "streaming" ? "streaming" : progress.state === "probe" ? "catching_up" : "snapshot",
         matchOffset: progress.matchOffset,
         lag: this.lastOffset - progress.matchOffset,
         healthy: progress.healthy(nowMs),
