@@ -1,0 +1,119 @@
+import { existsSync, readFileSync } from "node:fs";
+import { clusterFile } from "../../src/cluster.ts";
+
+/**
+ * How a tool finds the cluster it talks to (DESIGN §7): --leader URL, else LEADER_URL, else
+ * http://127.0.0.1:5001; --token T, else CLUSTER_TOKEN, else the token `npm start` wrote to
+ * .quorumkv/cluster.json; the followers from the leader's /status.
+ */
+
+export const defaultLeaderUrl = "http://127.0.0.1:5001";
+const statusTimeoutMs = 3000;
+
+export class TargetError extends Error {
+  override name = "TargetError";
+}
+
+export interface FollowerStatus {
+  id: string;
+  url: string;
+  matchOffset: number;
+  lag: number;
+  healthy: boolean;
+}
+
+/** The leader's GET /status, the fields the tools use. */
+export interface LeaderStatus {
+  id: string;
+  role: "leader";
+  lastOffset: number;
+  commitOffset: number;
+  writeQuorum: number;
+  delay: { minDelayMs: number; maxDelayMs: number };
+  followers: FollowerStatus[];
+}
+
+export interface Target {
+  leaderUrl: string;
+  /** Undefined when no token was found; only /internal and /admin need one. */
+  token: string | undefined;
+  followerUrls: string[];
+  status: LeaderStatus;
+}
+
+const trimSlash = (url: string) => url.replace(/\/+$/, "");
+
+export function resolveLeaderUrl(flag: string | undefined, env: Record<string, string | undefined> = process.env): string {
+  const url = trimSlash(flag || env.LEADER_URL || defaultLeaderUrl);
+  if (!/^https?:\/\/[^/]+/.test(url)) throw new TargetError(`leader URL must look like http://host:port, got "${url}"`);
+  return url;
+}
+
+export function resolveToken(
+  flag: string | undefined,
+  env: Record<string, string | undefined> = process.env,
+  clusterFilePath = clusterFile,
+): string | undefined {
+  if (flag) return flag;
+  if (env.CLUSTER_TOKEN) return env.CLUSTER_TOKEN;
+  if (!existsSync(clusterFilePath)) return undefined;
+  try {
+    const saved = JSON.parse(readFileSync(clusterFilePath, "utf8")) as { token?: unknown };
+    return typeof saved.token === "string" ? saved.token : undefined;
+  } catch {
+    throw new TargetError(`${clusterFilePath} is not valid JSON; pass --token or set CLUSTER_TOKEN`);
+  }
+}
+
+export async function fetchLeaderStatus(leaderUrl: string): Promise<LeaderStatus> {
+  let response: Response;
+  try {
+    response = await fetch(`${leaderUrl}/status`, { signal: AbortSignal.timeout(statusTimeoutMs) });
+  } catch (error) {
+    throw new TargetError(
+      `no cluster answers at ${leaderUrl} (${(error as Error).message}); start one with \`npm start\`, pass --leader URL, or use --local`,
+    );
+  }
+  const status = (await response.json().catch(() => null)) as (LeaderStatus & { role: string; leader?: string }) | null;
+  if (!response.ok || !status) throw new TargetError(`${leaderUrl}/status answered ${response.status}, not a quorumkv node`);
+  if (status.role !== "leader") {
+    throw new TargetError(`${leaderUrl} is a ${status.role}, not the leader${status.leader ? `; the leader is ${status.leader}` : ""}`);
+  }
+  return status;
+}
+
+/**
+ * Finds the leader and its followers. `followerUrls` overrides the URLs the leader reports,
+ * for when those are not reachable from here (e.g. container names under docker compose).
+ */
+export async function findTarget(options: { leader?: string; token?: string; followerUrls?: string[] } = {}): Promise<Target> {
+  const leaderUrl = resolveLeaderUrl(options.leader);
+  const status = await fetchLeaderStatus(leaderUrl);
+  const followerUrls = options.followerUrls?.length ? options.followerUrls.map(trimSlash) : status.followers.map((f) => f.url);
+  return { leaderUrl, token: resolveToken(options.token), followerUrls, status };
+}
+
+/** A fetch with the cluster token, for /internal/* and /admin/*. */
+export function authorizedFetch(token: string, url: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set("authorization", `Bearer ${token}`);
+  return fetch(url, { ...init, headers });
+}
+
+/** PUT /admin/config on the leader: the sweep changes the quorum this way, without restarts. */
+export async function putAdminConfig(
+  leaderUrl: string,
+  token: string,
+  change: { writeQuorum?: number; minDelayMs?: number; maxDelayMs?: number },
+): Promise<{ writeQuorum: number; minDelayMs: number; maxDelayMs: number }> {
+  const response = await authorizedFetch(token, `${leaderUrl}/admin/config`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(change),
+    signal: AbortSignal.timeout(statusTimeoutMs),
+  });
+  const body = (await response.json().catch(() => null)) as Record<string, unknown> | null;
+  if (response.status === 401) throw new TargetError(`${leaderUrl} refused the cluster token (401); pass --token or set CLUSTER_TOKEN`);
+  if (!response.ok) throw new TargetError(`PUT ${leaderUrl}/admin/config answered ${response.status} ${JSON.stringify(body)}`);
+  return body as { writeQuorum: number; minDelayMs: number; maxDelayMs: number };
+}

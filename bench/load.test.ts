@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { type Cluster, startCluster } from "../src/cluster.ts";
+import { checkConsistency } from "./lib/consistency.ts";
+import { runClosedLoad, runOpenLoad, workloadRequest } from "./load.ts";
+
+test("the workload shape is the k6 scripts': key-<i % keys>, {\"value\": \"value-<i>\"}, ?quorum=", () => {
+  expect(workloadRequest(123, 100)).toEqual({ path: "/kv/key-23", body: '{"value":"value-123"}' });
+  expect(workloadRequest(7, 5, 2).path).toBe("/kv/key-2?quorum=2");
+});
+
+describe("against a local cluster", () => {
+  let cluster: Cluster;
+  let leaderUrl: string;
+  beforeAll(async () => {
+    cluster = await startCluster({ followers: 2, writeQuorum: 2, minDelayMs: 0, maxDelayMs: 1 });
+    leaderUrl = cluster.leader.url;
+  });
+  afterAll(() => cluster.stop());
+
+  test("closed model: every write lands, and each key ends with its last write's value", async () => {
+    const summary = await runClosedLoad({ leaderUrl, writes: 300, concurrency: 4, keys: 10 });
+    expect(summary).toMatchObject({ model: "closed", writes: 300, succeeded: 300, failed: 0, successRate: 1, errors: {} });
+    const l = summary.latencyMs;
+    expect(0 < l.min && l.min <= l.p50 && l.p50 <= l.p95 && l.p95 <= l.p99 && l.p99 <= l.max).toBe(true);
+    // With 4 clients at most the last 4 writes are in flight at once, so write 290+k (the last
+    // one to key-k) was sent after 280+k had answered: it is the value that must remain.
+    for (let k = 0; k < 10; k++) {
+      const body = (await (await fetch(`${leaderUrl}/kv/key-${k}`)).json()) as { value: string };
+      expect(body.value).toBe(`value-${290 + k}`);
+    }
+    const report = await checkConsistency({ leaderUrl, followerUrls: cluster.followers.map((f) => f.url), token: cluster.token });
+    expect(report.consistent).toBe(true);
+    expect(report.nodes.map((n) => n.digest)).toEqual(Array(3).fill(report.nodes[0]!.digest));
+  });
+
+  test("errors are counted by the JSON error code, and kept out of the latencies", async () => {
+    const summary = await runClosedLoad({ leaderUrl, writes: 20, concurrency: 2, keys: 5, quorum: 3 });
+    expect(summary).toMatchObject({ succeeded: 0, failed: 20, errors: { invalid_quorum: 20 } });
+    expect(summary.latencyMs.max).toBe(0);
+  });
+
+  test("open model: writes follow the schedule, and those with no room are dropped, not delayed", async () => {
+    const steady = await runOpenLoad({ leaderUrl, rate: 200, durationS: 0.5, keys: 10 });
+    expect(steady).toMatchObject({ model: "open", writes: 100, succeeded: 100, dropped: 0 });
+    // Two writes fall due in every millisecond tick but only one may be in flight.
+    const squeezed = await runOpenLoad({ leaderUrl, rate: 2000, durationS: 0.2, keys: 10, inFlightMax: 1 });
+    expect(squeezed.dropped).toBeGreaterThan(0);
+    expect(squeezed.writes + squeezed.dropped).toBe(400);
+    expect(squeezed.successRate).toBeCloseTo(squeezed.succeeded / 400, 12);
+  });
+});
+
+test("a leader that is not there: every write fails with the network error's name", async () => {
+  const summary = await runClosedLoad({ leaderUrl: "http://127.0.0.1:1", writes: 6, concurrency: 2, keys: 3 });
+  expect(summary.failed).toBe(6);
+  const codes = Object.keys(summary.errors);
+  expect(codes).toHaveLength(1);
+  expect(codes[0]).toMatch(/ECONNREFUSED|ConnectionRefused/i);
+});

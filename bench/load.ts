@@ -1,0 +1,283 @@
+import { FlagError, parseToolFlags } from "./lib/flags.ts";
+import { LatencyRecorder, type LatencyStatsMs, type PercentilePoint } from "./lib/latency.ts";
+import { withLocalCluster } from "./lib/local-cluster.ts";
+import { progressBar } from "./lib/progress.ts";
+import { TargetError, resolveLeaderUrl, fetchLeaderStatus } from "./lib/target.ts";
+
+/**
+ * The k6 workloads without k6 (k6/writes.js, k6/open-rate.js): PUT /kv/key-<i % keys> with
+ * {"value": "value-<i>"}. Closed model: C clients, each sends its next write when the last one
+ * answered. Open model: writes start on a fixed schedule whatever the answers, and latency is
+ * measured from the scheduled start, so a stall is charged to every write it delayed (no
+ * coordinated omission). Latency percentiles are those of the successful (200) writes.
+ */
+
+/** A write that has not answered after this is counted as a "timeout" error. */
+const requestTimeoutMsDefault = 30_000;
+/** Open model: writes in flight beyond this are dropped and counted (k6's dropped_iterations). */
+const inFlightMaxDefault = 10_000;
+
+export interface LoadSummary {
+  model: "closed" | "open";
+  leaderUrl: string;
+  keys: number;
+  quorum: number | null;
+  concurrency?: number;
+  rate?: number;
+  durationS?: number;
+  /** Writes sent. */
+  writes: number;
+  succeeded: number;
+  failed: number;
+  /** Open model: scheduled writes never sent because inFlightMax were waiting. */
+  dropped: number;
+  seconds: number;
+  /** Successful writes per second. */
+  throughput: number;
+  successRate: number;
+  latencyMs: LatencyStatsMs;
+  /** Error code (the JSON `error` field, http_<status>, or the network error) → count. */
+  errors: Record<string, number>;
+  /** Open model: how late the generator itself sent writes (already included in latencyMs). */
+  sendLagMs?: { mean: number; max: number };
+  distribution: PercentilePoint[];
+}
+
+interface Workload {
+  leaderUrl: string;
+  keys: number;
+  quorum?: number;
+  requestTimeoutMs?: number;
+}
+
+/** One write of the workload: the same key and value shape as the k6 scripts. */
+export function workloadRequest(index: number, keys: number, quorum?: number): { path: string; body: string } {
+  const query = quorum === undefined ? "" : `?quorum=${quorum}`;
+  return { path: `/kv/key-${index % keys}${query}`, body: JSON.stringify({ value: `value-${index}` }) };
+}
+
+class Tally {
+  readonly latency = new LatencyRecorder();
+  readonly errors: Record<string, number> = {};
+  sent = 0;
+  succeeded = 0;
+  failed = 0;
+
+  /** Sends write `index`; latency counts from `startMs` (the scheduled time in the open model). */
+  async send(workload: Workload, index: number, startMs = performance.now()): Promise<void> {
+    const { path, body } = workloadRequest(index, workload.keys, workload.quorum);
+    this.sent++;
+    let code: string | undefined;
+    try {
+      // Bun's and Node's fetch keep connections alive and reuse them: no new TCP handshake per write.
+      const response = await fetch(`${workload.leaderUrl}${path}`, {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body,
+        signal: AbortSignal.timeout(workload.requestTimeoutMs ?? requestTimeoutMsDefault),
+      });
+      const text = await response.text();
+      if (response.status !== 200) code = errorCode(response.status, text);
+    } catch (error) {
+      const { name, code: systemCode } = error as Error & { code?: string };
+      code = name === "TimeoutError" ? "timeout" : (systemCode ?? name);
+    }
+    if (code === undefined) {
+      this.succeeded++;
+      this.latency.record(performance.now() - startMs);
+    } else {
+      this.failed++;
+      this.errors[code] = (this.errors[code] ?? 0) + 1;
+    }
+  }
+
+  summary(base: Pick<LoadSummary, "model" | "leaderUrl" | "keys" | "quorum">, seconds: number, dropped = 0): LoadSummary {
+    return {
+      ...base,
+      writes: this.sent,
+      succeeded: this.succeeded,
+      failed: this.failed,
+      dropped,
+      seconds: round(seconds, 3),
+      throughput: round(seconds > 0 ? this.succeeded / seconds : 0, 1),
+      successRate: this.sent + dropped > 0 ? this.succeeded / (this.sent + dropped) : 0,
+      latencyMs: this.latency.stats(),
+      errors: this.errors,
+      distribution: this.latency.distribution(),
+    };
+  }
+}
+
+function errorCode(status: number, text: string): string {
+  try {
+    const body = JSON.parse(text) as { error?: unknown };
+    if (typeof body.error === "string") return body.error;
+  } catch {
+    // not JSON: fall back to the status
+  }
+  return `http_${status}`;
+}
+
+const round = (value: number, digits: number) => Number(value.toFixed(digits));
+
+export interface ClosedLoadOptions extends Workload {
+  writes: number;
+  concurrency: number;
+  onProgress?: (done: number) => void;
+}
+
+/** Closed model: `concurrency` clients share `writes` writes, each waiting for its answer. */
+export async function runClosedLoad(options: ClosedLoadOptions): Promise<LoadSummary> {
+  const tally = new Tally();
+  let next = 0;
+  let done = 0;
+  const client = async () => {
+    while (next < options.writes) {
+      await tally.send(options, next++);
+      options.onProgress?.(++done);
+    }
+  };
+  const startedMs = performance.now();
+  await Promise.all(Array.from({ length: Math.min(options.concurrency, options.writes) }, client));
+  const seconds = (performance.now() - startedMs) / 1000;
+  const base = { model: "closed" as const, leaderUrl: options.leaderUrl, keys: options.keys, quorum: options.quorum ?? null };
+  return { ...tally.summary(base, seconds), concurrency: options.concurrency };
+}
+
+export interface OpenLoadOptions extends Workload {
+  /** Writes started per second. */
+  rate: number;
+  durationS: number;
+  inFlightMax?: number;
+  onProgress?: (started: number) => void;
+}
+
+/** Open model: write i starts at i/rate seconds; a write that cannot start is dropped, not delayed. */
+export async function runOpenLoad(options: OpenLoadOptions): Promise<LoadSummary> {
+  const tally = new Tally();
+  const total = Math.floor(options.rate * options.durationS);
+  const inFlightMax = options.inFlightMax ?? inFlightMaxDefault;
+  const intervalMs = 1000 / options.rate;
+  const inFlight = new Set<Promise<void>>();
+  let dropped = 0;
+  let lagSumMs = 0;
+  let lagMaxMs = 0;
+  const startedMs = performance.now();
+  let index = 0;
+  while (index < total) {
+    const nowMs = performance.now();
+    for (; index < total && startedMs + index * intervalMs <= nowMs; index++) {
+      if (inFlight.size >= inFlightMax) {
+        dropped++;
+        continue;
+      }
+      const scheduledMs = startedMs + index * intervalMs;
+      lagSumMs += nowMs - scheduledMs;
+      lagMaxMs = Math.max(lagMaxMs, nowMs - scheduledMs);
+      const write = tally.send(options, index, scheduledMs).finally(() => inFlight.delete(write));
+      inFlight.add(write);
+    }
+    options.onProgress?.(index);
+    // Timers tick in whole milliseconds; writes due within one tick go out together.
+    if (index < total) await Bun.sleep(Math.max(1, startedMs + index * intervalMs - performance.now()));
+  }
+  await Promise.all(inFlight);
+  const seconds = (performance.now() - startedMs) / 1000;
+  const base = { model: "open" as const, leaderUrl: options.leaderUrl, keys: options.keys, quorum: options.quorum ?? null };
+  return {
+    ...tally.summary(base, seconds, dropped),
+    rate: options.rate,
+    durationS: options.durationS,
+    sendLagMs: { mean: round(tally.sent > 0 ? lagSumMs / tally.sent : 0, 3), max: round(lagMaxMs, 3) },
+  };
+}
+
+export function formatSummary(summary: LoadSummary): string {
+  const { latencyMs: l } = summary;
+  const shape =
+    summary.model === "closed"
+      ? `closed model, ${summary.concurrency} clients`
+      : `open model, ${summary.rate}/s for ${summary.durationS} s (latency from the scheduled start)`;
+  const errors = Object.entries(summary.errors)
+    .sort((x, y) => y[1] - x[1])
+    .map(([code, count]) => `${code} ${count}`);
+  const lines = [
+    `quorumkv load: ${summary.writes} writes to ${summary.leaderUrl}, ${summary.keys} keys, ${shape}` +
+      (summary.quorum === null ? "" : `, ?quorum=${summary.quorum}`),
+    `  throughput  ${summary.throughput.toFixed(1)} writes/s over ${summary.seconds.toFixed(2)} s`,
+    `  success     ${(summary.successRate * 100).toFixed(2)} % (${summary.succeeded} ok, ${summary.failed} failed` +
+      (summary.model === "open" ? `, ${summary.dropped} dropped)` : ")"),
+    `  latency ms  p50 ${l.p50.toFixed(2)}  p90 ${l.p90.toFixed(2)}  p95 ${l.p95.toFixed(2)}  p99 ${l.p99.toFixed(2)}  max ${l.max.toFixed(2)}  mean ${l.mean.toFixed(2)}`,
+    `  errors      ${errors.length > 0 ? errors.join(", ") : "none"}`,
+  ];
+  if (summary.sendLagMs) lines.push(`  send lag ms mean ${summary.sendLagMs.mean.toFixed(2)}  max ${summary.sendLagMs.max.toFixed(2)} (generator's own lateness)`);
+  return lines.join("\n");
+}
+
+const usage = `Usage: bun run load [flags]
+
+The k6 workload without k6: PUT /kv/key-<i % keys> {"value": "value-<i>"} to the leader.
+Closed model (default): --writes N shared by --concurrency C clients.
+Open model: --rate R writes/s for --duration S seconds; latency counts from the scheduled start.
+Talks to --leader (env LEADER_URL, default http://127.0.0.1:5001), or with --local starts its
+own cluster on free ports and stops it afterwards.`;
+
+const flags = {
+  writes: { type: "number", default: 10_000, integer: true, min: 1, help: "closed model: writes in all" },
+  concurrency: { type: "number", default: 20, integer: true, min: 1, help: "closed model: concurrent clients" },
+  keys: { type: "number", default: 100, integer: true, min: 1, help: "distinct keys (key-0 … key-<K−1>)" },
+  rate: { type: "number", min: 0.001, help: "open model: writes started per second (selects the open model)" },
+  duration: { type: "number", default: 10, min: 0.001, help: "open model: seconds of load" },
+  inFlightMax: { type: "number", default: inFlightMaxDefault, integer: true, min: 1, help: "open model: writes in flight before new ones are dropped" },
+  quorum: { type: "number", integer: true, min: 0, help: "per-request ?quorum= (max with WRITE_QUORUM)" },
+  requestTimeoutMs: { type: "number", default: requestTimeoutMsDefault, min: 1, help: "a write not answered by then is a timeout error" },
+  leader: { type: "string", help: "leader base URL (env LEADER_URL)" },
+  token: { type: "string", help: "cluster token (unused by writes; accepted for symmetry with the other tools)" },
+  local: { type: "boolean", help: "start a local cluster on free ports for this run" },
+  followers: { type: "number", default: 5, integer: true, min: 0, help: "--local: followers" },
+  minDelayMs: { type: "number", min: 0, help: "--local: MIN_DELAY_MS (node default 0.1)" },
+  maxDelayMs: { type: "number", min: 0, help: "--local: MAX_DELAY_MS (node default 10)" },
+  writeQuorum: { type: "number", integer: true, min: 0, help: "--local: WRITE_QUORUM (default min(3, followers))" },
+  json: { type: "boolean", help: "print the summary as JSON on stdout" },
+} as const;
+
+async function main(): Promise<void> {
+  const options = parseToolFlags("load", usage, flags);
+  const run = async (leaderUrl: string) => {
+    const workload = { leaderUrl, keys: options.keys, quorum: options.quorum, requestTimeoutMs: options.requestTimeoutMs };
+    if (options.rate !== undefined) {
+      const total = Math.floor(options.rate * options.duration);
+      const bar = progressBar(total, "load");
+      const summary = await runOpenLoad({ ...workload, rate: options.rate, durationS: options.duration, inFlightMax: options.inFlightMax, onProgress: bar.set });
+      bar.finish();
+      return summary;
+    }
+    const bar = progressBar(options.writes, "load");
+    const summary = await runClosedLoad({ ...workload, writes: options.writes, concurrency: options.concurrency, onProgress: bar.set });
+    bar.finish();
+    return summary;
+  };
+  const summary = options.local
+    ? await withLocalCluster(
+        { followers: options.followers, minDelayMs: options.minDelayMs, maxDelayMs: options.maxDelayMs, writeQuorum: options.writeQuorum },
+        (cluster) => run(cluster.leader.url),
+      )
+    : await (async () => {
+        const leaderUrl = resolveLeaderUrl(options.leader);
+        await fetchLeaderStatus(leaderUrl); // fail early and clearly when nothing is there
+        return run(leaderUrl);
+      })();
+  if (options.json) {
+    const { distribution: _, ...rest } = summary;
+    process.stdout.write(`${JSON.stringify(rest, null, 2)}\n`);
+  } else {
+    console.log(formatSummary(summary));
+  }
+}
+
+if (import.meta.main) {
+  await main().catch((error: Error) => {
+    console.error(`load: ${error.message}`);
+    process.exit(error instanceof TargetError || error instanceof FlagError ? 2 : 1);
+  });
+}
