@@ -3,7 +3,7 @@ import { assert } from "./assert.ts";
 /** Named bounds of the replication core. Units are the last word of every name. */
 export const constants = {
   /** Messages in flight to one follower at once (pipelining depth). */
-  inflightMessagesMax: 16,
+  inflightMessagesMax: 256,
   /** Entries carried by one replicate message. */
   batchEntriesMax: 512,
   /** Characters of keys and values carried by one replicate message (one entry always fits). */

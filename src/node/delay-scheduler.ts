@@ -1,78 +1,96 @@
 /**
- * Runs callbacks after fractional-millisecond delays. Bun's timers have 1 ms resolution
- * (`setTimeout(f, 2.5)` fires after about 2 ms, `Bun.sleep(0.3)` at once), which would make the
- * simulated network faster than its model. So one timer wakes us shortly before the earliest
- * deadline and `setImmediate` polls the clock for the last stretch. One min-heap serves every
- * pending delay, so the cost does not grow with the number of messages in flight.
+ * Runs callbacks after fractional-millisecond delays, honestly. Bun's timers have 1 ms
+ * resolution (`setTimeout(f, 2.5)` fires after about 2 ms, `Bun.sleep(0.3)` at once), which would
+ * make the simulated network faster than its model; polling the clock from the event loop would
+ * burn a core. So a worker thread sleeps with Atomics.wait until the earliest deadline and posts
+ * a tick. The message hop costs ~0.1–0.2 ms, so the worker wakes `leadMs` early, and `leadMs`
+ * follows the measured lateness until the mean applied delay matches the requested one.
+ * One min-heap serves every pending delay.
  */
 interface Pending {
   dueMs: number;
+  startMs: number;
   run: () => void;
 }
 
-/** Wake this long before a deadline, then poll: covers the timer's coarse resolution. */
-const timerSlackMs = 2;
+/** Bounds of the self-calibrating wake-up lead, and how fast it follows the lateness. */
+const leadMsMax = 1;
+const leadGain = 0.05;
+const appliedSamplesMax = 4096;
+
+export interface DelayQuartiles {
+  samples: number;
+  meanMs: number;
+  p25Ms: number;
+  p50Ms: number;
+  p75Ms: number;
+}
 
 export class DelayScheduler {
   #heap: Pending[] = [];
-  #timer: ReturnType<typeof setTimeout> | null = null;
-  #polling = false;
-  /** The delays actually applied, for honest reporting (bounded ring). */
-  readonly applied = new Float64Array(4096);
+  #worker: Worker | null = null;
+  #wakeAt: Float64Array | null = null;
+  #generation: Int32Array | null = null;
+  #leadMs = 0.15;
+  /** Delays actually applied (a ring), for /status. */
+  readonly #applied = new Float64Array(appliedSamplesMax);
   #appliedCount = 0;
 
-  constructor(private readonly now: () => number = () => performance.now()) {}
-
   after(delayMs: number, run: () => void): void {
-    const startMs = this.now();
-    const dueMs = startMs + delayMs;
-    this.#push({
-      dueMs,
-      run: () => {
-        this.applied[this.#appliedCount++ % this.applied.length] = this.now() - startMs;
-        run();
-      },
-    });
+    const startMs = now();
+    const item = { dueMs: startMs + delayMs, startMs, run };
+    this.#push(item);
+    if (this.#heap[0] === item) this.#arm();
+  }
+
+  /** Mean and quartiles of the last (up to 4096) delays applied, in ms. */
+  quartiles(): DelayQuartiles | null {
+    const count = Math.min(this.#appliedCount, appliedSamplesMax);
+    if (count === 0) return null;
+    const sorted = this.#applied.slice(0, count).sort();
+    const at = (q: number) => round(sorted[Math.min(count - 1, Math.floor(q * count))]!);
+    const mean = sorted.reduce((sum, value) => sum + value, 0) / count;
+    return { samples: count, meanMs: round(mean), p25Ms: at(0.25), p50Ms: at(0.5), p75Ms: at(0.75) };
+  }
+
+  stop(): void {
+    this.#worker?.terminate();
+    this.#worker = null;
+    this.#heap = [];
+  }
+
+  #tick = (): void => {
+    const nowMs = now();
+    while (this.#heap.length > 0 && this.#heap[0]!.dueMs - this.#leadMs <= nowMs) {
+      const item = this.#pop();
+      const ranMs = now();
+      this.#applied[this.#appliedCount++ % appliedSamplesMax] = ranMs - item.startMs;
+      this.#leadMs = Math.min(leadMsMax, Math.max(0, this.#leadMs + leadGain * (ranMs - item.dueMs)));
+      item.run();
+    }
     this.#arm();
-  }
-
-  /** The last (up to 4096) delays actually applied, in ms. */
-  appliedSamples(): Float64Array {
-    return this.applied.slice(0, Math.min(this.#appliedCount, this.applied.length));
-  }
-
-  #arm(): void {
-    if (this.#polling) return;
-    const first = this.#heap[0];
-    if (!first) return;
-    const waitMs = first.dueMs - this.now() - timerSlackMs;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
-    if (waitMs <= 0) {
-      this.#polling = true;
-      setImmediate(this.#poll);
-    } else {
-      this.#timer = setTimeout(() => {
-        this.#timer = null;
-        this.#polling = true;
-        this.#poll();
-      }, waitMs);
-    }
-  }
-
-  #poll = (): void => {
-    const nowMs = this.now();
-    while (this.#heap.length > 0 && this.#heap[0]!.dueMs <= nowMs) this.#pop().run();
-    this.#polling = false;
-    const first = this.#heap[0];
-    if (!first) return;
-    if (first.dueMs - this.now() <= timerSlackMs) {
-      this.#polling = true;
-      setImmediate(this.#poll);
-    } else {
-      this.#arm();
-    }
   };
+
+  /** Tells the worker the next wake time (or none). */
+  #arm(): void {
+    if (!this.#worker) this.#startWorker();
+    const first = this.#heap[0];
+    // Pending delays keep the process alive, as timers do.
+    if (first) this.#worker!.ref();
+    else this.#worker!.unref();
+    this.#wakeAt![0] = first ? first.dueMs - this.#leadMs : 0;
+    Atomics.add(this.#generation!, 0, 1);
+    Atomics.notify(this.#generation!, 0);
+  }
+
+  #startWorker(): void {
+    const buffer = new SharedArrayBuffer(16);
+    this.#wakeAt = new Float64Array(buffer, 0, 1);
+    this.#generation = new Int32Array(buffer, 8, 1);
+    this.#worker = new Worker(new URL("./delay-worker.ts", import.meta.url).href);
+    this.#worker.onmessage = this.#tick;
+    this.#worker.postMessage(buffer);
+  }
 
   #push(item: Pending): void {
     const heap = this.#heap;
@@ -107,3 +125,7 @@ export class DelayScheduler {
     return top;
   }
 }
+
+/** Same clock as the worker's. */
+const now = () => performance.timeOrigin + performance.now();
+const round = (ms: number) => Math.round(ms * 1000) / 1000;

@@ -94,7 +94,7 @@ export class LeaderNode implements ServingNode {
       keys: this.state.size,
       digest: this.state.digest().digest,
       writeQuorum: this.core.writeQuorum,
-      delay: { ...this.delay },
+      delay: { ...this.delay, measured: this.scheduler.quartiles() },
       followers: this.core.followers.map((progress, index) => ({
         id: this.followerIds[index],
         url: this.followerUrls[index],
@@ -119,6 +119,7 @@ export class LeaderNode implements ServingNode {
     if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
     this.#heartbeatTimer = null;
     this.applied.close();
+    this.scheduler.stop();
   }
 
   /** Appends a write (null value = delete) and waits for max(quorum, WRITE_QUORUM) acks. */
