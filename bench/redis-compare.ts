@@ -1,0 +1,133 @@
+import { RedisClient, type Subprocess } from "bun";
+import { freePort } from "../src/cluster.ts";
+import { parseToolFlags } from "./lib/flags.ts";
+import { LatencyRecorder, type LatencyStatsMs } from "./lib/latency.ts";
+import { withLocalCluster } from "./lib/local-cluster.ts";
+import { runClosedLoad } from "./load.ts";
+
+/**
+ * Redis semi-sync beside quorumkv, in one run: a Redis primary with 5 replicas where every client
+ * does `SET key-<i%K> value-<i>` then `WAIT <quorum> 0` (block until that many replicas have it),
+ * and a local quorumkv cluster (5 followers, the same quorum, no simulated delay) under the same
+ * closed-loop workload. Rounds alternate between the two; medians and their ratio are printed.
+ */
+
+const flags = parseToolFlags(
+  "redis-compare",
+  "Usage: bun bench/redis-compare.ts [--writes 20000] [--concurrency 20] [--rounds 3]\n\nNeeds redis-server on PATH (apt-get install redis-server).",
+  {
+    writes: { type: "number", help: "writes per round and system", default: 20_000, integer: true, min: 1 },
+    concurrency: { type: "number", help: "concurrent clients", default: 20, integer: true, min: 1 },
+    keys: { type: "number", help: "distinct keys", default: 100, integer: true, min: 1 },
+    quorum: { type: "number", help: "replicas to wait for (WAIT n / WRITE_QUORUM)", default: 3, integer: true, min: 1 },
+    rounds: { type: "number", help: "alternating rounds", default: 3, integer: true, min: 1 },
+  },
+);
+const replicaCount = 5;
+
+interface Round {
+  throughput: number;
+  latencyMs: LatencyStatsMs;
+  failed: number;
+}
+
+async function startRedis(): Promise<{ port: number; stop: () => Promise<void> }> {
+  if (!Bun.which("redis-server")) throw new Error("redis-server is not on PATH: apt-get install -y redis-server");
+  const ports = Array.from({ length: replicaCount + 1 }, () => freePort());
+  const processes: Subprocess[] = ports.map((port, i) =>
+    Bun.spawn(
+      [
+        "redis-server",
+        "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        ...(i === 0 ? [] : ["--replicaof", "127.0.0.1", String(ports[0])]),
+      ],
+      { stdout: "ignore", stderr: "ignore" },
+    ),
+  );
+  const stop = async () => {
+    for (const process of processes) process.kill("SIGKILL");
+    await Promise.all(processes.map((process) => process.exited));
+  };
+  const primary = new RedisClient(`redis://127.0.0.1:${ports[0]}`);
+  try {
+    const deadline = performance.now() + 15_000;
+    for (;;) {
+      const info = await primary.send("INFO", ["replication"]).catch(() => "");
+      // Connected is not enough: a replica still in its first full sync makes WAIT block for seconds.
+      if (String(info).match(/state=online/g)?.length === replicaCount) break;
+      if (performance.now() > deadline) throw new Error("Redis replicas did not connect within 15 s");
+      await Bun.sleep(100);
+    }
+  } catch (error) {
+    primary.close();
+    await stop();
+    throw error;
+  }
+  primary.close();
+  return { port: ports[0]!, stop };
+}
+
+async function redisRound(port: number): Promise<Round> {
+  const latency = new LatencyRecorder();
+  let next = 0;
+  let failed = 0;
+  const client = async () => {
+    // WAIT counts the replicas that acknowledged this connection's writes, so each client has its own.
+    const redis = new RedisClient(`redis://127.0.0.1:${port}`);
+    await redis.connect();
+    while (next < flags.writes) {
+      const i = next++;
+      const startedMs = performance.now();
+      await redis.send("SET", [`key-${i % flags.keys}`, `value-${i}`]);
+      const acked = Number(await redis.send("WAIT", [String(flags.quorum), "0"]));
+      if (acked >= flags.quorum) latency.record(performance.now() - startedMs);
+      else failed++;
+    }
+    redis.close();
+  };
+  const startedMs = performance.now();
+  await Promise.all(Array.from({ length: flags.concurrency }, client));
+  const seconds = (performance.now() - startedMs) / 1000;
+  return { throughput: latency.count / seconds, latencyMs: latency.stats(), failed };
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+const redis = await startRedis();
+const rounds: { redis: Round[]; quorumkv: Round[] } = { redis: [], quorumkv: [] };
+try {
+  await withLocalCluster(
+    { followers: replicaCount, writeQuorum: flags.quorum, minDelayMs: 0, maxDelayMs: 0 },
+    async (cluster) => {
+      for (let round = 1; round <= flags.rounds; round++) {
+        rounds.redis.push(await redisRound(redis.port));
+        const ours = await runClosedLoad({ leaderUrl: cluster.leader.url, writes: flags.writes, concurrency: flags.concurrency, keys: flags.keys });
+        rounds.quorumkv.push({ throughput: ours.throughput, latencyMs: ours.latencyMs, failed: ours.failed });
+        const last = (name: "redis" | "quorumkv") => rounds[name].at(-1)!;
+        console.log(
+          `round ${round}: redis ${last("redis").throughput.toFixed(0)} writes/s (p50 ${last("redis").latencyMs.p50} ms), ` +
+            `quorumkv ${last("quorumkv").throughput.toFixed(0)} writes/s (p50 ${last("quorumkv").latencyMs.p50} ms)`,
+        );
+      }
+    },
+  );
+} finally {
+  await redis.stop();
+}
+
+const summary = (name: "redis" | "quorumkv") => ({
+  throughput: median(rounds[name].map((r) => r.throughput)),
+  p50: median(rounds[name].map((r) => r.latencyMs.p50)),
+  p99: median(rounds[name].map((r) => r.latencyMs.p99)),
+  failed: rounds[name].reduce((sum, r) => sum + r.failed, 0),
+});
+const r = summary("redis");
+const q = summary("quorumkv");
+console.log(`
+${flags.writes} writes x ${flags.rounds} rounds, ${flags.concurrency} clients, ${flags.keys} keys, 5 replicas, quorum ${flags.quorum}, medians:
+| system | writes/s | p50 ms | p99 ms | failed |
+|---|---:|---:|---:|---:|
+| Redis SET + WAIT ${flags.quorum} 0 | ${r.throughput.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.failed} |
+| quorumkv PUT, WRITE_QUORUM ${flags.quorum} | ${q.throughput.toFixed(0)} | ${q.p50} | ${q.p99} | ${q.failed} |
+
+quorumkv / Redis throughput: ${(q.throughput / r.throughput).toFixed(2)}`);
