@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { RedisClient, type Subprocess } from "bun";
 import { freePort } from "../src/cluster.ts";
 import { parseToolFlags } from "./lib/flags.ts";
@@ -34,11 +37,14 @@ interface Round {
 async function startRedis(): Promise<{ port: number; stop: () => Promise<void> }> {
   if (!Bun.which("redis-server")) throw new Error("redis-server is not on PATH: apt-get install -y redis-server");
   const ports = Array.from({ length: replicaCount + 1 }, () => freePort());
+  // Replicas write their first sync to disk: keep that out of the working tree.
+  const directory = mkdtempSync(join(tmpdir(), "quorumkv-redis-"));
   const processes: Subprocess[] = ports.map((port, i) =>
     Bun.spawn(
       [
         "redis-server",
         "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        "--dir", directory, "--dbfilename", `dump-${port}.rdb`,
         ...(i === 0 ? [] : ["--replicaof", "127.0.0.1", String(ports[0])]),
       ],
       { stdout: "ignore", stderr: "ignore" },
@@ -47,6 +53,7 @@ async function startRedis(): Promise<{ port: number; stop: () => Promise<void> }
   const stop = async () => {
     for (const process of processes) process.kill("SIGKILL");
     await Promise.all(processes.map((process) => process.exited));
+    rmSync(directory, { recursive: true, force: true });
   };
   const primary = new RedisClient(`redis://127.0.0.1:${ports[0]}`);
   try {
