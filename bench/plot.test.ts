@@ -18,6 +18,7 @@ const report: SweepReport = {
     theory: quorum === 0 ? null : { medianMs: 1.5 * quorum, meanMs: 1.7 * quorum },
     bound: quorum === 0 ? null : { medianMs: 6.5 + quorum, meanMs: 6.4 + quorum, throughput: 3000 - quorum * 200 },
     consistent: true,
+    measuredDelayMs: quorum === 0 ? null : { samples: 4096, meanMs: 5.06, p25Ms: 2.57, p50Ms: 5.04, p75Ms: 7.52 },
     distribution: [
       { percentile: 50, latencyMs: 4 + quorum },
       { percentile: 99.9, latencyMs: 15 },
@@ -26,6 +27,12 @@ const report: SweepReport = {
   })),
   consistency: { consistent: true, converged: true, waitedMs: 5, nodes: [] },
 };
+
+test("the markdown table reports the delays applied beside the model's", () => {
+  const table = markdownTable(report);
+  expect(table).toContain("model mean 5.05, quartiles 2.58 / 5.05 / 7.53");
+  expect(table).toContain("q1 mean 5.06, quartiles 2.57 / 5.04 / 7.52");
+});
 
 test("the markdown table has one row per quorum with both bounds, and – where there is none", () => {
   const table = markdownTable(report);

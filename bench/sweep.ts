@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from "node:fs";
+import type { DelayQuartiles } from "../src/node/delay-scheduler.ts";
 import { join, relative, resolve } from "node:path";
 import { type ConsistencyReport, checkConsistency } from "./lib/consistency.ts";
 import { FlagError, parseToolFlags } from "./lib/flags.ts";
@@ -6,7 +7,7 @@ import { K6Error, findK6, runK6Writes } from "./lib/k6-driver.ts";
 import type { LatencyStatsMs, PercentilePoint } from "./lib/latency.ts";
 import { withLocalCluster } from "./lib/local-cluster.ts";
 import { progressBar } from "./lib/progress.ts";
-import { type Target, TargetError, findTarget, putAdminConfig } from "./lib/target.ts";
+import { type Target, TargetError, fetchLeaderStatus, findTarget, putAdminConfig } from "./lib/target.ts";
 import { type LoadSummary, runClosedLoad } from "./load.ts";
 import { renderSweepCharts } from "./plot.ts";
 import { type OrderedLogBound, type UnorderedBound, orderedLogBound, unorderedBound } from "./theory.ts";
@@ -32,6 +33,8 @@ export interface SweepResult {
   bound: OrderedLogBound | null;
   /** The digests matched after this quorum's writes. */
   consistent: boolean;
+  /** The delays the leader actually applied to its last (up to 4096) messages, from /status. */
+  measuredDelayMs: DelayQuartiles | null;
   distribution: PercentilePoint[];
 }
 
@@ -99,7 +102,8 @@ async function sweep(options: SweepOptions, target: Target, localCluster: boolea
   const token = target.token;
   if (!token) throw new TargetError("the sweep needs the cluster token for /admin/config: pass --token or set CLUSTER_TOKEN");
   const followers = target.status.followers.length;
-  const delay = target.status.delay;
+  const { minDelayMs, maxDelayMs } = target.status.delay;
+  const delay = { minDelayMs, maxDelayMs };
   const tooHigh = options.quorumList.filter((q) => q > followers);
   if (tooHigh.length > 0) throw new FlagError(`quorum ${tooHigh.join(",")} exceeds the ${followers} followers`);
   const workload = { leaderUrl: target.leaderUrl, writes: options.writes, concurrency: options.concurrency, keys: options.keys };
@@ -116,6 +120,7 @@ async function sweep(options: SweepOptions, target: Target, localCluster: boolea
     for (const quorum of options.quorumList) {
       await putAdminConfig(target.leaderUrl, token, { writeQuorum: quorum });
       const summary = await drive(options.writes, `quorum ${quorum}`);
+      const measuredDelayMs = (await fetchLeaderStatus(target.leaderUrl)).delay.measured ?? null;
       last = await checkConsistency({ leaderUrl: target.leaderUrl, followerUrls: target.followerUrls, token, waitMs: options.consistencyWaitMs });
       const hasBound = quorum >= 1;
       results.push({
@@ -130,6 +135,7 @@ async function sweep(options: SweepOptions, target: Target, localCluster: boolea
         theory: hasBound ? roundValues(unorderedBound(quorum, followers, delay)) : null,
         bound: hasBound ? roundValues(orderedLogBound({ quorum, followers, concurrency: options.concurrency, delay, seed: options.seed })) : null,
         consistent: last.consistent,
+        measuredDelayMs,
         distribution: summary.distribution,
       });
       const l = summary.latencyMs;
@@ -181,9 +187,20 @@ export function markdownTable(report: SweepReport): string {
       fixed(r.bound?.throughput, 0),
     ].join(" | "),
   );
+  const measured = report.results
+    .filter((r) => r.measuredDelayMs)
+    .map((r) => {
+      const d = r.measuredDelayMs!;
+      return `q${r.quorum} mean ${d.meanMs.toFixed(2)}, quartiles ${d.p25Ms.toFixed(2)} / ${d.p50Ms.toFixed(2)} / ${d.p75Ms.toFixed(2)}`;
+    });
+  const expected = (q: number) => w.minDelayMs + (w.maxDelayMs - w.minDelayMs) * q;
+  const delayLine =
+    measured.length > 0
+      ? `Delays applied (ms; model mean ${expected(0.5).toFixed(2)}, quartiles ${expected(0.25).toFixed(2)} / ${expected(0.5).toFixed(2)} / ${expected(0.75).toFixed(2)}): ${measured.join("; ")}.`
+      : "";
   const c = report.consistency;
   const footer = `Consistency: ${c.consistent ? "every node's digest matched the leader's after every quorum" : "MISMATCH (see consistency.nodes in the JSON)"}.`;
-  return [...header, ...rows.map((row) => `| ${row} |`), "", footer, ""].join("\n");
+  return [...header, ...rows.map((row) => `| ${row} |`), "", ...(delayLine ? [delayLine, ""] : []), footer, ""].join("\n");
 }
 
 async function writeReport(report: SweepReport, outDir: string): Promise<string[]> {

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { clusterFile } from "../../src/cluster.ts";
+import type { DelayQuartiles } from "../../src/node/delay-scheduler.ts";
 
 /**
  * How a tool finds the cluster it talks to (DESIGN §7): --leader URL, else LEADER_URL, else
@@ -29,7 +30,7 @@ export interface LeaderStatus {
   lastOffset: number;
   commitOffset: number;
   writeQuorum: number;
-  delay: { minDelayMs: number; maxDelayMs: number };
+  delay: { minDelayMs: number; maxDelayMs: number; measured?: DelayQuartiles | null };
   followers: FollowerStatus[];
 }
 
