@@ -17,6 +17,7 @@ const message = (prevOffset: number, count: number): ReplicateMessage => ({
   epoch: 1,
   leaderId: "leader",
   prevOffset,
+  prevEpoch: prevOffset === 0 ? 0 : 1,
   entries: batch(prevOffset + 1, count),
   commitOffset: prevOffset,
 });

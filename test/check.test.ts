@@ -43,7 +43,8 @@ test("a follower that applied a forged entry is found: DIFFERS, the key named, e
   await waitFor("the follower to apply 30", () => victim.core.appliedOffset === 30);
   const next = victim.core.lastOffset + 1;
   const forged = { offset: next, epoch: victim.core.epoch, key: "victim", value: '"forged"' };
-  victim.core.receive({ epoch: victim.core.epoch, leaderId: "forger", prevOffset: next - 1, entries: [forged], commitOffset: next });
+  const prevEpoch = victim.core.lastEntryEpoch;
+  victim.core.receive({ epoch: victim.core.epoch, leaderId: "forger", prevOffset: next - 1, prevEpoch, entries: [forged], commitOffset: next });
   await cluster.leader.app.request("/kv/victim", jsonRequest("PUT", { value: "real" }));
 
   const { exitCode, stdout } = await runCheck(["--leader", leaderUrl, "--token", testToken, "--followers", followerUrls.join(","), "--wait-ms", "3000"]);

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { FollowerCore } from "./follower.ts";
-import { LeaderCore } from "./leader.ts";
+import { epochMarkerKey, LeaderCore } from "./leader.ts";
 import { StateMachine } from "./state-machine.ts";
 import type { ReplicateMessage } from "./types.ts";
 
@@ -87,27 +87,6 @@ test("a snapshot chunk out of order starts the snapshot over, and the result is 
   expect(follower.state.digest()).toEqual(leader.state.digest());
 });
 
-test("a follower drops uncommitted entries on first contact with a newer epoch, never committed ones", () => {
-  const follower = new FollowerCore();
-  const message = (epoch: number, prevOffset: number, from: number, to: number, commitOffset: number): ReplicateMessage => ({
-    epoch,
-    leaderId: `L${epoch}`,
-    prevOffset,
-    entries: Array.from({ length: to - from + 1 }, (_, i) => ({ offset: from + i, epoch, key: `k${from + i}`, value: `${epoch}` })),
-    commitOffset,
-  });
-  follower.receive(message(1, 0, 1, 5, 3)); // holds 1..5, 1..3 committed
-  expect(follower.lastOffset).toBe(5);
-  expect(follower.appliedOffset).toBe(3);
-  // Epoch 2's leader recovered only up to offset 4: this follower's 4 and 5 are not to be trusted.
-  const reply = follower.receive(message(2, 0, 1, 0, 3));
-  expect(reply).toEqual({ kind: "ok", lastOffset: 3 });
-  expect(follower.pendingEntries()).toEqual([]);
-  expect(follower.receive(message(2, 3, 4, 4, 4))).toEqual({ kind: "ok", lastOffset: 4 });
-  expect(follower.state.get("k4")?.value).toBe("2");
-  expect(follower.state.get("k3")?.value).toBe("1"); // committed in epoch 1, kept
-});
-
 test("a leader restarted from a follower's state and log keeps every entry and commits the held ones again", () => {
   const first = new LeaderCore({ id: "L", epoch: 1, followerCount: 2, writeQuorum: 2 });
   const followers = [new FollowerCore(), new FollowerCore()];
@@ -124,18 +103,64 @@ test("a leader restarted from a follower's state and log keeps every entry and c
     epoch: 2,
     followerCount: 2,
     writeQuorum: 2,
-    recovered: { state: StateMachine.restore(source.appliedOffset, source.state.snapshotPairs()), entries: source.pendingEntries() },
+    recovered: { state: StateMachine.restore(source.appliedOffset, source.state.appliedEpoch, source.state.snapshotPairs()), entries: source.pendingEntries() },
   });
-  expect(second.lastOffset).toBe(10);
+  // The ten recovered entries, then a marker of epoch 2 that reads wait for.
+  expect(second.lastOffset).toBe(11);
+  expect(second.log.at(11)).toMatchObject({ epoch: 2, key: epochMarkerKey, value: null });
+  expect(second.readBarrierOffset).toBe(11);
   expect(second.commitOffset).toBe(0);
-  second.propose("k-new", "11");
+  second.propose("k-new", "12");
   for (let round = 0; round < 5; round++) {
     for (const [index, follower] of followers.entries()) {
       for (const message of second.takeMessages(index, round * 100, heartbeatMs)) second.onReply(index, follower.receive(message), round * 100);
     }
   }
-  expect(second.commitOffset).toBe(11);
+  expect(second.commitOffset).toBe(12);
   for (const [key, stored] of first.state.entries()) expect(second.state.get(key)).toMatchObject(stored);
-  expect(second.state.get("k-new")?.offset).toBe(11);
+  expect(second.state.get("k-new")?.offset).toBe(12);
+  expect(second.state.get(epochMarkerKey)).toBeUndefined();
   for (const follower of followers) expect(follower.state.get("k2")?.value).toBe("10");
+});
+
+test("entries of an older epoch commit only with one of the leader's own epoch", () => {
+  const held = new FollowerCore();
+  const old = new LeaderCore({ id: "L", epoch: 1, followerCount: 1, writeQuorum: 1 });
+  for (let i = 0; i < 3; i++) old.propose("k", String(i));
+  for (const message of old.takeMessages(0, 0, heartbeatMs)) held.receive({ ...message, commitOffset: 0 });
+  const leader = new LeaderCore({
+    id: "L",
+    epoch: 2,
+    followerCount: 2,
+    writeQuorum: 2,
+    recovered: { state: new StateMachine(), entries: held.pendingEntries() },
+  });
+  // Both followers acknowledge the three old entries only: not enough to commit them.
+  leader.followers.forEach((progress) => {
+    progress.state = "streaming";
+  });
+  leader.onReply(0, { kind: "ok", lastOffset: 3, incarnation: 0 }, 1);
+  leader.onReply(1, { kind: "ok", lastOffset: 3, incarnation: 0 }, 1);
+  expect(leader.commitOffset).toBe(0);
+  // Once both hold the marker of epoch 2, everything up to it commits.
+  leader.onReply(0, { kind: "ok", lastOffset: 4, incarnation: 0 }, 2);
+  leader.onReply(1, { kind: "ok", lastOffset: 4, incarnation: 0 }, 2);
+  expect(leader.commitOffset).toBe(4);
+  expect(leader.state.get("k")?.value).toBe("2");
+});
+
+test("a reply from a follower process that has since restarted does not count", () => {
+  const leader = new LeaderCore({ id: "L", epoch: 1, followerCount: 1, writeQuorum: 1 });
+  for (let i = 0; i < 4; i++) leader.propose("k", String(i));
+  leader.takeMessages(0, 0, heartbeatMs);
+  leader.onReply(0, { kind: "ok", lastOffset: 0, incarnation: 100 }, 1);
+  // The process restarted (incarnation 200, empty) and said so; then the old one's late answer.
+  leader.onReply(0, { kind: "ok", lastOffset: 0, incarnation: 200 }, 2);
+  expect(leader.onReply(0, { kind: "ok", lastOffset: 4, incarnation: 100 }, 3)).toBe(false);
+  expect(leader.followers[0]!.matchOffset).toBe(0);
+  expect(leader.commitOffset).toBe(0);
+  // The first answer of a restarted process resets what the leader believes it holds.
+  leader.followers[0]!.matchOffset = 3;
+  leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 300 }, 4);
+  expect(leader.followers[0]!).toMatchObject({ matchOffset: 1, nextOffset: 2, incarnation: 300 });
 });

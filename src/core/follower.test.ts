@@ -9,13 +9,14 @@ const message = (prevOffset: number, list: Entry[], commitOffset: number, epoch 
   epoch,
   leaderId: "leader",
   prevOffset,
+  prevEpoch: prevOffset === 0 ? 0 : epoch,
   entries: list,
   commitOffset,
 });
 
 test("appends in order and applies only what is committed", () => {
   const follower = new FollowerCore();
-  expect(follower.receive(message(0, entries(1, 3), 0))).toEqual({ kind: "ok", lastOffset: 3 });
+  expect(follower.receive(message(0, entries(1, 3), 0))).toEqual({ kind: "ok", lastOffset: 3, incarnation: 0 });
   expect(follower.appliedOffset).toBe(0);
   expect(follower.state.get("k1")).toBeUndefined();
   follower.receive(message(3, [], 2));
@@ -26,11 +27,11 @@ test("appends in order and applies only what is committed", () => {
 
 test("a message that arrives ahead of an earlier one is a gap and changes nothing", () => {
   const follower = new FollowerCore();
-  expect(follower.receive(message(3, entries(4, 5), 5))).toEqual({ kind: "gap", lastOffset: 0 });
+  expect(follower.receive(message(3, entries(4, 5), 5))).toEqual({ kind: "gap", lastOffset: 0, incarnation: 0 });
   expect(follower.lastOffset).toBe(0);
   expect(follower.appliedOffset).toBe(0);
   follower.receive(message(0, entries(1, 3), 0));
-  expect(follower.receive(message(3, entries(4, 5), 5))).toEqual({ kind: "ok", lastOffset: 5 });
+  expect(follower.receive(message(3, entries(4, 5), 5))).toEqual({ kind: "ok", lastOffset: 5, incarnation: 0 });
   expect(follower.appliedOffset).toBe(5);
   // The seed's bug: out-of-order application would leave k1 at 1 instead of 4.
   expect(follower.state.get("k1")?.value).toBe("4");
@@ -40,8 +41,8 @@ test("duplicates and overlaps are ignored", () => {
   const follower = new FollowerCore();
   follower.receive(message(0, entries(1, 4), 4));
   const before = follower.state.digest();
-  expect(follower.receive(message(1, entries(2, 6), 6))).toEqual({ kind: "ok", lastOffset: 6 });
-  expect(follower.receive(message(0, entries(1, 2), 6))).toEqual({ kind: "ok", lastOffset: 6 });
+  expect(follower.receive(message(1, entries(2, 6), 6))).toEqual({ kind: "ok", lastOffset: 6, incarnation: 0 });
+  expect(follower.receive(message(0, entries(1, 2), 6))).toEqual({ kind: "ok", lastOffset: 6, incarnation: 0 });
   expect(follower.appliedOffset).toBe(6);
   expect(before.appliedOffset).toBe(4);
 });
@@ -61,4 +62,33 @@ test("messages from an older epoch are refused and change nothing", () => {
   expect(follower.receive(message(2, entries(3, 3), 3, 1))).toEqual({ kind: "stale_epoch", epoch: 2 });
   expect(follower.lastOffset).toBe(2);
   expect(follower.epoch).toBe(2);
+});
+
+test("an entry that differs from the leader's at the same offset is replaced, with all after it", () => {
+  const follower = new FollowerCore();
+  follower.receive(message(0, entries(1, 5, 1), 2, 1)); // epoch 1: holds 1..5, 1..2 applied
+  // Epoch 2's leader has 1..3 of epoch 1, then its own 4.
+  const fromNewLeader = message(3, [{ offset: 4, epoch: 2, key: "k1", value: "new" }], 4, 2);
+  fromNewLeader.prevEpoch = 1;
+  expect(follower.receive(fromNewLeader)).toEqual({ kind: "ok", lastOffset: 4, incarnation: 0 });
+  expect(follower.lastOffset).toBe(4); // the stale 5 went with the stale 4
+  expect(follower.state.get("k1")?.value).toBe("new");
+});
+
+test("stale entries of an older epoch are never applied, whatever the new leader's commit offset", () => {
+  const follower = new FollowerCore();
+  follower.receive(message(0, entries(1, 5, 1), 0, 1)); // holds 1..5 of epoch 1, nothing applied
+  // A heartbeat of epoch 2 announcing commit 5: nothing here is verified against epoch 2 yet.
+  expect(follower.receive({ ...message(0, [], 5, 2) })).toEqual({ kind: "ok", lastOffset: 0, incarnation: 0 });
+  expect(follower.appliedOffset).toBe(0);
+  // Its log says the entry at 5 is of epoch 2, ours is of epoch 1: drop the unverified, ask again.
+  expect(follower.receive({ ...message(5, [], 5, 2), prevEpoch: 2 })).toEqual({ kind: "gap", lastOffset: 0, incarnation: 0 });
+  expect(follower.pendingEntries()).toEqual([]);
+  expect(follower.appliedOffset).toBe(0);
+});
+
+test("replies carry the incarnation the follower was started with", () => {
+  const follower = new FollowerCore(1234);
+  expect(follower.receive(message(0, entries(1, 1), 0))).toMatchObject({ kind: "ok", incarnation: 1234 });
+  expect(follower.receive(message(5, [], 0))).toMatchObject({ kind: "gap", incarnation: 1234 });
 });

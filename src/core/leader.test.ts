@@ -15,11 +15,11 @@ test("a write commits and becomes visible only once the quorum acked it", () => 
   expect(leader.state.get("a")).toBeUndefined();
   const [toFirst] = leader.takeMessages(0, 0, heartbeatMs);
   expect(toFirst?.entries.map((e) => e.offset)).toEqual([1]);
-  expect(leader.onReply(0, { kind: "ok", lastOffset: 1 }, 1)).toBe(false);
+  expect(leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 0 }, 1)).toBe(false);
   expect(leader.commitOffset).toBe(0);
   expect(leader.state.get("a")).toBeUndefined();
   leader.takeMessages(1, 0, heartbeatMs);
-  expect(leader.onReply(1, { kind: "ok", lastOffset: 1 }, 2)).toBe(true);
+  expect(leader.onReply(1, { kind: "ok", lastOffset: 1, incarnation: 0 }, 2)).toBe(true);
   expect(leader.commitOffset).toBe(1);
   expect(leader.state.get("a")?.value).toBe('"x"');
   expect(leader.ackCount(1)).toBe(2);
@@ -39,7 +39,7 @@ test("writes pending together travel in one message; streaming pipelines up to t
   expect(probe).toHaveLength(1); // probe state: one message until the follower answers
   expect(probe[0]!.entries).toHaveLength(3);
   expect(probe[0]!.prevOffset).toBe(0);
-  leader.onReply(0, { kind: "ok", lastOffset: 3 }, 1);
+  leader.onReply(0, { kind: "ok", lastOffset: 3, incarnation: 0 }, 1);
   for (let round = 0; round < constants.inflightMessagesMax + 2; round++) {
     leader.propose("k", "x");
     const sent = leader.takeMessages(0, 2, heartbeatMs);
@@ -51,13 +51,13 @@ test("a gap reply rewinds to the follower's own offset", () => {
   const leader = leaderWith(1, 1);
   for (let i = 0; i < 5; i++) leader.propose("k", String(i));
   leader.takeMessages(0, 0, heartbeatMs);
-  leader.onReply(0, { kind: "ok", lastOffset: 5 }, 1);
+  leader.onReply(0, { kind: "ok", lastOffset: 5, incarnation: 0 }, 1);
   expect(leader.followers[0]!.matchOffset).toBe(5);
   // The follower restarted empty and says so on the next heartbeat.
   const [heartbeat] = leader.takeMessages(0, 100, heartbeatMs);
   expect(heartbeat?.entries).toEqual([]);
   expect(heartbeat?.prevOffset).toBe(5);
-  leader.onReply(0, { kind: "gap", lastOffset: 0 }, 101);
+  leader.onReply(0, { kind: "gap", lastOffset: 0, incarnation: 0 }, 101);
   expect(leader.followers[0]!.matchOffset).toBe(0);
   expect(leader.commitOffset).toBe(5); // commit never goes back
   const [resend] = leader.takeMessages(0, 102, heartbeatMs);
@@ -69,7 +69,7 @@ test("a failed message backs off, then resends from the acked offset", () => {
   const leader = leaderWith(1, 1);
   leader.propose("a", "1");
   leader.takeMessages(0, 0, heartbeatMs);
-  leader.onReply(0, { kind: "ok", lastOffset: 1 }, 1);
+  leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 0 }, 1);
   leader.propose("b", "2");
   leader.propose("c", "3");
   leader.takeMessages(0, 2, heartbeatMs);
@@ -85,11 +85,11 @@ test("an idle follower gets heartbeats carrying the commit offset", () => {
   leader.propose("a", "1");
   leader.takeMessages(0, 0, heartbeatMs);
   leader.takeMessages(1, 0, heartbeatMs);
-  leader.onReply(0, { kind: "ok", lastOffset: 1 }, 1);
+  leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 0 }, 1);
   // Follower 1 has not answered yet; follower 0 is idle but has not heard commit 1.
   const [announce] = leader.takeMessages(0, 2, heartbeatMs);
   expect(announce).toMatchObject({ entries: [], commitOffset: 1, prevOffset: 1 });
-  leader.onReply(0, { kind: "ok", lastOffset: 1 }, 3);
+  leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 0 }, 3);
   expect(leader.takeMessages(0, 4, heartbeatMs)).toEqual([]);
   expect(leader.takeMessages(0, 3 + heartbeatMs, heartbeatMs)).toHaveLength(1);
 });
@@ -98,7 +98,7 @@ test("lowering the write quorum commits what the new quorum already holds", () =
   const leader = leaderWith(3, 3);
   leader.propose("a", "1");
   leader.takeMessages(0, 0, heartbeatMs);
-  leader.onReply(0, { kind: "ok", lastOffset: 1 }, 1);
+  leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 0 }, 1);
   expect(leader.commitOffset).toBe(0);
   leader.setWriteQuorum(1);
   expect(leader.commitOffset).toBe(1);
@@ -109,8 +109,23 @@ test("a follower that holds more than the leader's log is set apart, not counted
   const leader = leaderWith(2, 1);
   leader.propose("a", "1");
   leader.takeMessages(0, 0, heartbeatMs);
-  expect(leader.onReply(0, { kind: "ok", lastOffset: 7 }, 1)).toBe(false);
+  expect(leader.onReply(0, { kind: "ok", lastOffset: 7, incarnation: 0 }, 1)).toBe(false);
   expect(leader.followers[0]!).toMatchObject({ diverged: true, matchOffset: 0 });
   expect(leader.commitOffset).toBe(0);
   expect(leader.takeMessages(0, 1000, heartbeatMs)).toEqual([]);
+});
+
+test("with pipeline depth 1 the next batch waits for the answer and carries everything pending", () => {
+  const leader = leaderWith(1, 1);
+  leader.pipelineDepth = 1;
+  leader.propose("k", "0");
+  leader.takeMessages(0, 0, heartbeatMs);
+  leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 0 }, 1); // now streaming
+  leader.propose("k", "1");
+  expect(leader.takeMessages(0, 2, heartbeatMs)).toHaveLength(1);
+  for (let i = 2; i < 6; i++) leader.propose("k", String(i));
+  expect(leader.takeMessages(0, 3, heartbeatMs)).toEqual([]);
+  leader.onReply(0, { kind: "ok", lastOffset: 2, incarnation: 0 }, 4);
+  const [next] = leader.takeMessages(0, 5, heartbeatMs);
+  expect(next?.entries.map((e) => e.offset)).toEqual([3, 4, 5, 6]);
 });

@@ -26,8 +26,12 @@ export interface LeaderOptions {
 
 interface Snapshot {
   offset: number;
+  epoch: number;
   pairs: SnapshotPair[];
 }
+
+/** The key of the entry a recovered leader appends to mark its epoch (client keys are never empty). */
+export const epochMarkerKey = "";
 
 /**
  * The leader's replication decisions, without I/O: it orders writes in the log, decides what
@@ -41,8 +45,16 @@ export class LeaderCore {
   readonly state: StateMachine;
   readonly followers: FollowerProgress[];
   readonly logRetention: number;
+  /** Reads on this leader wait until this offset is applied: everything it recovered is then committed. */
+  readonly readBarrierOffset: number;
   #writeQuorum: number;
   #commitOffset: number;
+  /**
+   * Messages in flight per streaming follower. Pipelining hides link latency, so with a
+   * simulated delay it is deep; on a link without one, waiting for the answer before sending
+   * the next batch makes batches larger and messages fewer (Nagle's idea), which is cheaper.
+   */
+  pipelineDepth: number = constants.inflightMessagesMax;
   /** The latest snapshot taken, shared by every follower that needs one while it is usable. */
   #snapshot: Snapshot | null = null;
 
@@ -53,8 +65,13 @@ export class LeaderCore {
     this.logRetention = options.logRetention ?? Number.POSITIVE_INFINITY;
     assert(this.logRetention >= 1, "log retention keeps at least one entry");
     this.state = options.recovered?.state ?? new StateMachine();
-    this.log = new Log(this.state.appliedOffset + 1);
-    for (const entry of options.recovered?.entries ?? []) this.log.appendRecovered(entry);
+    this.log = new Log(this.state.appliedOffset + 1, this.state.appliedEpoch);
+    const recoveredEntries = options.recovered?.entries ?? [];
+    for (const entry of recoveredEntries) this.log.appendRecovered(entry);
+    // Entries of older epochs commit only together with one of this epoch (as in Raft), so a
+    // leader that recovered some appends a marker of its own epoch at once; reads wait for it.
+    if (recoveredEntries.length > 0) this.log.append(this.epoch, epochMarkerKey, null);
+    this.readBarrierOffset = this.log.lastOffset;
     this.#commitOffset = this.state.appliedOffset;
     this.followers = Array.from({ length: options.followerCount }, () => new FollowerProgress());
     for (const progress of this.followers) progress.nextOffset = this.log.lastOffset + 1;
@@ -108,14 +125,14 @@ export class LeaderCore {
     }
     if (progress.state === "snapshot") return [];
     const messages: ReplicateMessage[] = [];
-    while (progress.canSend(nowMs) && progress.nextOffset <= this.log.lastOffset) {
+    while (progress.canSend(nowMs, this.pipelineDepth) && progress.nextOffset <= this.log.lastOffset) {
       const entries = this.log.slice(progress.nextOffset, constants.batchEntriesMax, constants.batchCharsMax);
       messages.push(this.#message(progress, progress.nextOffset - 1, entries, nowMs));
       progress.nextOffset += entries.length;
     }
     const idle = nowMs - progress.lastSentAtMs >= heartbeatMs;
     const commitUnannounced = progress.lastSentCommitOffset < this.#commitOffset && progress.inflightMessages === 0;
-    if (messages.length === 0 && progress.canSend(nowMs) && (idle || commitUnannounced)) {
+    if (messages.length === 0 && progress.canSend(nowMs, this.pipelineDepth) && (idle || commitUnannounced)) {
       messages.push(this.#message(progress, Math.min(progress.matchOffset, progress.nextOffset - 1), [], nowMs));
     }
     return messages;
@@ -124,7 +141,7 @@ export class LeaderCore {
   /** The next snapshot chunk for a follower in snapshot state, one in flight at a time. */
   takeSnapshotChunk(index: number, nowMs: number): SnapshotChunk | null {
     const progress = this.#progress(index);
-    if (progress.state !== "snapshot" || !progress.canSend(nowMs)) return null;
+    if (progress.state !== "snapshot" || !progress.canSend(nowMs, this.pipelineDepth)) return null;
     const snapshot = this.#usableSnapshot();
     if (progress.snapshotOffset !== snapshot.offset) {
       progress.snapshotOffset = snapshot.offset;
@@ -146,6 +163,7 @@ export class LeaderCore {
       epoch: this.epoch,
       leaderId: this.id,
       snapshotOffset: snapshot.offset,
+      snapshotEpoch: snapshot.epoch,
       chunk: progress.snapshotChunk,
       pairs: snapshot.pairs.slice(progress.snapshotPairIndex, end),
       done: end === snapshot.pairs.length,
@@ -158,6 +176,9 @@ export class LeaderCore {
     const progress = this.#progress(index);
     progress.inflightMessages = Math.max(0, progress.inflightMessages - 1);
     progress.lastReplyAtMs = nowMs;
+    if (reply.kind !== "stale_epoch" && !this.#sameProcess(progress, reply.incarnation, reply.kind === "ok" ? reply.lastOffset : 0)) {
+      return this.#advanceCommitReporting();
+    }
     if (progress.state === "snapshot" && reply.kind !== "stale_epoch") return false; // an old message; the snapshot decides
     switch (reply.kind) {
       case "ok":
@@ -193,6 +214,7 @@ export class LeaderCore {
     const progress = this.#progress(index);
     progress.inflightMessages = Math.max(0, progress.inflightMessages - 1);
     progress.lastReplyAtMs = nowMs;
+    if (reply.kind !== "stale_epoch" && !this.#sameProcess(progress, reply.incarnation, 0)) return this.#advanceCommitReporting();
     switch (reply.kind) {
       case "chunk_ok":
         if (progress.state === "snapshot" && reply.chunk === progress.snapshotChunk) {
@@ -230,6 +252,26 @@ export class LeaderCore {
     progress.nextOffset = progress.matchOffset + 1;
   }
 
+  /**
+   * Whether a reply comes from the follower process the leader is talking to. A reply from a
+   * process that has since restarted is ignored (it may claim entries the new process lacks); the
+   * first reply of a restarted process resets what the leader believes it holds. False when the
+   * reply's own content is not to be used.
+   */
+  #sameProcess(progress: FollowerProgress, incarnation: number, verifiedOffset: number): boolean {
+    if (incarnation === progress.incarnation) return true;
+    if (incarnation < progress.incarnation) return false;
+    const restarted = progress.incarnation !== FollowerProgress.unknownIncarnation;
+    progress.incarnation = incarnation;
+    if (!restarted) return true;
+    progress.matchOffset = verifiedOffset;
+    progress.nextOffset = verifiedOffset + 1;
+    progress.state = "probe";
+    progress.snapshotOffset = 0;
+    progress.partialResyncs++;
+    return false;
+  }
+
   #startSnapshot(progress: FollowerProgress, reason: string): void {
     progress.state = "snapshot";
     progress.fullResyncs++;
@@ -240,7 +282,7 @@ export class LeaderCore {
   /** A snapshot the log continues from (so the follower can stream after it); taken anew if needed. */
   #usableSnapshot(): Snapshot {
     if (!this.#snapshot || this.#snapshot.offset + 1 < this.log.firstOffset) {
-      this.#snapshot = { offset: this.state.appliedOffset, pairs: this.state.snapshotPairs() };
+      this.#snapshot = { offset: this.state.appliedOffset, epoch: this.state.appliedEpoch, pairs: this.state.snapshotPairs() };
     }
     return this.#snapshot;
   }
@@ -249,7 +291,8 @@ export class LeaderCore {
     progress.inflightMessages++;
     progress.lastSentAtMs = nowMs;
     progress.lastSentCommitOffset = this.#commitOffset;
-    return { epoch: this.epoch, leaderId: this.id, prevOffset, entries, commitOffset: this.#commitOffset };
+    const prevEpoch = this.log.epochAt(prevOffset);
+    return { epoch: this.epoch, leaderId: this.id, prevOffset, prevEpoch, entries, commitOffset: this.#commitOffset };
   }
 
   #progress(index: number): FollowerProgress {
@@ -267,6 +310,9 @@ export class LeaderCore {
   #advanceCommit(): void {
     const offset = commitOffset(this.matchOffsets(), this.#writeQuorum, this.log.lastOffset);
     if (offset <= this.#commitOffset) return;
+    // Counting followers commits only an entry of this epoch (older ones commit along with it):
+    // a later leader might otherwise take over a log without an older entry counted here.
+    if (this.#writeQuorum > 0 && this.log.at(offset).epoch !== this.epoch) return;
     this.#commitOffset = offset;
     for (let next = this.state.appliedOffset + 1; next <= offset; next++) this.state.apply(this.log.at(next));
     this.#enforceRetention();

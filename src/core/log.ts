@@ -11,10 +11,13 @@ export class Log {
   /** Index in `#entries` of the entry at `#firstOffset`. */
   #head = 0;
   #firstOffset: number;
+  /** Epoch of the entry just before `firstOffset` (in the state, or dropped); 0 at the start. */
+  #epochBefore: number;
 
-  constructor(firstOffset = 1) {
+  constructor(firstOffset = 1, epochBefore = 0) {
     assert(Number.isInteger(firstOffset) && firstOffset >= 1, "log starts at a positive offset");
     this.#firstOffset = firstOffset;
+    this.#epochBefore = epochBefore;
   }
 
   get firstOffset(): number {
@@ -39,6 +42,13 @@ export class Log {
   appendRecovered(entry: Entry): void {
     assert(entry.offset === this.lastOffset + 1, `recovered entry ${entry.offset} after ${this.lastOffset}`);
     this.#entries.push(entry);
+  }
+
+  /** Epoch of the entry at `offset`, as far as the log knows: -1 for an offset dropped long ago. */
+  epochAt(offset: number): number {
+    if (offset === this.#firstOffset - 1) return this.#epochBefore;
+    if (offset < this.#firstOffset - 1) return -1;
+    return this.at(offset).epoch;
   }
 
   at(offset: number): Entry {
@@ -70,6 +80,7 @@ export class Log {
   dropBefore(offset: number): void {
     const count = Math.min(offset - this.#firstOffset, this.length);
     if (count <= 0) return;
+    this.#epochBefore = this.#entries[this.#head + count - 1]!.epoch;
     this.#head += count;
     this.#firstOffset += count;
     if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {

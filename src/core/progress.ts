@@ -9,6 +9,9 @@ import { constants } from "./constants.ts";
 export type ReplicationState = "probe" | "streaming" | "snapshot";
 
 export class FollowerProgress {
+  static readonly unknownIncarnation = -1;
+  /** The follower process the leader talks to (see ReplicateReply). */
+  incarnation = FollowerProgress.unknownIncarnation;
   /** Highest offset the follower acknowledged holding (contiguously). */
   matchOffset = 0;
   /** Next offset to send. */
@@ -34,9 +37,10 @@ export class FollowerProgress {
   snapshotChunk = 0;
   snapshotChunkEndIndex = 0;
 
-  canSend(nowMs: number): boolean {
+  /** `pipelineDepth`: messages allowed in flight while streaming (see LeaderCore.pipelineDepth). */
+  canSend(nowMs: number, pipelineDepth: number): boolean {
     if (nowMs < this.pausedUntilMs) return false;
-    const limit = this.state === "streaming" ? constants.inflightMessagesMax : 1;
+    const limit = this.state === "streaming" ? pipelineDepth : 1;
     return this.inflightMessages < limit;
   }
 

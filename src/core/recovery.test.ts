@@ -8,18 +8,26 @@ test("recovery hears from enough followers to meet every write quorum", () => {
   expect(() => recoveryQuorum(2, 3)).toThrow();
 });
 
-const at = (url: string, epoch: number, lastOffset: number) => ({ url, epoch, lastOffset, appliedOffset: 0 });
+const at = (url: string, lastEntryEpoch: number, lastOffset: number, epoch = lastEntryEpoch) => ({
+  url,
+  epoch,
+  lastOffset,
+  lastEntryEpoch,
+  appliedOffset: 0,
+});
 
-test("the most advanced follower has the newest epoch, then the longest log", () => {
+test("the most advanced follower holds the newest epoch's entries, then the longest log", () => {
   expect(mostAdvanced([at("a", 1, 10), at("b", 1, 12), at("c", 1, 11)])?.url).toBe("b");
-  // c followed a newer leader: its shorter log beats b's longer log of an older epoch.
+  // c holds entries of a newer leader: its shorter log beats b's longer log of an older epoch.
   expect(mostAdvanced([at("a", 1, 10), at("b", 1, 105), at("c", 2, 101)])?.url).toBe("c");
+  // c has only *seen* epoch 2 (a heartbeat) and holds nothing: a, holding acked writes, wins.
+  expect(mostAdvanced([at("a", 1, 3), at("c", 0, 0, 2)])?.url).toBe("a");
   expect(mostAdvanced([at("a", 1, 10), at("b", 1, 10)])?.url).toBe("a");
   expect(mostAdvanced([])).toBeNull();
 });
 
 test("a new epoch is above every epoch seen and the floor", () => {
-  expect(nextEpoch([at("a", 3, 0), at("b", 7, 0)], 0)).toBe(8);
+  expect(nextEpoch([at("a", 1, 0, 3), at("b", 1, 0, 7)], 0)).toBe(8);
   expect(nextEpoch([at("a", 3, 0)], 1000)).toBe(1000);
   expect(nextEpoch([], 0)).toBe(1);
 });

@@ -3,8 +3,11 @@ import { assert } from "./assert.ts";
 /** What a follower reports to a restarting leader. */
 export interface FollowerPosition {
   url: string;
+  /** Newest leader epoch it has seen (the new epoch must be above every one). */
   epoch: number;
   lastOffset: number;
+  /** Epoch of the entry at lastOffset: the log's recency. */
+  lastEntryEpoch: number;
   appliedOffset: number;
 }
 
@@ -20,15 +23,16 @@ export function recoveryQuorum(followerCount: number, writeQuorum: number): numb
 }
 
 /**
- * The follower whose log is the most up to date: the newest epoch first (its log is a prefix of
- * that epoch's leader's log), then the longest. Ties go to the first.
+ * The follower whose log is the most up to date, as Raft compares logs: the newest epoch of the
+ * last entry held first, then the longest. (The epoch a follower has merely *seen* says nothing
+ * of what it holds.) Ties go to the first.
  */
 export function mostAdvanced(positions: readonly FollowerPosition[]): FollowerPosition | null {
   let best: FollowerPosition | null = null;
   for (const position of positions) {
-    if (!best || position.epoch > best.epoch || (position.epoch === best.epoch && position.lastOffset > best.lastOffset)) {
-      best = position;
-    }
+    const newer = !best || position.lastEntryEpoch > best.lastEntryEpoch;
+    const longer = best && position.lastEntryEpoch === best.lastEntryEpoch && position.lastOffset > best.lastOffset;
+    if (newer || longer) best = position;
   }
   return best;
 }

@@ -29,9 +29,15 @@ export class StateMachine {
   #digestHigh = 0;
   #digestLow = 0;
   #appliedOffset = 0;
+  /** Epoch of the entry at `appliedOffset` (0 before any): how up to date this state is. */
+  #appliedEpoch = 0;
 
   get appliedOffset(): number {
     return this.#appliedOffset;
+  }
+
+  get appliedEpoch(): number {
+    return this.#appliedEpoch;
   }
 
   get size(): number {
@@ -45,6 +51,7 @@ export class StateMachine {
   apply(entry: Entry): void {
     assert(entry.offset === this.#appliedOffset + 1, `apply ${entry.offset} after ${this.#appliedOffset}`);
     this.#appliedOffset = entry.offset;
+    this.#appliedEpoch = entry.epoch;
     const previous = this.#slots.get(entry.key);
     if (previous) this.#toggle(previous.hash);
     if (entry.value === null) {
@@ -63,8 +70,8 @@ export class StateMachine {
     return pairs;
   }
 
-  /** A state rebuilt from snapshot pairs, as if every entry up to `appliedOffset` had been applied. */
-  static restore(appliedOffset: number, pairs: Iterable<SnapshotPair>): StateMachine {
+  /** A state rebuilt from snapshot pairs, as if every entry up to `appliedOffset` (of `appliedEpoch`) had been applied. */
+  static restore(appliedOffset: number, appliedEpoch: number, pairs: Iterable<SnapshotPair>): StateMachine {
     const state = new StateMachine();
     for (const [key, value, offset] of pairs) {
       assert(offset <= appliedOffset, `pair ${key} at ${offset} is after the snapshot (${appliedOffset})`);
@@ -74,6 +81,7 @@ export class StateMachine {
       state.#slots.set(key, { value, offset, hash });
     }
     state.#appliedOffset = appliedOffset;
+    state.#appliedEpoch = appliedEpoch;
     return state;
   }
 

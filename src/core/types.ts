@@ -6,19 +6,29 @@ export interface Entry {
   value: string | null;
 }
 
-/** Leader → follower. `prevOffset` is the offset just before `entries[0]` (or the acked offset for a heartbeat). */
+/**
+ * Leader → follower. `prevOffset` is the offset just before `entries[0]` (or the acked offset for
+ * a heartbeat) and `prevEpoch` the epoch of the leader's entry there (0 at offset 0, -1 when the
+ * leader no longer knows it), so the follower can tell whether its log matches up to there.
+ */
 export interface ReplicateMessage {
   epoch: number;
   leaderId: string;
   prevOffset: number;
+  prevEpoch: number;
   entries: Entry[];
   commitOffset: number;
 }
 
-/** Follower → leader. `lastOffset` is the highest offset the follower holds contiguously. */
+/**
+ * Follower → leader. On `ok`, `lastOffset` is the highest offset where the follower's log is known
+ * to match this leader's; on `gap`, the highest offset it holds. `incarnation` grows with every
+ * restart of the follower's process, so the leader can tell a reply of a process that has since
+ * restarted (empty) from one of the process it talks to now.
+ */
 export type ReplicateReply =
-  | { kind: "ok"; lastOffset: number }
-  | { kind: "gap"; lastOffset: number }
+  | { kind: "ok"; lastOffset: number; incarnation: number }
+  | { kind: "gap"; lastOffset: number; incarnation: number }
   | { kind: "stale_epoch"; epoch: number };
 
 /** A key, its value's JSON text and the offset of the write that set it. */
@@ -32,6 +42,8 @@ export interface SnapshotChunk {
   epoch: number;
   leaderId: string;
   snapshotOffset: number;
+  /** Epoch of the entry at `snapshotOffset`. */
+  snapshotEpoch: number;
   chunk: number;
   pairs: SnapshotPair[];
   done: boolean;
@@ -40,7 +52,7 @@ export interface SnapshotChunk {
 
 /** Follower → leader, for a snapshot chunk. `gap` asks the leader to start the snapshot over. */
 export type SnapshotReply =
-  | { kind: "ok"; lastOffset: number }
-  | { kind: "chunk_ok"; chunk: number }
-  | { kind: "gap"; lastOffset: number }
+  | { kind: "ok"; lastOffset: number; incarnation: number }
+  | { kind: "chunk_ok"; chunk: number; incarnation: number }
+  | { kind: "gap"; lastOffset: number; incarnation: number }
   | { kind: "stale_epoch"; epoch: number };

@@ -4,7 +4,7 @@ import { constants } from "../core/constants.ts";
 import type { FollowerNode } from "../node/follower-node.ts";
 import type { ServingNode } from "../node/serving-node.ts";
 import { ApiError } from "./errors.ts";
-import { limitBody, parseBody, readJson } from "./input.ts";
+import { parseBody, readJson } from "./input.ts";
 import { recoveryLines } from "../node/transport.ts";
 
 /** Streams lines as NDJSON, a thousand lines a chunk, pulled as the client reads. */
@@ -29,13 +29,24 @@ function ndjsonStream(lines: Iterator<string>): ReadableStream<Uint8Array> {
 
 const offset = z.number().int().min(0);
 
+/** A stored value is JSON text; anything else would make GET and dump answer broken JSON. */
+const jsonText = z.string().refine((text) => {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}, "value must be JSON text");
+
 export const replicateMessageSchema = z
   .object({
     epoch: z.number().int().min(0),
     leaderId: z.string(),
     prevOffset: offset,
+    prevEpoch: z.number().int().min(-1),
     entries: z
-      .array(z.object({ offset: offset.min(1), epoch: z.number().int().min(0), key: z.string(), value: z.string().nullable() }))
+      .array(z.object({ offset: offset.min(1), epoch: z.number().int().min(0), key: z.string(), value: jsonText.nullable() }))
       .max(constants.batchEntriesMax),
     commitOffset: offset,
   })
@@ -44,15 +55,19 @@ export const replicateMessageSchema = z
     "entries must follow prevOffset without holes",
   );
 
-export const snapshotChunkSchema = z.object({
-  epoch: z.number().int().min(0),
-  leaderId: z.string(),
-  snapshotOffset: offset,
-  chunk: z.number().int().min(0),
-  pairs: z.array(z.tuple([z.string(), z.string(), offset.min(1)])),
-  done: z.boolean(),
-  commitOffset: offset,
-});
+export const snapshotChunkSchema = z
+  .object({
+    epoch: z.number().int().min(0),
+    leaderId: z.string(),
+    snapshotOffset: offset,
+    snapshotEpoch: z.number().int().min(0),
+    chunk: z.number().int().min(0),
+    pairs: z.array(z.tuple([z.string(), jsonText, offset.min(1)])),
+    done: z.boolean(),
+    commitOffset: offset,
+  })
+  .refine((chunk) => chunk.pairs.every(([, , pairOffset]) => pairOffset <= chunk.snapshotOffset), "a pair is newer than the snapshot")
+  .refine((chunk) => new Set(chunk.pairs.map(([key]) => key)).size === chunk.pairs.length, "a key appears twice in the chunk");
 
 /** Digest and dump on every node (behind the cluster token, mounted under /internal). */
 export function inspectionRoutes(node: ServingNode): Hono {
@@ -63,6 +78,7 @@ export function inspectionRoutes(node: ServingNode): Hono {
       role: node.role,
       epoch: node.epoch,
       lastOffset: node.lastOffset,
+      lastEntryEpoch: node.lastEntryEpoch,
       commitOffset: node.commitOffset,
       ...node.state.digest(),
     }),
@@ -83,35 +99,37 @@ export function inspectionRoutes(node: ServingNode): Hono {
 }
 
 /** The follower's end of replication: log entries, snapshot chunks, and recovery by a restarting leader. */
-export function replicateRoutes(follower: FollowerNode, bodyLimitBytes: number): Hono {
+export function replicateRoutes(follower: FollowerNode): Hono {
   const app = new Hono();
   const nodeId = follower.config.nodeId;
-  app.post("/internal/replicate", limitBody(bodyLimitBytes), async (c) => {
+  app.post("/internal/replicate", async (c) => {
     const message = parseBody(replicateMessageSchema, await readJson(c), "invalid_message");
     const reply = await follower.replicate(message);
     switch (reply.kind) {
       case "ok":
-        return c.json({ lastOffset: reply.lastOffset, nodeId });
+        return c.json({ lastOffset: reply.lastOffset, incarnation: reply.incarnation, nodeId });
       case "gap":
         throw new ApiError(409, "gap", `expected offset ${reply.lastOffset + 1}, got a message after ${message.prevOffset}`, {
           lastOffset: reply.lastOffset,
+          incarnation: reply.incarnation,
           nodeId,
         });
       case "stale_epoch":
         throw new ApiError(409, "stale_epoch", `epoch ${message.epoch} is older than ${reply.epoch}`, { epoch: reply.epoch, nodeId });
     }
   });
-  app.post("/internal/snapshot", limitBody(bodyLimitBytes), async (c) => {
+  app.post("/internal/snapshot", async (c) => {
     const chunk = parseBody(snapshotChunkSchema, await readJson(c), "invalid_message");
     const reply = follower.receiveSnapshot(chunk);
     switch (reply.kind) {
       case "ok":
-        return c.json({ lastOffset: reply.lastOffset, nodeId });
+        return c.json({ lastOffset: reply.lastOffset, incarnation: reply.incarnation, nodeId });
       case "chunk_ok":
-        return c.json({ chunk: reply.chunk, nodeId });
+        return c.json({ chunk: reply.chunk, incarnation: reply.incarnation, nodeId });
       case "gap":
         throw new ApiError(409, "gap", `snapshot chunk ${chunk.chunk} out of order; start the snapshot over`, {
           lastOffset: reply.lastOffset,
+          incarnation: reply.incarnation,
           nodeId,
         });
       case "stale_epoch":

@@ -2,7 +2,7 @@ import { zValidator } from "@hono/zod-validator";
 import { type Context, Hono } from "hono";
 import type { ServingNode } from "../node/serving-node.ts";
 import { ApiError } from "./errors.ts";
-import { keyFromPath, queryHook, readQuerySchema } from "./input.ts";
+import { keyFromPath, keyRoute, queryHook, readQuerySchema } from "./input.ts";
 
 /** How long `minOffset` waits for the offset to be applied here. */
 const minOffsetWaitMs = 1000;
@@ -13,9 +13,12 @@ export function readRoutes(node: ServingNode): Hono {
   const read = (prefix: string) => async (c: Context) => {
     const key = keyFromPath(c, prefix, node.config.maxKeyBytes);
     const { minOffset } = readQuerySchema.parse(c.req.query()); // validated already; this types it
-    if (minOffset !== undefined && !(await node.applied.waitFor(minOffset, minOffsetWaitMs))) {
-      throw new ApiError(503, "stale_read", `this node has not applied offset ${minOffset} yet; retry or read from the leader`, {
-        minOffset,
+    // A recovered leader first commits what it took over (its read barrier), so it never serves
+    // a state older than a write its predecessor acknowledged.
+    const needed = Math.max(minOffset ?? 0, node.readBarrierOffset);
+    if (needed > node.state.appliedOffset && !(await node.applied.waitFor(needed, minOffsetWaitMs))) {
+      throw new ApiError(503, "stale_read", `this node has not applied offset ${needed} yet; retry or read from the leader`, {
+        minOffset: needed,
         appliedOffset: node.state.appliedOffset,
       });
     }
@@ -27,8 +30,8 @@ export function readRoutes(node: ServingNode): Hono {
     });
   };
   const validateQuery = zValidator("query", readQuerySchema, queryHook);
-  app.get("/kv/:key{.+}", validateQuery, read("/kv/"));
-  app.get("/get/:key{.+}", validateQuery, read("/get/"));
+  app.get(`/kv/${keyRoute}`, validateQuery, read("/kv/"));
+  app.get(`/get/${keyRoute}`, validateQuery, read("/get/"));
   return app;
 }
 

@@ -13,7 +13,8 @@ import type { RecoveryData } from "./transport.ts";
  */
 export class FollowerNode implements ServingNode {
   readonly role = "follower";
-  readonly core = new FollowerCore();
+  /** Each start of the process is a new incarnation (the clock grows between restarts). */
+  readonly core = new FollowerCore(Date.now());
   readonly received = new OffsetWatch(() => this.core.lastOffset);
   readonly applied = new OffsetWatch(() => this.core.appliedOffset);
 
@@ -34,6 +35,13 @@ export class FollowerNode implements ServingNode {
   get commitOffset(): number {
     return this.core.commitOffset;
   }
+
+  get lastEntryEpoch(): number {
+    return this.core.lastEntryEpoch;
+  }
+
+  /** Followers serve what they applied; `minOffset` is how a client asks for more. */
+  readonly readBarrierOffset = 0;
 
   status(): Record<string, unknown> {
     return {
@@ -73,6 +81,7 @@ export class FollowerNode implements ServingNode {
     return {
       epoch: this.core.epoch,
       appliedOffset: this.core.appliedOffset,
+      appliedEpoch: this.core.state.appliedEpoch,
       pairs: this.core.state.snapshotPairs(),
       entries: this.core.pendingEntries(),
     };

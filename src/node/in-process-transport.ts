@@ -33,7 +33,7 @@ export class InProcessTransport implements Transport {
 
   async position(url: string): Promise<FollowerPosition> {
     const { core } = this.#reach(url);
-    return { url, epoch: core.epoch, lastOffset: core.lastOffset, appliedOffset: core.appliedOffset };
+    return { url, epoch: core.epoch, lastOffset: core.lastOffset, lastEntryEpoch: core.lastEntryEpoch, appliedOffset: core.appliedOffset };
   }
 
   async recover(url: string): Promise<RecoveryData> {

@@ -64,6 +64,7 @@ export class LeaderNode implements ServingNode {
     });
     this.delay = { minDelayMs: config.minDelayMs, maxDelayMs: config.maxDelayMs };
     this.applied = new OffsetWatch(() => this.core.state.appliedOffset);
+    this.setDelay({});
   }
 
   get state() {
@@ -80,6 +81,14 @@ export class LeaderNode implements ServingNode {
 
   get commitOffset(): number {
     return this.core.commitOffset;
+  }
+
+  get lastEntryEpoch(): number {
+    return this.core.log.epochAt(this.core.lastOffset);
+  }
+
+  get readBarrierOffset(): number {
+    return this.core.readBarrierOffset;
   }
 
   status(): Record<string, unknown> {
@@ -149,6 +158,7 @@ export class LeaderNode implements ServingNode {
 
   setDelay(delay: Partial<Delay>): void {
     Object.assign(this.delay, delay);
+    this.core.pipelineDepth = this.delay.maxDelayMs > 0 ? constants.inflightMessagesMax : 1;
   }
 
   #settle(waiter: Waiter, committed: boolean): void {

@@ -46,7 +46,7 @@ export async function recoverFromFollowers(
   const best = mostAdvanced(positions);
   if (!best || best.lastOffset === 0) return { epoch };
   const data = await transport.recover(best.url, recoverTimeoutMs);
-  const state = StateMachine.restore(data.appliedOffset, data.pairs);
+  const state = StateMachine.restore(data.appliedOffset, data.appliedEpoch, data.pairs);
   log(`recovery: took over ${best.url} (epoch ${best.epoch}, applied ${data.appliedOffset}, held up to ${best.lastOffset}); new epoch ${epoch}`);
   return { epoch, recovered: { state, entries: data.entries, from: best.url } };
 }

@@ -12,6 +12,10 @@ export interface ServingNode {
   readonly epoch: number;
   readonly lastOffset: number;
   readonly commitOffset: number;
+  /** Epoch of the last entry held. */
+  readonly lastEntryEpoch: number;
+  /** Reads wait until this offset is applied (a recovered leader's epoch marker). */
+  readonly readBarrierOffset: number;
   status(): Record<string, unknown>;
   stop(): void;
 }

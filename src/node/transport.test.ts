@@ -5,6 +5,7 @@ test("a recovery stream round-trips and a truncated one is refused", () => {
   const data = {
     epoch: 3,
     appliedOffset: 5,
+    appliedEpoch: 3,
     pairs: [["k", '"v"', 5] as [string, string, number]],
     entries: [{ offset: 6, epoch: 3, key: "k", value: null }],
   };

@@ -5,6 +5,7 @@ import type { Entry, ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotPa
 export interface RecoveryData {
   epoch: number;
   appliedOffset: number;
+  appliedEpoch: number;
   pairs: SnapshotPair[];
   entries: Entry[];
 }
@@ -30,12 +31,18 @@ export class TransportError extends Error {
 type Body = Record<string, unknown> | null;
 
 /** Turns a follower's 200 / 409 answer into a reply; anything else is a TransportError. */
-function toReply<Reply>(url: string, status: number, body: Body, ok: (body: Record<string, unknown>) => Reply | null): TransportReply<Reply> {
+function toReply<Reply>(
+  url: string,
+  status: number,
+  body: Body,
+  ok: (body: Record<string, unknown>, incarnation: number) => Reply | null,
+): TransportReply<Reply> {
   const nodeId = typeof body?.nodeId === "string" ? body.nodeId : undefined;
-  const okReply = status === 200 && body ? ok(body) : null;
+  const incarnation = typeof body?.incarnation === "number" ? body.incarnation : null;
+  const okReply = status === 200 && body && incarnation !== null ? ok(body, incarnation) : null;
   if (okReply) return { reply: okReply, nodeId };
-  if (status === 409 && body?.error === "gap" && typeof body.lastOffset === "number") {
-    return { reply: { kind: "gap", lastOffset: body.lastOffset } as Reply, nodeId };
+  if (status === 409 && body?.error === "gap" && typeof body.lastOffset === "number" && incarnation !== null) {
+    return { reply: { kind: "gap", lastOffset: body.lastOffset, incarnation } as Reply, nodeId };
   }
   if (status === 409 && body?.error === "stale_epoch" && typeof body.epoch === "number") {
     return { reply: { kind: "stale_epoch", epoch: body.epoch } as Reply, nodeId };
@@ -53,16 +60,16 @@ export class HttpTransport implements Transport {
 
   async replicate(followerUrl: string, message: ReplicateMessage, timeoutMs: number): Promise<TransportReply<ReplicateReply>> {
     const { status, body } = await this.#post(`${followerUrl}/internal/replicate`, message, timeoutMs);
-    return toReply<ReplicateReply>(followerUrl, status, body, (ok) =>
-      typeof ok.lastOffset === "number" ? { kind: "ok", lastOffset: ok.lastOffset } : null,
+    return toReply<ReplicateReply>(followerUrl, status, body, (ok, incarnation) =>
+      typeof ok.lastOffset === "number" ? { kind: "ok", lastOffset: ok.lastOffset, incarnation } : null,
     );
   }
 
   async snapshot(followerUrl: string, chunk: SnapshotChunk, timeoutMs: number): Promise<TransportReply<SnapshotReply>> {
     const { status, body } = await this.#post(`${followerUrl}/internal/snapshot`, chunk, timeoutMs);
-    return toReply<SnapshotReply>(followerUrl, status, body, (ok) => {
-      if (typeof ok.lastOffset === "number") return { kind: "ok", lastOffset: ok.lastOffset };
-      if (typeof ok.chunk === "number") return { kind: "chunk_ok", chunk: ok.chunk };
+    return toReply<SnapshotReply>(followerUrl, status, body, (ok, incarnation) => {
+      if (typeof ok.lastOffset === "number") return { kind: "ok", lastOffset: ok.lastOffset, incarnation };
+      if (typeof ok.chunk === "number") return { kind: "chunk_ok", chunk: ok.chunk, incarnation };
       return null;
     });
   }
@@ -71,7 +78,13 @@ export class HttpTransport implements Transport {
     const response = await fetch(`${followerUrl}/internal/digest`, { headers: this.#headers, signal: AbortSignal.timeout(timeoutMs) });
     if (!response.ok) throw new TransportError(`${followerUrl}/internal/digest answered ${response.status}`);
     const body = (await response.json()) as FollowerPosition;
-    return { url: followerUrl, epoch: body.epoch, lastOffset: body.lastOffset, appliedOffset: body.appliedOffset };
+    return {
+      url: followerUrl,
+      epoch: body.epoch,
+      lastOffset: body.lastOffset,
+      lastEntryEpoch: body.lastEntryEpoch,
+      appliedOffset: body.appliedOffset,
+    };
   }
 
   async recover(followerUrl: string, timeoutMs: number): Promise<RecoveryData> {
@@ -96,18 +109,31 @@ export class HttpTransport implements Transport {
  * then that many `[key, value, offset]` pairs, then that many entries.
  */
 export function* recoveryLines(data: RecoveryData): Generator<string> {
-  yield JSON.stringify({ epoch: data.epoch, appliedOffset: data.appliedOffset, pairs: data.pairs.length, entries: data.entries.length });
+  yield JSON.stringify({
+    epoch: data.epoch,
+    appliedOffset: data.appliedOffset,
+    appliedEpoch: data.appliedEpoch,
+    pairs: data.pairs.length,
+    entries: data.entries.length,
+  });
   for (const pair of data.pairs) yield JSON.stringify(pair);
   for (const entry of data.entries) yield JSON.stringify(entry);
 }
 
 export function parseRecoveryStream(text: string): RecoveryData {
   const lines = text.split("\n").filter(Boolean);
-  const header = JSON.parse(lines[0] ?? "null") as { epoch: number; appliedOffset: number; pairs: number; entries: number } | null;
+  const header = JSON.parse(lines[0] ?? "null") as {
+    epoch: number;
+    appliedOffset: number;
+    appliedEpoch: number;
+    pairs: number;
+    entries: number;
+  } | null;
   if (!header || lines.length !== 1 + header.pairs + header.entries) throw new TransportError("truncated recovery stream");
   return {
     epoch: header.epoch,
     appliedOffset: header.appliedOffset,
+    appliedEpoch: header.appliedEpoch,
     pairs: lines.slice(1, 1 + header.pairs).map((line) => JSON.parse(line) as SnapshotPair),
     entries: lines.slice(1 + header.pairs).map((line) => JSON.parse(line) as Entry),
   };
