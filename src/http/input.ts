@@ -1,4 +1,4 @@
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { constants } from "../core/constants.ts";
@@ -7,12 +7,22 @@ import { ApiError } from "./errors.ts";
 // biome-ignore lint: control characters are what the pattern is about
 const controlCharacter = /[\u0000-\u001f\u007f]/;
 
-export function keySchema(maxKeyBytes: number) {
-  return z
-    .string()
-    .min(1, "key must not be empty")
-    .refine((key) => !controlCharacter.test(key), "key must not contain control characters")
-    .refine((key) => Buffer.byteLength(key, "utf8") <= maxKeyBytes, `key must be at most ${maxKeyBytes} bytes of UTF-8`);
+const keySchemas = new Map<number, z.ZodType<string>>();
+
+/** The schema of a key, built once per limit (building zod schemas per request is costly). */
+export function keySchema(maxKeyBytes: number): z.ZodType<string> {
+  let schema = keySchemas.get(maxKeyBytes);
+  if (!schema) {
+    schema = z
+      .string()
+      .min(1, "key must not be empty")
+      .refine((key) => !controlCharacter.test(key), "key must not contain control characters")
+    // URLs drop "." and ".." path segments (%2E too), so such a key could be written but never read.
+    .refine((key) => key !== "." && key !== "..", 'key must not be "." or ".." (a URL cannot address it)')
+      .refine((key) => Buffer.byteLength(key, "utf8") <= maxKeyBytes, `key must be at most ${maxKeyBytes} bytes of UTF-8`);
+    keySchemas.set(maxKeyBytes, schema);
+  }
+  return schema;
 }
 
 /** Parses a key (already percent-decoded) or throws 400 invalid_key. */
@@ -21,6 +31,9 @@ export function parseKey(raw: string, maxKeyBytes: number): string {
   if (!result.success) throw new ApiError(400, "invalid_key", result.error.issues[0]!.message);
   return result.data;
 }
+
+/** Route pattern of a key: any characters, "/" and line separators too (`.` would miss U+2028). */
+export const keyRoute = ":key{[\\s\\S]+}";
 
 /** The key from `/kv/<key>` or `/get/<key>`: everything after the prefix, percent-decoded. */
 export function keyFromPath(c: Context, prefix: string, maxKeyBytes: number): string {
@@ -37,21 +50,36 @@ export function keyFromPath(c: Context, prefix: string, maxKeyBytes: number): st
   return parseKey(key, maxKeyBytes);
 }
 
-/** Depth of a parsed JSON value, without recursion (a hostile body cannot blow the stack). */
-export function jsonDepthExceeds(value: unknown, maxDepth: number): boolean {
+/**
+ * Why a parsed JSON value cannot be stored as sent, or null: nested too deep, or a number beyond
+ * a double (JSON.parse makes it Infinity, which would be stored as null). Walks without
+ * recursion, so a hostile body cannot blow the stack.
+ */
+export function jsonValueProblem(value: unknown, maxDepth: number): string | null {
   const stack: [unknown, number][] = [[value, 1]];
   while (stack.length > 0) {
     const [item, depth] = stack.pop()!;
+    if (typeof item === "number" && !Number.isFinite(item)) return "value holds a number too large for a double";
     if (item === null || typeof item !== "object") continue;
-    if (depth > maxDepth) return true;
+    if (depth > maxDepth) return `value nests deeper than ${maxDepth} levels`;
     for (const child of Object.values(item)) stack.push([child, depth + 1]);
   }
-  return false;
+  return null;
 }
 
-/** Reads the body as JSON whatever the content type (curl -d sends form encoding by default). */
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Reads the body as JSON whatever the content type (curl -d sends form encoding by default).
+ * Bytes that are not UTF-8 are refused rather than stored as U+FFFD.
+ */
 export async function readJson(c: Context): Promise<unknown> {
-  const text = await c.req.text();
+  let text: string;
+  try {
+    text = utf8.decode(await c.req.arrayBuffer());
+  } catch {
+    throw new ApiError(400, "invalid_json", "request body is not valid UTF-8");
+  }
   try {
     return JSON.parse(text);
   } catch {
@@ -73,16 +101,35 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown, code: s
 export const valueSchema = z
   .unknown()
   .refine((value) => value !== undefined, "value is required")
-  .refine((value) => !jsonDepthExceeds(value, constants.valueDepthMax), `value nests deeper than ${constants.valueDepthMax} levels`)
+  .superRefine((value, context) => {
+    const problem = jsonValueProblem(value, constants.valueDepthMax);
+    if (problem) context.addIssue({ code: "custom", message: problem });
+  })
   .transform((value) => JSON.stringify(value));
 
-export function limitBody(maxBytes: number) {
-  return bodyLimit({
-    maxSize: maxBytes,
-    onError: () => {
-      throw new ApiError(413, "payload_too_large", `request body is larger than ${maxBytes} bytes`, { limit: maxBytes });
+/** 413, and the connection closes, so the rest of an oversize upload is never read. */
+function refuseOversize(c: Context, maxBytes: number): never {
+  c.header("connection", "close");
+  throw new ApiError(413, "payload_too_large", `request body is larger than ${maxBytes} bytes`, { limit: maxBytes });
+}
+
+/**
+ * Body limits in two steps: `announced` refuses from Content-Length alone, on any method and
+ * before anything else, without reading a byte; `counted` refuses a chunked body as soon as it
+ * passes the limit (Bun itself holds a body to its Content-Length).
+ */
+export function bodyLimits(maxBytesFor: (c: Context) => number): { announced: MiddlewareHandler; counted: MiddlewareHandler } {
+  return {
+    announced: async (c, next) => {
+      const maxBytes = maxBytesFor(c);
+      if (Number(c.req.header("content-length")) > maxBytes) refuseOversize(c, maxBytes);
+      await next();
     },
-  });
+    counted: (c, next) => {
+      const maxBytes = maxBytesFor(c);
+      return bodyLimit({ maxSize: maxBytes, onError: () => refuseOversize(c, maxBytes) })(c, next);
+    },
+  };
 }
 
 const integerText = (min: number, max: number) =>

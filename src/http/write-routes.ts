@@ -3,18 +3,18 @@ import { type Context, Hono } from "hono";
 import { z } from "zod";
 import type { LeaderNode } from "../node/leader-node.ts";
 import { ApiError } from "./errors.ts";
-import { keyFromPath, keySchema, limitBody, parseBody, queryHook, readJson, valueSchema, writeQuerySchema } from "./input.ts";
+import { keyFromPath, keyRoute, keySchema, parseBody, queryHook, readJson, valueSchema, writeQuerySchema } from "./input.ts";
 
 /** Writes on the leader: PUT/DELETE /kv/:key and the seed's POST /set. */
 export function writeRoutes(leader: LeaderNode): Hono {
-  const { maxKeyBytes, maxValueBytes } = leader.config;
+  const { maxKeyBytes } = leader.config;
   const app = new Hono();
   const putBody = z.object({ value: valueSchema });
   const setBody = z.object({ key: z.string(), value: valueSchema });
+  const setKey = z.object({ key: keySchema(maxKeyBytes) });
   const querySchema = writeQuerySchema(leader.followerUrls.length);
   type WriteQuery = z.output<typeof querySchema>;
   const validateQuery = zValidator("query", querySchema, queryHook);
-  const limit = limitBody(maxValueBytes);
 
   const answer = async (c: Context, key: string, value: string | null, query: WriteQuery) => {
     const outcome = await leader.write(key, value, query);
@@ -27,17 +27,17 @@ export function writeRoutes(leader: LeaderNode): Hono {
     );
   };
 
-  app.put("/kv/:key{.+}", limit, validateQuery, async (c) => {
+  app.put(`/kv/${keyRoute}`, validateQuery, async (c) => {
     const key = keyFromPath(c, "/kv/", maxKeyBytes);
     const { value } = parseBody(putBody, await readJson(c), "invalid_value");
     return answer(c, key, value, c.req.valid("query"));
   });
-  app.delete("/kv/:key{.+}", validateQuery, (c) =>
+  app.delete(`/kv/${keyRoute}`, validateQuery, (c) =>
     answer(c, keyFromPath(c, "/kv/", maxKeyBytes), null, c.req.valid("query")),
   );
-  app.post("/set", limit, validateQuery, async (c) => {
+  app.post("/set", validateQuery, async (c) => {
     const body = await readJson(c);
-    const key = parseBody(z.object({ key: keySchema(maxKeyBytes) }), body, "invalid_key").key;
+    const key = parseBody(setKey, body, "invalid_key").key;
     const { value } = parseBody(setBody, body, "invalid_value");
     return answer(c, key, value, c.req.valid("query"));
   });
