@@ -1,5 +1,6 @@
 import { constants } from "../core/constants.ts";
 import { LeaderCore } from "../core/leader.ts";
+import { type WriteWaiter, WriteWaiters } from "../core/write-waiters.ts";
 import type { ReplicateMessage, SnapshotChunk } from "../core/types.ts";
 import type { Config } from "../config.ts";
 import { DelayScheduler } from "./delay-scheduler.ts";
@@ -12,10 +13,7 @@ export type WriteOutcome =
   | { kind: "committed"; offset: number; acks: number }
   | { kind: "timeout"; offset: number; acks: number; required: number };
 
-interface Waiter {
-  offset: number;
-  required: number;
-  settled: boolean;
+interface Waiter extends WriteWaiter {
   resolve: (outcome: WriteOutcome) => void;
   timer: ReturnType<typeof setTimeout>;
 }
@@ -41,9 +39,7 @@ export class LeaderNode implements ServingNode {
   readonly applied: OffsetWatch;
   readonly delay: Delay;
   readonly scheduler = new DelayScheduler();
-  #waiting: Waiter[] = [];
-  /** Waiters committed but still short of a per-request quorum above WRITE_QUORUM. */
-  #elevated: Waiter[] = [];
+  readonly #waiters = new WriteWaiters<Waiter>();
   #pumpScheduled = false;
   #heartbeatTimer: ReturnType<typeof setInterval> | null = null;
 
@@ -142,9 +138,13 @@ export class LeaderNode implements ServingNode {
         required,
         settled: false,
         resolve,
-        timer: setTimeout(() => this.#settle(waiter, false), timeoutMs),
+        timer: setTimeout(() => {
+          if (waiter.settled) return;
+          waiter.settled = true;
+          this.#answer(waiter, false);
+        }, timeoutMs),
       };
-      this.#waiting.push(waiter);
+      this.#waiters.add(waiter);
     });
     this.#afterProgress();
     this.#schedulePump();
@@ -161,9 +161,8 @@ export class LeaderNode implements ServingNode {
     this.core.pipelineDepth = this.delay.maxDelayMs > 0 ? constants.inflightMessagesMax : 1;
   }
 
-  #settle(waiter: Waiter, committed: boolean): void {
-    if (waiter.settled) return;
-    waiter.settled = true;
+  /** Resolves a waiter already marked settled: committed, or timed out. */
+  #answer(waiter: Waiter, committed: boolean): void {
     clearTimeout(waiter.timer);
     const acks = this.core.ackCount(waiter.offset);
     waiter.resolve(
@@ -176,23 +175,10 @@ export class LeaderNode implements ServingNode {
   /** Answers every write that is now committed with enough acks. */
   #afterProgress(): void {
     this.applied.notify();
-    const commit = this.core.commitOffset;
-    let done = 0;
-    for (const waiter of this.#waiting) {
-      if (waiter.offset > commit) break;
-      done++;
-      if (waiter.settled) continue;
-      if (this.core.ackCount(waiter.offset) >= waiter.required) this.#settle(waiter, true);
-      else this.#elevated.push(waiter);
-    }
-    if (done > 0) this.#waiting.splice(0, done);
-    if (this.#elevated.length > 0) {
-      this.#elevated = this.#elevated.filter((waiter) => {
-        if (!waiter.settled && this.core.ackCount(waiter.offset) >= waiter.required) this.#settle(waiter, true);
-        return !waiter.settled;
-      });
-    }
+    for (const waiter of this.#waiters.takeReady(this.core.commitOffset, this.#ackCount)) this.#answer(waiter, true);
   }
+
+  #ackCount = (offset: number) => this.core.ackCount(offset);
 
   #schedulePump(): void {
     if (this.#pumpScheduled) return;
