@@ -92,3 +92,12 @@ test("replies carry the incarnation the follower was started with", () => {
   expect(follower.receive(message(0, entries(1, 1), 0))).toMatchObject({ kind: "ok", incarnation: 1234 });
   expect(follower.receive(message(5, [], 0))).toMatchObject({ kind: "gap", incarnation: 1234 });
 });
+
+test("a snapshot that repeats a key across chunks is refused and restored from nothing", () => {
+  const follower = new FollowerCore();
+  const chunk = { epoch: 1, leaderId: "L", snapshotOffset: 50, snapshotEpoch: 1, commitOffset: 50 };
+  expect(follower.receiveSnapshot({ ...chunk, chunk: 0, pairs: [["k", "1", 1]], done: false })).toMatchObject({ kind: "chunk_ok" });
+  expect(follower.receiveSnapshot({ ...chunk, chunk: 1, pairs: [["k", "2", 2]], done: true })).toMatchObject({ kind: "gap" });
+  expect(follower.appliedOffset).toBe(0);
+  expect(follower.snapshotsInstalled).toBe(0);
+});

@@ -5,6 +5,7 @@ interface StagedSnapshot {
   snapshotOffset: number;
   nextChunk: number;
   pairs: SnapshotPair[];
+  keys: Set<string>;
 }
 
 /**
@@ -95,13 +96,21 @@ export class FollowerCore {
   receiveSnapshot(chunk: SnapshotChunk): SnapshotReply {
     if (chunk.epoch < this.epoch) return { kind: "stale_epoch", epoch: this.epoch };
     this.#enterEpoch(chunk.epoch, chunk.leaderId);
-    if (chunk.chunk === 0) this.#staged = { snapshotOffset: chunk.snapshotOffset, nextChunk: 0, pairs: [] };
+    if (chunk.chunk === 0) this.#staged = { snapshotOffset: chunk.snapshotOffset, nextChunk: 0, pairs: [], keys: new Set() };
     const staged = this.#staged;
     if (!staged || staged.snapshotOffset !== chunk.snapshotOffset || staged.nextChunk !== chunk.chunk) {
       this.#staged = null;
       return { kind: "gap", lastOffset: this.#lastOffset, incarnation: this.incarnation };
     }
-    for (const pair of chunk.pairs) staged.pairs.push(pair);
+    for (const pair of chunk.pairs) {
+      // A key twice, or a pair newer than the snapshot, is no state: start over rather than restore it.
+      if (staged.keys.has(pair[0]) || pair[2] > chunk.snapshotOffset) {
+        this.#staged = null;
+        return { kind: "gap", lastOffset: this.#lastOffset, incarnation: this.incarnation };
+      }
+      staged.keys.add(pair[0]);
+      staged.pairs.push(pair);
+    }
     staged.nextChunk++;
     if (!chunk.done) return { kind: "chunk_ok", chunk: chunk.chunk, incarnation: this.incarnation };
     this.#staged = null;

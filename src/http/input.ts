@@ -17,8 +17,8 @@ export function keySchema(maxKeyBytes: number): z.ZodType<string> {
       .string()
       .min(1, "key must not be empty")
       .refine((key) => !controlCharacter.test(key), "key must not contain control characters")
-    // URLs drop "." and ".." path segments (%2E too), so such a key could be written but never read.
-    .refine((key) => key !== "." && key !== "..", 'key must not be "." or ".." (a URL cannot address it)')
+      // URLs drop "." and ".." path segments (%2E too), so such a key could be written but never read.
+      .refine((key) => key !== "." && key !== "..", 'key must not be "." or ".." (a URL cannot address it)')
       .refine((key) => Buffer.byteLength(key, "utf8") <= maxKeyBytes, `key must be at most ${maxKeyBytes} bytes of UTF-8`);
     keySchemas.set(maxKeyBytes, schema);
   }

