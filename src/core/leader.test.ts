@@ -114,18 +114,3 @@ test("a follower that holds more than the leader's log is set apart, not counted
   expect(leader.commitOffset).toBe(0);
   expect(leader.takeMessages(0, 1000, heartbeatMs)).toEqual([]);
 });
-
-test("with pipeline depth 1 the next batch waits for the answer and carries everything pending", () => {
-  const leader = leaderWith(1, 1);
-  leader.pipelineDepth = 1;
-  leader.propose("k", "0");
-  leader.takeMessages(0, 0, heartbeatMs);
-  leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 0 }, 1); // now streaming
-  leader.propose("k", "1");
-  expect(leader.takeMessages(0, 2, heartbeatMs)).toHaveLength(1);
-  for (let i = 2; i < 6; i++) leader.propose("k", String(i));
-  expect(leader.takeMessages(0, 3, heartbeatMs)).toEqual([]);
-  leader.onReply(0, { kind: "ok", lastOffset: 2, incarnation: 0 }, 4);
-  const [next] = leader.takeMessages(0, 5, heartbeatMs);
-  expect(next?.entries.map((e) => e.offset)).toEqual([3, 4, 5, 6]);
-});

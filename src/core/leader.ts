@@ -49,12 +49,6 @@ export class LeaderCore {
   readonly readBarrierOffset: number;
   #writeQuorum: number;
   #commitOffset: number;
-  /**
-   * Messages in flight per streaming follower. Pipelining hides link latency, so with a
-   * simulated delay it is deep; on a link without one, waiting for the answer before sending
-   * the next batch makes batches larger and messages fewer (Nagle's idea), which is cheaper.
-   */
-  pipelineDepth: number = constants.inflightMessagesMax;
   /** The latest snapshot taken, shared by every follower that needs one while it is usable. */
   #snapshot: Snapshot | null = null;
 
@@ -125,14 +119,14 @@ export class LeaderCore {
     }
     if (progress.state === "snapshot") return [];
     const messages: ReplicateMessage[] = [];
-    while (progress.canSend(nowMs, this.pipelineDepth) && progress.nextOffset <= this.log.lastOffset) {
+    while (progress.canSend(nowMs) && progress.nextOffset <= this.log.lastOffset) {
       const entries = this.log.slice(progress.nextOffset, constants.batchEntriesMax, constants.batchCharsMax);
       messages.push(this.#message(progress, progress.nextOffset - 1, entries, nowMs));
       progress.nextOffset += entries.length;
     }
     const idle = nowMs - progress.lastSentAtMs >= heartbeatMs;
     const commitUnannounced = progress.lastSentCommitOffset < this.#commitOffset && progress.inflightMessages === 0;
-    if (messages.length === 0 && progress.canSend(nowMs, this.pipelineDepth) && (idle || commitUnannounced)) {
+    if (messages.length === 0 && progress.canSend(nowMs) && (idle || commitUnannounced)) {
       messages.push(this.#message(progress, Math.min(progress.matchOffset, progress.nextOffset - 1), [], nowMs));
     }
     return messages;
@@ -141,7 +135,7 @@ export class LeaderCore {
   /** The next snapshot chunk for a follower in snapshot state, one in flight at a time. */
   takeSnapshotChunk(index: number, nowMs: number): SnapshotChunk | null {
     const progress = this.#progress(index);
-    if (progress.state !== "snapshot" || !progress.canSend(nowMs, this.pipelineDepth)) return null;
+    if (progress.state !== "snapshot" || !progress.canSend(nowMs)) return null;
     const snapshot = this.#usableSnapshot();
     if (progress.snapshotOffset !== snapshot.offset) {
       progress.snapshotOffset = snapshot.offset;

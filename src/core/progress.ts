@@ -37,10 +37,9 @@ export class FollowerProgress {
   snapshotChunk = 0;
   snapshotChunkEndIndex = 0;
 
-  /** `pipelineDepth`: messages allowed in flight while streaming (see LeaderCore.pipelineDepth). */
-  canSend(nowMs: number, pipelineDepth: number): boolean {
+  canSend(nowMs: number): boolean {
     if (nowMs < this.pausedUntilMs) return false;
-    const limit = this.state === "streaming" ? pipelineDepth : 1;
+    const limit = this.state === "streaming" ? constants.inflightMessagesMax : 1;
     return this.inflightMessages < limit;
   }
 

@@ -60,7 +60,6 @@ export class LeaderNode implements ServingNode {
     });
     this.delay = { minDelayMs: config.minDelayMs, maxDelayMs: config.maxDelayMs };
     this.applied = new OffsetWatch(() => this.core.state.appliedOffset);
-    this.setDelay({});
   }
 
   get state() {
@@ -158,7 +157,6 @@ export class LeaderNode implements ServingNode {
 
   setDelay(delay: Partial<Delay>): void {
     Object.assign(this.delay, delay);
-    this.core.pipelineDepth = this.delay.maxDelayMs > 0 ? constants.inflightMessagesMax : 1;
   }
 
   /** Resolves a waiter already marked settled: committed, or timed out. */
