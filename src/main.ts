@@ -24,7 +24,7 @@ async function createNode(config: Config): Promise<LeaderNode | FollowerNode> {
   if (config.role === "follower") return new FollowerNode(config);
   const transport = new HttpTransport(config.clusterToken);
   const log = (line: string) => console.log(`${config.nodeId}: ${line}`);
-  const recovery = await recoverFromFollowers(config.followers, config.writeQuorum, transport, log);
+  const recovery = await recoverFromFollowers(config.nodeId, config.followers, config.writeQuorum, transport, log);
   return new LeaderNode(config, transport, recovery);
 }
 

@@ -164,3 +164,29 @@ test("a reply from a follower process that has since restarted does not count", 
   leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 300 }, 4);
   expect(leader.followers[0]!).toMatchObject({ matchOffset: 1, nextOffset: 2, incarnation: 300 });
 });
+
+test("a recovered leader catches up a follower behind its log without waiting for a new write", () => {
+  const source = new FollowerCore();
+  const first = new LeaderCore({ id: "L", epoch: 1, followerCount: 1, writeQuorum: 1 });
+  for (let i = 0; i < 5; i++) first.propose(`k${i}`, String(i));
+  for (const message of first.takeMessages(0, 0, heartbeatMs)) source.receive(message);
+  const leader = new LeaderCore({
+    id: "L",
+    epoch: 2,
+    followerCount: 2,
+    writeQuorum: 2,
+    recovered: { state: new StateMachine(), entries: source.pendingEntries() },
+  });
+  const empty = [new FollowerCore(1), new FollowerCore(2)];
+  deliverAllTo(leader, empty, 0);
+  expect(leader.commitOffset).toBe(6); // the five taken over and the marker
+  for (const follower of empty) expect(follower.state.digest()).toEqual(leader.state.digest());
+});
+
+function deliverAllTo(leader: LeaderCore, followers: FollowerCore[], startMs: number): void {
+  for (let round = 0, nowMs = startMs; round < 100; round++, nowMs += heartbeatMs) {
+    followers.forEach((follower, index) => {
+      for (const message of leader.takeMessages(index, nowMs, heartbeatMs)) leader.onReply(index, follower.receive(message), nowMs);
+    });
+  }
+}

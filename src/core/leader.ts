@@ -184,7 +184,10 @@ export class LeaderCore {
           break;
         }
         progress.matchOffset = Math.max(progress.matchOffset, reply.lastOffset);
-        progress.nextOffset = Math.max(progress.nextOffset, progress.matchOffset + 1);
+        // A probe is the only message in flight, so its answer says where the follower is: go on
+        // from there (a recovered leader starts every follower after its own log, and a follower
+        // behind it would otherwise be sent nothing until a write made it answer gap).
+        progress.nextOffset = progress.state === "probe" ? progress.matchOffset + 1 : Math.max(progress.nextOffset, progress.matchOffset + 1);
         progress.state = "streaming";
         break;
       case "gap":

@@ -191,3 +191,27 @@ describe("roles and tokens", () => {
     expect(read).toMatchObject({ status: 503, body: { error: "stale_read", minOffset: 5, appliedOffset: 0 } });
   });
 });
+
+describe("fencing by a restarting leader", () => {
+  test("POST /internal/fence needs the token, reports the position before, then refuses the old epoch", async () => {
+    cluster = inProcessCluster();
+    await call(cluster.leader.app, "/kv/k", jsonRequest("PUT", { value: 1 }));
+    const follower = cluster.followers[0]!;
+    await Bun.sleep(50); // a heartbeat carries the commit
+    expect((await call(follower.app, "/internal/fence", jsonRequest("POST", { epoch: 99, leaderId: "new" }))).status).toBe(401);
+    expect(follower.node.epoch).toBe(cluster.leader.node.epoch);
+    const fenced = await call(follower.app, "/internal/fence", jsonRequest("POST", { epoch: 99, leaderId: "new" }, auth));
+    expect(fenced).toEqual({
+      status: 200,
+      body: { epoch: cluster.leader.node.epoch, lastOffset: 1, lastEntryEpoch: cluster.leader.node.epoch, appliedOffset: 1, nodeId: "follower1" },
+    });
+    expect(follower.node.epoch).toBe(99);
+    // The old leader's next message is refused: it can no longer count this follower.
+    const stale = await call(
+      follower.app,
+      "/internal/replicate",
+      jsonRequest("POST", { epoch: cluster.leader.node.epoch, leaderId: "leader", prevOffset: 1, prevEpoch: 1, entries: [], commitOffset: 1 }, auth),
+    );
+    expect(stale).toMatchObject({ status: 409, body: { error: "stale_epoch", epoch: 99 } });
+  });
+});

@@ -136,6 +136,12 @@ export function replicateRoutes(follower: FollowerNode): Hono {
         throw new ApiError(409, "stale_epoch", `epoch ${chunk.epoch} is older than ${reply.epoch}`, { epoch: reply.epoch, nodeId });
     }
   });
+  // A restarting leader fences: the follower reports its position, then adopts the new epoch.
+  const fenceSchema = z.object({ epoch: z.number().int().min(1), leaderId: z.string() });
+  app.post("/internal/fence", async (c) => {
+    const { epoch, leaderId } = parseBody(fenceSchema, await readJson(c), "invalid_message");
+    return c.json({ ...follower.fence(epoch, leaderId), nodeId });
+  });
   app.get("/internal/recover", (c) => {
     const lines = recoveryLines(follower.recoveryData());
     return c.body(ndjsonStream(lines), 200, { "content-type": "application/x-ndjson" });

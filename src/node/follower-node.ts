@@ -3,6 +3,7 @@ import { FollowerCore } from "../core/follower.ts";
 import type { ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotReply } from "../core/types.ts";
 import type { Config } from "../config.ts";
 import { OffsetWatch } from "./offset-watch.ts";
+import type { FollowerPosition } from "../core/recovery.ts";
 import type { ServingNode } from "./serving-node.ts";
 import type { RecoveryData } from "./transport.ts";
 
@@ -74,6 +75,17 @@ export class FollowerNode implements ServingNode {
     this.received.notify();
     this.applied.notify();
     return reply;
+  }
+
+  /**
+   * A restarting leader's first question: where this follower was (epoch seen, log held), after
+   * which it adopts the new epoch, as a heartbeat of that epoch would make it.
+   */
+  fence(epoch: number, leaderId: string): Omit<FollowerPosition, "url"> {
+    const core = this.core;
+    const position = { epoch: core.epoch, lastOffset: core.lastOffset, lastEntryEpoch: core.lastEntryEpoch, appliedOffset: core.appliedOffset };
+    if (epoch > core.epoch) core.receive({ epoch, leaderId, prevOffset: 0, prevEpoch: 0, entries: [], commitOffset: 0 });
+    return position;
   }
 
   /** What a restarting leader takes over (a consistent copy, taken in one go). */

@@ -31,9 +31,8 @@ export class InProcessTransport implements Transport {
     return { reply: follower.receiveSnapshot(roundTrip(chunk)), nodeId: follower.config.nodeId };
   }
 
-  async position(url: string): Promise<FollowerPosition> {
-    const { core } = this.#reach(url);
-    return { url, epoch: core.epoch, lastOffset: core.lastOffset, lastEntryEpoch: core.lastEntryEpoch, appliedOffset: core.appliedOffset };
+  async fence(url: string, epoch: number, leaderId: string): Promise<FollowerPosition> {
+    return { ...this.#reach(url).fence(epoch, leaderId), url };
   }
 
   async recover(url: string): Promise<RecoveryData> {

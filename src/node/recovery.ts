@@ -1,7 +1,7 @@
 import { type FollowerPosition, mostAdvanced, nextEpoch, recoveryQuorum } from "../core/recovery.ts";
 import { StateMachine } from "../core/state-machine.ts";
 import type { Entry } from "../core/types.ts";
-import type { Transport } from "./transport.ts";
+import type { RecoveryData, Transport } from "./transport.ts";
 
 export interface Recovery {
   epoch: number;
@@ -13,11 +13,17 @@ const recoverTimeoutMs = 60_000;
 const retryIntervalMs = 500;
 
 /**
- * Before a (re)started leader takes writes: hear from enough followers that every acknowledged
- * write is held by one of them, take over the most advanced one's state and log, and start a
- * new epoch above every epoch seen. A leader never wipes or forks what its followers hold.
+ * Before a (re)started leader takes writes:
+ * 1. Fence: every follower asked for its position first adopts the new epoch, so once enough of
+ *    them answered, an old leader that still runs (paused, not dead) can no longer gather a
+ *    write quorum. A follower that already saw a newer epoch makes us fence again above it.
+ * 2. Hear from enough followers that every acknowledged write is held by one of them.
+ * 3. Take over the most advanced one's state and log — checking that what arrives still reaches
+ *    the position it was chosen for (it may have restarted empty in between), else start over.
+ * A leader never wipes or forks what its followers hold.
  */
 export async function recoverFromFollowers(
+  leaderId: string,
   followerUrls: readonly string[],
   writeQuorum: number,
   transport: Transport,
@@ -28,25 +34,43 @@ export async function recoverFromFollowers(
   const asyncWaitMs = options.asyncWaitMs ?? 10_000;
   const clock = options.clock ?? Date.now;
   const started = performance.now();
-  let positions: FollowerPosition[] = [];
+  // The clock keeps epochs unique even if this leader restarted before any follower saw its last epoch.
+  let epoch = nextEpoch([], clock());
   for (let attempt = 0; ; attempt++) {
-    const answers = await Promise.allSettled(followerUrls.map((url) => transport.position(url, positionTimeoutMs)));
-    positions = answers.flatMap((answer) => (answer.status === "fulfilled" ? [answer.value] : []));
-    if (positions.length >= needed) break;
-    // Asynchronous replication promises nothing about unreplicated writes: go on after a bound.
-    if (writeQuorum === 0 && performance.now() - started > asyncWaitMs) {
-      log(`recovery: only ${positions.length} of ${followerUrls.length} followers answered; in asynchronous mode the others' unreplicated writes may be lost`);
-      break;
+    const answers = await Promise.allSettled(followerUrls.map((url) => transport.fence(url, epoch, leaderId, positionTimeoutMs)));
+    const positions = answers.flatMap((answer) => (answer.status === "fulfilled" ? [answer.value] : []));
+    const newerSeen = positions.some((position) => position.epoch >= epoch);
+    if (newerSeen) {
+      epoch = nextEpoch(positions, epoch);
+      continue;
     }
-    if (attempt % 10 === 0) log(`recovery: waiting for followers, ${positions.length} of the ${needed} needed answered`);
+    const enough = positions.length >= needed;
+    // Asynchronous replication promises nothing about unreplicated writes: go on after a bound.
+    const asyncGiveUp = writeQuorum === 0 && performance.now() - started > asyncWaitMs;
+    if (enough || asyncGiveUp) {
+      if (!enough) {
+        log(`recovery: only ${positions.length} of ${followerUrls.length} followers answered; in asynchronous mode the others' unreplicated writes may be lost`);
+      }
+      const best = mostAdvanced(positions);
+      if (!best || best.lastOffset === 0) return { epoch };
+      const data = await transport.recover(best.url, recoverTimeoutMs).catch(() => null);
+      if (data && reaches(data, best)) {
+        const state = StateMachine.restore(data.appliedOffset, data.appliedEpoch, data.pairs);
+        log(`recovery: took over ${best.url} (applied ${data.appliedOffset}, held up to ${best.lastOffset}); new epoch ${epoch}`);
+        return { epoch, recovered: { state, entries: data.entries, from: best.url } };
+      }
+      log(`recovery: ${best.url} no longer holds what it reported (it restarted?); starting over`);
+    } else if (attempt % 10 === 0) {
+      log(`recovery: waiting for followers, ${positions.length} of the ${needed} needed answered`);
+    }
     await Bun.sleep(retryIntervalMs);
   }
-  // The clock keeps epochs unique even if this leader restarted before any follower saw its last epoch.
-  const epoch = nextEpoch(positions, clock());
-  const best = mostAdvanced(positions);
-  if (!best || best.lastOffset === 0) return { epoch };
-  const data = await transport.recover(best.url, recoverTimeoutMs);
-  const state = StateMachine.restore(data.appliedOffset, data.appliedEpoch, data.pairs);
-  log(`recovery: took over ${best.url} (epoch ${best.epoch}, applied ${data.appliedOffset}, held up to ${best.lastOffset}); new epoch ${epoch}`);
-  return { epoch, recovered: { state, entries: data.entries, from: best.url } };
+}
+
+/** Whether the data fetched holds at least the log the follower reported when it was chosen. */
+export function reaches(data: RecoveryData, position: FollowerPosition): boolean {
+  const lastOffset = data.appliedOffset + data.entries.length;
+  const lastEntryEpoch = data.entries.at(-1)?.epoch ?? data.appliedEpoch;
+  if (lastEntryEpoch !== position.lastEntryEpoch) return lastEntryEpoch > position.lastEntryEpoch;
+  return lastOffset >= position.lastOffset;
 }

@@ -14,7 +14,8 @@ export interface RecoveryData {
 export interface Transport {
   replicate(followerUrl: string, message: ReplicateMessage, timeoutMs: number): Promise<TransportReply<ReplicateReply>>;
   snapshot(followerUrl: string, chunk: SnapshotChunk, timeoutMs: number): Promise<TransportReply<SnapshotReply>>;
-  position(followerUrl: string, timeoutMs: number): Promise<FollowerPosition>;
+  /** The follower adopts `epoch` (refusing older leaders from then on) and says where it was. */
+  fence(followerUrl: string, epoch: number, leaderId: string, timeoutMs: number): Promise<FollowerPosition>;
   recover(followerUrl: string, timeoutMs: number): Promise<RecoveryData>;
 }
 
@@ -74,10 +75,10 @@ export class HttpTransport implements Transport {
     });
   }
 
-  async position(followerUrl: string, timeoutMs: number): Promise<FollowerPosition> {
-    const response = await fetch(`${followerUrl}/internal/digest`, { headers: this.#headers, signal: AbortSignal.timeout(timeoutMs) });
-    if (!response.ok) throw new TransportError(`${followerUrl}/internal/digest answered ${response.status}`);
-    const body = (await response.json()) as FollowerPosition;
+  async fence(followerUrl: string, epoch: number, leaderId: string, timeoutMs: number): Promise<FollowerPosition> {
+    const { status, body: answer } = await this.#post(`${followerUrl}/internal/fence`, { epoch, leaderId }, timeoutMs);
+    if (status !== 200 || !answer) throw new TransportError(`${followerUrl}/internal/fence answered ${status}`);
+    const body = answer as unknown as FollowerPosition;
     return {
       url: followerUrl,
       epoch: body.epoch,

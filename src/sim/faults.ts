@@ -1,0 +1,160 @@
+import type { Entry, ReplicateMessage } from "../core/types.ts";
+import type { SimContext } from "./context.ts";
+import { formatMessage } from "./format.ts";
+import type { LeaderHost } from "./leader-host.ts";
+import type { Network } from "./network.ts";
+import type { SimFollower } from "./sim-follower.ts";
+
+export interface FaultStats {
+  partitions: number;
+  crashes: number;
+  pauses: number;
+  deposedMessages: number;
+}
+
+type FaultKind = keyof FaultStats;
+const faultKinds: readonly FaultKind[] = ["partitions", "crashes", "pauses", "deposedMessages"];
+
+const usPerMs = 1000;
+const partitionUs = { minUs: 1 * usPerMs, maxUs: 150 * usPerMs };
+const downUs = { minUs: 0, maxUs: 50 * usPerMs };
+const pauseUs = { minUs: 1 * usPerMs, maxUs: 150 * usPerMs };
+const deposedEntriesMax = 3;
+/** Share of leader crashes that start a crash loop on a flaky host (see LeaderHost.startCrashLoop). */
+const crashLoop = { afterUs: { minUs: 0, maxUs: 20 * usPerMs }, continueChance: 0.5, cutOffUs: { minUs: 1 * usPerMs, maxUs: 40 * usPerMs } };
+const crashLoopShare = 0.4;
+
+/**
+ * Injects faults at random times during the fault window, then heals everything at once: ends
+ * partitions, resumes paused followers, restarts crashed ones, kills deposed leaders, starts a
+ * leader that is down, and makes the network lossless (it still delays and reorders). Message
+ * drops and duplicates come from the network itself.
+ *
+ * Follower faults come at random intervals; the scenario's leader faults (crash, or deposal
+ * when enabled) at times drawn at the start, some of them in a crash loop (the successor dies
+ * soon after it starts serving, while it still catches its followers up). A forged "deposed leader" message (one epoch older
+ * than the serving leader's) also sends a follower a few conflicting entries, committed. Only a
+ * follower that has already heard the serving leader's epoch gets them, and it must refuse them:
+ * a real old leader cannot commit entries that conflict with its successor's log.
+ */
+export class FaultInjector {
+  readonly stats: FaultStats = { partitions: 0, crashes: 0, pauses: 0, deposedMessages: 0 };
+
+  constructor(
+    private readonly context: SimContext,
+    private readonly network: Network,
+    private readonly host: LeaderHost,
+    private readonly followers: readonly SimFollower[],
+  ) {}
+
+  start(): void {
+    const { faultWindowUs, leaderFaults, deposedLeaderShare } = this.context.scenario;
+    if (faultWindowUs === 0) {
+      this.network.lossy = false;
+      return;
+    }
+    const { rng, queue } = this.context;
+    for (let fault = 0; fault < leaderFaults; fault++) {
+      const depose = rng.chance(deposedLeaderShare);
+      const loop = rng.chance(crashLoopShare);
+      queue.at(rng.int(1, faultWindowUs - 1), () => {
+        this.context.log(`fault leader ${depose ? "deposal" : "crash"}${loop ? ", and a crash loop" : ""}`);
+        if (depose) this.host.depose();
+        else this.host.crash();
+        if (loop) this.host.startCrashLoop(crashLoop);
+      });
+    }
+    this.#scheduleNext();
+    queue.at(faultWindowUs, () => this.#healAll());
+  }
+
+  #scheduleNext(): void {
+    const { scenario, rng, queue } = this.context;
+    const atUs = queue.nowUs + rng.int(0, 2 * scenario.faultIntervalMeanUs);
+    if (atUs >= scenario.faultWindowUs) return;
+    queue.at(atUs, () => {
+      this.#inject(rng.pick(faultKinds), rng.pick(this.followers));
+      this.#scheduleNext();
+    });
+  }
+
+  #inject(kind: FaultKind, follower: SimFollower): void {
+    const { context } = this;
+    if (follower.down || (follower.paused && kind === "pauses")) {
+      context.log(`fault ${kind} on ${follower.name} skipped: ${follower.down ? "down" : "paused"}`);
+      return;
+    }
+    this.stats[kind]++;
+    switch (kind) {
+      case "partitions": {
+        const untilUs = context.nowUs + context.delayUs(partitionUs);
+        this.network.partition(follower.index, untilUs);
+        context.log(`fault partition ${follower.name} until ${untilUs / usPerMs}ms`);
+        break;
+      }
+      case "crashes": {
+        follower.crash();
+        const incarnation = follower.incarnation;
+        context.queue.after(context.delayUs(downUs), () => {
+          if (follower.down && follower.incarnation === incarnation) follower.restart();
+        });
+        break;
+      }
+      case "pauses": {
+        follower.pause();
+        const incarnation = follower.incarnation;
+        context.queue.after(context.delayUs(pauseUs), () => {
+          if (follower.paused && follower.incarnation === incarnation) follower.resume();
+        });
+        break;
+      }
+      case "deposedMessages":
+        this.#sendDeposed(follower);
+        break;
+    }
+  }
+
+  #sendDeposed(follower: SimFollower): void {
+    const { context } = this;
+    const { rng, scenario } = context;
+    const leader = this.host.serving?.core;
+    if (!leader) {
+      context.log(`fault deposed leader → ${follower.name} skipped: no leader serving to be older than`);
+      return;
+    }
+    const currentEpoch = leader.epoch;
+    const prevOffset = rng.int(0, leader.lastOffset);
+    const entries: Entry[] = Array.from({ length: rng.int(1, deposedEntriesMax) }, (_, i) => {
+      const offset = prevOffset + 1 + i;
+      return { offset, epoch: currentEpoch - 1, key: `k${rng.int(0, scenario.keys - 1)}`, value: JSON.stringify(`deposed.${offset}`) };
+    });
+    const message: ReplicateMessage = {
+      epoch: currentEpoch - 1,
+      leaderId: "deposed",
+      prevOffset,
+      // As an old leader that shares the log up to prevOffset: the conflict is in the entries.
+      prevEpoch: leader.log.epochAt(prevOffset),
+      entries,
+      commitOffset: prevOffset + entries.length,
+    };
+    context.log(`fault deposed leader → ${follower.name} ${formatMessage(message)}`);
+    this.network.carry(follower.index, `deposed → ${follower.name}`, scenario.requestDelay, () => {
+      if (!follower.down && follower.core.epoch < currentEpoch) {
+        context.log(`net  deposed message withheld from ${follower.name}: it has not heard epoch ${currentEpoch} yet`);
+        return;
+      }
+      follower.deliver(null, message);
+    });
+  }
+
+  #healAll(): void {
+    this.network.lossy = false;
+    this.network.healPartitions();
+    this.context.log("faults stop: partitions end, paused followers resume, crashed processes restart, deposed leaders die, no more drops or copies");
+    for (const follower of this.followers) {
+      if (follower.down) follower.restart();
+      if (follower.paused) follower.resume();
+    }
+    this.host.heal();
+  }
+}

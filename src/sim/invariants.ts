@@ -1,0 +1,336 @@
+import type { LeaderCore } from "../core/leader.ts";
+import type { StateMachine, StoredValue } from "../core/state-machine.ts";
+import type { Entry } from "../core/types.ts";
+import type { SimContext } from "./context.ts";
+import { checkDurability, checkLinearizability, formatEntry } from "./final-checks.ts";
+import type { LeaderHost, LeaderHostObserver } from "./leader-host.ts";
+import type { Operation } from "./linearizability.ts";
+import type { FollowerRead, HeldLog, SimFollower } from "./sim-follower.ts";
+import type { AckedWrite, SimLeader } from "./sim-leader.ts";
+import type { RecoveryOutcome } from "./sim-recovery.ts";
+
+export type InvariantName =
+  | "ack-quorum"
+  | "durability"
+  | "log-prefix"
+  | "leader-completeness"
+  | "commit-monotonic"
+  | "apply-order"
+  | "visibility"
+  | "convergence"
+  | "linearizability"
+  | "core-assertion";
+
+export interface Violation {
+  invariant: InvariantName;
+  atUs: number;
+  message: string;
+}
+
+/** Enough to diagnose a run without flooding the report when one fault breaks everything. */
+const violationsKeptMax = 20;
+
+/**
+ * Checked even after followers' amnesia lost committed entries: they hold whatever the history.
+ * The others compare against the one committed history, which such a loss forks.
+ */
+const checkedOutsideContract: ReadonlySet<InvariantName> = new Set(["ack-quorum", "commit-monotonic", "apply-order", "core-assertion"]);
+
+/** A follower crash: followers keep no disk, so what it held is gone (a leader may commit with its ack after). */
+interface Amnesia {
+  follower: string;
+  atUs: number;
+  held: HeldLog;
+}
+
+/**
+ * Watches one run from outside the core: every apply on every node (through a wrapper on its
+ * StateMachine), every acknowledgement, every read, every leader start, the commit offsets after
+ * every event, and the final states. A broken invariant is recorded, never thrown, so the run and
+ * its trace go on.
+ *
+ * The reference is the one committed history, as the checker saw it grow across every leader
+ * process: the entries leaders applied, in order. Every node's applied entries must match it
+ * offset by offset, and every leader that starts must hold all of it.
+ */
+export class InvariantChecker implements LeaderHostObserver {
+  readonly violations: Violation[] = [];
+  readonly acked: AckedWrite[] = [];
+  /** `committed[i]` is the entry committed at offset i + 1. */
+  readonly committed: Entry[] = [];
+  /**
+   * Why the run left the contract, or null: followers keep no disk, so once every follower that
+   * held a committed entry crashed before a leader restart polled them, nothing can bring it back.
+   */
+  outsideContract: string | null = null;
+  #host: LeaderHost | null = null;
+  #followers: readonly SimFollower[] = [];
+  #amnesia: Amnesia[] = [];
+  /** Per leader process, the commit offset last seen. */
+  #leaderCommits = new Map<SimLeader, number>();
+  /** Per follower: the incarnation whose commit offset is remembered, and that offset. */
+  #followerCommits: { incarnation: number; commitOffset: number }[] = [];
+
+  constructor(private readonly context: SimContext) {}
+
+  attach(host: LeaderHost, followers: readonly SimFollower[]): void {
+    this.#host = host;
+    this.#followers = followers;
+    this.#followerCommits = followers.map((follower) => ({ incarnation: follower.incarnation, commitOffset: 0 }));
+  }
+
+  report(invariant: InvariantName, message: string): void {
+    if (this.outsideContract !== null && !checkedOutsideContract.has(invariant)) {
+      this.context.log(`outside the contract, not a violation: ${invariant}: ${message}`);
+      return;
+    }
+    this.context.log(`VIOLATION ${invariant}: ${message}`);
+    if (this.violations.length < violationsKeptMax) this.violations.push({ invariant, atUs: this.context.nowUs, message });
+  }
+
+  /** A follower's state (at start, or installed from a snapshot). */
+  watchFollowerState(node: string, state: StateMachine): void {
+    this.#watchState(node, null, state);
+  }
+
+  followerCrashing(follower: SimFollower, held: HeldLog): void {
+    this.#amnesia.push({ follower: follower.name, atUs: this.context.nowUs, held });
+  }
+
+  /**
+   * Leader completeness (Raft's name): a leader that starts holds every committed entry, in its
+   * state or its log. Unless no follower it polled held the first one it lacks and a follower that
+   * held it crashed (its ack may have counted for the commit after that): then the run is outside
+   * the contract.
+   */
+  leaderStarted(leader: SimLeader, outcome: RecoveryOutcome): void {
+    const { core } = leader;
+    this.#leaderCommits.set(leader, core.commitOffset);
+    this.#watchState(leader.name, core, core.state);
+    const log: Entry[] = [];
+    for (let offset = core.state.appliedOffset + 1; offset <= core.lastOffset; offset++) log.push(core.log.at(offset));
+    const heldUpTo = this.#heldCommittedUpTo({ appliedOffset: core.state.appliedOffset, pending: log });
+    if (heldUpTo >= this.committed.length) return;
+    const missing = this.committed[heldUpTo]!;
+    const where = heldUpTo < core.lastOffset ? `its log has ${formatEntry(core.log.at(missing.offset))} there` : `its log ends at ${core.lastOffset}`;
+    const what = `${leader.name} (e${core.epoch}, from ${outcome.recovered?.from ?? "nothing"}) lacks committed ${formatEntry(missing)}: ${where}`;
+    const polledHolders = outcome.polled.filter((polled) => this.#heldCommittedUpTo(polled.held) >= missing.offset);
+    if (polledHolders.length > 0) {
+      const names = polledHolders.map((polled) => polled.position.url).join(", ");
+      this.report("leader-completeness", `${what}, though ${names} held it when polled`);
+      return;
+    }
+    const lost = this.#amnesia.filter((crash) => holds(crash.held, missing));
+    if (lost.length === 0) {
+      this.report("leader-completeness", `${what}; no follower polled held it, and none that held it crashed: committed after the poll?`);
+      return;
+    }
+    const crashes = lost.map((crash) => `${crash.follower} at ${crash.atUs / 1000}ms`).join(", ");
+    this.outsideContract = `${what}; every follower polled lacked it, and followers that held it crashed (${crashes}), losing it: followers keep no disk`;
+    this.context.log(`outside the contract from now on: ${this.outsideContract}`);
+  }
+
+  /** How far `held` (an applied state and the entries after it) agrees with the committed history. */
+  #heldCommittedUpTo(held: HeldLog): number {
+    // An applied state is committed history (checked at every apply and restore).
+    let offset = Math.min(held.appliedOffset, this.committed.length);
+    for (const entry of held.pending) {
+      if (entry.offset !== offset + 1 || offset >= this.committed.length || !sameEntry(entry, this.committed[offset]!)) break;
+      offset++;
+    }
+    return offset;
+  }
+
+  beforeAck(leader: SimLeader, write: AckedWrite): void {
+    this.acked.push({ ...write });
+    const entry: Entry = { offset: write.offset, epoch: leader.core.epoch, key: write.key, value: write.value };
+    const held = this.#holders(leader, entry);
+    const what = `${leader.name}: write ${write.key}=${write.value ?? "(delete)"} at offset ${write.offset}`;
+    if (held < write.required) {
+      const offsets = this.#followers.map((f) => `${f.name}:${f.down ? "down" : f.core.lastOffset}`).join(" ");
+      this.report("ack-quorum", `${what} acknowledged at quorum ${write.required} but held by ${held} followers (${offsets})`);
+    }
+    if (write.offset > leader.core.commitOffset) {
+      this.report("ack-quorum", `${what} acknowledged before the leader committed it (commit ${leader.core.commitOffset})`);
+    }
+  }
+
+  onRead(leader: SimLeader, key: string, stored: StoredValue | undefined): void {
+    if (stored && stored.offset > leader.core.commitOffset) {
+      this.report("visibility", `${leader.name} read of ${key} returned offset ${stored.offset} above its commit ${leader.core.commitOffset}`);
+    }
+  }
+
+  onFollowerRead(follower: SimFollower, key: string, read: FollowerRead): void {
+    const offset = read.stored?.offset ?? 0;
+    if (offset > Math.min(read.commitOffset, this.committed.length)) {
+      const commits = `its own ${read.commitOffset}, the committed history's ${this.committed.length}`;
+      this.report("visibility", `${follower.name} read of ${key} returned offset ${offset} above the commit (${commits})`);
+    }
+  }
+
+  /**
+   * Commit offsets never go back: each leader process's from the state it recovered on, and each
+   * follower's within one incarnation (across epochs too). A new leader process may start below
+   * its predecessor's commit, but leaderStarted checks that it holds everything committed.
+   */
+  afterEvent(): void {
+    for (const [leader, seen] of this.#leaderCommits) {
+      const commit = leader.core.commitOffset;
+      if (commit < seen) this.report("commit-monotonic", `${leader.name} commit went back from ${seen} to ${commit}`);
+      if (leader.dead) this.#leaderCommits.delete(leader);
+      else this.#leaderCommits.set(leader, commit);
+    }
+    for (const follower of this.#followers) {
+      const seen = this.#followerCommits[follower.index]!;
+      if (seen.incarnation !== follower.incarnation) {
+        seen.incarnation = follower.incarnation;
+        seen.commitOffset = 0;
+      }
+      if (follower.down) continue;
+      const commit = follower.core.commitOffset;
+      if (commit < seen.commitOffset) {
+        this.report("commit-monotonic", `${follower.name} commit went back from ${seen.commitOffset} to ${commit}`);
+      }
+      seen.commitOffset = commit;
+    }
+  }
+
+  /** One leader serves, no deposed one runs, and every node serves its full committed state. */
+  converged(): boolean {
+    const leader = this.#host!.serving?.core;
+    if (!leader || this.#host!.deposedRunning.length > 0) return false;
+    if (leader.commitOffset !== leader.lastOffset) return false;
+    for (const follower of this.#followers) {
+      if (follower.down || follower.paused || follower.core.appliedOffset !== leader.lastOffset) return false;
+    }
+    const digest = leader.state.digest().digest;
+    return this.#followers.every((follower) => follower.core.state.digest().digest === digest);
+  }
+
+  describeLag(): string {
+    const leader = this.#host!.serving;
+    const shown = leader
+      ? `${leader.name} e${leader.core.epoch} last=${leader.core.lastOffset} commit=${leader.core.commitOffset} digest=${leader.core.state.digest().digest}`
+      : "no leader serving";
+    const followers = this.#followers.map((f) => {
+      if (f.down) return `${f.name} down`;
+      return `${f.name} e${f.core.epoch} last=${f.core.lastOffset} applied=${f.core.appliedOffset} digest=${f.core.state.digest().digest}`;
+    });
+    return [shown, ...followers].join("; ");
+  }
+
+  /** After quiescence: acknowledged writes survive on every node, and leader reads are linearizable. */
+  finish(histories: ReadonlyMap<string, readonly Operation[]>): void {
+    const report = this.report.bind(this);
+    const leader = this.#host!.serving;
+    const states = [
+      ...(leader ? [{ name: leader.name, state: leader.core.state }] : []),
+      ...this.#followers.filter((f) => !f.down).map((f) => ({ name: f.name, state: f.core.state })),
+    ];
+    const nodes = states.map(({ name, state }) => ({ name, appliedOffset: state.appliedOffset, values: new Map(state.entries()) }));
+    checkDurability(this.committed, this.acked, nodes, report);
+    checkLinearizability(histories, report);
+  }
+
+  /**
+   * Wraps `state.apply` so that each applied entry is checked before it lands: applied once, in
+   * offset order, committed, and equal to the committed history. A leader's applies extend that
+   * history. A state that starts non-empty (restored) must equal the history there.
+   */
+  #watchState(node: string, leader: LeaderCore | null, state: StateMachine): void {
+    if (state.appliedOffset > 0) this.#compareRestored(node, state);
+    const apply = state.apply.bind(state);
+    let appliedOffset = state.appliedOffset;
+    state.apply = (entry: Entry) => {
+      if (entry.offset !== appliedOffset + 1) {
+        const how = entry.offset <= appliedOffset ? "again" : "out of order";
+        this.report("apply-order", `${node} applied offset ${entry.offset} ${how}, after ${appliedOffset}`);
+      }
+      appliedOffset = Math.max(appliedOffset, entry.offset);
+      if (leader) {
+        if (entry.offset > leader.commitOffset) {
+          this.report("visibility", `${node} applied offset ${entry.offset} before it committed it (commit ${leader.commitOffset})`);
+        }
+        this.#recordCommitted(node, leader, entry);
+      } else if (entry.offset > this.committed.length) {
+        this.report("visibility", `${node} applied offset ${entry.offset} before any leader committed it (committed ${this.committed.length})`);
+      } else {
+        this.#compareWithCommitted(node, entry);
+      }
+      apply(entry);
+    };
+  }
+
+  /**
+   * Followers holding `entry` of `leader`: now, or in an incarnation that crashed since and whose
+   * loss the leader has not heard of yet (it still counts that incarnation's acknowledgement).
+   */
+  #holders(leader: SimLeader, entry: Entry): number {
+    let count = 0;
+    for (const follower of this.#followers) {
+      if (!follower.down && holds(follower.held(), entry)) {
+        count++;
+        continue;
+      }
+      const heard = leader.core.followers[follower.index]!.incarnation;
+      const heardIsGone = heard < follower.incarnation || follower.down;
+      const heldThen = follower.heldAtCrash[heard];
+      if (heardIsGone && heldThen && holds(heldThen, entry)) count++;
+    }
+    return count;
+  }
+
+  /** A leader applies exactly its committed entries, in order: they extend the committed history. */
+  #recordCommitted(node: string, leader: LeaderCore, entry: Entry): void {
+    const logged = leader.log.at(entry.offset);
+    if (!sameEntry(logged, entry)) this.report("log-prefix", `${node} applied ${formatEntry(entry)} where its log has ${formatEntry(logged)}`);
+    if (entry.offset === this.committed.length + 1) this.committed.push(entry);
+    else this.#compareWithCommitted(node, entry);
+  }
+
+  #compareRestored(node: string, state: StateMachine): void {
+    const offset = state.appliedOffset;
+    if (offset > this.committed.length) {
+      this.report("visibility", `${node} restored a state at ${offset}, beyond the committed history (${this.committed.length})`);
+      return;
+    }
+    const expected = new Map<string, StoredValue>();
+    for (const entry of this.committed.slice(0, offset)) {
+      if (entry.value === null) expected.delete(entry.key);
+      else expected.set(entry.key, { value: entry.value, offset: entry.offset });
+    }
+    const actual = new Map(state.entries());
+    for (const key of new Set([...expected.keys(), ...actual.keys()])) {
+      const want = expected.get(key);
+      const got = actual.get(key);
+      if (want?.value === got?.value && want?.offset === got?.offset) continue;
+      const show = (stored: StoredValue | undefined) => (stored ? `${stored.value} from ${stored.offset}` : "nothing");
+      this.report("log-prefix", `${node} restored a state at ${offset} with ${key} = ${show(got)}, the committed history gives ${show(want)}`);
+    }
+    const epoch = offset === 0 ? 0 : this.committed[offset - 1]!.epoch;
+    if (state.appliedEpoch !== epoch) this.report("log-prefix", `${node} restored a state at ${offset} of epoch ${state.appliedEpoch}, the committed entry there is of epoch ${epoch}`);
+  }
+
+  #compareWithCommitted(node: string, entry: Entry): void {
+    const expected = this.committed[entry.offset - 1];
+    if (!expected) {
+      this.report("log-prefix", `${node} applied ${formatEntry(entry)}, past the end of the committed history (${this.committed.length})`);
+      return;
+    }
+    if (!sameEntry(expected, entry)) {
+      this.report("log-prefix", `${node} applied ${formatEntry(entry)} where the committed history has ${formatEntry(expected)}`);
+    }
+  }
+}
+
+function sameEntry(a: Entry, b: Entry): boolean {
+  return a.offset === b.offset && a.epoch === b.epoch && a.key === b.key && a.value === b.value;
+}
+
+/** Whether `held` contains `entry` (an applied state is committed history, checked elsewhere). */
+function holds(held: HeldLog, entry: Entry): boolean {
+  if (entry.offset <= held.appliedOffset) return true;
+  const pending = held.pending[entry.offset - held.appliedOffset - 1];
+  return pending !== undefined && sameEntry(pending, entry);
+}

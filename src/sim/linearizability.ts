@@ -1,0 +1,93 @@
+/**
+ * A linearizability checker for one register (one key), after Wing & Gong with Lowe's
+ * memoisation (the algorithm Porcupine and Knossos use): search for an order of the operations
+ * that respects real time (an operation that answered before another was invoked comes first)
+ * and the register's semantics (a read returns the latest write). Checking key by key is sound
+ * because linearizability is compositional.
+ */
+export interface Operation {
+  kind: "write" | "read";
+  /** JSON text written or read; null is absence (a delete, or a read of a missing key). */
+  value: string | null;
+  invokeUs: number;
+  /**
+   * When the answer reached the client. Infinity for a write whose outcome is unknown (it timed
+   * out): it may take effect at any time after its invocation, or never.
+   */
+  responseUs: number;
+}
+
+export type LinearizabilityResult = { linearizable: true } | { linearizable: false; reason: string };
+
+/** Bound on distinct search states, so that a pathological history fails loudly instead of hanging. */
+export const searchStatesMax = 200_000;
+
+/**
+ * Unknown writes are what makes the search explode, so they only ever enter it paired with a
+ * read of their value: if an unknown write takes effect and the next operation is not a read
+ * of its value, dropping it leaves an equally valid order. Of several eligible unknown writes
+ * of one value only one is tried: an operation stays eligible once it is (the earliest pending
+ * answer only moves later), so they are interchangeable.
+ */
+export function checkRegister(history: readonly Operation[], initial: string | null = null): LinearizabilityResult {
+  const observed = new Set(history.filter((op) => op.kind === "read").map((op) => op.value));
+  const ops = history
+    .filter((op) => Number.isFinite(op.responseUs) || (op.kind === "write" && observed.has(op.value)))
+    .toSorted((a, b) => a.invokeUs - b.invokeUs);
+  const bits = ops.map((_, i) => 1n << BigInt(i));
+  const required = ops.filter((op) => Number.isFinite(op.responseUs)).length;
+  const visited = new Set<string>();
+
+  const search = (linearized: bigint, value: string | null, remaining: number): boolean => {
+    if (remaining === 0) return true;
+    let earliestResponseUs = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < ops.length; i++) {
+      if (!(linearized & bits[i]!)) earliestResponseUs = Math.min(earliestResponseUs, ops[i]!.responseUs);
+    }
+    // Candidates: pending operations invoked no later than the earliest pending answer
+    // (sorted by invocation, so the first one past it ends the list).
+    const candidates: number[] = [];
+    for (let i = 0; i < ops.length && ops[i]!.invokeUs <= earliestResponseUs; i++) {
+      if (!(linearized & bits[i]!)) candidates.push(i);
+    }
+    const unknownWriter = new Map<string | null, number>();
+    for (const i of candidates) {
+      if (ops[i]!.kind === "write" && !Number.isFinite(ops[i]!.responseUs)) unknownWriter.set(ops[i]!.value, i);
+    }
+    for (const i of candidates) {
+      const op = ops[i]!;
+      let next = linearized | bits[i]!;
+      let nextValue = value;
+      if (op.kind === "read") {
+        if (op.value !== value) continue;
+      } else if (Number.isFinite(op.responseUs)) {
+        nextValue = op.value;
+      } else {
+        if (unknownWriter.get(op.value) !== i) continue;
+        const reader = candidates.find((j) => ops[j]!.kind === "read" && ops[j]!.value === op.value);
+        if (reader === undefined) continue;
+        next |= bits[reader]!;
+        nextValue = op.value;
+      }
+      const key = `${next.toString(36)}|${nextValue}`;
+      if (visited.has(key)) continue;
+      visited.add(key);
+      if (visited.size > searchStatesMax) throw new RangeError(`linearizability search passed ${searchStatesMax} states`);
+      if (search(next, nextValue, remaining - 1)) return true;
+    }
+    return false;
+  };
+
+  try {
+    if (search(0n, initial, required)) return { linearizable: true };
+  } catch (error) {
+    if (error instanceof RangeError) return { linearizable: false, reason: error.message };
+    throw error;
+  }
+  return { linearizable: false, reason: `no order of these ${ops.length} operations respects both real time and the register` };
+}
+
+export function formatOperation(op: Operation): string {
+  const end = Number.isFinite(op.responseUs) ? `${op.responseUs}` : "unknown";
+  return `${op.kind} ${op.value ?? "(absent)"} [${op.invokeUs}µs, ${end}]`;
+}

@@ -1,0 +1,136 @@
+import type { FollowerCore } from "../core/follower.ts";
+import type { LeaderCore, LeaderOptions } from "../core/leader.ts";
+import type { FollowerPosition } from "../core/recovery.ts";
+import type { InvariantName } from "./invariants.ts";
+import {
+  ArrivalOrderFollower,
+  EagerApplyFollower,
+  EpochBlindFollower,
+  ForgetfulCommitFollower,
+  GapIgnoringFollower,
+  SnapshotTruncatingFollower,
+} from "./mutant-followers.ts";
+import {
+  CoalescingLeader,
+  NoCatchUpLeader,
+  NoReadBarrierLeader,
+  OneShortLeader,
+  ReadCachingLeader,
+} from "./mutant-leaders.ts";
+import type { RecoveryPolicy } from "./sim-recovery.ts";
+
+/**
+ * A deliberately broken variant of the core (or of the node's recovery), and the invariant the
+ * simulator must see it break. `needsLeaderRestarts`: it can only show when leaders restart, so
+ * it is run with a leader restart in every run (`--leader-restarts always`). `seedsTried`: how many
+ * seeds from 1 on the test tries before it gives up (the bug shows within them).
+ */
+export interface Mutant {
+  breaks: InvariantName;
+  description: string;
+  seedsTried: number;
+  leader?: (options: LeaderOptions) => LeaderCore;
+  follower?: (incarnation: number) => FollowerCore;
+  recovery?: Partial<RecoveryPolicy>;
+  needsLeaderRestarts?: boolean;
+}
+
+/** The ranking recovery used before: by the newest epoch seen, then the longest log. */
+function bySeenEpoch(positions: readonly FollowerPosition[]): FollowerPosition | null {
+  let best: FollowerPosition | null = null;
+  for (const position of positions) {
+    if (!best || position.epoch > best.epoch || (position.epoch === best.epoch && position.lastOffset > best.lastOffset)) best = position;
+  }
+  return best;
+}
+
+const registry = {
+  "ack-before-quorum": {
+    breaks: "ack-quorum",
+    seedsTried: 100,
+    description: "the leader counts itself as a follower: clients are acknowledged one ack short",
+    leader: (options) => new OneShortLeader(options),
+  },
+  "leader-coalesces-writes": {
+    breaks: "durability",
+    seedsTried: 100,
+    description: "a write to a key with an uncommitted write pending reuses that entry: its own value is lost",
+    leader: (options) => new CoalescingLeader(options),
+  },
+  "follower-ignores-gap": {
+    breaks: "log-prefix",
+    seedsTried: 100,
+    description: "a follower appends a message that starts beyond its log as if nothing were missing",
+    follower: (incarnation) => new GapIgnoringFollower(incarnation),
+  },
+  "follower-truncates-snapshot": {
+    breaks: "log-prefix",
+    seedsTried: 100,
+    description: "a follower loses the last key of every snapshot chunk it installs",
+    follower: (incarnation) => new SnapshotTruncatingFollower(incarnation),
+  },
+  "follower-applies-on-arrival": {
+    breaks: "apply-order",
+    seedsTried: 100,
+    description: "a follower applies entries that arrive ahead of a gap at once, out of order",
+    follower: (incarnation) => new ArrivalOrderFollower(incarnation),
+  },
+  "follower-ignores-epoch": {
+    breaks: "log-prefix",
+    seedsTried: 100,
+    description: "a follower accepts a deposed leader's entries",
+    follower: (incarnation) => new EpochBlindFollower(incarnation),
+  },
+  "follower-applies-before-commit": {
+    breaks: "visibility",
+    seedsTried: 100,
+    description: "a follower applies entries as they arrive, before the leader commits them",
+    follower: (incarnation) => new EagerApplyFollower(incarnation),
+  },
+  "follower-commit-regresses": {
+    breaks: "commit-monotonic",
+    seedsTried: 100,
+    description: "a follower reports the commit offset of the latest message, which may be an older one",
+    follower: (incarnation) => new ForgetfulCommitFollower(incarnation),
+  },
+  "leader-skips-catch-up": {
+    breaks: "convergence",
+    seedsTried: 100,
+    description: "after a gap reply the leader sends only new writes: a restarted follower never catches up",
+    leader: (options) => new NoCatchUpLeader(options),
+  },
+  "stale-leader-read": {
+    breaks: "linearizability",
+    seedsTried: 100,
+    description: "the leader serves reads from a cache that writes never invalidate",
+    leader: (options) => new ReadCachingLeader(options),
+  },
+  "recovery-ranks-by-seen-epoch": {
+    breaks: "leader-completeness",
+    seedsTried: 500,
+    description: "recovery takes over the follower that has seen the newest epoch, though it may hold less",
+    recovery: { rank: bySeenEpoch },
+    needsLeaderRestarts: true,
+  },
+  "recovery-drops-pending": {
+    breaks: "leader-completeness",
+    seedsTried: 100,
+    description: "recovery takes over the most advanced follower's applied state but not the entries it holds beyond",
+    recovery: { takePendingEntries: false },
+    needsLeaderRestarts: true,
+  },
+  "no-read-barrier": {
+    breaks: "linearizability",
+    seedsTried: 100,
+    description: "a recovered leader serves reads before it has applied what it took over",
+    leader: (options) => new NoReadBarrierLeader(options),
+    needsLeaderRestarts: true,
+  },
+} satisfies Record<string, Mutant>;
+
+export type MutantName = keyof typeof registry;
+export const mutants: Readonly<Record<MutantName, Mutant>> = registry;
+
+export function isMutantName(name: string): name is MutantName {
+  return Object.hasOwn(mutants, name);
+}

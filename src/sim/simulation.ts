@@ -1,0 +1,189 @@
+import { AssertionError } from "../core/assert.ts";
+import { FollowerCore } from "../core/follower.ts";
+import { LeaderCore } from "../core/leader.ts";
+import { SimContext } from "./context.ts";
+import { formatReply } from "./format.ts";
+import { EventQueue } from "./event-queue.ts";
+import { type FaultStats, FaultInjector } from "./faults.ts";
+import { InvariantChecker, type Violation } from "./invariants.ts";
+import { LeaderHost, type LeaderStats } from "./leader-host.ts";
+import { type MutantName, mutants } from "./mutants.ts";
+import { type NetworkStats, Network } from "./network.ts";
+import { Random } from "./random.ts";
+import { type Scenario, type ScenarioOptions, drawScenario } from "./scenario.ts";
+import { type Answer, type Call, SimFollower } from "./sim-follower.ts";
+import { nodeRecoveryPolicy } from "./sim-recovery.ts";
+import { Trace } from "./trace.ts";
+import { type WorkloadStats, Workload } from "./workload.ts";
+
+export interface RunOptions {
+  seed: number;
+  followers?: number;
+  writes?: number;
+  /** False: no faults at all (delays still reorder messages). */
+  faults?: boolean;
+  /** "some" (default): a share of the runs with WRITE_QUORUM ≥ 1 restart the leader; "always": all of them. */
+  leaderRestarts?: ScenarioOptions["leaderRestarts"];
+  /** Leader faults may depose the leader, leaving it running for a while (default true). */
+  deposedLeaders?: boolean;
+  mutant?: MutantName;
+  /** Keep every trace line in the result. */
+  keepTrace?: boolean;
+  /** Called with each trace line as it happens. */
+  onTraceLine?: (line: string) => void;
+}
+
+export interface RunResult {
+  seed: number;
+  scenario: Scenario;
+  violations: Violation[];
+  /** FNV-1a of the trace: equal for two runs of one seed, different across seeds. */
+  traceHash: string;
+  traceLines: string[];
+  events: number;
+  endUs: number;
+  /** Virtual time from quiescence (faults healed, writes done) to identical states, or null. */
+  convergenceUs: number | null;
+  network: NetworkStats;
+  faults: FaultStats;
+  leader: LeaderStats;
+  /** Why the run left the contract (followers' amnesia lost committed entries), or null. */
+  outsideContract: string | null;
+  /** Followers that caught up by snapshot (the leader's log no longer held what they needed). */
+  snapshotsInstalled: number;
+  workload: WorkloadStats;
+  replayCommand: string;
+}
+
+export const defaultFollowers = 5;
+export const defaultWrites = 50;
+
+/** Runs one seed to quiescence (or to the convergence bound) and checks every invariant. */
+export function runSimulation(options: RunOptions): RunResult {
+  const followerCount = options.followers ?? defaultFollowers;
+  const writes = options.writes ?? defaultWrites;
+  const faultsOn = options.faults ?? true;
+  const mutant = options.mutant ? mutants[options.mutant] : undefined;
+
+  const rng = new Random(options.seed);
+  const scenario = drawScenario(rng, {
+    followers: followerCount,
+    writes,
+    faults: faultsOn,
+    leaderRestarts: options.leaderRestarts ?? (mutant?.needsLeaderRestarts ? "always" : "some"),
+    deposedLeaders: options.deposedLeaders ?? true,
+  });
+  const queue = new EventQueue();
+  const trace = new Trace(options.keepTrace ?? false, options.onTraceLine);
+  const context = new SimContext(queue, rng, scenario, trace);
+
+  const checker = new InvariantChecker(context);
+  const network = new Network(context, followerCount);
+  const newFollower = mutant?.follower ?? ((incarnation) => new FollowerCore(incarnation));
+  const answer = (follower: SimFollower, call: Call | null, result: Answer) => {
+    const what = describeAnswer(result);
+    if (!call) {
+      context.log(`${follower.name} → deposed leader ${what}: nobody listens`);
+      return;
+    }
+    network.carry(follower.index, `${follower.name} answer #${call.id} ${what}`, scenario.replyDelay, () => call.owner.onAnswer(call, result));
+  };
+  const followers = Array.from(
+    { length: followerCount },
+    (_, index) =>
+      new SimFollower(index, context, newFollower, {
+        watch: (follower, state) => checker.watchFollowerState(follower.name, state),
+        crashing: (follower, held) => checker.followerCrashing(follower, held),
+        answer,
+      }),
+  );
+  const host = new LeaderHost(
+    context,
+    followers,
+    network,
+    checker,
+    mutant?.leader ?? ((leaderOptions) => new LeaderCore(leaderOptions)),
+    { ...nodeRecoveryPolicy, ...mutant?.recovery },
+  );
+  checker.attach(host, followers);
+  const workload = new Workload(context, host, followers, checker);
+  const faults = new FaultInjector(context, network, host, followers);
+
+  host.start();
+  workload.start();
+  faults.start();
+
+  let events = 0;
+  let quietSinceUs: number | null = null;
+  let convergenceUs: number | null = null;
+  let aborted = false;
+  for (;;) {
+    if (quietSinceUs === null && workload.doneUs !== null && queue.nowUs >= scenario.faultWindowUs) {
+      quietSinceUs = Math.max(workload.doneUs, scenario.faultWindowUs);
+      context.log("quiet: faults healed and clients done; waiting for every node to converge");
+    }
+    if (quietSinceUs !== null) {
+      if (checker.converged()) {
+        convergenceUs = queue.nowUs - quietSinceUs;
+        context.log(`converged after ${convergenceUs / 1000}ms of quiet`);
+        break;
+      }
+      if (queue.nowUs - quietSinceUs > scenario.convergenceBoundUs) {
+        checker.report("convergence", `not converged ${scenario.convergenceBoundUs / 1000}ms after quiet: ${checker.describeLag()}`);
+        break;
+      }
+    }
+    try {
+      if (!queue.runNext()) break;
+    } catch (error) {
+      if (!(error instanceof AssertionError)) throw new Error(`seed ${options.seed}: simulator failure: ${String(error)}`, { cause: error });
+      checker.report("core-assertion", error.message);
+      aborted = true;
+      break;
+    }
+    events++;
+    checker.afterEvent();
+  }
+  if (!aborted) checker.finish(workload.histories);
+
+  return {
+    seed: options.seed,
+    scenario,
+    violations: checker.violations,
+    traceHash: trace.hash,
+    traceLines: trace.lines,
+    events,
+    endUs: queue.nowUs,
+    convergenceUs,
+    network: network.stats,
+    faults: faults.stats,
+    leader: host.stats,
+    outsideContract: checker.outsideContract,
+    snapshotsInstalled: followers.reduce((total, follower) => total + follower.snapshotsInstalled, 0),
+    workload: workload.stats,
+    replayCommand: replayCommand(options),
+  };
+}
+
+export function replayCommand(options: RunOptions): string {
+  const flags = [`--seed ${options.seed}`];
+  if (options.followers !== undefined && options.followers !== defaultFollowers) flags.push(`--followers ${options.followers}`);
+  if (options.writes !== undefined && options.writes !== defaultWrites) flags.push(`--writes ${options.writes}`);
+  if (options.faults === false) flags.push("--no-faults");
+  if (options.leaderRestarts !== undefined && options.leaderRestarts !== "some") flags.push(`--leader-restarts ${options.leaderRestarts}`);
+  if (options.deposedLeaders === false) flags.push("--no-deposed-leaders");
+  if (options.mutant) flags.push(`--mutant ${options.mutant}`);
+  return `bun run sim ${flags.join(" ")}`;
+}
+
+function describeAnswer(answer: Answer): string {
+  switch (answer.kind) {
+    case "failure":
+      return answer.reason;
+    case "reply":
+    case "snapshot_reply":
+      return formatReply(answer.reply);
+    default:
+      return answer.kind;
+  }
+}
