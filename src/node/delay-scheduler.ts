@@ -1,3 +1,5 @@
+import { MinHeap } from "../core/min-heap.ts";
+
 /**
  * Runs callbacks after fractional-millisecond delays, honestly. Bun's timers have 1 ms
  * resolution (`setTimeout(f, 2.5)` fires after about 2 ms, `Bun.sleep(0.3)` at once), which would
@@ -27,7 +29,7 @@ export interface DelayQuartiles {
 }
 
 export class DelayScheduler {
-  #heap: Pending[] = [];
+  #heap = new MinHeap<Pending>((a, b) => a.dueMs < b.dueMs);
   #worker: Worker | null = null;
   #wakeAt: Float64Array | null = null;
   #generation: Int32Array | null = null;
@@ -39,8 +41,8 @@ export class DelayScheduler {
   after(delayMs: number, run: () => void): void {
     const startMs = now();
     const item = { dueMs: startMs + delayMs, startMs, run };
-    this.#push(item);
-    if (this.#heap[0] === item) this.#arm();
+    this.#heap.push(item);
+    if (this.#heap.peek() === item) this.#arm();
   }
 
   /** Mean and quartiles of the last (up to 4096) delays applied, in ms. */
@@ -56,13 +58,13 @@ export class DelayScheduler {
   stop(): void {
     this.#worker?.terminate();
     this.#worker = null;
-    this.#heap = [];
+    this.#heap.clear();
   }
 
   #tick = (): void => {
     const nowMs = now();
-    while (this.#heap.length > 0 && this.#heap[0]!.dueMs - this.#leadMs <= nowMs) {
-      const item = this.#pop();
+    for (let next = this.#heap.peek(); next && next.dueMs - this.#leadMs <= nowMs; next = this.#heap.peek()) {
+      const item = this.#heap.pop()!;
       const ranMs = now();
       this.#applied[this.#appliedCount++ % appliedSamplesMax] = ranMs - item.startMs;
       this.#leadMs = Math.min(leadMsMax, Math.max(0, this.#leadMs + leadGain * (ranMs - item.dueMs)));
@@ -74,7 +76,7 @@ export class DelayScheduler {
   /** Tells the worker the next wake time (or none). */
   #arm(): void {
     if (!this.#worker) this.#startWorker();
-    const first = this.#heap[0];
+    const first = this.#heap.peek();
     // Pending delays keep the process alive, as timers do.
     if (first) this.#worker!.ref();
     else this.#worker!.unref();
@@ -90,39 +92,6 @@ export class DelayScheduler {
     this.#worker = new Worker(new URL("./delay-worker.ts", import.meta.url).href);
     this.#worker.onmessage = this.#tick;
     this.#worker.postMessage(buffer);
-  }
-
-  #push(item: Pending): void {
-    const heap = this.#heap;
-    heap.push(item);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (heap[parent]!.dueMs <= heap[i]!.dueMs) break;
-      [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
-      i = parent;
-    }
-  }
-
-  #pop(): Pending {
-    const heap = this.#heap;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        const right = left + 1;
-        let smallest = i;
-        if (left < heap.length && heap[left]!.dueMs < heap[smallest]!.dueMs) smallest = left;
-        if (right < heap.length && heap[right]!.dueMs < heap[smallest]!.dueMs) smallest = right;
-        if (smallest === i) break;
-        [heap[smallest], heap[i]] = [heap[i]!, heap[smallest]!];
-        i = smallest;
-      }
-    }
-    return top;
   }
 }
 
