@@ -1,9 +1,10 @@
 import { ConfigError, type Config, configHelp, parseConfig } from "./config.ts";
-import { createApp } from "./http/app.ts";
+import { createApp, replicateBodyLimitBytes } from "./http/app.ts";
+import { streamHandler, upgradeToStream } from "./http/stream.ts";
 import { FollowerNode } from "./node/follower-node.ts";
 import { LeaderNode } from "./node/leader-node.ts";
 import { recoverFromFollowers } from "./node/recovery.ts";
-import { HttpTransport } from "./node/transport.ts";
+import { StreamTransport } from "./node/stream-transport.ts";
 
 function loadConfig(): Config {
   const argv = process.argv.slice(2);
@@ -22,7 +23,7 @@ function loadConfig(): Config {
 
 async function createNode(config: Config): Promise<LeaderNode | FollowerNode> {
   if (config.role === "follower") return new FollowerNode(config);
-  const transport = new HttpTransport(config.clusterToken);
+  const transport = new StreamTransport(config.clusterToken);
   const log = (line: string) => console.log(`${config.nodeId}: ${line}`);
   const recovery = await recoverFromFollowers(config.nodeId, config.followers, config.writeQuorum, transport, log);
   return new LeaderNode(config, transport, recovery);
@@ -35,7 +36,12 @@ const app = createApp(node);
 const server = Bun.serve({
   hostname: config.host,
   port: config.port,
-  fetch: app.fetch,
+  fetch(request, server) {
+    const stream = node instanceof FollowerNode ? upgradeToStream(request, server, config.clusterToken) : undefined;
+    if (stream === "upgraded") return undefined;
+    return stream ?? app.fetch(request, server);
+  },
+  websocket: node instanceof FollowerNode ? streamHandler(node, replicateBodyLimitBytes(config.maxValueBytes)) : { message() {} },
   // The app refuses oversize bodies with a JSON 413 (src/http/app.ts); Bun's own limit would
   // answer first, in plain text, so it sits above anything a client can announce.
   maxRequestBodySize: Number.MAX_SAFE_INTEGER,

@@ -98,44 +98,75 @@ export function inspectionRoutes(node: ServingNode): Hono {
   return app;
 }
 
+/** A replication answer: a status and the JSON body, as the HTTP route and the stream send it. */
+export interface ReplicationAnswer {
+  status: 200 | 400 | 409;
+  body: Record<string, unknown>;
+}
+
+/**
+ * The follower's handling of a replicate message or a snapshot chunk, shared by
+ * `POST /internal/replicate|snapshot` and the `/internal/stream` WebSocket.
+ */
+export async function answerReplication(follower: FollowerNode, kind: "replicate" | "snapshot", input: unknown): Promise<ReplicationAnswer> {
+  const nodeId = follower.config.nodeId;
+  const refuse = (error: ApiError): ReplicationAnswer => ({
+    status: error.status as 400 | 409,
+    body: { error: error.code, message: error.message, ...error.details },
+  });
+  try {
+    if (kind === "replicate") {
+      const message = parseBody(replicateMessageSchema, input, "invalid_message");
+      const reply = await follower.replicate(message);
+      switch (reply.kind) {
+        case "ok":
+          return { status: 200, body: { lastOffset: reply.lastOffset, incarnation: reply.incarnation, nodeId } };
+        case "gap":
+          return refuse(
+            new ApiError(409, "gap", `expected offset ${reply.lastOffset + 1}, got a message after ${message.prevOffset}`, {
+              lastOffset: reply.lastOffset,
+              incarnation: reply.incarnation,
+              nodeId,
+            }),
+          );
+        case "stale_epoch":
+          return refuse(new ApiError(409, "stale_epoch", `epoch ${message.epoch} is older than ${reply.epoch}`, { epoch: reply.epoch, nodeId }));
+      }
+    }
+    const chunk = parseBody(snapshotChunkSchema, input, "invalid_message");
+    const reply = follower.receiveSnapshot(chunk);
+    switch (reply.kind) {
+      case "ok":
+        return { status: 200, body: { lastOffset: reply.lastOffset, incarnation: reply.incarnation, nodeId } };
+      case "chunk_ok":
+        return { status: 200, body: { chunk: reply.chunk, incarnation: reply.incarnation, nodeId } };
+      case "gap":
+        return refuse(
+          new ApiError(409, "gap", `snapshot chunk ${chunk.chunk} out of order; start the snapshot over`, {
+            lastOffset: reply.lastOffset,
+            incarnation: reply.incarnation,
+            nodeId,
+          }),
+        );
+      case "stale_epoch":
+        return refuse(new ApiError(409, "stale_epoch", `epoch ${chunk.epoch} is older than ${reply.epoch}`, { epoch: reply.epoch, nodeId }));
+    }
+  } catch (error) {
+    if (error instanceof ApiError) return refuse(error);
+    throw error;
+  }
+}
+
 /** The follower's end of replication: log entries, snapshot chunks, and recovery by a restarting leader. */
 export function replicateRoutes(follower: FollowerNode): Hono {
   const app = new Hono();
   const nodeId = follower.config.nodeId;
-  app.post("/internal/replicate", async (c) => {
-    const message = parseBody(replicateMessageSchema, await readJson(c), "invalid_message");
-    const reply = await follower.replicate(message);
-    switch (reply.kind) {
-      case "ok":
-        return c.json({ lastOffset: reply.lastOffset, incarnation: reply.incarnation, nodeId });
-      case "gap":
-        throw new ApiError(409, "gap", `expected offset ${reply.lastOffset + 1}, got a message after ${message.prevOffset}`, {
-          lastOffset: reply.lastOffset,
-          incarnation: reply.incarnation,
-          nodeId,
-        });
-      case "stale_epoch":
-        throw new ApiError(409, "stale_epoch", `epoch ${message.epoch} is older than ${reply.epoch}`, { epoch: reply.epoch, nodeId });
-    }
-  });
-  app.post("/internal/snapshot", async (c) => {
-    const chunk = parseBody(snapshotChunkSchema, await readJson(c), "invalid_message");
-    const reply = follower.receiveSnapshot(chunk);
-    switch (reply.kind) {
-      case "ok":
-        return c.json({ lastOffset: reply.lastOffset, incarnation: reply.incarnation, nodeId });
-      case "chunk_ok":
-        return c.json({ chunk: reply.chunk, incarnation: reply.incarnation, nodeId });
-      case "gap":
-        throw new ApiError(409, "gap", `snapshot chunk ${chunk.chunk} out of order; start the snapshot over`, {
-          lastOffset: reply.lastOffset,
-          incarnation: reply.incarnation,
-          nodeId,
-        });
-      case "stale_epoch":
-        throw new ApiError(409, "stale_epoch", `epoch ${chunk.epoch} is older than ${reply.epoch}`, { epoch: reply.epoch, nodeId });
-    }
-  });
+  for (const kind of ["replicate", "snapshot"] as const) {
+    app.post(`/internal/${kind}`, async (c) => {
+      const answer = await answerReplication(follower, kind, await readJson(c));
+      return c.json(answer.body, answer.status);
+    });
+  }
   // A restarting leader fences: the follower reports its position, then adopts the new epoch.
   const fenceSchema = z.object({ epoch: z.number().int().min(1), leaderId: z.string() });
   app.post("/internal/fence", async (c) => {

@@ -32,7 +32,7 @@ export class TransportError extends Error {
 type Body = Record<string, unknown> | null;
 
 /** Turns a follower's 200 / 409 answer into a reply; anything else is a TransportError. */
-function toReply<Reply>(
+export function toReply<Reply>(
   url: string,
   status: number,
   body: Body,

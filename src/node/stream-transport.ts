@@ -1,0 +1,133 @@
+import type { FollowerPosition } from "../core/recovery.ts";
+import type { ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotReply } from "../core/types.ts";
+import { HttpTransport, type RecoveryData, type Transport, type TransportReply, TransportError, toReply } from "./transport.ts";
+
+interface Pending {
+  resolve: (answer: { status: number; body: Record<string, unknown> | null }) => void;
+  reject: (error: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** One WebSocket to one follower's `/internal/stream`, opened on first use and again after it closes. */
+class FollowerStream {
+  #socket: WebSocket | null = null;
+  #opening: Promise<WebSocket> | null = null;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+
+  constructor(
+    private readonly url: string,
+    private readonly headers: Record<string, string>,
+  ) {}
+
+  async send(kind: "replicate" | "snapshot", body: unknown, timeoutMs: number): Promise<{ status: number; body: Record<string, unknown> | null }> {
+    const socket = await this.#open(timeoutMs);
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new TransportError(`${this.url}: no answer to message ${id} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(id, { resolve, reject, timer });
+      socket.send(JSON.stringify({ id, kind, body }));
+    });
+  }
+
+  close(): void {
+    this.#socket?.close();
+  }
+
+  #open(timeoutMs: number): Promise<WebSocket> {
+    if (this.#socket?.readyState === WebSocket.OPEN) return Promise.resolve(this.#socket);
+    this.#opening ??= new Promise<WebSocket>((resolve, reject) => {
+      const streamUrl = `${this.url.replace(/^http/, "ws")}/internal/stream`;
+      // Bun's WebSocket client takes headers: the stream is behind the cluster token too.
+      const socket = new WebSocket(streamUrl, { headers: this.headers } as unknown as string[]);
+      const timer = setTimeout(() => socket.close(), timeoutMs);
+      socket.onopen = () => {
+        clearTimeout(timer);
+        this.#socket = socket;
+        this.#opening = null;
+        resolve(socket);
+      };
+      socket.onmessage = (event) => this.#answer(String(event.data));
+      socket.onclose = () => {
+        clearTimeout(timer);
+        if (this.#socket === socket) this.#socket = null;
+        this.#opening = null;
+        reject(new TransportError(`${streamUrl} closed`));
+        this.#failAll(new TransportError(`${streamUrl} closed`));
+      };
+    });
+    return this.#opening;
+  }
+
+  #answer(text: string): void {
+    const frame = JSON.parse(text) as { id: number; status: number; body: Record<string, unknown> | null };
+    const pending = this.#pending.get(frame.id);
+    if (!pending) return; // timed out already
+    this.#pending.delete(frame.id);
+    clearTimeout(pending.timer);
+    pending.resolve(frame);
+  }
+
+  #failAll(error: Error): void {
+    for (const pending of this.#pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(error);
+    }
+    this.#pending.clear();
+  }
+}
+
+/**
+ * Replication over one WebSocket per follower (`/internal/stream`), the same messages and
+ * answers as `POST /internal/replicate|snapshot`; fencing and recovery stay plain HTTP.
+ */
+export class StreamTransport implements Transport {
+  readonly #http: HttpTransport;
+  readonly #streams = new Map<string, FollowerStream>();
+  readonly #headers: Record<string, string>;
+
+  constructor(clusterToken: string) {
+    this.#http = new HttpTransport(clusterToken);
+    this.#headers = { authorization: `Bearer ${clusterToken}` };
+  }
+
+  async replicate(url: string, message: ReplicateMessage, timeoutMs: number): Promise<TransportReply<ReplicateReply>> {
+    const { status, body } = await this.#stream(url).send("replicate", message, timeoutMs);
+    return toReply<ReplicateReply>(url, status, body, (ok, incarnation) =>
+      typeof ok.lastOffset === "number" ? { kind: "ok", lastOffset: ok.lastOffset, incarnation } : null,
+    );
+  }
+
+  async snapshot(url: string, chunk: SnapshotChunk, timeoutMs: number): Promise<TransportReply<SnapshotReply>> {
+    const { status, body } = await this.#stream(url).send("snapshot", chunk, timeoutMs);
+    return toReply<SnapshotReply>(url, status, body, (ok, incarnation) => {
+      if (typeof ok.lastOffset === "number") return { kind: "ok", lastOffset: ok.lastOffset, incarnation };
+      if (typeof ok.chunk === "number") return { kind: "chunk_ok", chunk: ok.chunk, incarnation };
+      return null;
+    });
+  }
+
+  fence(url: string, epoch: number, leaderId: string, timeoutMs: number): Promise<FollowerPosition> {
+    return this.#http.fence(url, epoch, leaderId, timeoutMs);
+  }
+
+  recover(url: string, timeoutMs: number): Promise<RecoveryData> {
+    return this.#http.recover(url, timeoutMs);
+  }
+
+  close(): void {
+    for (const stream of this.#streams.values()) stream.close();
+  }
+
+  #stream(url: string): FollowerStream {
+    let stream = this.#streams.get(url);
+    if (!stream) {
+      stream = new FollowerStream(url, this.#headers);
+      this.#streams.set(url, stream);
+    }
+    return stream;
+  }
+}
