@@ -4,7 +4,6 @@ import { z } from "zod";
 import { constants } from "../core/constants.ts";
 import { ApiError } from "./errors.ts";
 
-// biome-ignore lint: control characters are what the pattern is about
 const controlCharacter = /[\u0000-\u001f\u007f]/;
 
 const keySchemas = new Map<number, z.ZodType<string>>();
