@@ -1,6 +1,6 @@
 import { ConfigError, type Config, configHelp, parseConfig } from "./config.ts";
 import { createApp, replicateBodyLimitBytes } from "./http/app.ts";
-import { streamHandler, upgradeToStream } from "./http/stream.ts";
+import { streamHandler, streamUpgrader } from "./http/stream.ts";
 import { FollowerNode } from "./node/follower-node.ts";
 import { LeaderNode } from "./node/leader-node.ts";
 import { recoverFromFollowers } from "./node/recovery.ts";
@@ -33,14 +33,16 @@ const config = loadConfig();
 // A leader listens only once it has recovered what its followers hold, so /health means ready.
 const node = await createNode(config);
 const app = createApp(node);
+const upgradeToStream = node instanceof FollowerNode ? streamUpgrader(config.clusterToken) : () => undefined;
 const server = Bun.serve({
   hostname: config.host,
   port: config.port,
   fetch(request, server) {
-    const stream = node instanceof FollowerNode ? upgradeToStream(request, server, config.clusterToken) : undefined;
+    const stream = upgradeToStream(request, server);
     if (stream === "upgraded") return undefined;
     return stream ?? app.fetch(request, server);
   },
+  // Only followers upgrade (to /internal/stream); Bun's types want one handler either way.
   websocket: node instanceof FollowerNode ? streamHandler(node, replicateBodyLimitBytes(config.maxValueBytes)) : { message() {} },
   // The app refuses oversize bodies with a JSON 413 (src/http/app.ts); Bun's own limit would
   // answer first, in plain text, so it sits above anything a client can announce.

@@ -1,6 +1,6 @@
 import type { Server, WebSocketHandler } from "bun";
 import type { FollowerNode } from "../node/follower-node.ts";
-import { hasClusterToken } from "./auth.ts";
+import { clusterTokenCheck } from "./auth.ts";
 import { answerReplication } from "./internal-routes.ts";
 
 /**
@@ -20,15 +20,18 @@ interface Frame {
 
 /**
  * Handles a request for the stream: "upgraded" (Bun then owns the connection), or a refusal;
- * undefined for any other path.
+ * undefined for any other path (checked cheaply first: every request of a follower passes here).
  */
-export function upgradeToStream(request: Request, server: Server<undefined>, token: string): Response | "upgraded" | undefined {
-  if (new URL(request.url).pathname !== streamPath) return undefined;
-  if (!hasClusterToken(request.headers.get("authorization"), token)) {
-    return Response.json({ error: "unauthorized", message: "this route needs the cluster token: Authorization: Bearer <CLUSTER_TOKEN>" }, { status: 401 });
-  }
-  if (server.upgrade(request)) return "upgraded";
-  return Response.json({ error: "upgrade_required", message: `${streamPath} is a WebSocket` }, { status: 426 });
+export function streamUpgrader(token: string): (request: Request, server: Server<undefined>) => Response | "upgraded" | undefined {
+  const hasToken = clusterTokenCheck(token);
+  return (request, server) => {
+    if (!request.url.includes(streamPath) || new URL(request.url).pathname !== streamPath) return undefined;
+    if (!hasToken(request.headers.get("authorization"))) {
+      return Response.json({ error: "unauthorized", message: "this route needs the cluster token: Authorization: Bearer <CLUSTER_TOKEN>" }, { status: 401 });
+    }
+    if (server.upgrade(request)) return "upgraded";
+    return Response.json({ error: "upgrade_required", message: `${streamPath} is a WebSocket` }, { status: 426 });
+  };
 }
 
 export function streamHandler(follower: FollowerNode, maxPayloadBytes: number): WebSocketHandler<undefined> {

@@ -1,9 +1,18 @@
 import type { FollowerPosition } from "../core/recovery.ts";
 import type { ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotReply } from "../core/types.ts";
-import { HttpTransport, type RecoveryData, type Transport, type TransportReply, TransportError, toReply } from "./transport.ts";
+import {
+  type Body,
+  parseRecoveryStream,
+  type RecoveryData,
+  replicateReply,
+  snapshotReply,
+  type Transport,
+  type TransportReply,
+  TransportError,
+} from "./transport.ts";
 
 interface Pending {
-  resolve: (answer: { status: number; body: Record<string, unknown> | null }) => void;
+  resolve: (answer: { status: number; body: Body }) => void;
   reject: (error: Error) => void;
   timer: ReturnType<typeof setTimeout>;
 }
@@ -20,7 +29,7 @@ class FollowerStream {
     private readonly headers: Record<string, string>,
   ) {}
 
-  async send(kind: "replicate" | "snapshot", body: unknown, timeoutMs: number): Promise<{ status: number; body: Record<string, unknown> | null }> {
+  async send(kind: "replicate" | "snapshot", body: unknown, timeoutMs: number): Promise<{ status: number; body: Body }> {
     const socket = await this.#open(timeoutMs);
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
@@ -31,10 +40,6 @@ class FollowerStream {
       this.#pending.set(id, { resolve, reject, timer });
       socket.send(JSON.stringify({ id, kind, body }));
     });
-  }
-
-  close(): void {
-    this.#socket?.close();
   }
 
   #open(timeoutMs: number): Promise<WebSocket> {
@@ -63,7 +68,7 @@ class FollowerStream {
   }
 
   #answer(text: string): void {
-    const frame = JSON.parse(text) as { id: number; status: number; body: Record<string, unknown> | null };
+    const frame = JSON.parse(text) as { id: number; status: number; body: Body };
     const pending = this.#pending.get(frame.id);
     if (!pending) return; // timed out already
     this.#pending.delete(frame.id);
@@ -82,44 +87,43 @@ class FollowerStream {
 
 /**
  * Replication over one WebSocket per follower (`/internal/stream`), the same messages and
- * answers as `POST /internal/replicate|snapshot`; fencing and recovery stay plain HTTP.
+ * answers as `POST /internal/replicate|snapshot`; fencing and recovery, once per leader start,
+ * are plain HTTP.
  */
 export class StreamTransport implements Transport {
-  readonly #http: HttpTransport;
   readonly #streams = new Map<string, FollowerStream>();
   readonly #headers: Record<string, string>;
 
   constructor(clusterToken: string) {
-    this.#http = new HttpTransport(clusterToken);
     this.#headers = { authorization: `Bearer ${clusterToken}` };
   }
 
   async replicate(url: string, message: ReplicateMessage, timeoutMs: number): Promise<TransportReply<ReplicateReply>> {
     const { status, body } = await this.#stream(url).send("replicate", message, timeoutMs);
-    return toReply<ReplicateReply>(url, status, body, (ok, incarnation) =>
-      typeof ok.lastOffset === "number" ? { kind: "ok", lastOffset: ok.lastOffset, incarnation } : null,
-    );
+    return replicateReply(url, status, body);
   }
 
   async snapshot(url: string, chunk: SnapshotChunk, timeoutMs: number): Promise<TransportReply<SnapshotReply>> {
     const { status, body } = await this.#stream(url).send("snapshot", chunk, timeoutMs);
-    return toReply<SnapshotReply>(url, status, body, (ok, incarnation) => {
-      if (typeof ok.lastOffset === "number") return { kind: "ok", lastOffset: ok.lastOffset, incarnation };
-      if (typeof ok.chunk === "number") return { kind: "chunk_ok", chunk: ok.chunk, incarnation };
-      return null;
+    return snapshotReply(url, status, body);
+  }
+
+  async fence(url: string, epoch: number, leaderId: string, timeoutMs: number): Promise<FollowerPosition> {
+    const response = await fetch(`${url}/internal/fence`, {
+      method: "POST",
+      headers: { ...this.#headers, "content-type": "application/json" },
+      body: JSON.stringify({ epoch, leaderId }),
+      signal: AbortSignal.timeout(timeoutMs),
     });
+    const body = (await response.json().catch(() => null)) as FollowerPosition | null;
+    if (response.status !== 200 || !body) throw new TransportError(`${url}/internal/fence answered ${response.status}`);
+    return { url, epoch: body.epoch, lastOffset: body.lastOffset, lastEntryEpoch: body.lastEntryEpoch, appliedOffset: body.appliedOffset };
   }
 
-  fence(url: string, epoch: number, leaderId: string, timeoutMs: number): Promise<FollowerPosition> {
-    return this.#http.fence(url, epoch, leaderId, timeoutMs);
-  }
-
-  recover(url: string, timeoutMs: number): Promise<RecoveryData> {
-    return this.#http.recover(url, timeoutMs);
-  }
-
-  close(): void {
-    for (const stream of this.#streams.values()) stream.close();
+  async recover(url: string, timeoutMs: number): Promise<RecoveryData> {
+    const response = await fetch(`${url}/internal/recover`, { headers: this.#headers, signal: AbortSignal.timeout(timeoutMs) });
+    if (!response.ok) throw new TransportError(`${url}/internal/recover answered ${response.status}`);
+    return parseRecoveryStream(await response.text());
   }
 
   #stream(url: string): FollowerStream {

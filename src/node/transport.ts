@@ -29,10 +29,10 @@ export class TransportError extends Error {
   override name = "TransportError";
 }
 
-type Body = Record<string, unknown> | null;
+export type Body = Record<string, unknown> | null;
 
 /** Turns a follower's 200 / 409 answer into a reply; anything else is a TransportError. */
-export function toReply<Reply>(
+function toReply<Reply>(
   url: string,
   status: number,
   body: Body,
@@ -51,58 +51,20 @@ export function toReply<Reply>(
   throw new TransportError(`${url} answered ${status} ${JSON.stringify(body)}`);
 }
 
-/** Replication over HTTP with the cluster token; keep-alive connections come from Bun's fetch. */
-export class HttpTransport implements Transport {
-  readonly #headers: Record<string, string>;
+/** A follower's answer to a replicate message (HTTP route or stream frame) as a reply. */
+export function replicateReply(url: string, status: number, body: Body): TransportReply<ReplicateReply> {
+  return toReply<ReplicateReply>(url, status, body, (ok, incarnation) =>
+    typeof ok.lastOffset === "number" ? { kind: "ok", lastOffset: ok.lastOffset, incarnation } : null,
+  );
+}
 
-  constructor(clusterToken: string) {
-    this.#headers = { authorization: `Bearer ${clusterToken}`, "content-type": "application/json" };
-  }
-
-  async replicate(followerUrl: string, message: ReplicateMessage, timeoutMs: number): Promise<TransportReply<ReplicateReply>> {
-    const { status, body } = await this.#post(`${followerUrl}/internal/replicate`, message, timeoutMs);
-    return toReply<ReplicateReply>(followerUrl, status, body, (ok, incarnation) =>
-      typeof ok.lastOffset === "number" ? { kind: "ok", lastOffset: ok.lastOffset, incarnation } : null,
-    );
-  }
-
-  async snapshot(followerUrl: string, chunk: SnapshotChunk, timeoutMs: number): Promise<TransportReply<SnapshotReply>> {
-    const { status, body } = await this.#post(`${followerUrl}/internal/snapshot`, chunk, timeoutMs);
-    return toReply<SnapshotReply>(followerUrl, status, body, (ok, incarnation) => {
-      if (typeof ok.lastOffset === "number") return { kind: "ok", lastOffset: ok.lastOffset, incarnation };
-      if (typeof ok.chunk === "number") return { kind: "chunk_ok", chunk: ok.chunk, incarnation };
-      return null;
-    });
-  }
-
-  async fence(followerUrl: string, epoch: number, leaderId: string, timeoutMs: number): Promise<FollowerPosition> {
-    const { status, body: answer } = await this.#post(`${followerUrl}/internal/fence`, { epoch, leaderId }, timeoutMs);
-    if (status !== 200 || !answer) throw new TransportError(`${followerUrl}/internal/fence answered ${status}`);
-    const body = answer as unknown as FollowerPosition;
-    return {
-      url: followerUrl,
-      epoch: body.epoch,
-      lastOffset: body.lastOffset,
-      lastEntryEpoch: body.lastEntryEpoch,
-      appliedOffset: body.appliedOffset,
-    };
-  }
-
-  async recover(followerUrl: string, timeoutMs: number): Promise<RecoveryData> {
-    const response = await fetch(`${followerUrl}/internal/recover`, { headers: this.#headers, signal: AbortSignal.timeout(timeoutMs) });
-    if (!response.ok) throw new TransportError(`${followerUrl}/internal/recover answered ${response.status}`);
-    return parseRecoveryStream(await response.text());
-  }
-
-  async #post(url: string, payload: unknown, timeoutMs: number): Promise<{ status: number; body: Body }> {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: this.#headers,
-      body: JSON.stringify(payload),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    return { status: response.status, body: (await response.json().catch(() => null)) as Body };
-  }
+/** A follower's answer to a snapshot chunk as a reply. */
+export function snapshotReply(url: string, status: number, body: Body): TransportReply<SnapshotReply> {
+  return toReply<SnapshotReply>(url, status, body, (ok, incarnation) => {
+    if (typeof ok.lastOffset === "number") return { kind: "ok", lastOffset: ok.lastOffset, incarnation };
+    if (typeof ok.chunk === "number") return { kind: "chunk_ok", chunk: ok.chunk, incarnation };
+    return null;
+  });
 }
 
 /**
