@@ -5,7 +5,7 @@ import { answerReplication } from "./internal-routes.ts";
 
 /**
  * `/internal/stream`: replication over one WebSocket per leader instead of one HTTP request per
- * message (about a third of the CPU per message on both sides). A frame is
+ * message (under half the CPU per message, `bench/transport-cost.ts`). A frame is
  * `{id, kind: "replicate"|"snapshot", body}`; the answer `{id, status, body}` is exactly what
  * `POST /internal/<kind>` would answer. Answers may come back out of order (a message that
  * arrived ahead of an earlier one waits for it), so the leader matches them by `id`.

@@ -1,0 +1,107 @@
+import { readFileSync } from "node:fs";
+import { freePort } from "../src/cluster.ts";
+
+/**
+ * What one request/answer costs between two Bun processes on loopback, HTTP against WebSocket
+ * (CPU of both sides per exchange, 16 in flight), and how much slower a round trip gets when each
+ * follows 12 ms of idleness (processes asleep) than back to back. The figures behind the choice of
+ * `/internal/stream` and the constant in the spaced-writes measurement (BENCHMARKS.md).
+ */
+const exchanges = 20_000;
+const inFlight = 16;
+const body = JSON.stringify({ epoch: 1, entries: Array.from({ length: 6 }, (_, i) => ({ offset: i, key: `k${i}`, value: '"v"' })) });
+
+// The answering side runs in a process of its own, as a follower does.
+const port = freePort();
+const server = Bun.spawn(
+  [
+    process.execPath,
+    "-e",
+    `Bun.serve({
+      port: ${port},
+      fetch(request, server) {
+        if (server.upgrade(request)) return;
+        return request.text().then(() => new Response('{"lastOffset":1}'));
+      },
+      websocket: { message(socket, data) { socket.send(JSON.stringify({ id: JSON.parse(String(data)).id, status: 200 })); } },
+    });`,
+  ],
+  { stdout: "ignore", stderr: "inherit" },
+);
+for (let attempt = 0; ; attempt++) {
+  const up = await fetch(`http://127.0.0.1:${port}/`, { method: "POST", body: "{}" }).then(() => true, () => false);
+  if (up) break;
+  if (attempt > 200) throw new Error("the answering process did not start");
+  await Bun.sleep(25);
+}
+
+async function cpuOf<T>(work: () => Promise<T>): Promise<{ wallMs: number; clientCpuUs: number; serverCpuUs: number }> {
+  const serverBefore = serverCpu();
+  const clientBefore = process.cpuUsage();
+  const startedMs = performance.now();
+  await work();
+  const client = process.cpuUsage(clientBefore);
+  return { wallMs: performance.now() - startedMs, clientCpuUs: client.user + client.system, serverCpuUs: serverCpu() - serverBefore };
+}
+
+function serverCpu(): number {
+  const fields = readFileSync(`/proc/${server.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10_000; // clock ticks (1/100 s) → µs
+}
+
+async function overHttp(): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next++ < exchanges) await (await fetch(`http://127.0.0.1:${port}/`, { method: "POST", body })).text();
+    }),
+  );
+}
+
+async function overWebSocket(): Promise<void> {
+  const socket = new WebSocket(`ws://127.0.0.1:${port}/`);
+  await new Promise((resolve) => (socket.onopen = resolve));
+  const waiting = new Map<number, () => void>();
+  socket.onmessage = (event) => {
+    const id = JSON.parse(String(event.data)).id as number;
+    waiting.get(id)!();
+    waiting.delete(id);
+  };
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < exchanges) {
+        const id = ++next;
+        await new Promise<void>((resolve) => {
+          waiting.set(id, resolve);
+          socket.send(JSON.stringify({ id, body }));
+        });
+      }
+    }),
+  );
+  socket.close();
+}
+
+async function roundTripMs(gapMs: number): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 300; i++) {
+    const startedMs = performance.now();
+    await (await fetch(`http://127.0.0.1:${port}/`, { method: "POST", body: "{}" })).text();
+    times.push(performance.now() - startedMs);
+    if (gapMs > 0) await Bun.sleep(gapMs);
+  }
+  return times.sort((a, b) => a - b)[150]!;
+}
+
+try {
+  for (const [name, run] of [["HTTP", overHttp], ["WebSocket", overWebSocket]] as const) {
+    const { wallMs, clientCpuUs, serverCpuUs } = await cpuOf(run);
+    console.log(
+      `${name.padEnd(9)} ${Math.round(exchanges / (wallMs / 1000))} exchanges/s, CPU per exchange: ` +
+        `${(clientCpuUs / exchanges).toFixed(1)} µs client + ${(serverCpuUs / exchanges).toFixed(1)} µs server`,
+    );
+  }
+  console.log(`HTTP round trip, median: ${(await roundTripMs(0)).toFixed(3)} ms back to back, ${(await roundTripMs(12)).toFixed(3)} ms after 12 ms idle`);
+} finally {
+  server.kill();
+}
