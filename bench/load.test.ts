@@ -50,6 +50,31 @@ describe("against a local cluster", () => {
   });
 });
 
+test("closed model with a think time: each client pauses after every answer, and the pause is not latency", async () => {
+  // A stand-in leader that answers at once and records when each write arrived.
+  const arrivals: number[] = [];
+  const server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch: () => {
+      arrivals.push(performance.now());
+      return Response.json({ offset: arrivals.length, acks: 0 });
+    },
+  });
+  try {
+    const thinkMs = 40;
+    const summary = await runClosedLoad({ leaderUrl: `http://127.0.0.1:${server.port}`, writes: 4, concurrency: 1, keys: 3, thinkMs });
+    expect(summary).toMatchObject({ succeeded: 4, thinkMs });
+    for (let i = 1; i < arrivals.length; i++) expect(arrivals[i]! - arrivals[i - 1]!).toBeGreaterThanOrEqual(thinkMs - 1);
+    // Bun's timers fire up to a millisecond early. The pauses are not latency: the latencies add
+    // up to at most the run's time less the three pauses.
+    const latencySumMs = summary.latencyMs.mean * 4;
+    expect(latencySumMs).toBeLessThanOrEqual(summary.seconds * 1000 - 3 * (thinkMs - 1) + 1);
+  } finally {
+    server.stop(true);
+  }
+});
+
 test("a leader that is not there: every write fails with the network error's name", async () => {
   const summary = await runClosedLoad({ leaderUrl: "http://127.0.0.1:1", writes: 6, concurrency: 2, keys: 3 });
   expect(summary.failed).toBe(6);

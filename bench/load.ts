@@ -7,7 +7,8 @@ import { TargetError, resolveLeaderUrl, fetchLeaderStatus } from "./lib/target.t
 /**
  * The k6 workloads without k6 (k6/writes.js, k6/open-rate.js): PUT /kv/key-<i % keys> with
  * {"value": "value-<i>"}. Closed model: C clients, each sends its next write when the last one
- * answered. Open model: writes start on a fixed schedule whatever the answers, and latency is
+ * answered (after an optional think time, k6's `sleep()`; latency counts from the actual send, so
+ * the pause is never charged to a write). Open model: writes start on a fixed schedule whatever the answers, and latency is
  * measured from the scheduled start, so a stall is charged to every write it delayed (no
  * coordinated omission). Latency percentiles are those of the successful (200) writes.
  */
@@ -23,6 +24,8 @@ export interface LoadSummary {
   keys: number;
   quorum: number | null;
   concurrency?: number;
+  /** Closed model: pause after each answer before the client's next write. */
+  thinkMs?: number;
   rate?: number;
   durationS?: number;
   /** Writes sent. */
@@ -123,10 +126,16 @@ const round = (value: number, digits: number) => Number(value.toFixed(digits));
 export interface ClosedLoadOptions extends Workload {
   writes: number;
   concurrency: number;
+  /** Pause after each answer before the same client's next write (0 = none). */
+  thinkMs?: number;
   onProgress?: (done: number) => void;
 }
 
-/** Closed model: `concurrency` clients share `writes` writes, each waiting for its answer. */
+/**
+ * Closed model: `concurrency` clients share `writes` writes, each waiting for its answer and then
+ * `thinkMs`. One client with a think time above MAX_DELAY_MS sends writes that never queue behind
+ * an earlier write's messages: the unordered bound's setting (DESIGN §6).
+ */
 export async function runClosedLoad(options: ClosedLoadOptions): Promise<LoadSummary> {
   const tally = new Tally();
   let next = 0;
@@ -135,13 +144,14 @@ export async function runClosedLoad(options: ClosedLoadOptions): Promise<LoadSum
     while (next < options.writes) {
       await tally.send(options, next++);
       options.onProgress?.(++done);
+      if (options.thinkMs && next < options.writes) await Bun.sleep(options.thinkMs);
     }
   };
   const startedMs = performance.now();
   await Promise.all(Array.from({ length: Math.min(options.concurrency, options.writes) }, client));
   const seconds = (performance.now() - startedMs) / 1000;
   const base = { model: "closed" as const, leaderUrl: options.leaderUrl, keys: options.keys, quorum: options.quorum ?? null };
-  return { ...tally.summary(base, seconds), concurrency: options.concurrency };
+  return { ...tally.summary(base, seconds), concurrency: options.concurrency, thinkMs: options.thinkMs ?? 0 };
 }
 
 export interface OpenLoadOptions extends Workload {
@@ -196,7 +206,7 @@ export function formatSummary(summary: LoadSummary): string {
   const { latencyMs: l } = summary;
   const shape =
     summary.model === "closed"
-      ? `closed model, ${summary.concurrency} clients`
+      ? `closed model, ${summary.concurrency} clients` + (summary.thinkMs ? `, ${summary.thinkMs} ms think time` : "")
       : `open model, ${summary.rate}/s for ${summary.durationS} s (latency from the scheduled start)`;
   const errors = Object.entries(summary.errors)
     .sort((x, y) => y[1] - x[1])
@@ -217,7 +227,8 @@ export function formatSummary(summary: LoadSummary): string {
 const usage = `Usage: bun run load [flags]
 
 The k6 workload without k6: PUT /kv/key-<i % keys> {"value": "value-<i>"} to the leader.
-Closed model (default): --writes N shared by --concurrency C clients.
+Closed model (default): --writes N shared by --concurrency C clients, each pausing --think-ms
+after every answer.
 Open model: --rate R writes/s for --duration S seconds; latency counts from the scheduled start.
 Talks to --leader (env LEADER_URL, default http://127.0.0.1:5001), or with --local starts its
 own cluster on free ports and stops it afterwards.`;
@@ -225,6 +236,7 @@ own cluster on free ports and stops it afterwards.`;
 const flags = {
   writes: { type: "number", default: 10_000, integer: true, min: 1, help: "closed model: writes in all" },
   concurrency: { type: "number", default: 20, integer: true, min: 1, help: "closed model: concurrent clients" },
+  thinkMs: { type: "number", default: 0, min: 0, help: "closed model: pause after each answer (k6 sleep)" },
   keys: { type: "number", default: 100, integer: true, min: 1, help: "distinct keys (key-0 … key-<K−1>)" },
   rate: { type: "number", min: 0.001, help: "open model: writes started per second (selects the open model)" },
   duration: { type: "number", default: 10, min: 0.001, help: "open model: seconds of load" },
@@ -253,7 +265,7 @@ async function main(): Promise<void> {
       return summary;
     }
     const bar = progressBar(options.writes, "load");
-    const summary = await runClosedLoad({ ...workload, writes: options.writes, concurrency: options.concurrency, onProgress: bar.set });
+    const summary = await runClosedLoad({ ...workload, writes: options.writes, concurrency: options.concurrency, thinkMs: options.thinkMs, onProgress: bar.set });
     bar.finish();
     return summary;
   };

@@ -4,7 +4,7 @@
 //   k6 run k6/writes.js
 //   k6 run -e BASE_URL=http://127.0.0.1:5001 -e WRITES=10000 -e VUS=20 -e KEYS=100 -e QUORUM=3 k6/writes.js
 import http from 'k6/http';
-import { check } from 'k6';
+import { check, sleep } from 'k6';
 import exec from 'k6/execution';
 
 const BASE_URL = (__ENV.BASE_URL || 'http://127.0.0.1:5001').replace(/\/+$/, '');
@@ -13,6 +13,9 @@ const VUS = Number(__ENV.VUS || 20);
 const KEYS = Number(__ENV.KEYS || 100);
 // Per-request quorum (the leader uses max(quorum, WRITE_QUORUM)); unset = the cluster's own.
 const QUERY = __ENV.QUORUM ? `?quorum=${__ENV.QUORUM}` : '';
+// Pause after each answer (bun run load --think-ms); VUS=1 THINK_MS=12 spaces writes wider than
+// MAX_DELAY_MS, the unordered bound's setting.
+const THINK_MS = Number(__ENV.THINK_MS || 0);
 
 export const options = {
   scenarios: {
@@ -39,4 +42,5 @@ export default function () {
     headers: { 'Content-Type': 'application/json' },
   });
   check(response, { 'status is 200': (r) => r.status === 200 });
+  if (THINK_MS > 0) sleep(THINK_MS / 1000);
 }
