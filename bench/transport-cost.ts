@@ -4,8 +4,9 @@ import { freePort } from "../src/cluster.ts";
 /**
  * What one request/answer costs between two Bun processes on loopback, HTTP against WebSocket
  * (CPU of both sides per exchange, 16 in flight), and how much slower a round trip gets when each
- * follows 12 ms of idleness (processes asleep) than back to back. The figures behind the choice of
- * `/internal/stream` and the constant in the spaced-writes measurement (BENCHMARKS.md).
+ * follows 12 ms of idleness (processes asleep) than back to back: over `fetch`, over a WebSocket,
+ * and over a bare TCP socket. The figures behind the choice of `/internal/stream` and the constant
+ * in the spaced-writes measurement (BENCHMARKS.md).
  */
 const exchanges = 20_000;
 const inFlight = 16;
@@ -13,6 +14,7 @@ const body = JSON.stringify({ epoch: 1, entries: Array.from({ length: 6 }, (_, i
 
 // The answering side runs in a process of its own, as a follower does.
 const port = freePort();
+const tcpPort = freePort();
 const server = Bun.spawn(
   [
     process.execPath,
@@ -24,7 +26,8 @@ const server = Bun.spawn(
         return request.text().then(() => new Response('{"lastOffset":1}'));
       },
       websocket: { message(socket, data) { socket.send(JSON.stringify({ id: JSON.parse(String(data)).id, status: 200 })); } },
-    });`,
+    });
+    Bun.listen({ hostname: "127.0.0.1", port: ${tcpPort}, socket: { data(socket, data) { socket.write(data); } } });`,
   ],
   { stdout: "ignore", stderr: "inherit" },
 );
@@ -82,15 +85,37 @@ async function overWebSocket(): Promise<void> {
   socket.close();
 }
 
-async function roundTripMs(gapMs: number): Promise<number> {
+/** Median of 300 round trips, each `gapMs` after the last answer. */
+async function roundTripMs(gapMs: number, once: () => Promise<unknown>): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < 300; i++) {
     const startedMs = performance.now();
-    await (await fetch(`http://127.0.0.1:${port}/`, { method: "POST", body: "{}" })).text();
+    await once();
     times.push(performance.now() - startedMs);
     if (gapMs > 0) await Bun.sleep(gapMs);
   }
   return times.sort((a, b) => a - b)[150]!;
+}
+
+async function roundTrips(): Promise<void> {
+  const socket = new WebSocket(`ws://127.0.0.1:${port}/`);
+  await new Promise((resolve) => (socket.onopen = resolve));
+  let answered = () => {};
+  socket.onmessage = () => answered();
+  let echoed = () => {};
+  const tcp = await Bun.connect({ hostname: "127.0.0.1", port: tcpPort, socket: { data: () => echoed() } });
+  const kinds = [
+    ["HTTP (fetch)", () => fetch(`http://127.0.0.1:${port}/`, { method: "POST", body: "{}" }).then((response) => response.text())],
+    ["WebSocket", () => new Promise<void>((resolve) => ((answered = resolve), socket.send(JSON.stringify({ id: 1 }))))],
+    ["TCP", () => new Promise<void>((resolve) => ((echoed = resolve), tcp.write("x")))],
+  ] as const;
+  for (const [name, once] of kinds) {
+    const busy = await roundTripMs(0, once);
+    const idle = await roundTripMs(12, once);
+    console.log(`${`${name} round trip,`.padEnd(24)} median: ${busy.toFixed(3)} ms back to back, ${idle.toFixed(3)} ms after 12 ms idle`);
+  }
+  socket.close();
+  tcp.end();
 }
 
 try {
@@ -101,7 +126,7 @@ try {
         `${(clientCpuUs / exchanges).toFixed(1)} µs client + ${(serverCpuUs / exchanges).toFixed(1)} µs server`,
     );
   }
-  console.log(`HTTP round trip, median: ${(await roundTripMs(0)).toFixed(3)} ms back to back, ${(await roundTripMs(12)).toFixed(3)} ms after 12 ms idle`);
+  await roundTrips();
 } finally {
   server.kill();
 }
