@@ -20,6 +20,8 @@ describe("against a local cluster", () => {
   test("closed model: every write lands, and each key ends with its last write's value", async () => {
     const summary = await runClosedLoad({ leaderUrl, writes: 300, concurrency: 4, keys: 10 });
     expect(summary).toMatchObject({ model: "closed", writes: 300, succeeded: 300, failed: 0, successRate: 1, errors: {} });
+    // WRITE_QUORUM 2 of 2 followers: every answer came once both held the write.
+    expect(summary.acks).toEqual({ 2: 300 });
     const l = summary.latencyMs;
     expect(0 < l.min && l.min <= l.p50 && l.p50 <= l.p95 && l.p95 <= l.p99 && l.p99 <= l.max).toBe(true);
     // With 4 clients at most the last 4 writes are in flight at once, so write 290+k (the last
@@ -35,7 +37,7 @@ describe("against a local cluster", () => {
 
   test("errors are counted by the JSON error code, and kept out of the latencies", async () => {
     const summary = await runClosedLoad({ leaderUrl, writes: 20, concurrency: 2, keys: 5, quorum: 3 });
-    expect(summary).toMatchObject({ succeeded: 0, failed: 20, errors: { invalid_quorum: 20 } });
+    expect(summary).toMatchObject({ succeeded: 0, failed: 20, errors: { invalid_quorum: 20 }, acks: {} });
     expect(summary.latencyMs.max).toBe(0);
   });
 
@@ -58,13 +60,13 @@ test("closed model with a think time: each client pauses after every answer, and
     hostname: "127.0.0.1",
     fetch: () => {
       arrivals.push(performance.now());
-      return Response.json({ offset: arrivals.length, acks: 0 });
+      return Response.json({ offset: arrivals.length, acks: arrivals.length % 2 });
     },
   });
   try {
     const thinkMs = 40;
     const summary = await runClosedLoad({ leaderUrl: `http://127.0.0.1:${server.port}`, writes: 4, concurrency: 1, keys: 3, thinkMs });
-    expect(summary).toMatchObject({ succeeded: 4, thinkMs });
+    expect(summary).toMatchObject({ succeeded: 4, thinkMs, acks: { 0: 2, 1: 2 } });
     for (let i = 1; i < arrivals.length; i++) expect(arrivals[i]! - arrivals[i - 1]!).toBeGreaterThanOrEqual(thinkMs - 1);
     // Bun's timers fire up to a millisecond early. The pauses are not latency: the latencies add
     // up to at most the run's time less the three pauses.

@@ -41,6 +41,12 @@ export interface LoadSummary {
   latencyMs: LatencyStatsMs;
   /** Error code (the JSON `error` field, http_<status>, or the network error) → count. */
   errors: Record<string, number>;
+  /**
+   * Successful writes by the `acks` of their answer: how many followers held the write when the
+   * leader answered. Spaced writes answered at exactly the k-th acknowledgement all show k.
+   * Empty where the answers are not seen (the k6 driver).
+   */
+  acks: Record<string, number>;
   /** Open model: how late the generator itself sent writes (already included in latencyMs). */
   sendLagMs?: { mean: number; max: number };
   distribution: PercentilePoint[];
@@ -62,6 +68,7 @@ export function workloadRequest(index: number, keys: number, quorum?: number): {
 class Tally {
   readonly latency = new LatencyRecorder();
   readonly errors: Record<string, number> = {};
+  readonly acks: Record<string, number> = {};
   sent = 0;
   succeeded = 0;
   failed = 0;
@@ -81,6 +88,7 @@ class Tally {
       });
       const text = await response.text();
       if (response.status !== 200) code = errorCode(response.status, text);
+      else this.#countAcks(text);
     } catch (error) {
       const { name, code: systemCode } = error as Error & { code?: string };
       code = name === "TimeoutError" ? "timeout" : (systemCode ?? name);
@@ -91,6 +99,15 @@ class Tally {
     } else {
       this.failed++;
       this.errors[code] = (this.errors[code] ?? 0) + 1;
+    }
+  }
+
+  #countAcks(text: string): void {
+    try {
+      const { acks } = JSON.parse(text) as { acks?: unknown };
+      if (typeof acks === "number") this.acks[acks] = (this.acks[acks] ?? 0) + 1;
+    } catch {
+      // a 200 that is not the leader's JSON: nothing to count
     }
   }
 
@@ -106,6 +123,7 @@ class Tally {
       successRate: this.sent + dropped > 0 ? this.succeeded / (this.sent + dropped) : 0,
       latencyMs: this.latency.stats(),
       errors: this.errors,
+      acks: this.acks,
       distribution: this.latency.distribution(),
     };
   }
@@ -220,6 +238,8 @@ export function formatSummary(summary: LoadSummary): string {
     `  latency ms  p50 ${l.p50.toFixed(2)}  p90 ${l.p90.toFixed(2)}  p95 ${l.p95.toFixed(2)}  p99 ${l.p99.toFixed(2)}  max ${l.max.toFixed(2)}  mean ${l.mean.toFixed(2)}`,
     `  errors      ${errors.length > 0 ? errors.join(", ") : "none"}`,
   ];
+  const acks = Object.entries(summary.acks).map(([count, writes]) => `${count}: ${writes}`);
+  if (acks.length > 0) lines.push(`  acks        ${acks.join(", ")} (followers holding a write when it was answered: writes)`);
   if (summary.sendLagMs) lines.push(`  send lag ms mean ${summary.sendLagMs.mean.toFixed(2)}  max ${summary.sendLagMs.max.toFixed(2)} (generator's own lateness)`);
   return lines.join("\n");
 }

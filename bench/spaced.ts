@@ -18,7 +18,8 @@ import { unorderedBound } from "./theory.ts";
  *   p50 − path − bound   what is left once the path's own cost is taken out: near zero when the
  *                        leader answers at exactly the k-th acknowledgement;
  *   step                 p50(q) − p50(q−1) against the bound's step, which the path's cost
- *                        (the same at every quorum) cancels out of.
+ *                        (the same at every quorum) cancels out of;
+ *   acks = k             the share of answers that say exactly k followers held the write.
  */
 const usage = `Usage: bun run spaced [flags]
 
@@ -40,6 +41,8 @@ export interface SpacedRow {
   meanMs: number;
   boundMedianMs: number;
   boundMeanMs: number;
+  /** Share of answers whose `acks` is exactly the quorum: answered at the k-th acknowledgement. */
+  answeredAtK: number;
 }
 
 const options = parseToolFlags("spaced", usage, flags);
@@ -54,14 +57,14 @@ const spaced = (leaderUrl: string) => async () => {
   await runClosedLoad({ leaderUrl, writes: warmupWrites, concurrency: 1, keys: 100, thinkMs: options.thinkMs });
   const summary = await runClosedLoad({ leaderUrl, writes: options.writes, concurrency: 1, keys: 100, thinkMs: options.thinkMs });
   if (summary.failed > 0) throw new Error(`${summary.failed} writes failed: ${JSON.stringify(summary.errors)}`);
-  return summary.latencyMs;
+  return summary;
 };
 const progress = (line: string) => options.json || process.stderr.write(`spaced: ${line}\n`);
 
 const { rows, pathP50Ms } = await withLocalCluster({ followers: 1, minDelayMs: 0, maxDelayMs: 0, writeQuorum: 1 }, (single) =>
   withLocalCluster({ followers, ...delay, writeQuorum: 1 }, async (cluster) => {
     const path = async () => {
-      const p50 = (await spaced(single.leader.url)()).p50;
+      const p50 = (await spaced(single.leader.url)()).latencyMs.p50;
       progress(`path cost: p50 ${p50.toFixed(2)} ms`);
       return p50;
     };
@@ -71,9 +74,10 @@ const { rows, pathP50Ms } = await withLocalCluster({ followers: 1, minDelayMs: 0
     for (let quorum = 1; quorum <= followers; quorum++) {
       paths.push(await path());
       await putAdminConfig(cluster.leader.url, cluster.token, { writeQuorum: quorum });
-      const latency = await spaced(cluster.leader.url)();
+      const { latencyMs: latency, acks, succeeded } = await spaced(cluster.leader.url)();
       const bound = unorderedBound(quorum, followers, delay);
-      result.push({ quorum, p50Ms: latency.p50, meanMs: latency.mean, boundMedianMs: bound.medianMs, boundMeanMs: bound.meanMs });
+      const atK = (acks[quorum] ?? 0) / succeeded;
+      result.push({ quorum, p50Ms: latency.p50, meanMs: latency.mean, boundMedianMs: bound.medianMs, boundMeanMs: bound.meanMs, answeredAtK: atK });
       progress(`quorum ${quorum}: p50 ${latency.p50.toFixed(2)} ms`);
     }
     paths.push(await path());
@@ -95,15 +99,15 @@ if (options.json) {
 } else {
   console.log(`one client, ${options.thinkMs} ms think time, ${options.writes} writes per row, delays U(${delay.minDelayMs}, ${delay.maxDelayMs}) ms`);
   console.log(`path cost (1 follower, zero delay, same spacing): p50 ${pathP50Ms.map(f).join(", ")} ms; median ${f(pathMs)} ms\n`);
-  console.log("| quorum | p50 | mean | unordered median | p50 − bound | p50 − path − bound | step | bound step |");
-  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|");
+  console.log("| quorum | p50 | mean | unordered median | p50 − bound | p50 − path − bound | step | bound step | answers with acks = k |");
+  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   rows.forEach((row, i) => {
     const previous = rows[i - 1];
     const step = previous ? signed(row.p50Ms - previous.p50Ms) : "";
     const boundStep = previous ? signed(row.boundMedianMs - previous.boundMedianMs) : "";
     console.log(
       `| ${row.quorum} | ${f(row.p50Ms)} | ${f(row.meanMs)} | ${f(row.boundMedianMs)} | ${signed(row.p50Ms - row.boundMedianMs)} | ` +
-        `${signed(row.p50Ms - pathMs - row.boundMedianMs)} | ${step} | ${boundStep} |`,
+        `${signed(row.p50Ms - pathMs - row.boundMedianMs)} | ${step} | ${boundStep} | ${(row.answeredAtK * 100).toFixed(1)} % |`,
     );
   });
 }

@@ -53,6 +53,25 @@ describe("replication over HTTP", () => {
     }
   });
 
+  test("a write is answered at its k-th acknowledgement: the answer's acks is exactly the quorum asked for", async () => {
+    const admin = (writeQuorum: number) => http(`${cluster.leader.url}/admin/config`, { method: "PUT", token: cluster.token, json: { writeQuorum } });
+    expect((await admin(1)).status).toBe(200);
+    try {
+      // One write at a time: nothing earlier holds a write back, so each answer comes with the
+      // reply that made the count reach k (waiting for more, or answering at the commit quorum
+      // only, shows here).
+      for (let quorum = 1; quorum <= 5; quorum++) {
+        for (let i = 0; i < 4; i++) {
+          const written = await put(`kth-${quorum}-${i}`, i, `?quorum=${quorum}`);
+          expect(written.status).toBe(200);
+          expect(written.body.acks).toBe(quorum);
+        }
+      }
+    } finally {
+      expect((await admin(3)).status).toBe(200);
+    }
+  });
+
   test("quorum 5 with a follower down: 503 within the timeout, not visible, then committed when it returns", async () => {
     const admin = (writeQuorum: number) => http(`${cluster.leader.url}/admin/config`, { method: "PUT", token: cluster.token, json: { writeQuorum } });
     expect((await admin(5)).status).toBe(200);

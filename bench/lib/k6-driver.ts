@@ -71,6 +71,7 @@ export function summarizeK6Output(ndjson: string, base: { leaderUrl: string; key
     successRate: writes > 0 ? succeeded / writes : 0,
     latencyMs: latency.stats(),
     errors,
+    acks: {},
     distribution: latency.distribution(),
   };
 }
