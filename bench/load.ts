@@ -7,10 +7,10 @@ import { TargetError, resolveLeaderUrl, fetchLeaderStatus } from "./lib/target.t
 /**
  * The k6 workloads without k6 (k6/writes.js, k6/open-rate.js): PUT /kv/key-<i % keys> with
  * {"value": "value-<i>"}. Closed model: C clients, each sends its next write when the last one
- * answered (after an optional think time, k6's `sleep()`; latency counts from the actual send, so
- * the pause is never charged to a write). Open model: writes start on a fixed schedule whatever the answers, and latency is
- * measured from the scheduled start, so a stall is charged to every write it delayed (no
- * coordinated omission). Latency percentiles are those of the successful (200) writes.
+ * answered, after an optional think time (k6's `sleep()`); latency counts from the actual send, so
+ * the pause is never charged to a write. Open model: writes start on a fixed schedule whatever
+ * the answers, and latency is measured from the scheduled start, so a stall is charged to every
+ * write it delayed (no coordinated omission). Latency percentiles are those of the successful (200) writes.
  */
 
 /** A write that has not answered after this is counted as a "timeout" error. */

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { RedisClient, type Subprocess } from "bun";
 import { freePort } from "../src/cluster.ts";
 import { parseToolFlags } from "./lib/flags.ts";
-import { LatencyRecorder, type LatencyStatsMs } from "./lib/latency.ts";
+import { LatencyRecorder, type LatencyStatsMs, median } from "./lib/latency.ts";
 import { withLocalCluster } from "./lib/local-cluster.ts";
 import { runClosedLoad } from "./load.ts";
 
@@ -98,7 +98,6 @@ async function redisRound(port: number): Promise<Round> {
   return { throughput: latency.count / seconds, latencyMs: latency.stats(), failed };
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 const redis = await startRedis();
 const rounds: { redis: Round[]; quorumkv: Round[] } = { redis: [], quorumkv: [] };

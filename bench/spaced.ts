@@ -1,4 +1,5 @@
 import { parseToolFlags } from "./lib/flags.ts";
+import { median } from "./lib/latency.ts";
 import { withLocalCluster } from "./lib/local-cluster.ts";
 import { putAdminConfig } from "./lib/target.ts";
 import { runClosedLoad } from "./load.ts";
@@ -28,7 +29,7 @@ One client, --think-ms between an answer and the next write (wider than MAX_DELA
 follower with zero delays, at the same spacing.`;
 
 const flags = {
-  writes: { type: "number", default: 300, integer: true, min: 10, help: "writes per quorum and delay setting" },
+  writes: { type: "number", default: 300, integer: true, min: 10, help: "measured writes per quorum row and per path-cost run" },
   thinkMs: { type: "number", default: 12, min: 0, help: "pause after each answer (above MAX_DELAY_MS)" },
   minDelayMs: { type: "number", default: 0.1, min: 0, help: "MIN_DELAY_MS of the delayed runs" },
   maxDelayMs: { type: "number", default: 10, min: 0, help: "MAX_DELAY_MS of the delayed runs" },
@@ -85,12 +86,6 @@ const { rows, pathP50Ms } = await withLocalCluster({ followers: 1, minDelayMs: 0
   }),
 );
 const pathMs = median(pathP50Ms);
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 const f = (ms: number) => ms.toFixed(2);
 const signed = (ms: number) => `${ms >= 0 ? "+" : "−"}${Math.abs(ms).toFixed(2)}`;

@@ -13,6 +13,7 @@ afterAll(async () => {
 
 const put = (key: string, value: unknown, query = "") =>
   http(`${cluster.leader.url}/kv/${encodeURIComponent(key)}${query}`, { method: "PUT", json: { value } });
+const admin = (writeQuorum: number) => http(`${cluster.leader.url}/admin/config`, { method: "PUT", token: cluster.token, json: { writeQuorum } });
 const digestOf = async (url: string) => (await http(`${url}/internal/digest`, { token: cluster.token })).body;
 
 describe("replication over HTTP", () => {
@@ -54,7 +55,6 @@ describe("replication over HTTP", () => {
   });
 
   test("a write is answered at its k-th acknowledgement: the answer's acks is exactly the quorum asked for", async () => {
-    const admin = (writeQuorum: number) => http(`${cluster.leader.url}/admin/config`, { method: "PUT", token: cluster.token, json: { writeQuorum } });
     expect((await admin(1)).status).toBe(200);
     try {
       // One write at a time: nothing earlier holds a write back, so each answer comes with the
@@ -73,7 +73,6 @@ describe("replication over HTTP", () => {
   });
 
   test("quorum 5 with a follower down: 503 within the timeout, not visible, then committed when it returns", async () => {
-    const admin = (writeQuorum: number) => http(`${cluster.leader.url}/admin/config`, { method: "PUT", token: cluster.token, json: { writeQuorum } });
     expect((await admin(5)).status).toBe(200);
     const down = cluster.followers[4]!;
     await down.stop("SIGKILL");

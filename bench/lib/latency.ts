@@ -23,6 +23,13 @@ export interface PercentilePoint {
   latencyMs: number;
 }
 
+/** The median of a few figures (the mean of the middle two when their count is even). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
 export class LatencyRecorder {
   readonly #histogram = hdr.build({ numberOfSignificantValueDigits: 3, autoResize: true });
 
