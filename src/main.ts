@@ -1,9 +1,12 @@
 import { ConfigError, type Config, configHelp, parseConfig } from "./config.ts";
 import { createApp, replicateBodyLimitBytes } from "./http/app.ts";
 import { streamHandler, streamUpgrader } from "./http/stream.ts";
+import { realClock, realDelays, realRandom, realTimers } from "./node/env.ts";
 import { FollowerNode } from "./node/follower-node.ts";
+import { HttpTransport } from "./node/http-transport.ts";
 import { LeaderNode } from "./node/leader-node.ts";
 import { recoverFromFollowers } from "./node/recovery.ts";
+import { MemoryStorage } from "./node/storage.ts";
 import { StreamTransport } from "./node/stream-transport.ts";
 
 function loadConfig(): Config {
@@ -22,11 +25,12 @@ function loadConfig(): Config {
 }
 
 async function createNode(config: Config): Promise<LeaderNode | FollowerNode> {
-  if (config.role === "follower") return new FollowerNode(config);
-  const transport = new StreamTransport(config.clusterToken);
   const log = (line: string) => console.log(`${config.nodeId}: ${line}`);
-  const recovery = await recoverFromFollowers(config.nodeId, config.followers, config.writeQuorum, transport, log);
-  return new LeaderNode(config, transport, recovery);
+  const storage = new MemoryStorage();
+  if (config.role === "follower") return new FollowerNode(config, { timers: realTimers, random: realRandom, storage, log });
+  const transport = config.transport === "http" ? new HttpTransport(config.clusterToken) : new StreamTransport(config.clusterToken);
+  const recovery = await recoverFromFollowers(config.nodeId, config.followers, config.writeQuorum, { clock: realClock, timers: realTimers, transport, log });
+  return new LeaderNode(config, { clock: realClock, timers: realTimers, random: realRandom, transport, storage, delays: realDelays(), log }, recovery);
 }
 
 const config = loadConfig();

@@ -1,8 +1,10 @@
 import { type Config, parseConfig } from "../src/config.ts";
 import { createApp } from "../src/http/app.ts";
+import { realClock, realDelays, realRandom, realTimers } from "../src/node/env.ts";
 import { FollowerNode } from "../src/node/follower-node.ts";
 import { InProcessTransport } from "../src/node/in-process-transport.ts";
 import { LeaderNode } from "../src/node/leader-node.ts";
+import { MemoryStorage } from "../src/node/storage.ts";
 
 export const testToken = "test-token-0123456789";
 
@@ -14,7 +16,7 @@ export function inProcessCluster(options: { followers?: number; env?: Record<str
   const transport = new InProcessTransport();
   const followers = urls.map((url, i) => {
     const config: Config = parseConfig({ ...base, ROLE: "follower", NODE_ID: `follower${i + 1}`, LEADER_URL: "http://leader.test" });
-    const node = new FollowerNode(config);
+    const node = new FollowerNode(config, { timers: realTimers, random: realRandom, storage: new MemoryStorage(), log: () => {} });
     transport.add(url, node);
     return { url, node, app: createApp(node) };
   });
@@ -25,7 +27,15 @@ export function inProcessCluster(options: { followers?: number; env?: Record<str
     NODE_ID: "leader",
     FOLLOWERS: urls.join(","),
   });
-  const leader = new LeaderNode(leaderConfig, transport);
+  const leader = new LeaderNode(leaderConfig, {
+    clock: realClock,
+    timers: realTimers,
+    random: realRandom,
+    transport,
+    storage: new MemoryStorage(),
+    delays: realDelays(),
+    log: () => {},
+  });
   leader.start();
   return {
     leader: { node: leader, app: createApp(leader) },

@@ -156,16 +156,20 @@ test("entries of an older epoch commit only with one of the leader's own epoch",
 test("a reply from a follower process that has since restarted does not count", () => {
   const leader = new LeaderCore({ id: "L", epoch: 1, followerCount: 1, writeQuorum: 1 });
   for (let i = 0; i < 4; i++) leader.propose("k", String(i));
-  leader.takeMessages(0, 0, heartbeatMs);
-  leader.onReply(0, { kind: "ok", lastOffset: 0, incarnation: 100 }, 1);
-  // The process restarted (incarnation 200, empty) and said so; then the old one's late answer.
-  leader.onReply(0, { kind: "ok", lastOffset: 0, incarnation: 200 }, 2);
-  expect(leader.onReply(0, { kind: "ok", lastOffset: 4, incarnation: 100 }, 3)).toBe(false);
-  expect(leader.followers[0]!.matchOffset).toBe(0);
+  const [first] = leader.ready(0, heartbeatMs).messages;
+  leader.onReply(0, { kind: "ok", lastOffset: 0, incarnation: 100 }, 1, first!.sequence);
+  // Message 2 went out after the leader knew process 100: another incarnation answering it is a restart.
+  const [second] = leader.ready(1, heartbeatMs).messages;
+  leader.onReply(0, { kind: "ok", lastOffset: 0, incarnation: 200 }, 2, second!.sequence);
+  // The old process's late answer to the first message: incarnations are random, so only the
+  // message it answers tells that it is older. Ignored.
+  expect(leader.onReply(0, { kind: "ok", lastOffset: 4, incarnation: 100 }, 3, first!.sequence)).toBe(false);
+  expect(leader.followers[0]!).toMatchObject({ matchOffset: 0, incarnation: 200 });
   expect(leader.commitOffset).toBe(0);
   // The first answer of a restarted process resets what the leader believes it holds.
   leader.followers[0]!.matchOffset = 3;
-  leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 300 }, 4);
+  const [third] = leader.ready(60, heartbeatMs).messages;
+  leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 300 }, 4, third!.sequence);
   expect(leader.followers[0]!).toMatchObject({ matchOffset: 1, nextOffset: 2, incarnation: 300 });
 });
 

@@ -1,6 +1,20 @@
 import { StateMachine } from "./state-machine.ts";
 import type { Entry, ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotPair, SnapshotReply } from "./types.ts";
 
+/**
+ * What the follower must do before it answers (etcd's `Ready`): drop the stored entries beyond
+ * `truncatedAfter` (when not null), store `entries`, and promise `epoch` (when not null).
+ * `committed` are the entries applied since, now visible; `snapshotInstalled` says the state was
+ * replaced by a snapshot up to `truncatedAfter`.
+ */
+export interface FollowerReady {
+  entries: Entry[];
+  truncatedAfter: number | null;
+  epoch: number | null;
+  committed: Entry[];
+  snapshotInstalled: boolean;
+}
+
 interface StagedSnapshot {
   snapshotOffset: number;
   nextChunk: number;
@@ -36,9 +50,17 @@ export class FollowerCore {
   #staged: StagedSnapshot | null = null;
   /** Snapshots installed (full resyncs). */
   snapshotsInstalled = 0;
+  #ready: FollowerReady = emptyReady();
 
-  /** `incarnation` tells this run of the process from earlier ones (the node passes its start time). */
+  /** `incarnation` tells this run of the process from others (the node draws it at random). */
   constructor(readonly incarnation = 0) {}
+
+  /** What happened since the last call: to store before answering, and what became visible. */
+  takeReady(): FollowerReady {
+    const ready = this.#ready;
+    this.#ready = emptyReady();
+    return ready;
+  }
 
   get state(): StateMachine {
     return this.#state;
@@ -85,6 +107,7 @@ export class FollowerCore {
         this.#truncateAfter(offset - 1);
       }
       this.#pending.push(entry);
+      this.#ready.entries.push(entry);
       this.#lastOffset = offset;
     }
     this.#verifiedOffset = Math.max(this.#verifiedOffset, offset);
@@ -121,6 +144,9 @@ export class FollowerCore {
       this.#lastOffset = chunk.snapshotOffset;
       this.#verifiedOffset = chunk.snapshotOffset;
       this.snapshotsInstalled++;
+      this.#ready.snapshotInstalled = true;
+      this.#ready.entries = [];
+      this.#ready.truncatedAfter = chunk.snapshotOffset;
     }
     this.#learnCommit(chunk.commitOffset);
     return { kind: "ok", lastOffset: this.#verifiedOffset, incarnation: this.incarnation };
@@ -138,6 +164,9 @@ export class FollowerCore {
     if (offset >= this.#lastOffset) return;
     this.#pending.length = Math.max(0, offset - this.appliedOffset);
     this.#lastOffset = Math.max(offset, this.appliedOffset);
+    const ready = this.#ready;
+    ready.entries = ready.entries.filter((entry) => entry.offset <= this.#lastOffset);
+    ready.truncatedAfter = Math.min(ready.truncatedAfter ?? this.#lastOffset, this.#lastOffset);
     this.#verifiedOffset = Math.min(this.#verifiedOffset, this.#lastOffset);
   }
 
@@ -146,6 +175,7 @@ export class FollowerCore {
     this.leaderId = leaderId;
     if (epoch === this.epoch) return;
     this.epoch = epoch;
+    this.#ready.epoch = epoch;
     this.#verifiedOffset = this.#state.appliedOffset;
     this.#knownCommitOffset = this.#state.appliedOffset;
     this.#staged = null;
@@ -157,8 +187,13 @@ export class FollowerCore {
     let applied = 0;
     while (applied < this.#pending.length && this.#pending[applied]!.offset <= commit) {
       this.#state.apply(this.#pending[applied]!);
+      this.#ready.committed.push(this.#pending[applied]!);
       applied++;
     }
     if (applied > 0) this.#pending.splice(0, applied);
   }
+}
+
+function emptyReady(): FollowerReady {
+  return { entries: [], truncatedAfter: null, epoch: null, committed: [], snapshotInstalled: false };
 }

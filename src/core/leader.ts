@@ -30,6 +30,24 @@ interface Snapshot {
   pairs: SnapshotPair[];
 }
 
+/** A message for follower `follower`; `sequence` numbers it among those sent to that follower. */
+export interface Outgoing<Body> {
+  follower: number;
+  sequence: number;
+  body: Body;
+}
+
+/**
+ * What the leader must do now (etcd's `Ready`): store `entries` (appended since the last call),
+ * send `messages` and `chunks`; `fullResyncs` says which followers switched to snapshot, and why.
+ */
+export interface LeaderReady {
+  entries: Entry[];
+  messages: Outgoing<ReplicateMessage>[];
+  chunks: Outgoing<SnapshotChunk>[];
+  fullResyncs: { follower: number; reason: string }[];
+}
+
 /** The key of the entry a recovered leader appends to mark its epoch (client keys are never empty). */
 export const epochMarkerKey = "";
 
@@ -51,6 +69,8 @@ export class LeaderCore {
   #commitOffset: number;
   /** The latest snapshot taken, shared by every follower that needs one while it is usable. */
   #snapshot: Snapshot | null = null;
+  /** Entries up to here were handed out by `ready` to be stored. */
+  #storedOffset: number;
 
   constructor(options: LeaderOptions) {
     assert(options.followerCount >= 0 && options.followerCount <= constants.followersMax, "follower count");
@@ -66,6 +86,7 @@ export class LeaderCore {
     // leader that recovered some appends a marker of its own epoch at once; reads wait for it.
     if (recoveredEntries.length > 0) this.log.append(this.epoch, epochMarkerKey, null);
     this.readBarrierOffset = this.log.lastOffset;
+    this.#storedOffset = this.state.appliedOffset;
     this.#commitOffset = this.state.appliedOffset;
     this.followers = Array.from({ length: options.followerCount }, () => new FollowerProgress());
     for (const progress of this.followers) progress.nextOffset = this.log.lastOffset + 1;
@@ -105,6 +126,27 @@ export class LeaderCore {
 
   matchOffsets(): number[] {
     return this.followers.map((follower) => follower.matchOffset);
+  }
+
+  /** Everything to store and send now, for every follower (see takeMessages and takeSnapshotChunk). */
+  ready(nowMs: number, heartbeatMs: number): LeaderReady {
+    const ready: LeaderReady = { entries: [], messages: [], chunks: [], fullResyncs: [] };
+    if (this.#storedOffset < this.log.lastOffset) {
+      const from = Math.max(this.#storedOffset + 1, this.log.firstOffset);
+      ready.entries = this.log.slice(from, this.log.lastOffset - from + 1);
+      this.#storedOffset = this.log.lastOffset;
+    }
+    for (let index = 0; index < this.followers.length; index++) {
+      const progress = this.followers[index]!;
+      const fullResyncs = progress.fullResyncs;
+      let sequence = progress.sentCount;
+      for (const body of this.takeMessages(index, nowMs, heartbeatMs)) ready.messages.push({ follower: index, sequence: sequence++, body });
+      if (progress.fullResyncs > fullResyncs) ready.fullResyncs.push({ follower: index, reason: progress.lastFullResyncReason ?? "" });
+      sequence = progress.sentCount;
+      const chunk = this.takeSnapshotChunk(index, nowMs);
+      if (chunk) ready.chunks.push({ follower: index, sequence, body: chunk });
+    }
+    return ready;
   }
 
   /**
@@ -150,6 +192,7 @@ export class LeaderCore {
       end++;
     }
     progress.snapshotChunkEndIndex = end;
+    progress.sentCount++;
     progress.inflightMessages++;
     progress.lastSentAtMs = nowMs;
     progress.lastSentCommitOffset = this.#commitOffset;
@@ -165,12 +208,15 @@ export class LeaderCore {
     };
   }
 
-  /** A reply to one message. Returns true when the commit offset advanced. */
-  onReply(index: number, reply: ReplicateReply, nowMs: number): boolean {
+  /**
+   * A reply to one message; `sequence` is the message's (Outgoing.sequence; by default the latest
+   * sent). Returns true when the commit offset advanced.
+   */
+  onReply(index: number, reply: ReplicateReply, nowMs: number, sequence = Number.MAX_SAFE_INTEGER): boolean {
     const progress = this.#progress(index);
     progress.inflightMessages = Math.max(0, progress.inflightMessages - 1);
     progress.lastReplyAtMs = nowMs;
-    if (reply.kind !== "stale_epoch" && !this.#sameProcess(progress, reply.incarnation, reply.kind === "ok" ? reply.lastOffset : 0)) {
+    if (reply.kind !== "stale_epoch" && !this.#sameProcess(progress, reply.incarnation, reply.kind === "ok" ? reply.lastOffset : 0, sequence)) {
       return this.#advanceCommitReporting();
     }
     if (progress.state === "snapshot" && reply.kind !== "stale_epoch") return false; // an old message; the snapshot decides
@@ -207,11 +253,11 @@ export class LeaderCore {
   }
 
   /** A reply to a snapshot chunk. Returns true when the commit offset advanced. */
-  onSnapshotReply(index: number, reply: SnapshotReply, nowMs: number): boolean {
+  onSnapshotReply(index: number, reply: SnapshotReply, nowMs: number, sequence = Number.MAX_SAFE_INTEGER): boolean {
     const progress = this.#progress(index);
     progress.inflightMessages = Math.max(0, progress.inflightMessages - 1);
     progress.lastReplyAtMs = nowMs;
-    if (reply.kind !== "stale_epoch" && !this.#sameProcess(progress, reply.incarnation, 0)) return this.#advanceCommitReporting();
+    if (reply.kind !== "stale_epoch" && !this.#sameProcess(progress, reply.incarnation, 0, sequence)) return this.#advanceCommitReporting();
     switch (reply.kind) {
       case "chunk_ok":
         if (progress.state === "snapshot" && reply.chunk === progress.snapshotChunk) {
@@ -250,16 +296,19 @@ export class LeaderCore {
   }
 
   /**
-   * Whether a reply comes from the follower process the leader is talking to. A reply from a
-   * process that has since restarted is ignored (it may claim entries the new process lacks); the
-   * first reply of a restarted process resets what the leader believes it holds. False when the
-   * reply's own content is not to be used.
+   * Whether a reply comes from the follower process the leader is talking to. Incarnations are
+   * random, so they say "another process", not which came first. A message sent after the leader
+   * learnt of the current process can only reach it or a later one: a reply to such a message
+   * with another incarnation is a restart, and resets what the leader believes the follower holds.
+   * A reply to an earlier message may come from a process that has since restarted (and claim
+   * entries the new process lacks): ignored. False when the reply's own content is not to be used.
    */
-  #sameProcess(progress: FollowerProgress, incarnation: number, verifiedOffset: number): boolean {
+  #sameProcess(progress: FollowerProgress, incarnation: number, verifiedOffset: number, sequence: number): boolean {
     if (incarnation === progress.incarnation) return true;
-    if (incarnation < progress.incarnation) return false;
+    if (sequence < progress.incarnationLearntAt) return false;
     const restarted = progress.incarnation !== FollowerProgress.unknownIncarnation;
     progress.incarnation = incarnation;
+    progress.incarnationLearntAt = progress.sentCount;
     if (!restarted) return true;
     progress.matchOffset = verifiedOffset;
     progress.nextOffset = verifiedOffset + 1;
@@ -285,6 +334,7 @@ export class LeaderCore {
   }
 
   #message(progress: FollowerProgress, prevOffset: number, entries: Entry[], nowMs: number): ReplicateMessage {
+    progress.sentCount++;
     progress.inflightMessages++;
     progress.lastSentAtMs = nowMs;
     progress.lastSentCommitOffset = this.#commitOffset;

@@ -12,6 +12,10 @@ export class FollowerProgress {
   static readonly unknownIncarnation = -1;
   /** The follower process the leader talks to (see ReplicateReply). */
   incarnation = FollowerProgress.unknownIncarnation;
+  /** Messages and chunks sent so far; each carries its number (`Outgoing.sequence`). */
+  sentCount = 0;
+  /** Number of the first message sent after the leader learnt of `incarnation`. */
+  incarnationLearntAt = 0;
   /** Highest offset the follower acknowledged holding (contiguously). */
   matchOffset = 0;
   /** Next offset to send. */

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { mostAdvanced, nextEpoch, recoveryQuorum } from "./recovery.ts";
+import { fenceQuorum, mostAdvanced, nextEpoch, recoveryQuorum } from "./recovery.ts";
 
 test("recovery hears from enough followers to meet every write quorum", () => {
   // 5 followers: a write acked by q followers is held by one of any 5 - q + 1.
@@ -24,6 +24,11 @@ test("the most advanced follower holds the newest epoch's entries, then the long
   expect(mostAdvanced([at("a", 1, 3), at("c", 0, 0, 2)])?.url).toBe("a");
   expect(mostAdvanced([at("a", 1, 10), at("b", 1, 10)])?.url).toBe("a");
   expect(mostAdvanced([])).toBeNull();
+});
+
+test("fencing reaches the recovery quorum and at least a majority, so one epoch has one leader", () => {
+  expect([0, 1, 2, 3, 4, 5].map((q) => fenceQuorum(5, q))).toEqual([5, 5, 4, 3, 3, 3]);
+  expect(fenceQuorum(0, 0)).toBe(0);
 });
 
 test("a new epoch is above every epoch seen and the floor", () => {

@@ -56,3 +56,12 @@ export type SnapshotReply =
   | { kind: "chunk_ok"; chunk: number; incarnation: number }
   | { kind: "gap"; lastOffset: number; incarnation: number }
   | { kind: "stale_epoch"; epoch: number };
+
+/** Everything a restarting leader takes over from a follower: its committed state and what it holds beyond. */
+export interface RecoveryData {
+  epoch: number;
+  appliedOffset: number;
+  appliedEpoch: number;
+  pairs: SnapshotPair[];
+  entries: Entry[];
+}

@@ -6,6 +6,7 @@ import type { ServingNode } from "../node/serving-node.ts";
 import { ApiError } from "./errors.ts";
 import { parseBody, readJson } from "./input.ts";
 import { recoveryLines } from "../node/transport.ts";
+import type { ReplicateReply, SnapshotReply } from "../core/types.ts";
 
 /** Streams lines as NDJSON, a thousand lines a chunk, pulled as the client reads. */
 function ndjsonStream(lines: Iterator<string>): ReadableStream<Uint8Array> {
@@ -117,7 +118,7 @@ export async function answerReplication(follower: FollowerNode, kind: "replicate
   try {
     if (kind === "replicate") {
       const message = parseBody(replicateMessageSchema, input, "invalid_message");
-      const reply = await follower.replicate(message);
+      const reply = await new Promise<ReplicateReply>((resolve) => follower.replicate(message, resolve));
       switch (reply.kind) {
         case "ok":
           return { status: 200, body: { lastOffset: reply.lastOffset, incarnation: reply.incarnation, nodeId } };
@@ -134,7 +135,7 @@ export async function answerReplication(follower: FollowerNode, kind: "replicate
       }
     }
     const chunk = parseBody(snapshotChunkSchema, input, "invalid_message");
-    const reply = follower.receiveSnapshot(chunk);
+    const reply = await new Promise<SnapshotReply>((resolve) => follower.receiveSnapshot(chunk, resolve));
     switch (reply.kind) {
       case "ok":
         return { status: 200, body: { lastOffset: reply.lastOffset, incarnation: reply.incarnation, nodeId } };
@@ -171,7 +172,8 @@ export function replicateRoutes(follower: FollowerNode): Hono {
   const fenceSchema = z.object({ epoch: z.number().int().min(1), leaderId: z.string() });
   app.post("/internal/fence", async (c) => {
     const { epoch, leaderId } = parseBody(fenceSchema, await readJson(c), "invalid_message");
-    return c.json({ ...follower.fence(epoch, leaderId), nodeId });
+    const position = await new Promise<object>((resolve) => follower.fence(epoch, leaderId, resolve));
+    return c.json({ ...position, nodeId });
   });
   app.get("/internal/recover", (c) => {
     const lines = recoveryLines(follower.recoveryData());

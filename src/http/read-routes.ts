@@ -1,11 +1,10 @@
 import { zValidator } from "@hono/zod-validator";
 import { type Context, Hono } from "hono";
 import type { ServingNode } from "../node/serving-node.ts";
+import { nodeTimings } from "../node/timings.ts";
+import { type ReadResult, readCommitted } from "../node/read.ts";
 import { ApiError } from "./errors.ts";
 import { keyFromPath, keyRoute, queryHook, readQuerySchema } from "./input.ts";
-
-/** How long `minOffset` waits for the offset to be applied here. */
-const minOffsetWaitMs = 1000;
 
 /** GET /kv/:key and the seed's GET /get/:key, on any node: committed values only. */
 export function readRoutes(node: ServingNode): Hono {
@@ -13,16 +12,14 @@ export function readRoutes(node: ServingNode): Hono {
   const read = (prefix: string) => async (c: Context) => {
     const key = keyFromPath(c, prefix, node.config.maxKeyBytes);
     const { minOffset } = readQuerySchema.parse(c.req.query()); // validated already; this types it
-    // A recovered leader first commits what it took over (its read barrier), so it never serves
-    // a state older than a write its predecessor acknowledged.
-    const needed = Math.max(minOffset ?? 0, node.readBarrierOffset);
-    if (needed > node.state.appliedOffset && !(await node.applied.waitFor(needed, minOffsetWaitMs))) {
-      throw new ApiError(503, "stale_read", `this node has not applied offset ${needed} yet; retry or read from the leader`, {
-        minOffset: needed,
-        appliedOffset: node.state.appliedOffset,
+    const result = await new Promise<ReadResult>((resolve) => readCommitted(node, key, minOffset ?? 0, nodeTimings.readWaitMs, resolve));
+    if (result.kind === "stale_read") {
+      throw new ApiError(503, "stale_read", `this node has not applied offset ${result.needed} yet; retry or read from the leader`, {
+        minOffset: result.needed,
+        appliedOffset: result.appliedOffset,
       });
     }
-    const stored = node.state.get(key);
+    const { stored } = result;
     if (!stored) throw new ApiError(404, "not_found", "no such key", { key });
     // The value is kept as JSON text, so the answer is assembled rather than re-encoded.
     return c.body(`{"key":${JSON.stringify(key)},"value":${stored.value},"offset":${stored.offset}}`, 200, {

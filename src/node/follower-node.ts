@@ -1,25 +1,51 @@
-import { constants } from "../core/constants.ts";
-import { FollowerCore } from "../core/follower.ts";
-import type { ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotReply } from "../core/types.ts";
-import type { Config } from "../config.ts";
-import { OffsetWatch } from "./offset-watch.ts";
+import { FollowerCore, type FollowerReady } from "../core/follower.ts";
 import type { FollowerPosition } from "../core/recovery.ts";
+import type { RecoveryData, ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotReply } from "../core/types.ts";
+import type { Config } from "../config.ts";
+import { type Random, randomIncarnation, type Timers } from "./env.ts";
+import { OffsetWatch } from "./offset-watch.ts";
 import type { ServingNode } from "./serving-node.ts";
-import type { RecoveryData } from "./transport.ts";
+import type { Storage } from "./storage.ts";
+import { type NodeTimings, nodeTimings } from "./timings.ts";
+
+/** What a follower process runs on: production's in src/main.ts, simulated ones in src/sim. */
+export interface FollowerEnv {
+  timers: Timers;
+  random: Random;
+  storage: Storage;
+  log: (line: string) => void;
+  timings?: Partial<NodeTimings>;
+  /** The core to run (the simulator's mutants pass a broken subclass). */
+  newCore?: (incarnation: number) => FollowerCore;
+}
 
 /**
- * The follower process: feeds replicate messages to FollowerCore. A message that arrived ahead
- * of an earlier one (the simulated delay reorders them) waits, bounded, for the gap to fill
- * before the follower answers `gap`.
+ * The follower process: feeds replicate messages to FollowerCore, stores what its Ready says
+ * and answers once stored. A message that arrived ahead of an earlier one (the simulated delay
+ * reorders them) waits, bounded, for the gap to fill before the follower answers `gap`.
  */
 export class FollowerNode implements ServingNode {
   readonly role = "follower";
-  /** Each start of the process is a new incarnation (the clock grows between restarts). */
-  readonly core = new FollowerCore(Date.now());
-  readonly received = new OffsetWatch(() => this.core.lastOffset);
-  readonly applied = new OffsetWatch(() => this.core.appliedOffset);
+  /** Each start of the process is a new incarnation: a random number, so no clock is involved. */
+  readonly core: FollowerCore;
+  readonly received: OffsetWatch;
+  readonly applied: OffsetWatch;
+  readonly timings: NodeTimings;
+  readonly #storage: Storage;
+  readonly #log: (line: string) => void;
 
-  constructor(readonly config: Config) {}
+  constructor(
+    readonly config: Config,
+    env: FollowerEnv,
+  ) {
+    const incarnation = randomIncarnation(env.random);
+    this.core = env.newCore ? env.newCore(incarnation) : new FollowerCore(incarnation);
+    this.timings = { ...nodeTimings, ...env.timings };
+    this.received = new OffsetWatch(() => this.core.lastOffset, env.timers);
+    this.applied = new OffsetWatch(() => this.core.appliedOffset, env.timers);
+    this.#storage = env.storage;
+    this.#log = env.log;
+  }
 
   get state() {
     return this.core.state;
@@ -60,32 +86,37 @@ export class FollowerNode implements ServingNode {
     };
   }
 
-  async replicate(message: ReplicateMessage): Promise<ReplicateReply> {
-    let reply = this.#receive(message);
-    if (reply.kind === "gap") {
-      await this.received.waitFor(message.prevOffset, constants.gapWaitMs);
-      reply = this.#receive(message);
+  /** A replicate message; `done` gets the answer once what it carried is stored. */
+  replicate(message: ReplicateMessage, done: (reply: ReplicateReply) => void): void {
+    const reply = this.core.receive(message);
+    if (reply.kind !== "gap") {
+      this.#store(() => done(reply));
+      return;
     }
-    return reply;
+    this.#store(() => {});
+    this.received.waitFor(message.prevOffset, this.timings.gapWaitMs, () => {
+      const retried = this.core.receive(message);
+      this.#store(() => done(retried));
+    });
   }
 
-  receiveSnapshot(chunk: SnapshotChunk): SnapshotReply {
+  /** A snapshot chunk; the last one replaces the state. */
+  receiveSnapshot(chunk: SnapshotChunk, done: (reply: SnapshotReply) => void): void {
     const reply = this.core.receiveSnapshot(chunk);
-    if (chunk.done && reply.kind === "ok") console.log(`${this.config.nodeId}: installed snapshot at offset ${chunk.snapshotOffset}`);
-    this.received.notify();
-    this.applied.notify();
-    return reply;
+    if (chunk.done && reply.kind === "ok") this.#log(`installed snapshot at offset ${chunk.snapshotOffset}`);
+    this.#store(() => done(reply));
   }
 
   /**
    * A restarting leader's first question: where this follower was (epoch seen, log held), after
-   * which it adopts the new epoch, as a heartbeat of that epoch would make it.
+   * which it adopts the new epoch, as a heartbeat of that epoch would make it, and promises it
+   * before answering.
    */
-  fence(epoch: number, leaderId: string): Omit<FollowerPosition, "url"> {
+  fence(epoch: number, leaderId: string, done: (position: Omit<FollowerPosition, "url">) => void): void {
     const core = this.core;
     const position = { epoch: core.epoch, lastOffset: core.lastOffset, lastEntryEpoch: core.lastEntryEpoch, appliedOffset: core.appliedOffset };
     if (epoch > core.epoch) core.receive({ epoch, leaderId, prevOffset: 0, prevEpoch: 0, entries: [], commitOffset: 0 });
-    return position;
+    this.#store(() => done(position));
   }
 
   /** What a restarting leader takes over (a consistent copy, taken in one go). */
@@ -104,10 +135,16 @@ export class FollowerNode implements ServingNode {
     this.applied.close();
   }
 
-  #receive(message: ReplicateMessage): ReplicateReply {
-    const reply = this.core.receive(message);
-    this.received.notify();
-    this.applied.notify();
-    return reply;
+  /** Hands the core's Ready to storage, then answers; waiters for the offsets reached go on. */
+  #store(then: () => void): void {
+    const ready: FollowerReady = this.core.takeReady();
+    if (ready.truncatedAfter !== null) this.#storage.truncateAfter(ready.truncatedAfter);
+    if (ready.entries.length > 0) this.#storage.appendEntries(ready.entries);
+    if (ready.epoch !== null) this.#storage.promiseEpoch(ready.epoch);
+    this.#storage.sync(() => {
+      then();
+      this.received.notify();
+      if (ready.committed.length > 0 || ready.snapshotInstalled) this.applied.notify();
+    });
   }
 }

@@ -1,7 +1,7 @@
 import type { FollowerPosition } from "../core/recovery.ts";
-import type { ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotReply } from "../core/types.ts";
+import type { RecoveryData, ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotReply } from "../core/types.ts";
 import type { FollowerNode } from "./follower-node.ts";
-import { type RecoveryData, type Transport, type TransportReply, TransportError } from "./transport.ts";
+import { type Answer, type Transport, type TransportReply, TransportError } from "./transport.ts";
 
 /**
  * A Transport that hands messages straight to FollowerNodes in this process (through a JSON
@@ -21,28 +21,31 @@ export class InProcessTransport implements Transport {
     else this.#down.delete(url);
   }
 
-  async replicate(url: string, message: ReplicateMessage): Promise<TransportReply<ReplicateReply>> {
-    const follower = this.#reach(url);
-    return { reply: await follower.replicate(roundTrip(message)), nodeId: follower.config.nodeId };
+  replicate(url: string, message: ReplicateMessage, _timeoutMs: number, done: Answer<TransportReply<ReplicateReply>>): void {
+    this.#reach(url, done, (follower) => follower.replicate(roundTrip(message), (reply) => done({ reply, nodeId: follower.config.nodeId })));
   }
 
-  async snapshot(url: string, chunk: SnapshotChunk): Promise<TransportReply<SnapshotReply>> {
-    const follower = this.#reach(url);
-    return { reply: follower.receiveSnapshot(roundTrip(chunk)), nodeId: follower.config.nodeId };
+  snapshot(url: string, chunk: SnapshotChunk, _timeoutMs: number, done: Answer<TransportReply<SnapshotReply>>): void {
+    this.#reach(url, done, (follower) => follower.receiveSnapshot(roundTrip(chunk), (reply) => done({ reply, nodeId: follower.config.nodeId })));
   }
 
-  async fence(url: string, epoch: number, leaderId: string): Promise<FollowerPosition> {
-    return { ...this.#reach(url).fence(epoch, leaderId), url };
+  fence(url: string, epoch: number, leaderId: string, _timeoutMs: number, done: Answer<FollowerPosition>): void {
+    this.#reach(url, done, (follower) => follower.fence(epoch, leaderId, (position) => done({ ...position, url })));
   }
 
-  async recover(url: string): Promise<RecoveryData> {
-    return roundTrip(this.#reach(url).recoveryData());
+  recover(url: string, _timeoutMs: number, done: Answer<RecoveryData>): void {
+    this.#reach(url, done, (follower) => done(roundTrip(follower.recoveryData())));
   }
 
-  #reach(url: string): FollowerNode {
-    const follower = this.#followers.get(url);
-    if (!follower || this.#down.has(url)) throw new TransportError(`${url} unreachable`);
-    return follower;
+  close(): void {}
+
+  /** Runs `call` on the follower after the current task, as a network would; unreachable ones fail. */
+  #reach<Value>(url: string, done: Answer<Value>, call: (follower: FollowerNode) => void): void {
+    queueMicrotask(() => {
+      const follower = this.#followers.get(url);
+      if (!follower || this.#down.has(url)) done(new TransportError(`${url} unreachable`));
+      else call(follower);
+    });
   }
 }
 

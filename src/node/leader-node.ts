@@ -1,21 +1,22 @@
-import { constants } from "../core/constants.ts";
-import { LeaderCore } from "../core/leader.ts";
-import { type WriteWaiter, WriteWaiters } from "../core/write-waiters.ts";
+import { LeaderCore, type LeaderOptions } from "../core/leader.ts";
+import type { Recovered } from "../core/recovery.ts";
 import type { ReplicateMessage, SnapshotChunk } from "../core/types.ts";
+import { type WriteWaiter, WriteWaiters } from "../core/write-waiters.ts";
 import type { Config } from "../config.ts";
-import { DelayScheduler } from "./delay-scheduler.ts";
+import type { Clock, Delays, Random, TimerHandle, Timers } from "./env.ts";
 import { OffsetWatch } from "./offset-watch.ts";
-import type { Recovery } from "./recovery.ts";
 import type { ServingNode } from "./serving-node.ts";
-import type { Transport } from "./transport.ts";
+import type { Storage } from "./storage.ts";
+import { type NodeTimings, nodeTimings } from "./timings.ts";
+import { type Transport, TransportError } from "./transport.ts";
 
 export type WriteOutcome =
-  | { kind: "committed"; offset: number; acks: number }
+  | { kind: "committed"; offset: number; acks: number; required: number }
   | { kind: "timeout"; offset: number; acks: number; required: number };
 
 interface Waiter extends WriteWaiter {
-  resolve: (outcome: WriteOutcome) => void;
-  timer: ReturnType<typeof setTimeout>;
+  done: (outcome: WriteOutcome) => void;
+  timer: TimerHandle;
 }
 
 interface Delay {
@@ -23,13 +24,31 @@ interface Delay {
   maxDelayMs: number;
 }
 
-/** A replicate request gives up after this; the follower itself waits at most gapWaitMs. */
-const replicateTimeoutMs = constants.gapWaitMs + 2000;
+/** What a leader process runs on: production's in src/main.ts, simulated ones in src/sim. */
+export interface LeaderEnv {
+  clock: Clock;
+  timers: Timers;
+  random: Random;
+  transport: Transport;
+  storage: Storage;
+  delays: Delays;
+  log: (line: string) => void;
+  timings?: Partial<NodeTimings>;
+  /** The core to run (the simulator's mutants pass a broken subclass). */
+  newCore?: (options: LeaderOptions) => LeaderCore;
+}
+
+/** The recovery a leader starts from (src/node/recovery.ts): its epoch, and what it took over. */
+export interface LeaderStart {
+  epoch: number;
+  recovered?: Recovered;
+}
 
 /**
- * The leader process: drives LeaderCore with real time, sends its messages through the
- * Transport after the simulated delay, and answers each write once it is committed and acked by
- * the quorum the client asked for (or with a timeout outcome, never silently).
+ * The leader process: drives LeaderCore on the injected clock and timers, stores and sends what
+ * its Ready says (each message after the simulated delay), and answers each write once it is
+ * committed and acked by the quorum the client asked for (or with a timeout outcome, never
+ * silently).
  */
 export class LeaderNode implements ServingNode {
   readonly role = "leader";
@@ -38,28 +57,33 @@ export class LeaderNode implements ServingNode {
   readonly followerIds: string[];
   readonly applied: OffsetWatch;
   readonly delay: Delay;
-  readonly scheduler = new DelayScheduler();
+  readonly timings: NodeTimings;
+  readonly #env: LeaderEnv;
   readonly #waiters = new WriteWaiters<Waiter>();
   #pumpScheduled = false;
-  #heartbeatTimer: ReturnType<typeof setInterval> | null = null;
+  #heartbeatTimer: TimerHandle | null = null;
+  #stopped = false;
 
   constructor(
     readonly config: Config,
-    private readonly transport: Transport,
-    recovery: Recovery = { epoch: 1 },
+    env: LeaderEnv,
+    start: LeaderStart = { epoch: 1 },
   ) {
+    this.#env = env;
+    this.timings = { ...nodeTimings, ...env.timings };
     this.followerUrls = config.followers;
     this.followerIds = config.followers.map((url) => url.replace(/^https?:\/\//, ""));
-    this.core = new LeaderCore({
+    const options: LeaderOptions = {
       id: config.nodeId,
-      epoch: recovery.epoch,
+      epoch: start.epoch,
       followerCount: config.followers.length,
       writeQuorum: config.writeQuorum,
       logRetention: config.logRetention,
-      recovered: recovery.recovered,
-    });
+      recovered: start.recovered,
+    };
+    this.core = env.newCore ? env.newCore(options) : new LeaderCore(options);
     this.delay = { minDelayMs: config.minDelayMs, maxDelayMs: config.maxDelayMs };
-    this.applied = new OffsetWatch(() => this.core.state.appliedOffset);
+    this.applied = new OffsetWatch(() => this.core.state.appliedOffset, env.timers);
   }
 
   get state() {
@@ -87,7 +111,7 @@ export class LeaderNode implements ServingNode {
   }
 
   status(): Record<string, unknown> {
-    const nowMs = performance.now();
+    const nowMs = this.#env.clock.nowMs();
     return {
       id: this.config.nodeId,
       role: this.role,
@@ -98,7 +122,7 @@ export class LeaderNode implements ServingNode {
       keys: this.state.size,
       digest: this.state.digest().digest,
       writeQuorum: this.core.writeQuorum,
-      delay: { ...this.delay, measured: this.scheduler.quartiles() },
+      delay: { ...this.delay, measured: this.#env.delays.quartiles() },
       followers: this.core.followers.map((progress, index) => ({
         id: this.followerIds[index],
         url: this.followerUrls[index],
@@ -115,39 +139,42 @@ export class LeaderNode implements ServingNode {
   }
 
   start(): void {
-    this.#heartbeatTimer = setInterval(() => this.#pump(), Math.max(1, this.config.heartbeatMs / 2));
+    this.#heartbeatTimer = this.#env.timers.every(Math.max(1, this.config.heartbeatMs / 2), () => this.#pump());
     this.#pump();
   }
 
   stop(): void {
-    if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
+    this.#stopped = true;
+    if (this.#heartbeatTimer !== null) this.#env.timers.cancel(this.#heartbeatTimer);
     this.#heartbeatTimer = null;
     this.applied.close();
-    this.scheduler.stop();
+    this.#env.delays.stop();
+    this.#env.transport.close();
   }
 
   /** Appends a write (null value = delete) and waits for max(quorum, WRITE_QUORUM) acks. */
   write(key: string, value: string | null, options: { quorum?: number; timeoutMs?: number } = {}): Promise<WriteOutcome> {
+    return new Promise((resolve) => this.propose(key, value, options, resolve));
+  }
+
+  /** `write` with a callback, called once: the path the simulator drives without a microtask queue. */
+  propose(key: string, value: string | null, options: { quorum?: number; timeoutMs?: number }, done: (outcome: WriteOutcome) => void): void {
     const entry = this.core.propose(key, value);
     const required = Math.max(options.quorum ?? 0, this.core.writeQuorum);
-    const timeoutMs = options.timeoutMs ?? this.config.quorumTimeoutMs;
-    const promise = new Promise<WriteOutcome>((resolve) => {
-      const waiter: Waiter = {
-        offset: entry.offset,
-        required,
-        settled: false,
-        resolve,
-        timer: setTimeout(() => {
-          if (waiter.settled) return;
-          waiter.settled = true;
-          this.#answer(waiter, false);
-        }, timeoutMs),
-      };
-      this.#waiters.add(waiter);
-    });
+    const waiter: Waiter = {
+      offset: entry.offset,
+      required,
+      settled: false,
+      done,
+      timer: this.#env.timers.after(options.timeoutMs ?? this.config.quorumTimeoutMs, () => {
+        if (waiter.settled) return;
+        waiter.settled = true;
+        this.#answer(waiter, false);
+      }),
+    };
+    this.#waiters.add(waiter);
     this.#afterProgress();
     this.#schedulePump();
-    return promise;
   }
 
   setWriteQuorum(quorum: number): void {
@@ -161,13 +188,9 @@ export class LeaderNode implements ServingNode {
 
   /** Resolves a waiter already marked settled: committed, or timed out. */
   #answer(waiter: Waiter, committed: boolean): void {
-    clearTimeout(waiter.timer);
+    this.#env.timers.cancel(waiter.timer);
     const acks = this.core.ackCount(waiter.offset);
-    waiter.resolve(
-      committed
-        ? { kind: "committed", offset: waiter.offset, acks }
-        : { kind: "timeout", offset: waiter.offset, acks, required: waiter.required },
-    );
+    waiter.done({ kind: committed ? "committed" : "timeout", offset: waiter.offset, acks, required: waiter.required });
   }
 
   /** Answers every write that is now committed with enough acks. */
@@ -182,41 +205,38 @@ export class LeaderNode implements ServingNode {
     if (this.#pumpScheduled) return;
     this.#pumpScheduled = true;
     // Writes that arrive in the same tick travel in one message.
-    setImmediate(() => {
+    this.#env.timers.soon(() => {
       this.#pumpScheduled = false;
-      this.#pump();
+      if (!this.#stopped) this.#pump();
     });
   }
 
   #pump(): void {
-    const nowMs = performance.now();
-    for (let index = 0; index < this.followerUrls.length; index++) {
-      const progress = this.core.followers[index]!;
-      const fullResyncs = progress.fullResyncs;
-      for (const message of this.core.takeMessages(index, nowMs, this.config.heartbeatMs)) this.#send(index, message);
-      if (progress.fullResyncs > fullResyncs) {
-        console.log(`${this.config.nodeId}: full resync of ${this.followerIds[index]} by snapshot: ${progress.lastFullResyncReason}`);
-      }
-      const chunk = this.core.takeSnapshotChunk(index, nowMs);
-      if (chunk) this.#sendChunk(index, chunk);
-    }
+    const ready = this.core.ready(this.#env.clock.nowMs(), this.config.heartbeatMs);
+    for (const { follower, reason } of ready.fullResyncs) this.#env.log(`full resync of ${this.followerIds[follower]} by snapshot: ${reason}`);
+    const { storage } = this.#env;
+    if (ready.entries.length > 0) storage.appendEntries(ready.entries);
+    storage.sync(() => {
+      for (const { follower, sequence, body } of ready.messages) this.#send(follower, sequence, body);
+      for (const { follower, sequence, body } of ready.chunks) this.#sendChunk(follower, sequence, body);
+    });
   }
 
-  #send(index: number, message: ReplicateMessage): void {
+  #send(index: number, sequence: number, message: ReplicateMessage): void {
     this.#afterDelay(() =>
-      this.transport.replicate(this.followerUrls[index]!, message, replicateTimeoutMs).then(
-        ({ reply, nodeId }) => this.#onReply(index, nodeId, () => this.core.onReply(index, reply, performance.now())),
-        () => this.#onFailure(index),
-      ),
+      this.#env.transport.replicate(this.followerUrls[index]!, message, this.timings.replicateTimeoutMs, (answer) => {
+        if (answer instanceof TransportError) this.#onFailure(index);
+        else this.#onReply(index, answer.nodeId, () => this.core.onReply(index, answer.reply, this.#env.clock.nowMs(), sequence));
+      }),
     );
   }
 
-  #sendChunk(index: number, chunk: SnapshotChunk): void {
+  #sendChunk(index: number, sequence: number, chunk: SnapshotChunk): void {
     this.#afterDelay(() =>
-      this.transport.snapshot(this.followerUrls[index]!, chunk, replicateTimeoutMs).then(
-        ({ reply, nodeId }) => this.#onReply(index, nodeId, () => this.core.onSnapshotReply(index, reply, performance.now())),
-        () => this.#onFailure(index),
-      ),
+      this.#env.transport.snapshot(this.followerUrls[index]!, chunk, this.timings.replicateTimeoutMs, (answer) => {
+        if (answer instanceof TransportError) this.#onFailure(index);
+        else this.#onReply(index, answer.nodeId, () => this.core.onSnapshotReply(index, answer.reply, this.#env.clock.nowMs(), sequence));
+      }),
     );
   }
 
@@ -228,7 +248,7 @@ export class LeaderNode implements ServingNode {
   }
 
   #onFailure(index: number): void {
-    this.core.onFailure(index, performance.now());
+    this.core.onFailure(index, this.#env.clock.nowMs());
     this.#schedulePump();
   }
 
@@ -236,6 +256,6 @@ export class LeaderNode implements ServingNode {
   #afterDelay(send: () => void): void {
     const { minDelayMs, maxDelayMs } = this.delay;
     if (maxDelayMs <= 0) send();
-    else this.scheduler.after(minDelayMs + Math.random() * (maxDelayMs - minDelayMs), send);
+    else this.#env.delays.after(minDelayMs + this.#env.random.float() * (maxDelayMs - minDelayMs), send);
   }
 }

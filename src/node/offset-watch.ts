@@ -1,55 +1,67 @@
+import type { TimerHandle, Timers } from "./env.ts";
+
 /**
- * Promises that resolve once a monotonically growing offset reaches a target, or false after a
- * bounded wait. Used for "wait until applied" reads and for messages that arrived ahead of a gap.
+ * Callbacks once a monotonically growing offset reaches a target, or with false after a bounded
+ * wait. Used for "wait until applied" reads and for messages that arrived ahead of a gap.
  */
 interface Watcher {
   offset: number;
-  resolve: (reached: boolean) => void;
-  timer: ReturnType<typeof setTimeout>;
+  done: (reached: boolean) => void;
+  timer: TimerHandle;
 }
 
 export class OffsetWatch {
   #watchers: Watcher[] = [];
 
-  constructor(private readonly current: () => number) {}
+  constructor(
+    private readonly current: () => number,
+    private readonly timers: Timers,
+  ) {}
 
-  waitFor(offset: number, timeoutMs: number): Promise<boolean> {
-    if (this.current() >= offset) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const watcher: Watcher = {
-        offset,
-        resolve,
-        timer: setTimeout(() => {
-          this.#watchers = this.#watchers.filter((w) => w !== watcher);
-          resolve(this.current() >= offset);
-        }, timeoutMs),
-      };
-      this.#watchers.push(watcher);
-    });
+  /** Calls `done` (at once if already reached) with whether `offset` was reached within `timeoutMs`. */
+  waitFor(offset: number, timeoutMs: number, done: (reached: boolean) => void): void {
+    if (this.current() >= offset) {
+      done(true);
+      return;
+    }
+    const watcher: Watcher = {
+      offset,
+      done,
+      timer: this.timers.after(timeoutMs, () => {
+        this.#watchers = this.#watchers.filter((w) => w !== watcher);
+        done(this.current() >= offset);
+      }),
+    };
+    this.#watchers.push(watcher);
   }
 
-  /** Call after the offset may have grown. */
+  wait(offset: number, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => this.waitFor(offset, timeoutMs, resolve));
+  }
+
+  /** Call after the offset may have grown. Watchers reached are answered in the order they came. */
   notify(): void {
     if (this.#watchers.length === 0) return;
     const offset = this.current();
+    const reached: Watcher[] = [];
     const remaining: Watcher[] = [];
-    for (const watcher of this.#watchers) {
-      if (watcher.offset <= offset) {
-        clearTimeout(watcher.timer);
-        watcher.resolve(true);
-      } else {
-        remaining.push(watcher);
-      }
-    }
+    for (const watcher of this.#watchers) (watcher.offset <= offset ? reached : remaining).push(watcher);
+    if (reached.length === 0) return;
+    // Removed before any callback runs: a callback may grow the offset and notify again.
     this.#watchers = remaining;
+    for (const watcher of reached) {
+      this.timers.cancel(watcher.timer);
+      watcher.done(true);
+    }
   }
 
-  /** Resolves every waiter with its current answer (shutdown). */
+  /** Answers every waiter with its current answer (shutdown). */
   close(): void {
-    for (const watcher of this.#watchers) {
-      clearTimeout(watcher.timer);
-      watcher.resolve(this.current() >= watcher.offset);
-    }
+    const watchers = this.#watchers;
     this.#watchers = [];
+    for (const watcher of watchers) {
+      this.timers.cancel(watcher.timer);
+      watcher.done(this.current() >= watcher.offset);
+    }
   }
 }

@@ -1,76 +1,108 @@
-import { type FollowerPosition, mostAdvanced, nextEpoch, recoveryQuorum } from "../core/recovery.ts";
-import { StateMachine } from "../core/state-machine.ts";
-import type { Entry } from "../core/types.ts";
-import type { RecoveryData, Transport } from "./transport.ts";
+import { type FollowerPosition, type Recovered, RecoveryCore, type RecoveryPolicy, type RecoveryStep } from "../core/recovery.ts";
+import type { Clock, Timers } from "./env.ts";
+import { type NodeTimings, nodeTimings } from "./timings.ts";
+import { type Transport, TransportError } from "./transport.ts";
 
 export interface Recovery {
   epoch: number;
-  recovered?: { state: StateMachine; entries: Entry[]; from: string };
+  recovered?: Recovered;
+  /** The positions of the last round, the one the decision was made on. */
+  positions: FollowerPosition[];
 }
 
-const positionTimeoutMs = 1000;
-const recoverTimeoutMs = 60_000;
-const retryIntervalMs = 500;
+export interface RecoveryEnv {
+  clock: Clock;
+  timers: Timers;
+  transport: Transport;
+  log: (line: string) => void;
+  timings?: Partial<NodeTimings>;
+  /** The decisions to make (the simulator's mutants pass broken ones). */
+  policy?: RecoveryPolicy;
+}
+
+/** Rounds between two "still waiting" log lines. */
+const waitingLogEveryRounds = 10;
 
 /**
- * Before a (re)started leader takes writes:
- * 1. Fence: every follower asked for its position first adopts the new epoch, so once enough of
- *    them answered, an old leader that still runs (paused, not dead) can no longer gather a
- *    write quorum. A follower that already saw a newer epoch makes us fence again above it.
- * 2. Hear from enough followers that every acknowledged write is held by one of them.
- * 3. Take over the most advanced one's state and log — checking that what arrives still reaches
- *    the position it was chosen for (it may have restarted empty in between), else start over.
- * A leader never wipes or forks what its followers hold.
+ * Runs a (re)started leader's recovery (decided by RecoveryCore, see src/core/recovery.ts):
+ * rounds of fence requests to every follower, a pause between rounds, then the most advanced
+ * follower's data. `done` is called once, unless `abort` was called first (the process died).
  */
-export async function recoverFromFollowers(
+export function runRecovery(
   leaderId: string,
   followerUrls: readonly string[],
   writeQuorum: number,
-  transport: Transport,
-  log: (line: string) => void,
-  options: { asyncWaitMs?: number; clock?: () => number } = {},
-): Promise<Recovery> {
-  const needed = recoveryQuorum(followerUrls.length, writeQuorum);
-  const asyncWaitMs = options.asyncWaitMs ?? 10_000;
-  const clock = options.clock ?? Date.now;
-  const started = performance.now();
-  // The clock keeps epochs unique even if this leader restarted before any follower saw its last epoch.
-  let epoch = nextEpoch([], clock());
-  for (let attempt = 0; ; attempt++) {
-    const answers = await Promise.allSettled(followerUrls.map((url) => transport.fence(url, epoch, leaderId, positionTimeoutMs)));
-    const positions = answers.flatMap((answer) => (answer.status === "fulfilled" ? [answer.value] : []));
-    const newerSeen = positions.some((position) => position.epoch >= epoch);
-    if (newerSeen) {
-      epoch = nextEpoch(positions, epoch);
-      continue;
-    }
-    const enough = positions.length >= needed;
-    // Asynchronous replication promises nothing about unreplicated writes: go on after a bound.
-    const asyncGiveUp = writeQuorum === 0 && performance.now() - started > asyncWaitMs;
-    if (enough || asyncGiveUp) {
-      if (!enough) {
-        log(`recovery: only ${positions.length} of ${followerUrls.length} followers answered; in asynchronous mode the others' unreplicated writes may be lost`);
+  env: RecoveryEnv,
+  done: (recovery: Recovery) => void,
+): { abort(): void } {
+  const timings = { ...nodeTimings, ...env.timings };
+  const core = new RecoveryCore(followerUrls.length, writeQuorum, env.policy);
+  const startedMs = env.clock.nowMs();
+  let aborted = false;
+  let rounds = 0;
+  let positions: FollowerPosition[] = [];
+
+  const poll = (fenceEpoch: number | null) => {
+    rounds++;
+    const answers: (FollowerPosition | null)[] = followerUrls.map(() => null);
+    let outstanding = followerUrls.length;
+    const roundDone = () => {
+      // In follower order, whatever order the answers came in: ties go to the first follower.
+      positions = answers.filter((answer) => answer !== null);
+      const asyncGiveUp = writeQuorum === 0 && env.clock.nowMs() - startedMs > timings.asyncWaitMs;
+      if (asyncGiveUp && positions.length < core.needed) {
+        env.log(`recovery: only ${positions.length} of ${followerUrls.length} followers answered; in asynchronous mode the others' unreplicated writes may be lost`);
       }
-      const best = mostAdvanced(positions);
-      if (!best || best.lastOffset === 0) return { epoch };
-      const data = await transport.recover(best.url, recoverTimeoutMs).catch(() => null);
-      if (data && reaches(data, best)) {
-        const state = StateMachine.restore(data.appliedOffset, data.appliedEpoch, data.pairs);
-        log(`recovery: took over ${best.url} (applied ${data.appliedOffset}, held up to ${best.lastOffset}); new epoch ${epoch}`);
-        return { epoch, recovered: { state, entries: data.entries, from: best.url } };
-      }
-      log(`recovery: ${best.url} no longer holds what it reported (it restarted?); starting over`);
-    } else if (attempt % 10 === 0) {
-      log(`recovery: waiting for followers, ${positions.length} of the ${needed} needed answered`);
+      run(core.afterRound(positions, asyncGiveUp));
+    };
+    if (outstanding === 0) {
+      roundDone();
+      return;
     }
-    await Bun.sleep(retryIntervalMs);
-  }
+    // Without fencing (a mutant), epoch 0 reads a position and changes nothing.
+    const epoch = fenceEpoch ?? 0;
+    followerUrls.forEach((url, index) => {
+      env.transport.fence(url, epoch, leaderId, timings.positionTimeoutMs, (answer) => {
+        if (aborted) return;
+        if (!(answer instanceof TransportError)) answers[index] = answer;
+        if (--outstanding === 0) roundDone();
+      });
+    });
+  };
+
+  const run = (step: RecoveryStep): void => {
+    if (aborted) return;
+    switch (step.kind) {
+      case "poll":
+        poll(step.fenceEpoch);
+        return;
+      case "retry":
+        if (rounds % waitingLogEveryRounds === 1) env.log(`recovery: ${step.reason}; trying again`);
+        env.timers.after(timings.positionRetryMs, () => run(core.poll()));
+        return;
+      case "fetch":
+        env.transport.recover(step.from.url, timings.recoverTimeoutMs, (answer) => {
+          if (!aborted) run(core.afterFetch(step.from, answer instanceof TransportError ? null : answer));
+        });
+        return;
+      case "done":
+        if (step.recovered) {
+          const { from, state, entries } = step.recovered;
+          env.log(`recovery: took over ${from} (applied ${state.appliedOffset}, ${entries.length} entries beyond); new epoch ${step.epoch}`);
+        }
+        done({ epoch: step.epoch, recovered: step.recovered, positions });
+    }
+  };
+
+  run(core.poll());
+  return {
+    abort() {
+      aborted = true;
+    },
+  };
 }
 
-/** Whether the data fetched holds at least the log the follower reported when it was chosen. */
-export function reaches(data: RecoveryData, position: FollowerPosition): boolean {
-  const lastOffset = data.appliedOffset + data.entries.length;
-  const lastEntryEpoch = data.entries.at(-1)?.epoch ?? data.appliedEpoch;
-  if (lastEntryEpoch !== position.lastEntryEpoch) return lastEntryEpoch > position.lastEntryEpoch;
-  return lastOffset >= position.lastOffset;
+/** `runRecovery` as a Promise: a leader listens only once it has recovered. */
+export function recoverFromFollowers(leaderId: string, followerUrls: readonly string[], writeQuorum: number, env: RecoveryEnv): Promise<Recovery> {
+  return new Promise((resolve) => runRecovery(leaderId, followerUrls, writeQuorum, env, resolve));
 }

@@ -1,10 +1,12 @@
 import type { FollowerPosition } from "../core/recovery.ts";
 import type { ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotReply } from "../core/types.ts";
+import { authHeaders, fenceOverHttp, recoverOverHttp } from "./http-transport.ts";
 import {
+  type Answer,
   type Body,
-  parseRecoveryStream,
   type RecoveryData,
   replicateReply,
+  settle,
   snapshotReply,
   type Transport,
   type TransportReply,
@@ -76,6 +78,10 @@ class FollowerStream {
     pending.resolve(frame);
   }
 
+  close(): void {
+    this.#socket?.close();
+  }
+
   #failAll(error: Error): void {
     for (const pending of this.#pending.values()) {
       clearTimeout(pending.timer);
@@ -86,44 +92,47 @@ class FollowerStream {
 }
 
 /**
- * Replication over one WebSocket per follower (`/internal/stream`), the same messages and
- * answers as `POST /internal/replicate|snapshot`; fencing and recovery, once per leader start,
- * are plain HTTP.
+ * Replication over one WebSocket per follower (`/internal/stream`, `TRANSPORT=websocket`), the
+ * same messages and answers as `POST /internal/replicate|snapshot`; fencing and recovery, once
+ * per leader start, are plain HTTP.
  */
 export class StreamTransport implements Transport {
   readonly #streams = new Map<string, FollowerStream>();
   readonly #headers: Record<string, string>;
 
   constructor(clusterToken: string) {
-    this.#headers = { authorization: `Bearer ${clusterToken}` };
+    this.#headers = authHeaders(clusterToken);
   }
 
-  async replicate(url: string, message: ReplicateMessage, timeoutMs: number): Promise<TransportReply<ReplicateReply>> {
-    const { status, body } = await this.#stream(url).send("replicate", message, timeoutMs);
-    return replicateReply(url, status, body);
+  replicate(url: string, message: ReplicateMessage, timeoutMs: number, done: Answer<TransportReply<ReplicateReply>>): void {
+    settle(
+      this.#stream(url)
+        .send("replicate", message, timeoutMs)
+        .then(({ status, body }) => replicateReply(url, status, body)),
+      done,
+    );
   }
 
-  async snapshot(url: string, chunk: SnapshotChunk, timeoutMs: number): Promise<TransportReply<SnapshotReply>> {
-    const { status, body } = await this.#stream(url).send("snapshot", chunk, timeoutMs);
-    return snapshotReply(url, status, body);
+  snapshot(url: string, chunk: SnapshotChunk, timeoutMs: number, done: Answer<TransportReply<SnapshotReply>>): void {
+    settle(
+      this.#stream(url)
+        .send("snapshot", chunk, timeoutMs)
+        .then(({ status, body }) => snapshotReply(url, status, body)),
+      done,
+    );
   }
 
-  async fence(url: string, epoch: number, leaderId: string, timeoutMs: number): Promise<FollowerPosition> {
-    const response = await fetch(`${url}/internal/fence`, {
-      method: "POST",
-      headers: { ...this.#headers, "content-type": "application/json" },
-      body: JSON.stringify({ epoch, leaderId }),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const body = (await response.json().catch(() => null)) as FollowerPosition | null;
-    if (response.status !== 200 || !body) throw new TransportError(`${url}/internal/fence answered ${response.status}`);
-    return { url, epoch: body.epoch, lastOffset: body.lastOffset, lastEntryEpoch: body.lastEntryEpoch, appliedOffset: body.appliedOffset };
+  fence(url: string, epoch: number, leaderId: string, timeoutMs: number, done: Answer<FollowerPosition>): void {
+    settle(fenceOverHttp(url, this.#headers, epoch, leaderId, timeoutMs), done);
   }
 
-  async recover(url: string, timeoutMs: number): Promise<RecoveryData> {
-    const response = await fetch(`${url}/internal/recover`, { headers: this.#headers, signal: AbortSignal.timeout(timeoutMs) });
-    if (!response.ok) throw new TransportError(`${url}/internal/recover answered ${response.status}`);
-    return parseRecoveryStream(await response.text());
+  recover(url: string, timeoutMs: number, done: Answer<RecoveryData>): void {
+    settle(recoverOverHttp(url, this.#headers, timeoutMs), done);
+  }
+
+  close(): void {
+    for (const stream of this.#streams.values()) stream.close();
+    this.#streams.clear();
   }
 
   #stream(url: string): FollowerStream {

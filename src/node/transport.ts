@@ -1,23 +1,25 @@
 import type { FollowerPosition } from "../core/recovery.ts";
-import type { Entry, ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotPair, SnapshotReply } from "../core/types.ts";
+import type { Entry, RecoveryData, ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotPair, SnapshotReply } from "../core/types.ts";
 
-/** Everything a restarting leader takes over from a follower: its committed state and what it holds beyond. */
-export interface RecoveryData {
-  epoch: number;
-  appliedOffset: number;
-  appliedEpoch: number;
-  pairs: SnapshotPair[];
-  entries: Entry[];
-}
+export type { RecoveryData } from "../core/types.ts";
 
-/** How the leader reaches a follower. HTTP in production; tests may swap it. */
+/**
+ * How the leader reaches a follower: a WebSocket stream or HTTP in production
+ * (`TRANSPORT`), the simulated network in src/sim. Calls answer through a callback, exactly
+ * once: the follower's answer, or a TransportError (unreachable, refused, timed out). A callback
+ * rather than a Promise so that the simulator runs the node without a microtask queue.
+ */
 export interface Transport {
-  replicate(followerUrl: string, message: ReplicateMessage, timeoutMs: number): Promise<TransportReply<ReplicateReply>>;
-  snapshot(followerUrl: string, chunk: SnapshotChunk, timeoutMs: number): Promise<TransportReply<SnapshotReply>>;
+  replicate(followerUrl: string, message: ReplicateMessage, timeoutMs: number, done: Answer<TransportReply<ReplicateReply>>): void;
+  snapshot(followerUrl: string, chunk: SnapshotChunk, timeoutMs: number, done: Answer<TransportReply<SnapshotReply>>): void;
   /** The follower adopts `epoch` (refusing older leaders from then on) and says where it was. */
-  fence(followerUrl: string, epoch: number, leaderId: string, timeoutMs: number): Promise<FollowerPosition>;
-  recover(followerUrl: string, timeoutMs: number): Promise<RecoveryData>;
+  fence(followerUrl: string, epoch: number, leaderId: string, timeoutMs: number, done: Answer<FollowerPosition>): void;
+  recover(followerUrl: string, timeoutMs: number, done: Answer<RecoveryData>): void;
+  /** Closes connections (the node stops). */
+  close(): void;
 }
+
+export type Answer<Value> = (answer: Value | TransportError) => void;
 
 export interface TransportReply<Reply> {
   reply: Reply;
@@ -27,6 +29,11 @@ export interface TransportReply<Reply> {
 
 export class TransportError extends Error {
   override name = "TransportError";
+}
+
+/** Settles `done` with a Promise's value, or with a TransportError for any failure. */
+export function settle<Value>(promise: Promise<Value>, done: Answer<Value>): void {
+  promise.then(done, (error: unknown) => done(error instanceof TransportError ? error : new TransportError(String(error))));
 }
 
 export type Body = Record<string, unknown> | null;
