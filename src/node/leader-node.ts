@@ -157,8 +157,11 @@ export class LeaderNode implements ServingNode {
     return new Promise((resolve) => this.propose(key, value, options, resolve));
   }
 
-  /** `write` with a callback, called once: the path the simulator drives without a microtask queue. */
-  propose(key: string, value: string | null, options: { quorum?: number; timeoutMs?: number }, done: (outcome: WriteOutcome) => void): void {
+  /**
+   * `write` with a callback, called once: the path the simulator drives without a microtask
+   * queue. Returns the write's offset.
+   */
+  propose(key: string, value: string | null, options: { quorum?: number; timeoutMs?: number }, done: (outcome: WriteOutcome) => void): number {
     const entry = this.core.propose(key, value);
     const required = Math.max(options.quorum ?? 0, this.core.writeQuorum);
     const waiter: Waiter = {
@@ -175,6 +178,7 @@ export class LeaderNode implements ServingNode {
     this.#waiters.add(waiter);
     this.#afterProgress();
     this.#schedulePump();
+    return entry.offset;
   }
 
   setWriteQuorum(quorum: number): void {

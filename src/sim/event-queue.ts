@@ -4,10 +4,11 @@ import { MinHeap } from "../core/min-heap.ts";
  * The simulator's agenda: callbacks ordered by virtual time in integer microseconds, ties broken
  * by insertion order so that a run never depends on heap internals.
  */
-interface Scheduled {
+export interface Scheduled {
   atUs: number;
   sequence: number;
   run: () => void;
+  cancelled: boolean;
 }
 
 export class EventQueue {
@@ -24,21 +25,30 @@ export class EventQueue {
     return this.#heap.size;
   }
 
-  at(atUs: number, run: () => void): void {
+  at(atUs: number, run: () => void): Scheduled {
     if (!Number.isInteger(atUs) || atUs < this.#nowUs) throw new RangeError(`cannot schedule at ${atUs} µs, now is ${this.#nowUs} µs`);
-    this.#heap.push({ atUs, sequence: this.#sequence++, run });
+    const scheduled = { atUs, sequence: this.#sequence++, run, cancelled: false };
+    this.#heap.push(scheduled);
+    return scheduled;
   }
 
-  after(delayUs: number, run: () => void): void {
-    this.at(this.#nowUs + delayUs, run);
+  after(delayUs: number, run: () => void): Scheduled {
+    return this.at(this.#nowUs + delayUs, run);
   }
 
-  /** Advances the clock to the earliest event and runs it; false when nothing is left. */
+  /** A cancelled event is skipped (it stays in the heap until its time, uncounted). */
+  cancel(scheduled: Scheduled): void {
+    scheduled.cancelled = true;
+  }
+
+  /** Advances the clock to the earliest event not cancelled and runs it; false when nothing is left. */
   runNext(): boolean {
-    const next = this.#heap.pop();
-    if (!next) return false;
-    this.#nowUs = next.atUs;
-    next.run();
-    return true;
+    for (let next = this.#heap.pop(); next; next = this.#heap.pop()) {
+      if (next.cancelled) continue;
+      this.#nowUs = next.atUs;
+      next.run();
+      return true;
+    }
+    return false;
   }
 }

@@ -1,9 +1,10 @@
-import type { Entry, ReplicateMessage } from "../core/types.ts";
+import type { Entry, ReplicateMessage, ReplicateReply } from "../core/types.ts";
 import type { SimContext } from "./context.ts";
-import { formatMessage } from "./format.ts";
+import { isFailure } from "./follower-host.ts";
+import { formatMessage, formatReply } from "./format.ts";
 import type { LeaderHost } from "./leader-host.ts";
 import type { Network } from "./network.ts";
-import type { SimFollower } from "./sim-follower.ts";
+import type { FollowerHost } from "./follower-host.ts";
 
 export interface FaultStats {
   partitions: number;
@@ -44,7 +45,7 @@ export class FaultInjector {
     private readonly context: SimContext,
     private readonly network: Network,
     private readonly host: LeaderHost,
-    private readonly followers: readonly SimFollower[],
+    private readonly followers: readonly FollowerHost[],
   ) {}
 
   start(): void {
@@ -78,7 +79,7 @@ export class FaultInjector {
     });
   }
 
-  #inject(kind: FaultKind, follower: SimFollower): void {
+  #inject(kind: FaultKind, follower: FollowerHost): void {
     const { context } = this;
     if (follower.down || (follower.paused && kind === "pauses")) {
       context.log(`fault ${kind} on ${follower.name} skipped: ${follower.down ? "down" : "paused"}`);
@@ -114,10 +115,10 @@ export class FaultInjector {
     }
   }
 
-  #sendDeposed(follower: SimFollower): void {
+  #sendDeposed(follower: FollowerHost): void {
     const { context } = this;
     const { rng, scenario } = context;
-    const leader = this.host.serving?.core;
+    const leader = this.host.serving?.node?.core;
     if (!leader) {
       context.log(`fault deposed leader → ${follower.name} skipped: no leader serving to be older than`);
       return;
@@ -138,12 +139,15 @@ export class FaultInjector {
       commitOffset: prevOffset + entries.length,
     };
     context.log(`fault deposed leader → ${follower.name} ${formatMessage(message)}`);
-    this.network.carry(follower.index, `deposed → ${follower.name}`, scenario.requestDelay, () => {
+    this.network.carry(follower.index, `deposed → ${follower.name}`, scenario.linkDelay, () => {
       if (!follower.down && follower.core.epoch < currentEpoch) {
         context.log(`net  deposed message withheld from ${follower.name}: it has not heard epoch ${currentEpoch} yet`);
         return;
       }
-      follower.deliver(null, message);
+      const label = `${follower.name} ← deposed ${formatMessage(message)}`;
+      follower.handle<ReplicateReply>(label, (node, reply) => node.replicate(message, reply), (answer) =>
+        context.log(`${label}: ${isFailure(answer) ? answer.failure : formatReply(answer)}, nobody listens`),
+      );
     });
   }
 

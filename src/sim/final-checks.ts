@@ -2,7 +2,7 @@ import type { StoredValue } from "../core/state-machine.ts";
 import type { Entry } from "../core/types.ts";
 import type { InvariantName } from "./invariants.ts";
 import { checkRegister, formatOperation, type Operation } from "./linearizability.ts";
-import type { AckedWrite } from "./sim-leader.ts";
+import type { AckedWrite } from "./leader-process.ts";
 
 type Report = (invariant: InvariantName, message: string) => void;
 

@@ -5,9 +5,9 @@ import type { SimContext } from "./context.ts";
 import { checkDurability, checkLinearizability, formatEntry } from "./final-checks.ts";
 import type { LeaderHost, LeaderHostObserver } from "./leader-host.ts";
 import type { Operation } from "./linearizability.ts";
-import type { FollowerRead, HeldLog, SimFollower } from "./sim-follower.ts";
-import type { AckedWrite, SimLeader } from "./sim-leader.ts";
-import type { RecoveryOutcome } from "./sim-recovery.ts";
+import type { Recovery } from "../node/recovery.ts";
+import type { FollowerHost, FollowerRead, HeldLog } from "./follower-host.ts";
+import type { AckedWrite, LeaderProcess, PolledFollower } from "./leader-process.ts";
 
 export type InvariantName =
   | "ack-quorum"
@@ -64,16 +64,16 @@ export class InvariantChecker implements LeaderHostObserver {
    */
   outsideContract: string | null = null;
   #host: LeaderHost | null = null;
-  #followers: readonly SimFollower[] = [];
+  #followers: readonly FollowerHost[] = [];
   #amnesia: Amnesia[] = [];
   /** Per leader process, the commit offset last seen. */
-  #leaderCommits = new Map<SimLeader, number>();
+  #leaderCommits = new Map<LeaderProcess, number>();
   /** Per follower: the incarnation whose commit offset is remembered, and that offset. */
   #followerCommits: { incarnation: number; commitOffset: number }[] = [];
 
   constructor(private readonly context: SimContext) {}
 
-  attach(host: LeaderHost, followers: readonly SimFollower[]): void {
+  attach(host: LeaderHost, followers: readonly FollowerHost[]): void {
     this.#host = host;
     this.#followers = followers;
     this.#followerCommits = followers.map((follower) => ({ incarnation: follower.incarnation, commitOffset: 0 }));
@@ -93,7 +93,7 @@ export class InvariantChecker implements LeaderHostObserver {
     this.#watchState(node, null, state);
   }
 
-  followerCrashing(follower: SimFollower, held: HeldLog): void {
+  followerCrashing(follower: FollowerHost, held: HeldLog): void {
     this.#amnesia.push({ follower: follower.name, atUs: this.context.nowUs, held });
   }
 
@@ -103,7 +103,7 @@ export class InvariantChecker implements LeaderHostObserver {
    * held it crashed (its ack may have counted for the commit after that): then the run is outside
    * the contract.
    */
-  leaderStarted(leader: SimLeader, outcome: RecoveryOutcome): void {
+  leaderStarted(leader: LeaderProcess, recovery: Recovery, polled: PolledFollower[]): void {
     const { core } = leader;
     this.#leaderCommits.set(leader, core.commitOffset);
     this.#watchState(leader.name, core, core.state);
@@ -113,8 +113,8 @@ export class InvariantChecker implements LeaderHostObserver {
     if (heldUpTo >= this.committed.length) return;
     const missing = this.committed[heldUpTo]!;
     const where = heldUpTo < core.lastOffset ? `its log has ${formatEntry(core.log.at(missing.offset))} there` : `its log ends at ${core.lastOffset}`;
-    const what = `${leader.name} (e${core.epoch}, from ${outcome.recovered?.from ?? "nothing"}) lacks committed ${formatEntry(missing)}: ${where}`;
-    const polledHolders = outcome.polled.filter((polled) => this.#heldCommittedUpTo(polled.held) >= missing.offset);
+    const what = `${leader.name} (e${core.epoch}, from ${recovery.recovered?.from ?? "nothing"}) lacks committed ${formatEntry(missing)}: ${where}`;
+    const polledHolders = polled.filter((polled) => this.#heldCommittedUpTo(polled.held) >= missing.offset);
     if (polledHolders.length > 0) {
       const names = polledHolders.map((polled) => polled.position.url).join(", ");
       this.report("leader-completeness", `${what}, though ${names} held it when polled`);
@@ -141,7 +141,7 @@ export class InvariantChecker implements LeaderHostObserver {
     return offset;
   }
 
-  beforeAck(leader: SimLeader, write: AckedWrite): void {
+  beforeAck(leader: LeaderProcess, write: AckedWrite): void {
     this.acked.push({ ...write });
     const entry: Entry = { offset: write.offset, epoch: leader.core.epoch, key: write.key, value: write.value };
     const held = this.#holders(leader, entry);
@@ -155,13 +155,13 @@ export class InvariantChecker implements LeaderHostObserver {
     }
   }
 
-  onRead(leader: SimLeader, key: string, stored: StoredValue | undefined): void {
+  onRead(leader: LeaderProcess, key: string, stored: StoredValue | undefined): void {
     if (stored && stored.offset > leader.core.commitOffset) {
       this.report("visibility", `${leader.name} read of ${key} returned offset ${stored.offset} above its commit ${leader.core.commitOffset}`);
     }
   }
 
-  onFollowerRead(follower: SimFollower, key: string, read: FollowerRead): void {
+  onFollowerRead(follower: FollowerHost, key: string, read: FollowerRead): void {
     const offset = read.stored?.offset ?? 0;
     if (offset > Math.min(read.commitOffset, this.committed.length)) {
       const commits = `its own ${read.commitOffset}, the committed history's ${this.committed.length}`;
@@ -198,7 +198,7 @@ export class InvariantChecker implements LeaderHostObserver {
 
   /** One leader serves, no deposed one runs, and every node serves its full committed state. */
   converged(): boolean {
-    const leader = this.#host!.serving?.core;
+    const leader = this.#host!.serving?.node?.core;
     if (!leader || this.#host!.deposedRunning.length > 0) return false;
     if (leader.commitOffset !== leader.lastOffset) return false;
     for (const follower of this.#followers) {
@@ -266,14 +266,14 @@ export class InvariantChecker implements LeaderHostObserver {
    * Followers holding `entry` of `leader`: now, or in an incarnation that crashed since and whose
    * loss the leader has not heard of yet (it still counts that incarnation's acknowledgement).
    */
-  #holders(leader: SimLeader, entry: Entry): number {
+  #holders(leader: LeaderProcess, entry: Entry): number {
     let count = 0;
     for (const follower of this.#followers) {
       if (!follower.down && holds(follower.held(), entry)) {
         count++;
         continue;
       }
-      const heard = leader.core.followers[follower.index]!.incarnation;
+      const heard = follower.ordinalOf(leader.core.followers[follower.index]!.incarnation);
       const heardIsGone = heard < follower.incarnation || follower.down;
       const heldThen = follower.heldAtCrash[heard];
       if (heardIsGone && heldThen && holds(heldThen, entry)) count++;

@@ -1,14 +1,14 @@
-import type { LeaderCore, LeaderOptions } from "../core/leader.ts";
+import type { Recovery } from "../node/recovery.ts";
 import type { SimContext } from "./context.ts";
-import type { DelayRangeUs } from "./scenario.ts";
+import type { FollowerHost } from "./follower-host.ts";
+import { type LeaderBuild, type LeaderObserver, LeaderProcess, type PolledFollower } from "./leader-process.ts";
 import type { Network } from "./network.ts";
-import type { SimFollower } from "./sim-follower.ts";
-import { type LeaderObserver, SimLeader } from "./sim-leader.ts";
-import { type RecoveryOutcome, type RecoveryPolicy, SimRecovery } from "./sim-recovery.ts";
+import type { DelayRangeUs } from "./scenario.ts";
+import type { SimClock } from "./sim-env.ts";
 
 export interface LeaderHostObserver extends LeaderObserver {
   /** A leader process is about to serve: after recovery, before its first message. */
-  leaderStarted(leader: SimLeader, outcome: RecoveryOutcome): void;
+  leaderStarted(leader: LeaderProcess, recovery: Recovery, polled: PolledFollower[]): void;
 }
 
 export interface CrashLoop {
@@ -23,23 +23,21 @@ export interface LeaderStats {
   /** Recoveries that ended in a serving leader, and those that took over a follower's state and log. */
   recoveries: number;
   takeovers: number;
-  /** Recoveries whose data transfer failed, so the process exited and started again. */
-  recoveryFailures: number;
 }
 
 /**
- * Where the leader runs, as main.ts does it: every process start recovers from the followers
- * (src/node/recovery.ts) before it serves. A crash kills the process (or its recovery) and it is
+ * Where the leader runs, as main.ts does it: every process start runs the production recovery
+ * (src/node/recovery.ts) before it serves with the production LeaderNode. A crash kills the process (or its recovery) and it is
  * started again after a while; a deposal starts a successor at once while the old process runs on
  * for a while, then dies. Clients reach only the process that serves; while none does they are
  * refused, as by a port nobody listens on.
  */
 export class LeaderHost {
   /** Every process that served, in order. */
-  readonly leaders: SimLeader[] = [];
-  readonly stats: LeaderStats = { leaderCrashes: 0, leaderDeposals: 0, recoveries: 0, takeovers: 0, recoveryFailures: 0 };
-  #serving: SimLeader | null = null;
-  #recovery: SimRecovery | null = null;
+  readonly leaders: LeaderProcess[] = [];
+  readonly stats: LeaderStats = { leaderCrashes: 0, leaderDeposals: 0, recoveries: 0, takeovers: 0 };
+  #serving: LeaderProcess | null = null;
+  #recovering: LeaderProcess | null = null;
   #generation = 0;
   /** Tells a scheduled restart whether it is still the one wanted. */
   #restartToken = 0;
@@ -51,20 +49,20 @@ export class LeaderHost {
 
   constructor(
     private readonly context: SimContext,
-    private readonly followers: readonly SimFollower[],
+    private readonly followers: readonly FollowerHost[],
     private readonly network: Network,
+    private readonly clock: SimClock,
     private readonly observer: LeaderHostObserver,
-    private readonly newLeader: (options: LeaderOptions) => LeaderCore,
-    private readonly policy: RecoveryPolicy,
+    private readonly build: LeaderBuild,
   ) {}
 
   /** The process that takes clients now, if any. */
-  get serving(): SimLeader | null {
+  get serving(): LeaderProcess | null {
     return this.#serving;
   }
 
   /** Deposed processes still running. */
-  get deposedRunning(): SimLeader[] {
+  get deposedRunning(): LeaderProcess[] {
     return this.leaders.filter((leader) => leader.deposed && !leader.dead);
   }
 
@@ -77,9 +75,9 @@ export class LeaderHost {
     if (this.#serving) {
       this.#serving.crash();
       this.#serving = null;
-    } else if (this.#recovery) {
-      this.#recovery.abort();
-      this.#recovery = null;
+    } else if (this.#recovering) {
+      this.#recovering.crash();
+      this.#recovering = null;
     } else {
       this.context.log("fault leader crash: no leader process is running");
       return;
@@ -115,7 +113,7 @@ export class LeaderHost {
   heal(): void {
     this.#crashLoop = null;
     for (const leader of this.deposedRunning) leader.crash();
-    if (!this.#serving && !this.#recovery) this.#startProcess();
+    if (!this.#serving && !this.#recovering) this.#startProcess();
   }
 
   #restartLater(): void {
@@ -123,7 +121,7 @@ export class LeaderHost {
     const downUs = this.context.delayUs(this.context.scenario.leaderDownUs);
     this.context.log(`leader process down for ${downUs / 1000}ms`);
     this.context.queue.after(downUs, () => {
-      if (token === this.#restartToken && !this.#serving && !this.#recovery) this.#startProcess();
+      if (token === this.#restartToken && !this.#serving && !this.#recovering) this.#startProcess();
     });
   }
 
@@ -136,56 +134,35 @@ export class LeaderHost {
       this.network.partition(cut.index, untilUs);
       this.context.log(`${name} starts cut off from ${cut.name} until ${untilUs / 1000}ms`);
     }
-    const recovery = new SimRecovery(
-      name,
-      this.context,
-      this.followers,
-      this.network,
-      this.policy,
-      (outcome) => {
-        if (this.#recovery === recovery) this.#serve(name, outcome);
-      },
-      (reason) => {
-        if (this.#recovery !== recovery) return;
-        this.context.log(`${name} exits: ${reason}`);
-        this.stats.recoveryFailures++;
-        this.#recovery = null;
-        this.#restartLater();
-      },
-    );
-    this.#recovery = recovery;
-    recovery.start();
+    const process = new LeaderProcess(name, this.context, this.followers, this.network, this.clock, this.observer, this.build);
+    this.#recovering = process;
+    this.context.log(`${name} recovering: fences ${this.followers.length} followers`);
+    process.recover((recovery, polled) => {
+      if (this.#recovering === process) this.#serve(process, recovery, polled);
+    });
   }
 
-  #serve(name: string, outcome: RecoveryOutcome): void {
-    const { scenario } = this.context;
-    this.#recovery = null;
+  #serve(process: LeaderProcess, recovery: Recovery, polled: PolledFollower[]): void {
+    this.#recovering = null;
     this.stats.recoveries++;
-    if (outcome.recovered) this.stats.takeovers++;
-    const core = this.newLeader({
-      id: name,
-      epoch: outcome.epoch,
-      followerCount: this.followers.length,
-      writeQuorum: scenario.writeQuorum,
-      logRetention: scenario.logRetention,
-      recovered: outcome.recovered && { state: outcome.recovered.state, entries: outcome.recovered.entries },
-    });
-    const leader = new SimLeader(name, this.context, core, this.followers, this.network, this.observer);
+    if (recovery.recovered) this.stats.takeovers++;
+    const node = process.serve(recovery);
+    const { core } = node;
     this.context.log(
-      `${name} serves: e${core.epoch} applied=${core.state.appliedOffset} last=${core.lastOffset} readBarrier=${core.readBarrierOffset}` +
-        (outcome.recovered ? ` (from ${outcome.recovered.from})` : ""),
+      `${process.name} serves: e${core.epoch} applied=${core.state.appliedOffset} last=${core.lastOffset} readBarrier=${core.readBarrierOffset}` +
+        (recovery.recovered ? ` (from ${recovery.recovered.from})` : ""),
     );
-    this.leaders.push(leader);
-    this.#serving = leader;
-    this.observer.leaderStarted(leader, outcome);
-    leader.start();
+    this.leaders.push(process);
+    this.#serving = process;
+    this.observer.leaderStarted(process, recovery, polled);
+    node.start();
     const loop = this.#crashLoop;
     if (loop) {
       const afterUs = this.context.delayUs(loop.afterUs);
       if (!this.context.rng.chance(loop.continueChance)) this.#crashLoop = null;
-      this.context.log(`${name} will crash ${afterUs / 1000}ms after it started serving`);
+      this.context.log(`${process.name} will crash ${afterUs / 1000}ms after it started serving`);
       this.context.queue.after(afterUs, () => {
-        if (this.#serving === leader && this.context.nowUs < this.context.scenario.faultWindowUs) this.crash();
+        if (this.#serving === process && this.context.nowUs < this.context.scenario.faultWindowUs) this.crash();
       });
     }
   }

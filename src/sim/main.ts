@@ -91,7 +91,7 @@ function runMany(start: number, count: number): boolean {
   let outsideContract = 0;
   let withLeaderFaults = 0;
   const injected = { crashes: 0, partitions: 0, pauses: 0, deposedMessages: 0, dropped: 0, duplicated: 0, slowed: 0 };
-  const leader = { leaderCrashes: 0, leaderDeposals: 0, recoveries: 0, takeovers: 0, recoveryFailures: 0 };
+  const leader = { leaderCrashes: 0, leaderDeposals: 0, recoveries: 0, takeovers: 0 };
   for (let seed = start; seed < start + count; seed++) {
     const result = runSimulation({ ...base, seed });
     events += result.events;

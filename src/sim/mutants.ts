@@ -1,6 +1,6 @@
 import type { FollowerCore } from "../core/follower.ts";
 import type { LeaderCore, LeaderOptions } from "../core/leader.ts";
-import type { FollowerPosition } from "../core/recovery.ts";
+import { type FollowerPosition, type RecoveryPolicy, recoveryPolicy } from "../core/recovery.ts";
 import type { InvariantName } from "./invariants.ts";
 import {
   ArrivalOrderFollower,
@@ -17,11 +17,12 @@ import {
   OneShortLeader,
   ReadCachingLeader,
 } from "./mutant-leaders.ts";
-import type { RecoveryPolicy } from "./sim-recovery.ts";
 
 /**
- * A deliberately broken variant of the core (or of the node's recovery), and the invariant the
- * simulator must see it break. `needsLeaderRestarts`: it can only show when leaders restart, so
+ * A deliberately broken variant of the production code, and the invariant the simulator must see
+ * it break: a subclass of a core class that the production node runs instead (LeaderEnv.newCore,
+ * FollowerEnv.newCore), or a changed recovery policy that the production recovery follows
+ * (RecoveryEnv.policy). `needsLeaderRestarts`: it can only show when leaders restart, so
  * it is run with a leader restart in every run (`--leader-restarts always`). `seedsTried`: how many
  * seeds from 1 on the test tries before it gives up (the bug shows within them).
  */
@@ -31,7 +32,7 @@ export interface Mutant {
   seedsTried: number;
   leader?: (options: LeaderOptions) => LeaderCore;
   follower?: (incarnation: number) => FollowerCore;
-  recovery?: Partial<RecoveryPolicy>;
+  recovery?: RecoveryPolicy;
   needsLeaderRestarts?: boolean;
 }
 
@@ -109,14 +110,28 @@ const registry = {
     breaks: "leader-completeness",
     seedsTried: 500,
     description: "recovery takes over the follower that has seen the newest epoch, though it may hold less",
-    recovery: { rank: bySeenEpoch },
+    recovery: { ...recoveryPolicy, rank: bySeenEpoch },
     needsLeaderRestarts: true,
   },
   "recovery-drops-pending": {
     breaks: "leader-completeness",
     seedsTried: 100,
     description: "recovery takes over the most advanced follower's applied state but not the entries it holds beyond",
-    recovery: { takePendingEntries: false },
+    recovery: { ...recoveryPolicy, takePendingEntries: false },
+    needsLeaderRestarts: true,
+  },
+  "recovery-skips-fence": {
+    breaks: "ack-quorum",
+    seedsTried: 2000,
+    description: "recovery reads positions without fencing: a deposed leader that runs on still gathers acks from followers the new one polled",
+    recovery: { ...recoveryPolicy, fences: false },
+    needsLeaderRestarts: true,
+  },
+  "recovery-trusts-source": {
+    breaks: "leader-completeness",
+    seedsTried: 2000,
+    description: "recovery takes over whatever the ranked follower sends, without checking it still reaches the position it was ranked by",
+    recovery: { ...recoveryPolicy, checksSource: false },
     needsLeaderRestarts: true,
   },
   "no-read-barrier": {

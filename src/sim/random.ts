@@ -1,9 +1,11 @@
+import type { Random as NodeRandom } from "../node/env.ts";
+
 /**
  * The simulator's only source of randomness: xoshiro128** (Blackman & Vigna), seeded through
  * splitmix32 so that neighbouring seeds give unrelated streams. Every draw of a run comes from
  * one instance, so a seed replays the run exactly.
  */
-export class Random {
+export class Random implements NodeRandom {
   #s0: number;
   #s1: number;
   #s2: number;
@@ -26,7 +28,7 @@ export class Random {
   }
 
   /** A uniform 32-bit unsigned integer. */
-  nextUint32(): number {
+  uint32(): number {
     const result = Math.imul(rotateLeft(Math.imul(this.#s1, 5), 7), 9) >>> 0;
     const t = this.#s1 << 9;
     this.#s2 ^= this.#s0;
@@ -40,7 +42,7 @@ export class Random {
 
   /** Uniform in [0, 1). */
   float(): number {
-    return this.nextUint32() / 2 ** 32;
+    return this.uint32() / 2 ** 32;
   }
 
   /** Uniform integer in [min, max], both included. */

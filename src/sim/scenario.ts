@@ -1,5 +1,6 @@
 import { constants } from "../core/constants.ts";
 import { assert } from "../core/assert.ts";
+import { type NodeTimings, nodeTimings } from "../node/timings.ts";
 import type { Random } from "./random.ts";
 
 /** A uniform delay range in virtual microseconds. */
@@ -21,9 +22,10 @@ export interface Scenario {
   /** Share of client operations that are reads from the leader, and from a follower. */
   leaderReadShare: number;
   followerReadShare: number;
-  /** Leader → follower (the seed's MIN_DELAY_MS..MAX_DELAY_MS) and follower → leader. */
+  /** The leader's own delay of each replicate message (the seed's MIN_DELAY_MS..MAX_DELAY_MS, DESIGN §6). */
   requestDelay: DelayRangeUs;
-  replyDelay: DelayRangeUs;
+  /** One network hop between nodes, either way. */
+  linkDelay: DelayRangeUs;
   /** Client ↔ node, each way. */
   clientDelay: DelayRangeUs;
   thinkTime: DelayRangeUs;
@@ -37,8 +39,8 @@ export interface Scenario {
   heartbeatUs: number;
   /** Entries the leader keeps (LOG_RETENTION); a follower that needs older ones gets a snapshot. */
   logRetention: number;
-  gapWaitUs: number;
-  replicateTimeoutUs: number;
+  /** The node's waits: the production ones (src/node/timings.ts) in half the runs, short ones in the others. */
+  timings: NodeTimings;
   clientTimeoutUs: number;
   /**
    * Leader crashes (and, with `deposedLeaders`, deposals) injected in the fault window: 0 in most
@@ -51,13 +53,6 @@ export interface Scenario {
   /** How long a deposed leader keeps running, and how long a crashed one stays down before it restarts. */
   deposedLifeUs: DelayRangeUs;
   leaderDownUs: DelayRangeUs;
-  /** src/node/recovery.ts's timers: one position request, the pause between rounds, the data transfer, the asynchronous-mode bound. */
-  positionTimeoutUs: number;
-  positionRetryUs: number;
-  recoverTimeoutUs: number;
-  asyncWaitUs: number;
-  /** How long a leader read waits for the read barrier (read-routes' minOffset wait) before 503. */
-  readWaitUs: number;
   /** After faults and writes stop, every node must hold the same state within this time. */
   convergenceBoundUs: number;
 }
@@ -89,29 +84,37 @@ export function drawScenario(rng: Random, options: ScenarioOptions): Scenario {
   assert(followers >= 1 && followers <= constants.followersMax, `followers ${followers}`);
   const requestDelayMaxUs = rng.pick([1, 5, 10, 20]) * usPerMs;
   const requestDelay = { minUs: 100, maxUs: requestDelayMaxUs };
-  const replyDelay = { minUs: 50, maxUs: Math.max(100, requestDelayMaxUs / 2) };
+  const linkDelay = { minUs: 50, maxUs: Math.max(100, requestDelayMaxUs / 2) };
   const heartbeatUs = rng.pick([10, 25, 50]) * usPerMs;
-  // Half the runs use the real node's long gap wait, half a short one that makes gap replies,
-  // probes and resends frequent within a short run.
+  // Half the runs use the node's own timings, half short ones that make gap replies, probes,
+  // resends and recovery rounds frequent within a short run.
   const realTimers = rng.chance(0.5);
-  const gapWaitUs = realTimers ? constants.gapWaitMs * usPerMs : rng.int(1, 50) * usPerMs;
-  // Like the real node, the leader waits longer than a follower may hold a message.
-  const replicateTimeoutUs = realTimers
-    ? gapWaitUs + 2000 * usPerMs
-    : gapWaitUs + requestDelay.maxUs + replyDelay.maxUs + rng.int(10, 100) * usPerMs;
+  const roundTripMs = (requestDelay.maxUs + 2 * linkDelay.maxUs) / usPerMs;
+  const gapWaitMs = realTimers ? nodeTimings.gapWaitMs : rng.int(1, 50);
+  const timings: NodeTimings = realTimers
+    ? nodeTimings
+    : {
+        gapWaitMs,
+        // Like the real node, the leader waits longer than a follower may hold a message.
+        replicateTimeoutMs: gapWaitMs + roundTripMs + rng.int(10, 100),
+        positionTimeoutMs: roundTripMs + rng.int(5, 50),
+        positionRetryMs: rng.int(1, 50),
+        recoverTimeoutMs: roundTripMs + rng.int(20, 200),
+        asyncWaitMs: rng.int(50, 500),
+        readWaitMs: rng.int(1, 50),
+      };
   const lossy = options.faults ? 1 : 0;
   const writeQuorum = rng.int(0, followers);
   const restartsLeader =
     options.faults && writeQuorum >= 1 && options.leaderRestarts !== "never" && (options.leaderRestarts === "always" || rng.chance(leaderRestartShare));
   const leaderFaults = restartsLeader ? rng.int(1, 3) : 0;
-  const roundTripUs = requestDelay.maxUs + replyDelay.maxUs;
-  const positionTimeoutUs = realTimers ? 1000 * usPerMs : roundTripUs + rng.int(5, 50) * usPerMs;
-  const positionRetryUs = realTimers ? 500 * usPerMs : rng.int(1, 50) * usPerMs;
-  const recoverTimeoutUs = realTimers ? 60_000 * usPerMs : roundTripUs + rng.int(20, 200) * usPerMs;
-  const asyncWaitUs = realTimers ? 10_000 * usPerMs : rng.int(50, 500) * usPerMs;
+  const roundTripUs = roundTripMs * usPerMs;
   const leaderDownUs = { minUs: 0, maxUs: 50 * usPerMs };
+  const gapWaitUs = timings.gapWaitMs * usPerMs;
+  const replicateTimeoutUs = timings.replicateTimeoutMs * usPerMs;
   // A recovery in progress when faults heal may wait out a round, a pause, a lost transfer and a restart.
-  const recoveryBoundUs = 2 * (positionTimeoutUs + positionRetryUs) + recoverTimeoutUs + leaderDownUs.maxUs + 4 * roundTripUs;
+  const recoveryBoundUs =
+    (2 * (timings.positionTimeoutMs + timings.positionRetryMs) + timings.recoverTimeoutMs) * usPerMs + leaderDownUs.maxUs + 4 * roundTripUs;
   const scenario: Scenario = {
     followers,
     writeQuorum,
@@ -121,7 +124,7 @@ export function drawScenario(rng: Random, options: ScenarioOptions): Scenario {
     leaderReadShare: 0.3,
     followerReadShare: 0.1,
     requestDelay,
-    replyDelay,
+    linkDelay,
     clientDelay: { minUs: 20, maxUs: 500 },
     thinkTime: { minUs: 0, maxUs: 5 * usPerMs },
     dropProbability: lossy * rng.pick([0, 0.01, 0.05, 0.1]),
@@ -133,22 +136,16 @@ export function drawScenario(rng: Random, options: ScenarioOptions): Scenario {
     // Half the runs keep the whole log; the others keep so little that restarted followers
     // catch up by snapshot.
     logRetention: rng.chance(0.5) ? Number.POSITIVE_INFINITY : rng.int(1, 30),
-    gapWaitUs,
-    replicateTimeoutUs,
+    timings,
     clientTimeoutUs: rng.int(20, 300) * usPerMs,
     leaderFaults,
     deposedLeaderShare: options.deposedLeaders && restartsLeader ? deposedShare : 0,
     deposedLifeUs: { minUs: 1 * usPerMs, maxUs: 100 * usPerMs },
     leaderDownUs,
-    positionTimeoutUs,
-    positionRetryUs,
-    recoverTimeoutUs,
-    asyncWaitUs,
-    readWaitUs: realTimers ? 1000 * usPerMs : rng.int(1, 50) * usPerMs,
     convergenceBoundUs: 2 * (replicateTimeoutUs + gapWaitUs) + 10 * heartbeatUs + (restartsLeader ? recoveryBoundUs : 0),
   };
   assert(
-    scenario.replicateTimeoutUs > scenario.gapWaitUs + requestDelay.maxUs + replyDelay.maxUs,
+    timings.replicateTimeoutMs * usPerMs > gapWaitUs + requestDelay.maxUs + 2 * linkDelay.maxUs,
     "a message held for the whole gap wait is answered before the leader gives up on it",
   );
   return scenario;
@@ -156,11 +153,12 @@ export function drawScenario(rng: Random, options: ScenarioOptions): Scenario {
 
 export function describeScenario(scenario: Scenario): string {
   const ms = (us: number) => `${us / usPerMs}ms`;
+  const { timings } = scenario;
   return [
     `followers=${scenario.followers} writeQuorum=${scenario.writeQuorum} clients=${scenario.clients} keys=${scenario.keys} writes=${scenario.writes}`,
-    `delay=${ms(scenario.requestDelay.minUs)}..${ms(scenario.requestDelay.maxUs)} reply=${ms(scenario.replyDelay.minUs)}..${ms(scenario.replyDelay.maxUs)}`,
+    `delay=${ms(scenario.requestDelay.minUs)}..${ms(scenario.requestDelay.maxUs)} link=${ms(scenario.linkDelay.minUs)}..${ms(scenario.linkDelay.maxUs)}`,
     `drop=${scenario.dropProbability} duplicate=${scenario.duplicateProbability} slow=${scenario.slowProbability} faults until ${ms(scenario.faultWindowUs)} every ~${ms(scenario.faultIntervalMeanUs)}`,
-    `heartbeat=${ms(scenario.heartbeatUs)} logRetention=${scenario.logRetention} gapWait=${ms(scenario.gapWaitUs)} replicateTimeout=${ms(scenario.replicateTimeoutUs)} clientTimeout=${ms(scenario.clientTimeoutUs)}`,
-    `leaderFaults=${scenario.leaderFaults} deposed=${scenario.deposedLeaderShare} positionTimeout=${ms(scenario.positionTimeoutUs)} retry=${ms(scenario.positionRetryUs)} recoverTimeout=${ms(scenario.recoverTimeoutUs)} readWait=${ms(scenario.readWaitUs)}`,
+    `heartbeat=${ms(scenario.heartbeatUs)} logRetention=${scenario.logRetention} clientTimeout=${ms(scenario.clientTimeoutUs)} timings=${JSON.stringify(timings)}`,
+    `leaderFaults=${scenario.leaderFaults} deposed=${scenario.deposedLeaderShare}`,
   ].join("\n");
 }

@@ -1,8 +1,5 @@
 import { AssertionError } from "../core/assert.ts";
-import { FollowerCore } from "../core/follower.ts";
-import { LeaderCore } from "../core/leader.ts";
 import { SimContext } from "./context.ts";
-import { formatReply } from "./format.ts";
 import { EventQueue } from "./event-queue.ts";
 import { type FaultStats, FaultInjector } from "./faults.ts";
 import { InvariantChecker, type Violation } from "./invariants.ts";
@@ -11,8 +8,8 @@ import { type MutantName, mutants } from "./mutants.ts";
 import { type NetworkStats, Network } from "./network.ts";
 import { Random } from "./random.ts";
 import { type Scenario, type ScenarioOptions, drawScenario } from "./scenario.ts";
-import { type Answer, type Call, SimFollower } from "./sim-follower.ts";
-import { nodeRecoveryPolicy } from "./sim-recovery.ts";
+import { FollowerHost } from "./follower-host.ts";
+import { SimClock } from "./sim-env.ts";
 import { Trace } from "./trace.ts";
 import { type WorkloadStats, Workload } from "./workload.ts";
 
@@ -79,32 +76,16 @@ export function runSimulation(options: RunOptions): RunResult {
 
   const checker = new InvariantChecker(context);
   const network = new Network(context, followerCount);
-  const newFollower = mutant?.follower ?? ((incarnation) => new FollowerCore(incarnation));
-  const answer = (follower: SimFollower, call: Call | null, result: Answer) => {
-    const what = describeAnswer(result);
-    if (!call) {
-      context.log(`${follower.name} → deposed leader ${what}: nobody listens`);
-      return;
-    }
-    network.carry(follower.index, `${follower.name} answer #${call.id} ${what}`, scenario.replyDelay, () => call.owner.onAnswer(call, result));
-  };
   const followers = Array.from(
     { length: followerCount },
     (_, index) =>
-      new SimFollower(index, context, newFollower, {
+      new FollowerHost(index, context, mutant?.follower, {
         watch: (follower, state) => checker.watchFollowerState(follower.name, state),
         crashing: (follower, held) => checker.followerCrashing(follower, held),
-        answer,
       }),
   );
-  const host = new LeaderHost(
-    context,
-    followers,
-    network,
-    checker,
-    mutant?.leader ?? ((leaderOptions) => new LeaderCore(leaderOptions)),
-    { ...nodeRecoveryPolicy, ...mutant?.recovery },
-  );
+  const clock = new SimClock(queue);
+  const host = new LeaderHost(context, followers, network, clock, checker, { newCore: mutant?.leader, policy: mutant?.recovery });
   checker.attach(host, followers);
   const workload = new Workload(context, host, followers, checker);
   const faults = new FaultInjector(context, network, host, followers);
@@ -174,16 +155,4 @@ export function replayCommand(options: RunOptions): string {
   if (options.deposedLeaders === false) flags.push("--no-deposed-leaders");
   if (options.mutant) flags.push(`--mutant ${options.mutant}`);
   return `bun run sim ${flags.join(" ")}`;
-}
-
-function describeAnswer(answer: Answer): string {
-  switch (answer.kind) {
-    case "failure":
-      return answer.reason;
-    case "reply":
-    case "snapshot_reply":
-      return formatReply(answer.reply);
-    default:
-      return answer.kind;
-  }
 }

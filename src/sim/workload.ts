@@ -3,7 +3,7 @@ import { followerName } from "./format.ts";
 import type { InvariantChecker } from "./invariants.ts";
 import type { LeaderHost } from "./leader-host.ts";
 import type { Operation } from "./linearizability.ts";
-import type { SimFollower } from "./sim-follower.ts";
+import type { FollowerHost } from "./follower-host.ts";
 
 export interface WorkloadStats {
   writes: number;
@@ -58,7 +58,7 @@ export class Workload {
   constructor(
     private readonly context: SimContext,
     private readonly host: LeaderHost,
-    private readonly followers: readonly SimFollower[],
+    private readonly followers: readonly FollowerHost[],
     private readonly checker: InvariantChecker,
   ) {}
 
