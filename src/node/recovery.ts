@@ -20,7 +20,7 @@ export interface RecoveryEnv {
   policy?: RecoveryPolicy;
 }
 
-/** Rounds between two "still waiting" log lines. */
+/** Rounds between two log lines that repeat the same reason to wait. */
 const waitingLogEveryRounds = 10;
 
 /**
@@ -40,6 +40,7 @@ export function runRecovery(
   const startedMs = env.clock.nowMs();
   let aborted = false;
   let rounds = 0;
+  let lastReason = "";
   let positions: FollowerPosition[] = [];
 
   const poll = (fenceEpoch: number | null) => {
@@ -77,7 +78,8 @@ export function runRecovery(
         poll(step.fenceEpoch);
         return;
       case "retry":
-        if (rounds % waitingLogEveryRounds === 1) env.log(`recovery: ${step.reason}; trying again`);
+        if (step.reason !== lastReason || rounds % waitingLogEveryRounds === 0) env.log(`recovery: ${step.reason}; trying again`);
+        lastReason = step.reason;
         env.timers.after(timings.positionRetryMs, () => run(core.poll()));
         return;
       case "fetch":

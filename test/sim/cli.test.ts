@@ -12,7 +12,7 @@ describe("bun run sim", () => {
   test("--seed replays one seed with one trace line per event and exits 0 when it holds", () => {
     const run = sim("--seed", "2");
     expect(run.exitCode).toBe(0);
-    expect(run.stdout).toMatch(/^ +0\.000ms L1 recovering: needs \d of 5 positions\n +0\.000ms L1 #1 → f0 position\n/);
+    expect(run.stdout).toMatch(/^ +0\.000ms L1 recovering: fences 5 followers\n +0\.000ms L1 #1 → f0 fence e1\n/);
     expect(run.stdout).toMatch(/\nseed 2\nfollowers=5 /);
     expect(run.stdout).toMatch(/\nok: converged [\d.]+ms after quiet, every invariant held\n$/);
   });
@@ -21,7 +21,7 @@ describe("bun run sim", () => {
     const run = sim("--seeds", "3", "--start", "10");
     expect(run.exitCode).toBe(0);
     expect(run.stdout).toMatch(/^faults injected: crashes=\d+ partitions=\d+ pauses=\d+ deposedMessages=\d+ dropped=\d+ duplicated=\d+ slowed=\d+; snapshots installed: \d+\n/);
-    expect(run.stdout).toMatch(/\nleader processes: leaderCrashes=\d+ leaderDeposals=\d+ recoveries=\d+ takeovers=\d+ recoveryFailures=\d+ in \d+ seeds with leader faults; outside the contract \(follower amnesia lost committed entries\): \d+\n/);
+    expect(run.stdout).toMatch(/\nleader processes: leaderCrashes=\d+ leaderDeposals=\d+ recoveries=\d+ takeovers=\d+ in \d+ seeds with leader faults; outside the contract \(follower amnesia lost committed entries\): \d+\n/);
     expect(run.stdout).toMatch(/\n3 seeds \(10…12\), 0 failed, \d+ events in [\d.]+s: [\d.]+ seeds\/s, \d+ events\/s\n$/);
   });
 

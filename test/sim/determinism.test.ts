@@ -26,7 +26,7 @@ describe("a seed replays a run exactly", () => {
   test("trace lines are printable one per event, time first", () => {
     const lines: string[] = [];
     runSimulation({ seed: 11, onTraceLine: (line) => lines.push(line) });
-    expect(lines[0]).toMatch(/^ +0\.000ms L1 recovering: needs \d of 5 positions$/);
+    expect(lines[0]).toMatch(/^ +0\.000ms L1 recovering: fences 5 followers$/);
     expect(lines).toContainEqual(expect.stringMatching(/ L1 serves: e\d+ applied=0 last=0 readBarrier=0$/));
     for (const line of lines) expect(line).toMatch(/^ +\d+\.\d{3}ms \S/);
   });

@@ -1,114 +1,148 @@
 import { describe, expect, test } from "bun:test";
-import { FollowerCore } from "../../src/core/follower.ts";
-import type { Entry } from "../../src/core/types.ts";
+import { type RecoveryPolicy, recoveryPolicy } from "../../src/core/recovery.ts";
+import type { Entry, ReplicateReply } from "../../src/core/types.ts";
+import { type Recovery, runRecovery } from "../../src/node/recovery.ts";
+import { nodeTimings } from "../../src/node/timings.ts";
 import { SimContext } from "../../src/sim/context.ts";
 import { EventQueue } from "../../src/sim/event-queue.ts";
+import { FollowerHost } from "../../src/sim/follower-host.ts";
 import { Network } from "../../src/sim/network.ts";
 import { Random } from "../../src/sim/random.ts";
 import { drawScenario } from "../../src/sim/scenario.ts";
-import { SimFollower } from "../../src/sim/sim-follower.ts";
-import { nodeRecoveryPolicy, type RecoveryOutcome, type RecoveryPolicy, SimRecovery } from "../../src/sim/sim-recovery.ts";
+import { ProcessTimers, SimClock } from "../../src/sim/sim-env.ts";
+import { SimTransport } from "../../src/sim/sim-transport.ts";
 import { Trace } from "../../src/sim/trace.ts";
 
-const positionTimeoutUs = 30_000;
+const positionTimeoutMs = 30;
+const linkUs = 100;
 
-/** Three followers on a lossless network; `held[i]` entries of epoch 1 held by follower i, `applied[i]` of them applied. */
-function setUp(held: number[], applied: number[], writeQuorum: number, policy: Partial<RecoveryPolicy> = {}) {
+/**
+ * The production recovery (src/node/recovery.ts) over the simulated network, against production
+ * FollowerNodes: follower i holds `held[i]` entries of epoch 1, `applied[i]` of them applied.
+ */
+function setUp(held: number[], applied: number[], writeQuorum: number, policy: RecoveryPolicy = recoveryPolicy) {
   const rng = new Random(1);
   const drawn = drawScenario(rng, { followers: held.length, writes: 0, faults: false, leaderRestarts: "never", deposedLeaders: false });
-  const scenario = { ...drawn, writeQuorum, positionTimeoutUs, positionRetryUs: 5_000, recoverTimeoutUs: 50_000, replyDelay: { minUs: 100, maxUs: 100 } };
+  const timings = { ...nodeTimings, positionTimeoutMs, positionRetryMs: 5, recoverTimeoutMs: 50 };
+  const scenario = { ...drawn, writeQuorum, timings, linkDelay: { minUs: linkUs, maxUs: linkUs } };
   const queue = new EventQueue();
   const trace = new Trace(true);
   const context = new SimContext(queue, rng, scenario, trace);
   const network = new Network(context, held.length);
   network.lossy = false;
-  const followers = held.map(
-    (count, index) =>
-      new SimFollower(index, context, (incarnation) => new FollowerCore(incarnation), {
-        watch: () => {},
-        crashing: () => {},
-        answer: (follower, call, answer) => network.carry(follower.index, "answer", scenario.replyDelay, () => call?.owner.onAnswer(call, answer)),
-      }),
-  );
+  const followers = held.map((_, index) => new FollowerHost(index, context, undefined, { watch: () => {}, crashing: () => {} }));
   for (const [index, follower] of followers.entries()) {
     const entries: Entry[] = Array.from({ length: held[index]! }, (_, i) => ({ offset: i + 1, epoch: 1, key: `k${i % 2}`, value: `"${i + 1}"` }));
-    follower.core.receive({ epoch: 1, leaderId: "L0", prevOffset: 0, prevEpoch: 0, entries, commitOffset: applied[index]! });
+    follower.node.replicate({ epoch: 1, leaderId: "L0", prevOffset: 0, prevEpoch: 0, entries, commitOffset: applied[index]! }, () => {});
   }
-  const outcomes: RecoveryOutcome[] = [];
-  const failures: string[] = [];
-  const recovery = new SimRecovery(
-    "L1",
-    context,
-    followers,
-    network,
-    { ...nodeRecoveryPolicy, ...policy },
-    (outcome) => outcomes.push(outcome),
-    (reason) => failures.push(reason),
-  );
+  const timers = new ProcessTimers(queue);
+  const transport = new SimTransport("L1", context, network, followers, timers);
+  const outcomes: Recovery[] = [];
+  const start = () =>
+    runRecovery("L1", followers.map((follower) => follower.name), writeQuorum, { clock: new SimClock(queue), timers, transport, log: (line) => context.log(line), timings, policy }, (recovery) =>
+      outcomes.push(recovery),
+    );
   const runAll = () => {
     while (queue.nowUs < 1_000_000 && queue.runNext());
   };
-  return { queue, followers, recovery, outcomes, failures, trace, runAll };
+  return { queue, followers, start, outcomes, trace, transport, runAll };
 }
 
-describe("SimRecovery (src/node/recovery.ts)", () => {
-  test("hears from recoveryQuorum followers in one round, then takes over the most advanced one's state and entries", () => {
-    // WRITE_QUORUM 2 of 3: two positions needed. f2 is paused, so the round ends at its timeout.
-    const { queue, followers, recovery, outcomes, runAll } = setUp([4, 6, 9], [2, 3, 5], 2);
+describe("recovery (src/node/recovery.ts) on the simulated network", () => {
+  test("fences a majority (here also the recovery quorum), then takes over the most advanced follower's state and entries", () => {
+    // WRITE_QUORUM 2 of 3: two followers needed. f2 is paused, so each round ends at its timeout.
+    const { queue, followers, start, outcomes, runAll } = setUp([4, 6, 9], [2, 3, 5], 2);
     followers[2]!.pause();
-    queue.at(10, () => recovery.start());
+    queue.at(10, () => start());
     runAll();
     expect(outcomes.length).toBe(1);
     const [outcome] = outcomes;
-    expect(outcome!.polled.map((polled) => polled.position.url)).toEqual(["f0", "f1"]);
+    expect(outcome!.positions.map((position) => position.url)).toEqual(["f0", "f1"]);
     expect(outcome!.recovered?.from).toBe("f1");
     expect(outcome!.recovered?.state.appliedOffset).toBe(3);
     expect(outcome!.recovered?.entries.map((entry) => entry.offset)).toEqual([4, 5, 6]);
-    // Epochs come from the clock: above every epoch seen, and the round took the position timeout.
-    expect(outcome!.epoch).toBe(Math.floor((10 + positionTimeoutUs) / 1000));
+    // Integer epochs: the followers had seen epoch 1, so the first fence (at 1) makes it fence at 2.
+    expect(outcome!.epoch).toBe(2);
+    expect(queue.nowUs).toBeGreaterThanOrEqual(2 * positionTimeoutMs * 1000);
   });
 
   test("rounds repeat until enough followers answer in one", () => {
-    const { queue, followers, recovery, outcomes, trace, runAll } = setUp([1, 2, 3], [0, 0, 0], 1);
+    const { queue, followers, start, outcomes, trace, runAll } = setUp([1, 2, 3], [0, 0, 0], 1);
     followers[0]!.pause(); // WRITE_QUORUM 1 of 3: every follower must answer
-    queue.at(0, () => recovery.start());
-    queue.at(3 * positionTimeoutUs, () => followers[0]!.resume());
+    queue.at(0, () => start());
+    queue.at(5 * positionTimeoutMs * 1000, () => followers[0]!.resume());
     runAll();
     expect(outcomes[0]?.recovered?.from).toBe("f2");
-    expect(trace.lines.filter((line) => line.includes("positions needed answered")).length).toBeGreaterThan(2);
+    expect(trace.lines.filter((line) => line.includes("timed out")).length).toBeGreaterThan(2);
   });
 
-  test("with nothing held anywhere, a new epoch and no takeover", () => {
-    const { recovery, outcomes, runAll } = setUp([0, 0, 0], [0, 0, 0], 2);
-    recovery.start();
+  test("with nothing held anywhere, epoch 1 and no takeover", () => {
+    const { followers, start, outcomes, runAll } = setUp([0, 0, 0], [0, 0, 0], 2);
+    for (const follower of followers) follower.crash();
+    for (const follower of followers) follower.restart();
+    start();
     runAll();
-    expect(outcomes).toEqual([{ epoch: 2, polled: expect.any(Array) }]);
+    expect(outcomes).toEqual([{ epoch: 1, positions: expect.any(Array) }]);
   });
 
-  test("recovery starts over when the chosen follower no longer holds what it reported", () => {
-    const { queue, followers, recovery, outcomes, runAll } = setUp([4, 6, 9], [2, 3, 5], 2, { checksSource: true });
-    queue.at(0, () => recovery.start());
-    // f2 answers its position (9 entries), then restarts empty before its data is fetched.
-    queue.at(250, () => {
+  test("starts over when the chosen follower no longer holds what it reported (reaches)", () => {
+    const { queue, followers, start, outcomes, runAll } = setUp([4, 6, 9], [2, 3, 5], 2);
+    queue.at(0, () => start());
+    // Rounds at epochs 1 and 2 end at 200 and 400 µs; the fetch reaches f2 at 500 µs. f2 answers
+    // its position (9 entries), then restarts empty before its data is fetched.
+    queue.at(450, () => {
       followers[2]!.crash();
       followers[2]!.restart();
     });
     runAll();
-    // Its data fell short of its position: a second round finds f1 the most advanced.
+    // Its data fell short of its position: a later round finds f1 the most advanced.
     const recovered = outcomes[0]!.recovered!;
     expect(recovered.from).toBe("f1");
     expect(recovered.entries.map((entry) => entry.offset)).toEqual([4, 5, 6]);
   });
 
-  test("fencing: position requests carry the epoch, which followers adopt before the old leader's next message", () => {
-    const { followers, recovery, outcomes, runAll } = setUp([3, 3, 3], [1, 1, 1], 2, { fences: true });
-    recovery.start();
+  test("the same schedule without the check takes over the empty restarted follower (the mutant recovery-trusts-source)", () => {
+    const { queue, followers, start, outcomes, runAll } = setUp([4, 6, 9], [2, 3, 5], 2, { ...recoveryPolicy, checksSource: false });
+    queue.at(0, () => start());
+    queue.at(450, () => {
+      followers[2]!.crash();
+      followers[2]!.restart();
+    });
+    runAll();
+    expect(outcomes[0]!.recovered).toMatchObject({ from: "f2", entries: [] });
+    expect(outcomes[0]!.recovered!.state.appliedOffset).toBe(0);
+  });
+
+  test("a failed fetch is retried, not fatal: recovery goes on once the follower answers", () => {
+    const { queue, followers, start, outcomes, trace, runAll } = setUp([2, 5, 3], [1, 1, 1], 1);
+    queue.at(0, () => start());
+    // WRITE_QUORUM 1: every follower must answer. f1 is chosen; it pauses just as its data is
+    // asked for, beyond the fetch timeout, and stays paused for many rounds.
+    queue.at(450, () => followers[1]!.pause());
+    queue.at(450 + 200_000, () => followers[1]!.resume());
+    runAll();
+    expect(outcomes.length).toBe(1);
+    expect(outcomes[0]!.recovered?.from).toBe("f1");
+    expect(outcomes[0]!.recovered?.entries.map((entry) => entry.offset)).toEqual([2, 3, 4, 5]);
+    expect(trace.lines.some((line) => line.includes("fetching f1's data failed; trying again"))).toBe(true);
+  });
+
+  test("fencing: followers adopt the new epoch before answering, and refuse the old leader from then on", () => {
+    const { followers, start, outcomes, runAll } = setUp([3, 3, 3], [1, 1, 1], 2);
+    start();
     runAll();
     const { epoch } = outcomes[0]!;
     expect(followers.map((follower) => follower.core.epoch)).toEqual([epoch, epoch, epoch]);
-    expect(followers[0]!.core.receive({ epoch: 1, leaderId: "L0", prevOffset: 3, prevEpoch: 1, entries: [], commitOffset: 3 })).toEqual({
-      kind: "stale_epoch",
-      epoch,
-    });
+    const replies: ReplicateReply[] = [];
+    followers[0]!.node.replicate({ epoch: 1, leaderId: "L0", prevOffset: 3, prevEpoch: 1, entries: [], commitOffset: 3 }, (reply) => replies.push(reply));
+    expect(replies).toEqual([{ kind: "stale_epoch", epoch }]);
+  });
+
+  test("without fencing (the mutant recovery-skips-fence) positions are only read: the old leader is still accepted", () => {
+    const { followers, start, outcomes, runAll } = setUp([3, 3, 3], [1, 1, 1], 2, { ...recoveryPolicy, fences: false });
+    start();
+    runAll();
+    expect(outcomes[0]!.epoch).toBe(2);
+    expect(followers.map((follower) => follower.core.epoch)).toEqual([1, 1, 1]);
   });
 });
