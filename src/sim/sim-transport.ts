@@ -95,7 +95,6 @@ export class SimTransport implements Transport {
       }
       follower.handle(`${follower.name} ← ${this.owner} #${id} ${what}`, run, (answer) => {
         const shown = isFailure(answer) ? answer.failure : describe(answer);
-        context.log(`${follower.name} → ${this.owner} #${id} ${shown}`);
         network.carry(follower.index, `${follower.name} answer #${id} ${shown}`, context.scenario.linkDelay, () => {
           if (!timers.alive) context.log(`${this.owner} ← ${follower.name} #${id} ${shown}: nobody listens, the process is gone`);
           else if (settled) context.log(`${this.owner} ← ${follower.name} #${id} ${shown}: ignored, call already settled`);
