@@ -1,7 +1,7 @@
-import { parseToolFlags } from "./lib/flags.ts";
-import { withLocalCluster } from "./lib/local-cluster.ts";
-import { authorizedFetch } from "./lib/target.ts";
-import { runClosedLoad } from "./load.ts";
+import { parseToolFlags } from "../src/flags.ts";
+import { withLocalCluster } from "../tools/lib/local-cluster.ts";
+import { authorizedFetch } from "../tools/lib/target.ts";
+import { runClosedLoad } from "../tools/load.ts";
 
 /**
  * How fast a follower catches up: one follower is stopped, `--behind` writes land (quorum 3 of the

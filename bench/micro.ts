@@ -4,7 +4,7 @@ import { Log } from "../src/core/log.ts";
 import { commitOffset } from "../src/core/quorum.ts";
 import type { Entry, ReplicateMessage } from "../src/core/types.ts";
 import { replicateMessageSchema } from "../src/http/internal-routes.ts";
-import { inProcessCluster, jsonRequest } from "../test/in-process-cluster.ts";
+import { inProcessCluster, jsonRequest } from "../src/in-process-cluster.ts";
 
 /**
  * `bun run bench`: mitata micro-benchmarks of the write path's hot spots, from the commit math

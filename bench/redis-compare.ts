@@ -3,10 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RedisClient, type Subprocess } from "bun";
 import { freePort } from "../src/cluster.ts";
-import { parseToolFlags } from "./lib/flags.ts";
-import { LatencyRecorder, type LatencyStatsMs, median } from "./lib/latency.ts";
-import { withLocalCluster } from "./lib/local-cluster.ts";
-import { runClosedLoad } from "./load.ts";
+import { parseToolFlags } from "../src/flags.ts";
+import { LatencyRecorder, type LatencyStatsMs, median } from "../tools/lib/latency.ts";
+import { withLocalCluster } from "../tools/lib/local-cluster.ts";
+import { runClosedLoad } from "../tools/load.ts";
 
 /**
  * Redis semi-sync beside quorumkv, in one run: a Redis primary with 5 replicas where every client

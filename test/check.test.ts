@@ -1,12 +1,12 @@
 import { afterAll, expect, test } from "bun:test";
 import { type Cluster, startCluster } from "../src/cluster.ts";
 import { http, waitFor } from "./helpers.ts";
-import { inProcessCluster, jsonRequest, testToken } from "./in-process-cluster.ts";
+import { inProcessCluster, jsonRequest, testToken } from "../src/in-process-cluster.ts";
 
 // `bun run check` as users run it: a separate process reading a cluster over HTTP.
 
 async function runCheck(args: string[]): Promise<{ exitCode: number; stdout: string }> {
-  const child = Bun.spawn([process.execPath, "bench/check.ts", ...args], { stdout: "pipe", stderr: "pipe" });
+  const child = Bun.spawn([process.execPath, "tools/check.ts", ...args], { stdout: "pipe", stderr: "pipe" });
   const [exitCode, stdout, stderr] = await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()]);
   return { exitCode, stdout: stdout + stderr };
 }

@@ -1,9 +1,9 @@
-import { runCheck } from "../check.ts";
-import { formatSummary, runClosedLoad } from "../load.ts";
-import { FlagError, parseToolFlags } from "../lib/flags.ts";
-import { withLocalCluster } from "../lib/local-cluster.ts";
-import { progressBar } from "../lib/progress.ts";
-import { TargetError, findTarget } from "../lib/target.ts";
+import { runCheck } from "../../tools/check.ts";
+import { formatSummary, runClosedLoad } from "../../tools/load.ts";
+import { FlagError, parseToolFlags } from "../../src/flags.ts";
+import { withLocalCluster } from "../../tools/lib/local-cluster.ts";
+import { progressBar } from "../../tools/lib/progress.ts";
+import { TargetError, findTarget } from "../../tools/lib/target.ts";
 import { mib, sampleRss } from "./rss.ts";
 
 /**

@@ -1,6 +1,6 @@
 import { type Cluster, startCluster } from "../../src/cluster.ts";
-import { FlagError, parseToolFlags } from "../lib/flags.ts";
-import { progressBar } from "../lib/progress.ts";
+import { FlagError, parseToolFlags } from "../../src/flags.ts";
+import { progressBar } from "../../tools/lib/progress.ts";
 import { mib, rssBytes, sampleRss } from "./rss.ts";
 import { writeLoad } from "./writer.ts";
 

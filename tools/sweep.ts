@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import type { DelayQuartiles } from "../src/node/delay-scheduler.ts";
 import { join, relative, resolve } from "node:path";
 import { type ConsistencyReport, checkConsistency } from "./lib/consistency.ts";
-import { FlagError, parseToolFlags } from "./lib/flags.ts";
+import { FlagError, parseToolFlags } from "../src/flags.ts";
 import { K6Error, findK6, runK6Writes } from "./lib/k6-driver.ts";
 import type { LatencyStatsMs, PercentilePoint } from "./lib/latency.ts";
 import { withLocalCluster } from "./lib/local-cluster.ts";

@@ -1,5 +1,5 @@
 import { type ConsistencyReport, checkConsistency, type NodeDigest } from "./lib/consistency.ts";
-import { parseToolFlags } from "./lib/flags.ts";
+import { parseToolFlags } from "../src/flags.ts";
 import { authorizedFetch, findTarget, TargetError } from "./lib/target.ts";
 
 /**

@@ -158,7 +158,7 @@ export async function renderSweepCharts(report: SweepReport): Promise<{ svg: str
   return { svg, png };
 }
 
-// Re-draws the charts from a saved sweep: bun bench/plot.ts [results/quorum-sweep.json]
+// Re-draws the charts from a saved sweep: bun tools/plot.ts [results/quorum-sweep.json]
 if (import.meta.main) {
   const path = process.argv[2] ?? "results/quorum-sweep.json";
   const report = JSON.parse(readFileSync(path, "utf8")) as SweepReport;

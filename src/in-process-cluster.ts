@@ -1,8 +1,8 @@
-import { type Config, parseConfig } from "../src/config.ts";
-import { createApp } from "../src/http/app.ts";
-import { FollowerNode } from "../src/node/follower-node.ts";
-import { InProcessTransport } from "../src/node/in-process-transport.ts";
-import { LeaderNode } from "../src/node/leader-node.ts";
+import { type Config, parseConfig } from "./config.ts";
+import { createApp } from "./http/app.ts";
+import { FollowerNode } from "./node/follower-node.ts";
+import { InProcessTransport } from "./node/in-process-transport.ts";
+import { LeaderNode } from "./node/leader-node.ts";
 
 export const testToken = "test-token-0123456789";
 

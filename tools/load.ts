@@ -1,4 +1,4 @@
-import { FlagError, parseToolFlags } from "./lib/flags.ts";
+import { FlagError, parseToolFlags } from "../src/flags.ts";
 import { LatencyRecorder, type LatencyStatsMs, type PercentilePoint } from "./lib/latency.ts";
 import { withLocalCluster } from "./lib/local-cluster.ts";
 import { progressBar } from "./lib/progress.ts";
