@@ -71,7 +71,7 @@ const flags = {
   concurrency: { type: "number", default: 20, integer: true, min: 1, help: "concurrent clients" },
   keys: { type: "number", default: 100, integer: true, min: 1, help: "distinct keys" },
   warmupWrites: { type: "number", default: 1000, integer: true, min: 0, help: "unrecorded writes first, so quorum 1 does not pay for JIT warm-up" },
-  driver: { type: "string", default: "bun", help: "bun (built in) or k6 (needs k6 on PATH)" },
+  driver: { type: "string", default: "bun", choices: ["bun", "k6"], help: "bun (built in) or k6 (needs k6 on PATH)" },
   leader: { type: "string", help: "use this running cluster instead of a local one (env LEADER_URL is not read: a sweep starts its own by default)" },
   token: { type: "string", help: "with --leader: cluster token (env CLUSTER_TOKEN, else .quorumkv/cluster.json)" },
   followerUrls: { type: "string", help: "with --leader: follower URLs for the digest check, if those in /status are not reachable from here" },
@@ -87,7 +87,6 @@ type SweepOptions = ReturnType<typeof parseSweepFlags>;
 
 function parseSweepFlags() {
   const options = parseToolFlags("sweep", usage, flags);
-  if (options.driver !== "bun" && options.driver !== "k6") throw new FlagError(`--driver must be bun or k6, got "${options.driver}"`);
   const quorums = options.quorums
     .split(",")
     .filter((text) => text.trim() !== "")
@@ -95,7 +94,7 @@ function parseSweepFlags() {
   if (quorums.length === 0 || quorums.some((q) => !Number.isInteger(q) || q < 0)) {
     throw new FlagError(`--quorums must be whole numbers like 1,2,3, got "${options.quorums}"`);
   }
-  return { ...options, driver: options.driver as "bun" | "k6", quorumList: quorums };
+  return { ...options, quorumList: quorums };
 }
 
 async function sweep(options: SweepOptions, target: Target, localCluster: boolean): Promise<SweepReport> {
