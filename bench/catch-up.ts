@@ -11,7 +11,7 @@ import { runClosedLoad } from "../tools/load.ts";
 
 const flags = parseToolFlags(
   "catch-up",
-  "Usage: bun bench/catch-up.ts [--behind 100000] [--log-retention 100000] [--max-delay-ms 10]",
+  "Usage: bun run catch-up [flags]\n\nOne follower of a local cluster misses --behind writes, restarts empty, and catches up; prints entries/s.",
   {
     behind: { type: "number", help: "writes the follower misses", default: 100_000, integer: true, min: 1 },
     keys: { type: "number", help: "distinct keys", default: 10_000, integer: true, min: 1 },

@@ -17,7 +17,7 @@ import { runClosedLoad } from "../tools/load.ts";
 
 const flags = parseToolFlags(
   "redis-compare",
-  "Usage: bun bench/redis-compare.ts [--writes 20000] [--concurrency 20] [--rounds 3]\n\nNeeds redis-server on PATH (apt-get install redis-server).",
+  "Usage: bun run redis-compare [flags]\n\nRedis SET + WAIT beside quorumkv, one run. Needs redis-server on PATH (apt-get install redis-server).",
   {
     writes: { type: "number", help: "writes per round and system", default: 20_000, integer: true, min: 1 },
     concurrency: { type: "number", help: "concurrent clients", default: 20, integer: true, min: 1 },

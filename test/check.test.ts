@@ -58,4 +58,7 @@ test("a wrong token or no cluster is a clear usage error, exit 2", async () => {
   const nobody = await runCheck(["--leader", "http://127.0.0.1:1", "--token", "x".repeat(10)]);
   expect(nobody.exitCode).toBe(2);
   expect(nobody.stdout).toContain("no cluster answers at http://127.0.0.1:1");
+  // Only what check itself takes: it has no --local (a cluster of its own would prove nothing).
+  expect(nobody.stdout).toContain("start one with `npm start` or pass --leader URL\n");
+  expect(nobody.stdout).not.toContain("--local");
 });

@@ -296,7 +296,10 @@ async function main(): Promise<void> {
       )
     : await (async () => {
         const leaderUrl = resolveLeaderUrl(options.leader);
-        await fetchLeaderStatus(leaderUrl); // fail early and clearly when nothing is there
+        // Fail early and clearly when nothing is there; only this tool has --local.
+        await fetchLeaderStatus(leaderUrl).catch((error: Error) => {
+          throw error instanceof TargetError ? new TargetError(`${error.message}, or use --local`) : error;
+        });
         return run(leaderUrl);
       })();
   if (options.json) {

@@ -11,11 +11,11 @@ import { mib, sampleRss } from "./rss.ts";
  * quorum 3. Passes (exit 0) only when every write succeeded, nothing answered 5xx, and every
  * follower ends with the leader's exact state. Prints throughput, latency and the nodes' RSS.
  *
- *   bun bench/hardening/load-200.ts                 # own local cluster: 1 leader + 5 followers
- *   bun bench/hardening/load-200.ts --leader URL --token T
+ *   bun run load-200                 # own local cluster: 1 leader + 5 followers
+ *   bun run load-200 --leader URL --token T
  */
 
-const usage = `Usage: bun bench/hardening/load-200.ts [flags]
+const usage = `Usage: bun run load-200 [flags]
 
 200 closed-loop clients, 100,000 writes over 1,000 keys at ?quorum=3; then a consistency check.
 Exit 0 when 100 % of the writes succeeded and the followers converged, 1 otherwise.`;

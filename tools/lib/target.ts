@@ -72,7 +72,7 @@ export async function fetchLeaderStatus(leaderUrl: string): Promise<LeaderStatus
     response = await fetch(`${leaderUrl}/status`, { signal: AbortSignal.timeout(statusTimeoutMs) });
   } catch (error) {
     throw new TargetError(
-      `no cluster answers at ${leaderUrl} (${(error as Error).message}); start one with \`npm start\`, pass --leader URL, or use --local`,
+      `no cluster answers at ${leaderUrl} (${(error as Error).message}); start one with \`npm start\` or pass --leader URL`,
     );
   }
   const status = (await response.json().catch(() => null)) as (LeaderStatus & { role: string; leader?: string }) | null;
