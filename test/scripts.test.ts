@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 /**
@@ -84,6 +84,15 @@ describe("npm scripts", () => {
     for (const name of programs) expect(existsSync(join(root, programOf(name).file))).toBe(true);
     expect(programOf("start")).toEqual({ file: "src/cluster.ts", env: {} });
     expect(programOf("leader")).toEqual({ file: "src/main.ts", env: { ROLE: "leader" } });
+  });
+
+  test("every program in src, tools and bench (a file that parses a command line or checks import.meta.main) has a script", () => {
+    const scripted = new Set(programs.map((name) => programOf(name).file));
+    const withoutScript = ["src", "tools", "bench"]
+      .flatMap((folder) => [...new Bun.Glob("**/*.ts").scanSync(join(root, folder))].map((file) => `${folder}/${file}`))
+      .filter((file) => !file.endsWith(".test.ts") && /\bparseToolFlags\(|import\.meta\.main/.test(readFileSync(join(root, file), "utf8")))
+      .filter((file) => !scripted.has(file));
+    expect(withoutScript).toEqual([]);
   });
 
   test.each(programs)("%s --help prints its usage and exits 0", async (name) => {
