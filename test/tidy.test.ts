@@ -67,11 +67,7 @@ function blankComments(source: string): { code: string; codeWithoutStrings: stri
 /** Every module specifier a file imports or re-exports, statically or dynamically. */
 function importedModules(code: string): string[] {
   const modules: string[] = [];
-  const patterns = [
-    /\b(?:import|export)\b[^;"'`]*?\bfrom\s*(["'])(.*?)\1/g,
-    /\bimport\s*(["'])(.*?)\1/g,
-    /\b(?:import|require)\s*\(\s*(["'`])(.*?)\1/g,
-  ];
+  const patterns = [/\b(?:import|export)\b[^;"'`]*?\bfrom\s*(["'])(.*?)\1/g, /\bimport\s*(["'])(.*?)\1/g, /\b(?:import|require)\s*\(\s*(["'`])(.*?)\1/g];
   for (const pattern of patterns) for (const match of code.matchAll(pattern)) modules.push(match[2]!);
   return modules;
 }
@@ -144,7 +140,8 @@ describe("the checker", () => {
       "line 1 uses crypto (randomness or I/O)",
       "line 2 uses console (I/O)",
     ]);
-    const pure = '// Date.now() would be impure here\nimport { Log } from "./log.ts";\nconst why = "no setTimeout"; /* Bun. */\nexport const log = new Log();\n';
+    const pure =
+      '// Date.now() would be impure here\nimport { Log } from "./log.ts";\nconst why = "no setTimeout"; /* Bun. */\nexport const log = new Log();\n';
     expect(coreViolations(file, pure)).toEqual([]);
   });
 
@@ -173,9 +170,7 @@ describe("the tree", () => {
     ];
     const files = folders.flatMap(([folder, extensions]) => sourceFiles(folder, extensions));
     expect(files.length).toBeGreaterThan(50);
-    const long = files
-      .map((file) => ({ file: relative(root, file), lines: lineCount(readFileSync(file, "utf8")) }))
-      .filter(({ lines }) => lines > linesMax);
+    const long = files.map((file) => ({ file: relative(root, file), lines: lineCount(readFileSync(file, "utf8")) })).filter(({ lines }) => lines > linesMax);
     expect(long).toEqual([]);
   });
 });

@@ -26,7 +26,11 @@ function nested(depth: number, objects: boolean[], leaf: unknown): unknown {
 }
 
 const depthBody: fc.Arbitrary<BodyPart> = fc
-  .tuple(fc.constantFrom(1, 63, 64, 65, 66, 200, 5000), fc.array(fc.boolean(), { minLength: 1, maxLength: 4 }), jsonValue.filter((v) => v === null || typeof v !== "object"))
+  .tuple(
+    fc.constantFrom(1, 63, 64, 65, 66, 200, 5000),
+    fc.array(fc.boolean(), { minLength: 1, maxLength: 4 }),
+    jsonValue.filter((v) => v === null || typeof v !== "object"),
+  )
   .map(([depth, objects, leaf]) => {
     const value = nested(depth, objects, leaf);
     const text = JSON.stringify({ value });
@@ -60,9 +64,28 @@ const malformedBody: fc.Arbitrary<BodyPart> = fc.oneof(
     const text = new TextDecoder().decode(whole.bytes).replace(/^\ufeff/, "");
     return body(text.slice(0, Math.floor(cut * (text.length - 1))), undefined, ["invalid_json"]);
   }),
-  fc.constantFrom("", " ", "{", '{"value":', "{value:1}", "{'value':1}", '{"value":1,}', '{"value":01}', '{"value":NaN}', '{"value":undefined}', '{"value":"\u0001"}', "\u0000", '{"value":1}}', '{"value":1} x').map((t) => body(t, undefined, ["invalid_json"])),
+  fc
+    .constantFrom(
+      "",
+      " ",
+      "{",
+      '{"value":',
+      "{value:1}",
+      "{'value':1}",
+      '{"value":1,}',
+      '{"value":01}',
+      '{"value":NaN}',
+      '{"value":undefined}',
+      '{"value":"\u0001"}',
+      "\u0000",
+      '{"value":1}}',
+      '{"value":1} x',
+    )
+    .map((t) => body(t, undefined, ["invalid_json"])),
   // JSON, but not an object with a value.
-  fc.constantFrom("[1]", "1", "null", '"value"', "true", "{}", '{"valeu":1}', '{"Value":1}', '{"__proto__":{"value":1}}', "[]").map((t) => body(t, undefined, ["invalid_value"])),
+  fc
+    .constantFrom("[1]", "1", "null", '"value"', "true", "{}", '{"valeu":1}', '{"Value":1}', '{"__proto__":{"value":1}}', "[]")
+    .map((t) => body(t, undefined, ["invalid_value"])),
   // Any text or bytes: whatever they are, the answer is one of these.
   fc.string({ unit: "binary", maxLength: 40 }).map((t) => ({ bytes: utf8.encode(t), errors: ["invalid_json", "invalid_value"], anyJson: true })),
   fc.uint8Array({ maxLength: 40 }).map((bytes) => ({ bytes, errors: ["invalid_json", "invalid_value"], anyJson: true })),
@@ -130,14 +153,17 @@ const setKey = fc.oneof(
 );
 
 export const setBody: fc.Arbitrary<SetBodyPart> = fc.oneof(
-  { arbitrary: fc.tuple(setKey, fc.option(jsonValue, { freq: 6 })).map(([{ key, valid }, value]): SetBodyPart => {
+  {
+    arbitrary: fc.tuple(setKey, fc.option(jsonValue, { freq: 6 })).map(([{ key, valid }, value]): SetBodyPart => {
       const object: Record<string, unknown> = {};
       if (key !== undefined) object.key = key;
       if (value !== null) object.value = value;
       const text = JSON.stringify(object);
       const errors = [...(valid ? [] : ["invalid_key"]), ...(value === null ? ["invalid_value"] : [])];
       return errors.length === 0 ? { ...body(text, JSON.stringify(value)), key: key as string } : body(text, undefined, errors);
-    }), weight: 6 },
+    }),
+    weight: 6,
+  },
   // A value of null is a value; only a missing one is refused.
   { arbitrary: validKeyText.map((key): SetBodyPart => ({ ...body(JSON.stringify({ key, value: null }), "null"), key })), weight: 1 },
   // Not an object, not JSON, or not UTF-8: the key cannot be read from it.

@@ -86,24 +86,18 @@ const hasDotSegment = (key: string) => key.split("/").some((part) => part === ".
 const validKeyPart: fc.Arbitrary<KeyPart> = fc.oneof(
   validKeyText.map((key) => ({ segment: encodeURIComponent(key), key })),
   // README: /kv/a%2Fb and /kv/a/b name the same key.
-  validKeyText
-    .filter((key) => !hasDotSegment(key))
-    .map((key) => ({ segment: encodeURIComponent(key).replaceAll("%2F", "/"), key })),
-  fc
-    .tuple(validKeyText, fc.boolean())
-    .map(([key, lower]) => ({ segment: percentEncodeBytes(utf8.encode(key), lower), key })),
+  validKeyText.filter((key) => !hasDotSegment(key)).map((key) => ({ segment: encodeURIComponent(key).replaceAll("%2F", "/"), key })),
+  fc.tuple(validKeyText, fc.boolean()).map(([key, lower]) => ({ segment: percentEncodeBytes(utf8.encode(key), lower), key })),
 );
 
 const controlKeyPart: fc.Arbitrary<KeyPart> = fc
   .tuple(fc.string({ maxLength: 6 }), fc.oneof(fc.integer({ min: 0, max: 31 }), fc.constant(127)), fc.string({ maxLength: 6 }))
   .map(([before, code, after]) => ({ segment: encodeURIComponent(before + String.fromCharCode(code) + after), key: null }));
 
-const longKeyPart: fc.Arbitrary<KeyPart> = fc
-  .tuple(fc.constantFrom("k", "é", "🎉"), fc.integer({ min: 1, max: 3000 }))
-  .map(([char, extra]) => {
-    const key = char.repeat(Math.ceil((contract.maxKeyBytes + extra) / byteLength(char)));
-    return { segment: encodeURIComponent(key), key: null };
-  });
+const longKeyPart: fc.Arbitrary<KeyPart> = fc.tuple(fc.constantFrom("k", "é", "🎉"), fc.integer({ min: 1, max: 3000 })).map(([char, extra]) => {
+  const key = char.repeat(Math.ceil((contract.maxKeyBytes + extra) / byteLength(char)));
+  return { segment: encodeURIComponent(key), key: null };
+});
 
 /** Escapes that are not UTF-8: truncated, overlong, surrogate, beyond U+10FFFF, stray bytes. */
 const brokenEscapes = ["%", "%G0", "%E0%A4%A", "%E0%A4", "%ED%A0%80", "%C0%AF", "%FF", "%80", "%F4%90%80%80", "%C3", "%%", "%2"];
@@ -225,8 +219,8 @@ export function authPart(token: string, otherClusterToken: string, rightWeight =
   return fc.oneof(
     {
       arbitrary: fc.constantFrom<AuthPart>(
-      { header: `Bearer ${token}`, accepted: true },
-      { header: `bearer ${token}`, accepted: true },
+        { header: `Bearer ${token}`, accepted: true },
+        { header: `bearer ${token}`, accepted: true },
         { header: `Bearer   ${token}  `, accepted: true },
       ),
       weight: rightWeight,

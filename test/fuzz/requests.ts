@@ -100,7 +100,10 @@ const adminBody: fc.Arbitrary<AdminBody> = fc.oneof(
     weight: 4,
   },
   { arbitrary: fc.constantFrom("", "{", "nope", '{"writeQuorum":}').map((t) => ({ bytes: utf8.encode(t), errors: ["invalid_json"] })), weight: 1 },
-  { arbitrary: fc.constantFrom("[]", "null", "3", '"x"', '{"writeQuorum":1e400}').map((t) => ({ bytes: utf8.encode(t), errors: ["invalid_config"] })), weight: 1 },
+  {
+    arbitrary: fc.constantFrom("[]", "null", "3", '"x"', '{"writeQuorum":1e400}').map((t) => ({ bytes: utf8.encode(t), errors: ["invalid_config"] })),
+    weight: 1,
+  },
   {
     arbitrary: fc.uint8Array({ maxLength: 32 }).map((bytes): AdminBody => {
       try {
@@ -127,11 +130,18 @@ const strayTarget: fc.Arbitrary<{ method: string; path: string }> = fc.oneof(
     .tuple(
       fc.constantFrom("GET", "HEAD", ...methodsWithBody),
       fc.string({ unit: "grapheme", minLength: 1, maxLength: 12 }).filter((s) => !knownFirstSegments.has(s) && s !== "." && s !== ".."),
-      fc.array(fc.string({ unit: "grapheme-ascii", maxLength: 6 }).filter((s) => s !== "." && s !== ".."), { maxLength: 3 }),
+      fc.array(
+        fc.string({ unit: "grapheme-ascii", maxLength: 6 }).filter((s) => s !== "." && s !== ".."),
+        { maxLength: 3 },
+      ),
     )
     .map(([method, first, rest]) => ({ method, path: `/${[first, ...rest].map(encodeURIComponent).join("/")}` })),
   fc
-    .tuple(fc.constantFrom("GET", "POST", "PUT", "DELETE"), fc.constantFrom("/internal/", "/admin/"), fc.string({ unit: "grapheme-ascii", minLength: 1, maxLength: 10 }))
+    .tuple(
+      fc.constantFrom("GET", "POST", "PUT", "DELETE"),
+      fc.constantFrom("/internal/", "/admin/"),
+      fc.string({ unit: "grapheme-ascii", minLength: 1, maxLength: 10 }),
+    )
     .filter(([, prefix, rest]) => !["digest", "dump", "recover", "replicate", "snapshot", "config"].includes(rest) && rest !== "." && rest !== "..")
     .map(([method, prefix, rest]) => ({ method, path: prefix + encodeURIComponent(rest) })),
   fc.constantFrom(
@@ -187,7 +197,10 @@ export function headBytes(request: RenderedRequest): number {
 
 function anyCase(options: CaseOptions): fc.Arbitrary<FuzzCase> {
   const followerWeight = Math.round((options.followerShare ?? 0.2) * 100);
-  const to = fc.oneof({ arbitrary: fc.constant<Role>("leader"), weight: 100 - followerWeight }, { arbitrary: fc.constant<Role>("follower"), weight: followerWeight });
+  const to = fc.oneof(
+    { arbitrary: fc.constant<Role>("leader"), weight: 100 - followerWeight },
+    { arbitrary: fc.constant<Role>("follower"), weight: followerWeight },
+  );
   const headers = fc.record({ contentType, extra: extraHeaders(options.headerBytesMax) }, { requiredKeys: ["extra"] });
   const auth = authPart(options.token, options.otherClusterToken);
   // Peers and admins mostly get the right token, so the checks behind it are reached too.
@@ -234,15 +247,28 @@ function anyCase(options: CaseOptions): fc.Arbitrary<FuzzCase> {
     { arbitrary: fc.record({ kind: fc.constant("admin" as const), to, auth: peerAuth, body: adminBody, headers }), weight: 6 },
     {
       arbitrary: fc.oneof(
-        fc.record({ kind: fc.constant("peer" as const), to: toFollower, route: fc.constant("/internal/replicate" as const), auth: peerAuth, message: peerMessage(replicateMutations), headers }),
-        fc.record({ kind: fc.constant("peer" as const), to: toFollower, route: fc.constant("/internal/snapshot" as const), auth: peerAuth, message: peerMessage(snapshotMutations), headers }),
+        fc.record({
+          kind: fc.constant("peer" as const),
+          to: toFollower,
+          route: fc.constant("/internal/replicate" as const),
+          auth: peerAuth,
+          message: peerMessage(replicateMutations),
+          headers,
+        }),
+        fc.record({
+          kind: fc.constant("peer" as const),
+          to: toFollower,
+          route: fc.constant("/internal/snapshot" as const),
+          auth: peerAuth,
+          message: peerMessage(snapshotMutations),
+          headers,
+        }),
       ),
       weight: 10,
     },
     {
-      arbitrary: fc
-        .tuple(to, strayTarget, auth, ignoredBody, headers)
-        .map(([role, { method, path }, authorization, body, hs]): FuzzCase => ({
+      arbitrary: fc.tuple(to, strayTarget, auth, ignoredBody, headers).map(
+        ([role, { method, path }, authorization, body, hs]): FuzzCase => ({
           kind: "stray",
           to: role,
           method,
@@ -250,7 +276,8 @@ function anyCase(options: CaseOptions): fc.Arbitrary<FuzzCase> {
           auth: authorization,
           body: method === "GET" || method === "HEAD" ? null : body,
           headers: hs,
-        })),
+        }),
+      ),
       weight: 6,
     },
   );
