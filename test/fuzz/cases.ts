@@ -85,7 +85,7 @@ const hasDotSegment = (key: string) => key.split("/").some((part) => part === ".
 
 const validKeyPart: fc.Arbitrary<KeyPart> = fc.oneof(
   validKeyText.map((key) => ({ segment: encodeURIComponent(key), key })),
-  // README: /kv/a%2Fb and /kv/a/b name the same key.
+  // docs/api.md: /kv/a%2Fb and /kv/a/b name the same key.
   validKeyText.filter((key) => !hasDotSegment(key)).map((key) => ({ segment: encodeURIComponent(key).replaceAll("%2F", "/"), key })),
   fc.tuple(validKeyText, fc.boolean()).map(([key, lower]) => ({ segment: percentEncodeBytes(utf8.encode(key), lower), key })),
 );
