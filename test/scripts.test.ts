@@ -10,8 +10,8 @@ import { join, resolve } from "node:path";
 
 const root = resolve(import.meta.dir, "..");
 const scripts = (await Bun.file(join(root, "package.json")).json()).scripts as Record<string, string>;
-/** Not programs of ours: they run the compiler and the tests. */
-const notPrograms = ["test", "typecheck"];
+/** Not programs of ours: they run the compiler, the formatter and the tests. */
+const notPrograms = ["test", "typecheck", "format", "format:check"];
 /** A script that did not exit by then is doing more than printing its help. */
 const exitBoundMs = 30_000;
 
