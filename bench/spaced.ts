@@ -6,7 +6,7 @@ import { runClosedLoad } from "../tools/load.ts";
 import { unorderedBound } from "../tools/theory.ts";
 
 /**
- * One client, writes spaced wider than MAX_DELAY_MS (DESIGN §6, the unordered bound): each write
+ * One client, writes spaced wider than MAX_DELAY_MS (docs/design.md §6, the unordered bound): each write
  * waits for the k-th fastest of five fresh delay draws, and for nothing else. The same client also
  * writes, at the same spacing, to a second local cluster of one follower with zero delays: the
  * cost of the path itself (the client's HTTP round trip to the leader, one follower hop, and the

@@ -152,7 +152,7 @@ export interface ClosedLoadOptions extends Workload {
 /**
  * Closed model: `concurrency` clients share `writes` writes, each waiting for its answer and then
  * `thinkMs`. One client with a think time above MAX_DELAY_MS sends writes that never queue behind
- * an earlier write's messages: the unordered bound's setting (DESIGN §6).
+ * an earlier write's messages: the unordered bound's setting (docs/design.md §6).
  */
 export async function runClosedLoad(options: ClosedLoadOptions): Promise<LoadSummary> {
   const tally = new Tally();

@@ -74,7 +74,7 @@ export function sweepChartSpec(report: SweepReport): TopLevelSpec {
       text: "quorumkv: write quorum vs latency and throughput",
       subtitle:
         `${w.writes} writes per quorum, ${w.concurrency} clients, ${w.keys} keys, ${w.followers} followers, ` +
-        `delay U(${w.minDelayMs}, ${w.maxDelayMs}) ms; dashed = bounds of DESIGN §6, zero-cost replication`,
+        `delay U(${w.minDelayMs}, ${w.maxDelayMs}) ms; dashed = the design's bounds (§6), zero-cost replication`,
       anchor: "start",
       fontSize: 18,
       subtitleFontSize: 13,

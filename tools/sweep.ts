@@ -15,7 +15,7 @@ import { type OrderedLogBound, type UnorderedBound, orderedLogBound, unorderedBo
 /**
  * The quorum sweep: for each write quorum (set at run time with PUT /admin/config, no restarts)
  * the lab's workload, then a digest comparison of every node; results beside both reference
- * curves of DESIGN §6, as JSON, a markdown table and a four-panel chart.
+ * curves of docs/design.md §6, as JSON, a markdown table and a four-panel chart.
  */
 
 export interface SweepResult {
