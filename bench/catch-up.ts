@@ -1,7 +1,7 @@
-import { parseToolFlags } from "./lib/flags.ts";
-import { withLocalCluster } from "./lib/local-cluster.ts";
-import { authorizedFetch } from "./lib/target.ts";
-import { runClosedLoad } from "./load.ts";
+import { parseToolFlags } from "../src/flags.ts";
+import { withLocalCluster } from "../tools/lib/local-cluster.ts";
+import { authorizedFetch } from "../tools/lib/target.ts";
+import { runClosedLoad } from "../tools/load.ts";
 
 /**
  * How fast a follower catches up: one follower is stopped, `--behind` writes land (quorum 3 of the
@@ -11,7 +11,7 @@ import { runClosedLoad } from "./load.ts";
 
 const flags = parseToolFlags(
   "catch-up",
-  "Usage: bun bench/catch-up.ts [--behind 100000] [--log-retention 100000] [--max-delay-ms 10]",
+  "Usage: bun run catch-up [flags]\n\nOne follower of a local cluster misses --behind writes, restarts empty, and catches up; prints entries/s.",
   {
     behind: { type: "number", help: "writes the follower misses", default: 100_000, integer: true, min: 1 },
     keys: { type: "number", help: "distinct keys", default: 10_000, integer: true, min: 1 },

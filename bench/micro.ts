@@ -4,12 +4,21 @@ import { Log } from "../src/core/log.ts";
 import { commitOffset } from "../src/core/quorum.ts";
 import type { Entry, ReplicateMessage } from "../src/core/types.ts";
 import { replicateMessageSchema } from "../src/http/internal-routes.ts";
-import { inProcessCluster, jsonRequest } from "../test/in-process-cluster.ts";
+import { parseToolFlags } from "../src/flags.ts";
+import { inProcessCluster, jsonRequest } from "../src/in-process-cluster.ts";
 
 /**
  * `bun run bench`: mitata micro-benchmarks of the write path's hot spots, from the commit math
  * up to a whole PUT through app.fetch (an in-process cluster, no sockets, no simulated delay).
  */
+parseToolFlags(
+  "bench",
+  `Usage: bun run bench
+
+mitata micro-benchmarks of the write path: commit math, log append and slice, JSON and zod on a
+replicate message, a follower receiving a batch, and a whole PUT through app.fetch in-process.`,
+  {},
+);
 
 const batch = (from: number, count: number): Entry[] =>
   Array.from({ length: count }, (_, i) => ({ offset: from + i, epoch: 1, key: `key-${(from + i) % 100}`, value: `"value-${from + i}"` }));

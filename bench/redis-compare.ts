@@ -3,10 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RedisClient, type Subprocess } from "bun";
 import { freePort } from "../src/cluster.ts";
-import { parseToolFlags } from "./lib/flags.ts";
-import { LatencyRecorder, type LatencyStatsMs, median } from "./lib/latency.ts";
-import { withLocalCluster } from "./lib/local-cluster.ts";
-import { runClosedLoad } from "./load.ts";
+import { parseToolFlags } from "../src/flags.ts";
+import { LatencyRecorder, type LatencyStatsMs, median } from "../tools/lib/latency.ts";
+import { withLocalCluster } from "../tools/lib/local-cluster.ts";
+import { runClosedLoad } from "../tools/load.ts";
 
 /**
  * Redis semi-sync beside quorumkv, in one run: a Redis primary with 5 replicas where every client
@@ -17,7 +17,7 @@ import { runClosedLoad } from "./load.ts";
 
 const flags = parseToolFlags(
   "redis-compare",
-  "Usage: bun bench/redis-compare.ts [--writes 20000] [--concurrency 20] [--rounds 3]\n\nNeeds redis-server on PATH (apt-get install redis-server).",
+  "Usage: bun run redis-compare [flags]\n\nRedis SET + WAIT beside quorumkv, one run. Needs redis-server on PATH (apt-get install redis-server).",
   {
     writes: { type: "number", help: "writes per round and system", default: 20_000, integer: true, min: 1 },
     concurrency: { type: "number", help: "concurrent clients", default: 20, integer: true, min: 1 },

@@ -1,12 +1,12 @@
-import { parseToolFlags } from "./lib/flags.ts";
-import { median } from "./lib/latency.ts";
-import { withLocalCluster } from "./lib/local-cluster.ts";
-import { putAdminConfig } from "./lib/target.ts";
-import { runClosedLoad } from "./load.ts";
-import { unorderedBound } from "./theory.ts";
+import { parseToolFlags } from "../src/flags.ts";
+import { median } from "../tools/lib/latency.ts";
+import { withLocalCluster } from "../tools/lib/local-cluster.ts";
+import { putAdminConfig } from "../tools/lib/target.ts";
+import { runClosedLoad } from "../tools/load.ts";
+import { unorderedBound } from "../tools/theory.ts";
 
 /**
- * One client, writes spaced wider than MAX_DELAY_MS (DESIGN §6, the unordered bound): each write
+ * One client, writes spaced wider than MAX_DELAY_MS (docs/design.md §6, the unordered bound): each write
  * waits for the k-th fastest of five fresh delay draws, and for nothing else. The same client also
  * writes, at the same spacing, to a second local cluster of one follower with zero delays: the
  * cost of the path itself (the client's HTTP round trip to the leader, one follower hop, and the

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { freePort } from "../src/cluster.ts";
+import { parseToolFlags } from "../src/flags.ts";
 
 /**
  * What one request/answer costs between two Bun processes on loopback, HTTP against WebSocket
@@ -8,6 +9,15 @@ import { freePort } from "../src/cluster.ts";
  * and over a bare TCP socket. The figures behind the choice of `/internal/stream` and the constant
  * in the spaced-writes measurement (BENCHMARKS.md).
  */
+parseToolFlags(
+  "transport-cost",
+  `Usage: bun run transport-cost
+
+One request/answer between two Bun processes on loopback: the CPU per exchange over HTTP and over
+a WebSocket (16 in flight), and the round trip after 12 ms idle against back to back, over fetch,
+a WebSocket and a bare TCP socket. Starts one answering process on free ports.`,
+  {},
+);
 const exchanges = 20_000;
 const inFlight = 16;
 const body = JSON.stringify({ epoch: 1, entries: Array.from({ length: 6 }, (_, i) => ({ offset: i, key: `k${i}`, value: '"v"' })) });

@@ -36,7 +36,7 @@ export const options = {
 };
 
 export default function () {
-  // Unique across all VUs, so the values are value-0 … value-<WRITES−1> as in bench/load.ts.
+  // Unique across all VUs, so the values are value-0 … value-<WRITES−1> as in tools/load.ts.
   const i = exec.scenario.iterationInTest;
   const response = http.put(`${BASE_URL}/kv/key-${i % KEYS}${QUERY}`, JSON.stringify({ value: `value-${i}` }), {
     headers: { 'Content-Type': 'application/json' },

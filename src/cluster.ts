@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { parseToolFlags } from "./flags.ts";
 
 /**
  * The local launcher: 1 leader + N followers as child processes of this one. `npm start` uses
@@ -194,49 +195,29 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
 /** Where `npm start` leaves the cluster's URLs and token for the tools (DESIGN §7). */
 export const clusterFile = join(projectRoot, ".quorumkv", "cluster.json");
 
-const cliHelp = `Usage: npm start -- [--followers 5] [--quorum 3] [--min-delay-ms 0.1] [--max-delay-ms 10]
-                     [--base-port 5001] [--host 127.0.0.1] [--token T]
+const cliUsage = `Usage: npm start -- [flags]
 
 Starts 1 leader + N followers on consecutive ports, prints their URLs and the cluster token,
-writes them to .quorumkv/cluster.json for the tools, and stops every node on Ctrl-C.
-`;
+writes them to .quorumkv/cluster.json for the tools, and stops every node on Ctrl-C.`;
 
-function parseCliFlags(argv: string[]): ClusterOptions {
-  const options: ClusterOptions = { basePort: 5001, output: "inherit" };
-  const numbers: Record<string, keyof ClusterOptions> = {
-    "--followers": "followers",
-    "--quorum": "writeQuorum",
-    "--min-delay-ms": "minDelayMs",
-    "--max-delay-ms": "maxDelayMs",
-    "--base-port": "basePort",
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i]!.split("=", 2) as [string, string | undefined];
-    if (flag === "--help" || flag === "-h") {
-      process.stdout.write(cliHelp);
-      process.exit(0);
-    }
-    const value = inline ?? argv[++i];
-    if (value === undefined) throw new Error(`${flag} needs a value`);
-    if (flag === "--host") options.host = value;
-    else if (flag === "--token") options.token = value;
-    else if (numbers[flag]) {
-      const parsed = Number(value);
-      if (!Number.isFinite(parsed) || parsed < 0) throw new Error(`${flag} must be a non-negative number, got "${value}"`);
-      (options as Record<string, unknown>)[numbers[flag]!] = parsed;
-    } else throw new Error(`unknown flag ${flag} (see --help)`);
-  }
-  return options;
+const cliFlags = {
+  followers: { type: "number", default: 5, integer: true, min: 0, help: "followers" },
+  quorum: { type: "number", integer: true, min: 0, help: "WRITE_QUORUM (default min(3, followers))" },
+  minDelayMs: { type: "number", min: 0, help: "MIN_DELAY_MS (node default 0.1)" },
+  maxDelayMs: { type: "number", min: 0, help: "MAX_DELAY_MS (node default 10)" },
+  basePort: { type: "number", default: 5001, integer: true, min: 0, max: 65535, help: "the leader's port, followers take the next ones (0: free ports)" },
+  host: { type: "string", help: "listen address (default 127.0.0.1)" },
+  token: { type: "string", help: "cluster token (default: a random one)" },
+} as const;
+
+function parseCliFlags(): ClusterOptions {
+  const flags = parseToolFlags("quorumkv cluster", cliUsage, cliFlags);
+  const { quorum, ...options } = flags;
+  return { ...options, writeQuorum: quorum, output: "inherit" };
 }
 
 async function main() {
-  let options: ClusterOptions;
-  try {
-    options = parseCliFlags(process.argv.slice(2));
-  } catch (error) {
-    console.error(`quorumkv cluster: ${(error as Error).message}`);
-    process.exit(2);
-  }
+  const options = parseCliFlags();
   const cluster = await startCluster(options).catch((error: Error) => {
     console.error(`quorumkv cluster: ${error.message}`);
     process.exit(1);

@@ -4,7 +4,7 @@ import { ConfigError, parseConfig } from "./config.ts";
 const token = { CLUSTER_TOKEN: "0123456789abcdef" };
 const twoFollowers = { ...token, ROLE: "leader", FOLLOWERS: "http://a:1, http://b:2/", WRITE_QUORUM: "2" };
 
-test("defaults follow DESIGN §3", () => {
+test("defaults follow docs/design.md §3", () => {
   const config = parseConfig({ ...token, ROLE: "follower" });
   expect(config).toMatchObject({
     role: "follower",

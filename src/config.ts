@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { constants } from "./core/constants.ts";
+import { FlagError, type FlagSpecs, parseFlags } from "./flags.ts";
 
 /** One schema for env and CLI flags (`--write-quorum 3` is WRITE_QUORUM=3). Parsed once, frozen. */
 
@@ -80,24 +81,23 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-const flagToName = (flag: string) => flag.replace(/-/g, "_").toUpperCase();
+/** WRITE_QUORUM is the flag spec writeQuorum, that is --write-quorum; zod checks the values. */
+const flagKey = (name: string) => name.toLowerCase().replace(/_([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
+const configFlags: FlagSpecs = Object.fromEntries(configNames.map((name) => [flagKey(name), { type: "string", help: name }]));
 
 /** Reads `--name value` and `--name=value` into env names; unknown flags are errors. */
 export function flagsToEnv(argv: readonly string[]): Record<string, string> {
+  let values: Record<string, unknown>;
+  try {
+    values = parseFlags(argv, configFlags).values;
+  } catch (error) {
+    if (!(error instanceof FlagError)) throw error;
+    throw new ConfigError(`${error.message} (see --help)`);
+  }
   const env: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const match = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/.exec(arg);
-    if (!match) throw new ConfigError(`unexpected argument "${arg}" (flags look like --write-quorum 3)`);
-    const name = flagToName(match[1]!);
-    if (!(configNames as string[]).includes(name)) throw new ConfigError(`unknown flag --${match[1]} (see --help)`);
-    let value = match[2];
-    if (value === undefined) {
-      value = argv[i + 1];
-      if (value === undefined) throw new ConfigError(`flag --${match[1]} needs a value`);
-      i++;
-    }
-    env[name] = value;
+  for (const name of configNames) {
+    const value = values[flagKey(name)];
+    if (typeof value === "string") env[name] = value;
   }
   return env;
 }

@@ -1,12 +1,12 @@
 import { afterAll, expect, test } from "bun:test";
 import { type Cluster, startCluster } from "../src/cluster.ts";
 import { http, waitFor } from "./helpers.ts";
-import { inProcessCluster, jsonRequest, testToken } from "./in-process-cluster.ts";
+import { inProcessCluster, jsonRequest, testToken } from "../src/in-process-cluster.ts";
 
 // `bun run check` as users run it: a separate process reading a cluster over HTTP.
 
 async function runCheck(args: string[]): Promise<{ exitCode: number; stdout: string }> {
-  const child = Bun.spawn([process.execPath, "bench/check.ts", ...args], { stdout: "pipe", stderr: "pipe" });
+  const child = Bun.spawn([process.execPath, "tools/check.ts", ...args], { stdout: "pipe", stderr: "pipe" });
   const [exitCode, stdout, stderr] = await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()]);
   return { exitCode, stdout: stdout + stderr };
 }
@@ -58,4 +58,7 @@ test("a wrong token or no cluster is a clear usage error, exit 2", async () => {
   const nobody = await runCheck(["--leader", "http://127.0.0.1:1", "--token", "x".repeat(10)]);
   expect(nobody.exitCode).toBe(2);
   expect(nobody.stdout).toContain("no cluster answers at http://127.0.0.1:1");
+  // Only what check itself takes: it has no --local (a cluster of its own would prove nothing).
+  expect(nobody.stdout).toContain("start one with `npm start` or pass --leader URL\n");
+  expect(nobody.stdout).not.toContain("--local");
 });

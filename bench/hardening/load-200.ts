@@ -1,9 +1,9 @@
-import { runCheck } from "../check.ts";
-import { formatSummary, runClosedLoad } from "../load.ts";
-import { FlagError, parseToolFlags } from "../lib/flags.ts";
-import { withLocalCluster } from "../lib/local-cluster.ts";
-import { progressBar } from "../lib/progress.ts";
-import { TargetError, findTarget } from "../lib/target.ts";
+import { runCheck } from "../../tools/check.ts";
+import { formatSummary, runClosedLoad } from "../../tools/load.ts";
+import { FlagError, parseToolFlags } from "../../src/flags.ts";
+import { withLocalCluster } from "../../tools/lib/local-cluster.ts";
+import { progressBar } from "../../tools/lib/progress.ts";
+import { TargetError, findTarget } from "../../tools/lib/target.ts";
 import { mib, sampleRss } from "./rss.ts";
 
 /**
@@ -11,11 +11,11 @@ import { mib, sampleRss } from "./rss.ts";
  * quorum 3. Passes (exit 0) only when every write succeeded, nothing answered 5xx, and every
  * follower ends with the leader's exact state. Prints throughput, latency and the nodes' RSS.
  *
- *   bun bench/hardening/load-200.ts                 # own local cluster: 1 leader + 5 followers
- *   bun bench/hardening/load-200.ts --leader URL --token T
+ *   bun run load-200                 # own local cluster: 1 leader + 5 followers
+ *   bun run load-200 --leader URL --token T
  */
 
-const usage = `Usage: bun bench/hardening/load-200.ts [flags]
+const usage = `Usage: bun run load-200 [flags]
 
 200 closed-loop clients, 100,000 writes over 1,000 keys at ?quorum=3; then a consistency check.
 Exit 0 when 100 % of the writes succeeded and the followers converged, 1 otherwise.`;

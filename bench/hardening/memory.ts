@@ -1,6 +1,6 @@
 import { type Cluster, startCluster } from "../../src/cluster.ts";
-import { FlagError, parseToolFlags } from "../lib/flags.ts";
-import { progressBar } from "../lib/progress.ts";
+import { FlagError, parseToolFlags } from "../../src/flags.ts";
+import { progressBar } from "../../tools/lib/progress.ts";
 import { mib, rssBytes, sampleRss } from "./rss.ts";
 import { writeLoad } from "./writer.ts";
 
@@ -12,8 +12,8 @@ import { writeLoad } from "./writer.ts";
  * per-item cost, doubled for the garbage collector's slack, over the node's RSS after a warm-up,
  * plus a fixed headroom (figures in BENCHMARKS-hardening.md). Exit 1 when a node goes over it.
  *
- *   bun bench/hardening/memory.ts                                    # the recorded run
- *   bun bench/hardening/memory.ts --writes 300000 --log-retention 10000 --valueChars 200
+ *   bun run memory                                                   # the recorded run
+ *   bun run memory --writes 300000 --log-retention 10000 --value-chars 200
  */
 
 /** Bytes a key's slot costs beyond its text (Map entry, slot object, hash). */
@@ -44,7 +44,7 @@ export function memoryBoundBytes(input: MemoryBoundInput): number {
   return input.idleBytes + garbageFactor * (state + log) + headroomBytes;
 }
 
-const usage = `Usage: bun bench/hardening/memory.ts [flags]
+const usage = `Usage: bun run memory [flags]
 
 1,000,000 writes over 10,000 keys with zero simulated delay; samples the RSS of the leader and
 follower1, prints them with their bounds, and exits 1 when either is over its bound.`;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { auth, inProcessCluster, jsonRequest } from "../../test/in-process-cluster.ts";
+import { auth, inProcessCluster, jsonRequest } from "../in-process-cluster.ts";
 
 let cluster: ReturnType<typeof inProcessCluster>;
 afterEach(() => cluster?.stop());

@@ -1,6 +1,6 @@
-import { parseArgs } from "node:util";
+import { parseToolFlags } from "../flags.ts";
 import { isMutantName, mutants } from "./mutants.ts";
-import { type LeaderRestarts, describeScenario, leaderRestartModes } from "./scenario.ts";
+import { describeScenario, leaderRestartModes } from "./scenario.ts";
 import { type RunOptions, type RunResult, defaultFollowers, defaultWrites, runSimulation } from "./simulation.ts";
 
 /**
@@ -8,52 +8,37 @@ import { type RunOptions, type RunResult, defaultFollowers, defaultWrites, runSi
  * seeds S…S+N−1 and prints seeds per second. Exit 1 on any violation, printing the command that
  * replays each failing seed.
  */
-const usage = `usage: bun run sim --seed N | --seeds N [--start S]
-  [--followers ${defaultFollowers}] [--writes ${defaultWrites}] [--no-faults] [--leader-restarts ${leaderRestartModes.join("|")}]
-  [--no-deposed-leaders] [--mutant NAME] [--quiet]
-mutants: ${Object.keys(mutants).join(", ")}`;
+const usage = `Usage: bun run sim --seed N | --seeds N [--start S] [flags]
 
-const { values } = parseArgs({
-  options: {
-    seed: { type: "string" },
-    seeds: { type: "string" },
-    start: { type: "string", default: "1" },
-    followers: { type: "string" },
-    writes: { type: "string" },
-    "no-faults": { type: "boolean", default: false },
-    "leader-restarts": { type: "string" },
-    "no-deposed-leaders": { type: "boolean", default: false },
-    mutant: { type: "string" },
-    quiet: { type: "boolean", default: false },
-    help: { type: "boolean", default: false },
-  },
+Replays one seed with its trace (--seed), or runs seeds S…S+N−1 and prints seeds per second
+(--seeds). Exit 1 on any violation, with the command that replays each failing seed.`;
+
+const values = parseToolFlags("sim", usage, {
+  seed: { type: "number", integer: true, min: 0, help: "replay this seed, printing its trace" },
+  seeds: { type: "number", integer: true, min: 1, help: "run this many seeds" },
+  start: { type: "number", default: 1, integer: true, min: 0, help: "with --seeds: the first seed" },
+  followers: { type: "number", integer: true, min: 1, help: `followers (default ${defaultFollowers})` },
+  writes: { type: "number", integer: true, min: 0, help: `writes per run (default ${defaultWrites})` },
+  noFaults: { type: "boolean", help: "inject no faults" },
+  leaderRestarts: { type: "string", choices: leaderRestartModes, help: "leader crashes and restarts" },
+  noDeposedLeaders: { type: "boolean", help: "no deposed leader keeps sending" },
+  mutant: { type: "string", choices: Object.keys(mutants), help: "run a deliberately broken variant" },
+  quiet: { type: "boolean", help: "with --seed: no trace" },
 });
 
-function integer(name: string, text: string | undefined, min: number): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < min) fail(`--${name} must be an integer ≥ ${min}, got ${text}`);
-  return value;
-}
-
 function fail(message: string): never {
-  console.error(`${message}\n${usage}`);
+  console.error(`sim: ${message} (see --help)`);
   process.exit(2);
 }
 
-if (values.help || (values.seed === undefined) === (values.seeds === undefined)) fail("give exactly one of --seed and --seeds");
-if (values.mutant !== undefined && !isMutantName(values.mutant)) fail(`unknown mutant ${values.mutant}`);
-const leaderRestarts = values["leader-restarts"];
-if (leaderRestarts !== undefined && !(leaderRestartModes as readonly string[]).includes(leaderRestarts)) {
-  fail(`--leader-restarts must be one of ${leaderRestartModes.join(", ")}, got ${leaderRestarts}`);
-}
+if ((values.seed === undefined) === (values.seeds === undefined)) fail("give exactly one of --seed and --seeds");
 
 const base: Omit<RunOptions, "seed"> = {
-  followers: integer("followers", values.followers, 1),
-  writes: integer("writes", values.writes, 0),
-  faults: !values["no-faults"],
-  leaderRestarts: leaderRestarts as LeaderRestarts | undefined,
-  deposedLeaders: values["no-deposed-leaders"] ? false : undefined,
+  followers: values.followers,
+  writes: values.writes,
+  faults: !values.noFaults,
+  leaderRestarts: values.leaderRestarts,
+  deposedLeaders: values.noDeposedLeaders ? false : undefined,
   mutant: values.mutant !== undefined && isMutantName(values.mutant) ? values.mutant : undefined,
 };
 
@@ -117,8 +102,5 @@ function runMany(start: number, count: number): boolean {
   return failures === 0;
 }
 
-const passed =
-  values.seed !== undefined
-    ? replayOne(integer("seed", values.seed, 0)!)
-    : runMany(integer("start", values.start, 0)!, integer("seeds", values.seeds, 1)!);
+const passed = values.seed !== undefined ? replayOne(values.seed) : runMany(values.start, values.seeds!);
 process.exit(passed ? 0 : 1);

@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import fc from "fast-check";
 import { generateToken } from "../../src/cluster.ts";
 import { waitFor } from "../helpers.ts";
-import { inProcessCluster, testToken } from "../in-process-cluster.ts";
+import { inProcessCluster, testToken } from "../../src/in-process-cluster.ts";
 import { type Answer, ExpectedState, type FuzzTarget, type Pairs, execute, expectFinalState, formatStats, newStats } from "./oracle.ts";
 import { fuzzCase } from "./requests.ts";
 import { defaultRequestRuns, fuzzParameters } from "./settings.ts";

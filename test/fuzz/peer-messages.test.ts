@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { replicateMessageSchema, snapshotChunkSchema } from "../../src/http/internal-routes.ts";
-import { replicateMutations, snapshotMutations, validReplicate, validSnapshot } from "./requests.ts";
+import { replicateMutations, snapshotMutations, validReplicate, validSnapshot } from "./peer-messages.ts";
 
 /**
  * The fuzz spoils valid replication messages one way at a time. That only tests something while

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Socket } from "node:net";
-import { runClosedLoad } from "../../bench/load.ts";
+import { runClosedLoad } from "../../tools/load.ts";
 import { type Cluster, startCluster } from "../../src/cluster.ts";
 import { dump, http } from "../helpers.ts";
 import { expectConverged } from "../workload.ts";

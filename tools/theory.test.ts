@@ -9,7 +9,7 @@ function expectWithin(actual: number, expected: number, fraction: number) {
 }
 
 describe("unordered bound", () => {
-  test("medians of Beta(k, 6−k) are DESIGN's 0.129, 0.314, 0.500, 0.686, 0.871", () => {
+  test("medians of Beta(k, 6−k) are docs/design.md's 0.129, 0.314, 0.500, 0.686, 0.871", () => {
     const medians = [1, 2, 3, 4, 5].map((k) => Number(kthOrderStatisticMedian(k, 5).toFixed(3)));
     expect(medians).toEqual([0.129, 0.314, 0.5, 0.686, 0.871]);
   });
@@ -40,7 +40,7 @@ describe("unordered bound", () => {
     }
   });
 
-  test("DESIGN's default medians 1.38 … 8.72 ms and means a + (b−a)·k/6", () => {
+  test("docs/design.md's default medians 1.38 … 8.72 ms and means a + (b−a)·k/6", () => {
     const bounds = [1, 2, 3, 4, 5].map((quorum) => unorderedBound(quorum, 5, defaults));
     expect(bounds.map((b) => Number(b.medianMs.toFixed(2)))).toEqual([1.38, 3.21, 5.05, 6.89, 8.72]);
     bounds.forEach((bound, index) => expect(bound.meanMs).toBeCloseTo(0.1 + (9.9 * (index + 1)) / 6, 12));
@@ -53,7 +53,7 @@ describe("unordered bound", () => {
 });
 
 describe("ordered-log bound", () => {
-  test("reproduces DESIGN §6 for C = 20 and the defaults (within 2 %)", () => {
+  test("reproduces docs/design.md §6 for C = 20 and the defaults (within 2 %)", () => {
     const medians = [6.9, 7.6, 8.2, 8.8, 9.5];
     const throughputs = [2950, 2660, 2480, 2320, 2160];
     for (let quorum = 1; quorum <= 5; quorum++) {

@@ -1,5 +1,5 @@
 import { type ConsistencyReport, checkConsistency, type NodeDigest } from "./lib/consistency.ts";
-import { parseToolFlags } from "./lib/flags.ts";
+import { parseToolFlags } from "../src/flags.ts";
 import { authorizedFetch, findTarget, TargetError } from "./lib/target.ts";
 
 /**
@@ -101,7 +101,7 @@ export function formatReport(result: CheckResult): string {
 async function main(): Promise<void> {
   const flags = parseToolFlags(
     "check",
-    "Usage: bun run check [--leader URL] [--token T] [--wait-ms 10000] [--json]\n\nCompares every follower's state with the leader's; exit 0 when all agree, 1 when not.",
+    "Usage: bun run check [flags]\n\nCompares every follower's state with the leader's; exit 0 when all agree, 1 when not.",
     {
       leader: { type: "string", help: "leader base URL (env LEADER_URL; default http://127.0.0.1:5001)" },
       token: { type: "string", help: "cluster token (env CLUSTER_TOKEN; default .quorumkv/cluster.json)" },

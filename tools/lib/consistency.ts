@@ -2,7 +2,7 @@ import { authorizedFetch } from "./target.ts";
 
 /**
  * Compares every node's GET /internal/digest (an order-independent hash of its whole state,
- * DESIGN §5) once replication has caught up: the leader has committed its whole log and every
+ * docs/design.md §5) once replication has caught up: the leader has committed its whole log and every
  * node has applied it. The wait is bounded; a cluster that does not converge is reported as such.
  */
 

@@ -84,3 +84,10 @@ test("a leader that is not there: every write fails with the network error's nam
   expect(codes).toHaveLength(1);
   expect(codes[0]).toMatch(/ECONNREFUSED|ConnectionRefused/i);
 });
+
+test("bun run load with no cluster at --leader: one line that names the way out, --local included, exit 2", async () => {
+  const child = Bun.spawn([process.execPath, "tools/load.ts", "--leader", "http://127.0.0.1:1"], { stdout: "pipe", stderr: "pipe" });
+  const [exitCode, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+  expect(stderr).toMatch(/^load: no cluster answers at http:\/\/127\.0\.0\.1:1 \(.*\); start one with `npm start` or pass --leader URL, or use --local\n$/);
+  expect(exitCode).toBe(2);
+});

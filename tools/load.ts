@@ -1,4 +1,4 @@
-import { FlagError, parseToolFlags } from "./lib/flags.ts";
+import { FlagError, parseToolFlags } from "../src/flags.ts";
 import { LatencyRecorder, type LatencyStatsMs, type PercentilePoint } from "./lib/latency.ts";
 import { withLocalCluster } from "./lib/local-cluster.ts";
 import { progressBar } from "./lib/progress.ts";
@@ -152,7 +152,7 @@ export interface ClosedLoadOptions extends Workload {
 /**
  * Closed model: `concurrency` clients share `writes` writes, each waiting for its answer and then
  * `thinkMs`. One client with a think time above MAX_DELAY_MS sends writes that never queue behind
- * an earlier write's messages: the unordered bound's setting (DESIGN §6).
+ * an earlier write's messages: the unordered bound's setting (docs/design.md §6).
  */
 export async function runClosedLoad(options: ClosedLoadOptions): Promise<LoadSummary> {
   const tally = new Tally();
@@ -296,7 +296,10 @@ async function main(): Promise<void> {
       )
     : await (async () => {
         const leaderUrl = resolveLeaderUrl(options.leader);
-        await fetchLeaderStatus(leaderUrl); // fail early and clearly when nothing is there
+        // Fail early and clearly when nothing is there; only this tool has --local.
+        await fetchLeaderStatus(leaderUrl).catch((error: Error) => {
+          throw error instanceof TargetError ? new TargetError(`${error.message}, or use --local`) : error;
+        });
         return run(leaderUrl);
       })();
   if (options.json) {

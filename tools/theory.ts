@@ -1,5 +1,7 @@
+import { parseToolFlags } from "../src/flags.ts";
+
 /**
- * The two reference curves of DESIGN §6, beside every measurement:
+ * The two reference curves of docs/design.md §6, beside every measurement:
  * - the unordered bound: one write alone waits for the k-th fastest of N uniform delays;
  * - the ordered-log bound: zero-cost replication with contiguous acks and prefix commit, under a
  *   closed loop of C clients (head-of-line blocking included), by a seeded Monte Carlo.
@@ -137,6 +139,14 @@ function checkQuorum(quorum: number, followers: number): void {
 }
 
 if (import.meta.main) {
+  parseToolFlags(
+    "theory",
+    `Usage: bun run theory
+
+docs/design.md §6's two reference curves for quorum 1..5 of 5 followers at U(0.1, 10) ms: the unordered
+bound (a lone write) and the ordered-log bound (Monte Carlo, 20 closed-loop clients).`,
+    {},
+  );
   const delay = { minDelayMs: 0.1, maxDelayMs: 10 };
   console.log("quorum  unordered median/mean ms   ordered-log median/mean ms  writes/s   (C=20, 5 followers, U(0.1,10) ms)");
   for (let quorum = 1; quorum <= 5; quorum++) {

@@ -1,21 +1,21 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import type { DelayQuartiles } from "../src/node/delay-scheduler.ts";
-import { join, relative, resolve } from "node:path";
+import { join, relative } from "node:path";
 import { type ConsistencyReport, checkConsistency } from "./lib/consistency.ts";
-import { FlagError, parseToolFlags } from "./lib/flags.ts";
+import { FlagError, parseToolFlags } from "../src/flags.ts";
 import { K6Error, findK6, runK6Writes } from "./lib/k6-driver.ts";
 import type { LatencyStatsMs, PercentilePoint } from "./lib/latency.ts";
 import { withLocalCluster } from "./lib/local-cluster.ts";
 import { progressBar } from "./lib/progress.ts";
 import { type Target, TargetError, fetchLeaderStatus, findTarget, putAdminConfig } from "./lib/target.ts";
 import { type LoadSummary, runClosedLoad } from "./load.ts";
-import { renderSweepCharts } from "./plot.ts";
+import { renderSweepCharts, sweepOutDirDefault } from "./plot.ts";
 import { type OrderedLogBound, type UnorderedBound, orderedLogBound, unorderedBound } from "./theory.ts";
 
 /**
  * The quorum sweep: for each write quorum (set at run time with PUT /admin/config, no restarts)
  * the lab's workload, then a digest comparison of every node; results beside both reference
- * curves of DESIGN §6, as JSON, a markdown table and a four-panel chart.
+ * curves of docs/design.md §6, as JSON, a markdown table and a four-panel chart.
  */
 
 export interface SweepResult {
@@ -56,14 +56,13 @@ export interface SweepReport {
   consistency: ConsistencyReport;
 }
 
-const resultsDir = resolve(import.meta.dir, "..", "results");
-
 const usage = `Usage: bun run sweep [flags]
 
 For each write quorum: PUT /admin/config {writeQuorum}, the lab's workload (10,000 writes,
 20 clients, 100 keys), then every node's digest compared once replication caught up. Writes
-results/quorum-sweep.{json,md,svg,png}. Starts its own cluster on free ports unless --leader
-is given (e.g. --leader http://127.0.0.1:5001 for npm start or docker compose).`;
+quorum-sweep.{json,md,svg,png} to --out-dir: .quorumkv/results/ unless told otherwise (the
+committed figures are redrawn with --out-dir results). Starts its own cluster on free ports
+unless --leader is given (e.g. --leader http://127.0.0.1:5001 for npm start or docker compose).`;
 
 const flags = {
   quorums: { type: "string", default: "1,2,3,4,5", help: "comma-separated write quorums" },
@@ -71,7 +70,7 @@ const flags = {
   concurrency: { type: "number", default: 20, integer: true, min: 1, help: "concurrent clients" },
   keys: { type: "number", default: 100, integer: true, min: 1, help: "distinct keys" },
   warmupWrites: { type: "number", default: 1000, integer: true, min: 0, help: "unrecorded writes first, so quorum 1 does not pay for JIT warm-up" },
-  driver: { type: "string", default: "bun", help: "bun (built in) or k6 (needs k6 on PATH)" },
+  driver: { type: "string", default: "bun", choices: ["bun", "k6"], help: "load generator; k6 needs k6 on PATH" },
   leader: { type: "string", help: "use this running cluster instead of a local one (env LEADER_URL is not read: a sweep starts its own by default)" },
   token: { type: "string", help: "with --leader: cluster token (env CLUSTER_TOKEN, else .quorumkv/cluster.json)" },
   followerUrls: { type: "string", help: "with --leader: follower URLs for the digest check, if those in /status are not reachable from here" },
@@ -79,7 +78,7 @@ const flags = {
   minDelayMs: { type: "number", default: 0.1, min: 0, help: "local cluster: MIN_DELAY_MS" },
   maxDelayMs: { type: "number", default: 10, min: 0, help: "local cluster: MAX_DELAY_MS" },
   consistencyWaitMs: { type: "number", default: 10_000, min: 0, help: "bound on waiting for the nodes to converge" },
-  outDir: { type: "string", default: resultsDir, help: "where the four files go" },
+  outDir: { type: "string", default: sweepOutDirDefault, help: "where the four files go (results: the committed figures)" },
   seed: { type: "number", default: 1, integer: true, help: "seed of the ordered-log Monte Carlo" },
 } as const;
 
@@ -87,7 +86,6 @@ type SweepOptions = ReturnType<typeof parseSweepFlags>;
 
 function parseSweepFlags() {
   const options = parseToolFlags("sweep", usage, flags);
-  if (options.driver !== "bun" && options.driver !== "k6") throw new FlagError(`--driver must be bun or k6, got "${options.driver}"`);
   const quorums = options.quorums
     .split(",")
     .filter((text) => text.trim() !== "")
@@ -95,7 +93,7 @@ function parseSweepFlags() {
   if (quorums.length === 0 || quorums.some((q) => !Number.isInteger(q) || q < 0)) {
     throw new FlagError(`--quorums must be whole numbers like 1,2,3, got "${options.quorums}"`);
   }
-  return { ...options, driver: options.driver as "bun" | "k6", quorumList: quorums };
+  return { ...options, quorumList: quorums };
 }
 
 async function sweep(options: SweepOptions, target: Target, localCluster: boolean): Promise<SweepReport> {

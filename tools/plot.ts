@@ -1,14 +1,22 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
 import { Resvg } from "@resvg/resvg-js";
 import * as vega from "vega";
 import * as vegaLite from "vega-lite";
 import type { TopLevelSpec } from "vega-lite";
+import { parseToolFlags } from "../src/flags.ts";
 import type { SweepReport } from "./sweep.ts";
 
 /**
  * The sweep's four panels (the seed's figure, plus the two reference curves): vega-lite spec →
  * vega → SVG, and @resvg/resvg-js for the PNG, so no browser is needed.
  */
+
+/**
+ * Where `bun run sweep` writes and `bun run plot` reads by default: untracked, unlike results/
+ * (the committed figures). Relative to the working directory, so that --help shows it short.
+ */
+export const sweepOutDirDefault = relative(process.cwd(), resolve(import.meta.dir, "..", ".quorumkv", "results"));
 
 const panelWidth = 440;
 const panelHeight = 250;
@@ -66,7 +74,7 @@ export function sweepChartSpec(report: SweepReport): TopLevelSpec {
       text: "quorumkv: write quorum vs latency and throughput",
       subtitle:
         `${w.writes} writes per quorum, ${w.concurrency} clients, ${w.keys} keys, ${w.followers} followers, ` +
-        `delay U(${w.minDelayMs}, ${w.maxDelayMs}) ms; dashed = bounds of DESIGN §6, zero-cost replication`,
+        `delay U(${w.minDelayMs}, ${w.maxDelayMs}) ms; dashed = the design's bounds (§6), zero-cost replication`,
       anchor: "start",
       fontSize: 18,
       subtitleFontSize: 13,
@@ -158,9 +166,19 @@ export async function renderSweepCharts(report: SweepReport): Promise<{ svg: str
   return { svg, png };
 }
 
-// Re-draws the charts from a saved sweep: bun bench/plot.ts [results/quorum-sweep.json]
 if (import.meta.main) {
-  const path = process.argv[2] ?? "results/quorum-sweep.json";
+  const flags = parseToolFlags(
+    "plot",
+    `Usage: bun run plot [--dir DIR]
+
+Re-draws quorum-sweep.svg and quorum-sweep.png from the quorum-sweep.json a sweep saved in DIR.`,
+    { dir: { type: "string", default: sweepOutDirDefault, help: "the sweep's folder (results for the committed figures)" } },
+  );
+  const path = join(flags.dir, "quorum-sweep.json");
+  if (!existsSync(path)) {
+    console.error(`plot: no ${path}; run \`bun run sweep\` first, or pass --dir results for the committed figures`);
+    process.exit(2);
+  }
   const report = JSON.parse(readFileSync(path, "utf8")) as SweepReport;
   const { svg, png } = await renderSweepCharts(report);
   const base = path.replace(/\.json$/, "");

@@ -3,7 +3,7 @@ import { clusterFile } from "../../src/cluster.ts";
 import type { DelayQuartiles } from "../../src/node/delay-scheduler.ts";
 
 /**
- * How a tool finds the cluster it talks to (DESIGN §7): --leader URL, else LEADER_URL, else
+ * How a tool finds the cluster it talks to (docs/design.md §7): --leader URL, else LEADER_URL, else
  * http://127.0.0.1:5001; --token T, else CLUSTER_TOKEN, else the token `npm start` wrote to
  * .quorumkv/cluster.json; the followers from the leader's /status.
  */
@@ -72,7 +72,7 @@ export async function fetchLeaderStatus(leaderUrl: string): Promise<LeaderStatus
     response = await fetch(`${leaderUrl}/status`, { signal: AbortSignal.timeout(statusTimeoutMs) });
   } catch (error) {
     throw new TargetError(
-      `no cluster answers at ${leaderUrl} (${(error as Error).message}); start one with \`npm start\`, pass --leader URL, or use --local`,
+      `no cluster answers at ${leaderUrl} (${(error as Error).message}); start one with \`npm start\` or pass --leader URL`,
     );
   }
   const status = (await response.json().catch(() => null)) as (LeaderStatus & { role: string; leader?: string }) | null;

@@ -1,10 +1,10 @@
-import { type Config, parseConfig } from "../src/config.ts";
-import { createApp } from "../src/http/app.ts";
-import { realClock, realDelays, realRandom, realTimers } from "../src/node/env.ts";
-import { FollowerNode } from "../src/node/follower-node.ts";
-import { InProcessTransport } from "../src/node/in-process-transport.ts";
-import { LeaderNode } from "../src/node/leader-node.ts";
-import { MemoryStorage } from "../src/node/storage.ts";
+import { type Config, parseConfig } from "./config.ts";
+import { createApp } from "./http/app.ts";
+import { realClock, realDelays, realRandom, realTimers } from "./node/env.ts";
+import { FollowerNode } from "./node/follower-node.ts";
+import { InProcessTransport } from "./node/in-process-transport.ts";
+import { LeaderNode } from "./node/leader-node.ts";
+import { MemoryStorage } from "./node/storage.ts";
 
 export const testToken = "test-token-0123456789";
 
