@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { constants } from "./constants.ts";
 import { FollowerCore } from "./follower.ts";
 import { epochMarkerKey, LeaderCore } from "./leader.ts";
 import { StateMachine } from "./state-machine.ts";
@@ -191,3 +192,19 @@ test("a recovered leader catches up a follower behind its log without waiting fo
   for (const follower of empty) expect(follower.state.digest()).toEqual(leader.state.digest());
 });
 
+
+test("a clock that steps back neither stretches a backoff nor silences heartbeats", () => {
+  const leader = new LeaderCore({ id: "L", epoch: 1, followerCount: 1, writeQuorum: 1 });
+  leader.propose("k", "1");
+  expect(leader.takeMessages(0, 1000, heartbeatMs)).toHaveLength(1);
+  leader.onFailure(0, 1000); // backoff until 1050 on the old clock
+  // The clock steps back by a second: the backoff still ends retryBackoffMs from now, not 1 s later.
+  expect(leader.takeMessages(0, 10, heartbeatMs)).toHaveLength(0);
+  const [probe] = leader.takeMessages(0, 10 + constants.retryBackoffMs, heartbeatMs);
+  expect(probe?.entries.map((entry) => entry.offset)).toEqual([1]);
+  leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 1 }, 70);
+  expect(leader.takeMessages(0, 71, heartbeatMs)).toHaveLength(1); // the new commit announced
+  leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 1 }, 72);
+  // Another step back, below the last send: the follower is idle, so it gets a heartbeat.
+  expect(leader.takeMessages(0, 65, heartbeatMs)).toHaveLength(1);
+});

@@ -166,7 +166,8 @@ export class LeaderCore {
       messages.push(this.#message(progress, progress.nextOffset - 1, entries, nowMs));
       progress.nextOffset += entries.length;
     }
-    const idle = nowMs - progress.lastSentAtMs >= heartbeatMs;
+    // A clock that stepped back (last send "in the future") counts as idle rather than silencing heartbeats.
+    const idle = nowMs - progress.lastSentAtMs >= heartbeatMs || nowMs < progress.lastSentAtMs;
     const commitUnannounced = progress.lastSentCommitOffset < this.#commitOffset && progress.inflightMessages === 0;
     if (messages.length === 0 && progress.canSend(nowMs) && (idle || commitUnannounced)) {
       messages.push(this.#message(progress, Math.min(progress.matchOffset, progress.nextOffset - 1), [], nowMs));

@@ -42,6 +42,8 @@ export class FollowerProgress {
   snapshotChunkEndIndex = 0;
 
   canSend(nowMs: number): boolean {
+    // A clock that stepped back must not stretch a backoff: it ends at most retryBackoffMs from now.
+    if (Number.isFinite(this.pausedUntilMs)) this.pausedUntilMs = Math.min(this.pausedUntilMs, nowMs + constants.retryBackoffMs);
     if (nowMs < this.pausedUntilMs) return false;
     const limit = this.state === "streaming" ? constants.inflightMessagesMax : 1;
     return this.inflightMessages < limit;

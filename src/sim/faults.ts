@@ -3,18 +3,29 @@ import type { SimContext } from "./context.ts";
 import { isFailure } from "./follower-host.ts";
 import { formatMessage, formatReply } from "./format.ts";
 import type { LeaderHost } from "./leader-host.ts";
-import type { Network } from "./network.ts";
+import type { Cut, Network } from "./network.ts";
 import type { FollowerHost } from "./follower-host.ts";
+import type { SimClock } from "./sim-env.ts";
 
 export interface FaultStats {
   partitions: number;
+  /** Partitions that cut one direction only. */
+  oneWayPartitions: number;
   crashes: number;
   pauses: number;
   deposedMessages: number;
+  /** The serving leader's write quorum changed at run time (PUT /admin/config). */
+  quorumChanges: number;
+  /** The clock every node reads jumped. */
+  clockSteps: number;
 }
 
-type FaultKind = keyof FaultStats;
-const faultKinds: readonly FaultKind[] = ["partitions", "crashes", "pauses", "deposedMessages"];
+type FaultKind = "partitions" | "crashes" | "pauses" | "deposedMessages" | "quorumChanges" | "clockSteps";
+const faultKinds: readonly FaultKind[] = ["partitions", "crashes", "pauses", "deposedMessages", "quorumChanges", "clockSteps"];
+const cuts: readonly Cut[] = ["both", "both", "to-follower", "to-leader"];
+/** A clock step: forward up to this (a suspended host resuming), or back up to this (an adjusted clock). */
+const clockStepForwardMsMax = 2000;
+const clockStepBackMsMax = 1000;
 
 const usPerMs = 1000;
 const partitionUs = { minUs: 1 * usPerMs, maxUs: 150 * usPerMs };
@@ -39,13 +50,14 @@ const crashLoopShare = 0.4;
  * a real old leader cannot commit entries that conflict with its successor's log.
  */
 export class FaultInjector {
-  readonly stats: FaultStats = { partitions: 0, crashes: 0, pauses: 0, deposedMessages: 0 };
+  readonly stats: FaultStats = { partitions: 0, oneWayPartitions: 0, crashes: 0, pauses: 0, deposedMessages: 0, quorumChanges: 0, clockSteps: 0 };
 
   constructor(
     private readonly context: SimContext,
     private readonly network: Network,
     private readonly host: LeaderHost,
     private readonly followers: readonly FollowerHost[],
+    private readonly clock: SimClock,
   ) {}
 
   start(): void {
@@ -89,8 +101,20 @@ export class FaultInjector {
     switch (kind) {
       case "partitions": {
         const untilUs = context.nowUs + context.delayUs(partitionUs);
-        this.network.partition(follower.index, untilUs);
-        context.log(`fault partition ${follower.name} until ${untilUs / usPerMs}ms`);
+        const cut = context.rng.pick(cuts);
+        if (cut !== "both") this.stats.oneWayPartitions++;
+        this.network.partition(follower.index, untilUs, cut);
+        context.log(`fault partition ${follower.name} ${cut === "both" ? "both ways" : cut} until ${untilUs / usPerMs}ms`);
+        break;
+      }
+      case "quorumChanges":
+        this.#changeQuorum();
+        break;
+      case "clockSteps": {
+        const forward = context.rng.chance(0.5);
+        const stepMs = forward ? context.rng.int(1, clockStepForwardMsMax) : -context.rng.int(1, clockStepBackMsMax);
+        this.clock.stepMs(stepMs);
+        context.log(`fault clock steps ${stepMs}ms`);
         break;
       }
       case "crashes": {
@@ -113,6 +137,22 @@ export class FaultInjector {
         this.#sendDeposed(follower);
         break;
     }
+  }
+
+  /**
+   * PUT /admin/config on the serving leader. Never below WRITE_QUORUM: a restarted leader
+   * recovers with the configured quorum, which must meet every quorum writes were acknowledged at.
+   */
+  #changeQuorum(): void {
+    const { context } = this;
+    const node = this.host.serving?.node;
+    if (!node) {
+      context.log("fault quorum change skipped: no leader serving");
+      return;
+    }
+    const quorum = context.rng.int(context.scenario.writeQuorum, this.followers.length);
+    context.log(`fault write quorum ${node.core.writeQuorum} → ${quorum} on ${this.host.serving!.name}`);
+    node.setWriteQuorum(quorum);
   }
 
   #sendDeposed(follower: FollowerHost): void {
@@ -139,7 +179,7 @@ export class FaultInjector {
       commitOffset: prevOffset + entries.length,
     };
     context.log(`fault deposed leader → ${follower.name} ${formatMessage(message)}`);
-    this.network.carry(follower.index, `deposed → ${follower.name}`, scenario.linkDelay, () => {
+    this.network.carry(follower.index, "to-follower", `deposed → ${follower.name}`, scenario.linkDelay, () => {
       if (!follower.down && follower.core.epoch < currentEpoch) {
         context.log(`net  deposed message withheld from ${follower.name}: it has not heard epoch ${currentEpoch} yet`);
         return;

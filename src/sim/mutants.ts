@@ -122,7 +122,7 @@ const registry = {
   },
   "recovery-skips-fence": {
     breaks: "ack-quorum",
-    seedsTried: 2000,
+    seedsTried: 4000,
     description: "recovery reads positions without fencing: a deposed leader that runs on still gathers acks from followers the new one polled",
     recovery: { ...recoveryPolicy, fences: false },
     needsLeaderRestarts: true,

@@ -88,14 +88,14 @@ export class SimTransport implements Transport {
       context.log(`${label} timed out`);
       done(new TransportError(`${url}: no answer within ${timeoutMs} ms`));
     });
-    network.carry(follower.index, label, context.scenario.linkDelay, () => {
+    network.carry(follower.index, "to-follower", label, context.scenario.linkDelay, () => {
       if (!timers.alive) {
         context.log(`net  ${label} lost: its sender died`);
         return;
       }
       follower.handle(`${follower.name} ← ${this.owner} #${id} ${what}`, run, (answer) => {
         const shown = isFailure(answer) ? answer.failure : describe(answer);
-        network.carry(follower.index, `${follower.name} answer #${id} ${shown}`, context.scenario.linkDelay, () => {
+        network.carry(follower.index, "to-leader", `${follower.name} answer #${id} ${shown}`, context.scenario.linkDelay, () => {
           if (!timers.alive) context.log(`${this.owner} ← ${follower.name} #${id} ${shown}: nobody listens, the process is gone`);
           else if (settled) context.log(`${this.owner} ← ${follower.name} #${id} ${shown}: ignored, call already settled`);
           else {

@@ -88,7 +88,7 @@ export function runSimulation(options: RunOptions): RunResult {
   const host = new LeaderHost(context, followers, network, clock, checker, { newCore: mutant?.leader, policy: mutant?.recovery });
   checker.attach(host, followers);
   const workload = new Workload(context, host, followers, checker);
-  const faults = new FaultInjector(context, network, host, followers);
+  const faults = new FaultInjector(context, network, host, followers, clock);
 
   host.start();
   workload.start();
