@@ -23,6 +23,11 @@ export interface RunOptions {
   leaderRestarts?: ScenarioOptions["leaderRestarts"];
   /** Leader faults may depose the leader, leaving it running for a while (default true). */
   deposedLeaders?: boolean;
+  /**
+   * Clients also read from a deposed leader while it runs (default false). The node has no
+   * ReadIndex or lease yet (DESIGN §9), so such a leader serves stale reads: linearizability fails.
+   */
+  deposedReads?: boolean;
   mutant?: MutantName;
   /** Keep every trace line in the result. */
   keepTrace?: boolean;
@@ -87,7 +92,7 @@ export function runSimulation(options: RunOptions): RunResult {
   const clock = new SimClock(queue);
   const host = new LeaderHost(context, followers, network, clock, checker, { newCore: mutant?.leader, policy: mutant?.recovery });
   checker.attach(host, followers);
-  const workload = new Workload(context, host, followers, checker);
+  const workload = new Workload(context, host, followers, checker, options.deposedReads ?? false);
   const faults = new FaultInjector(context, network, host, followers, clock);
 
   host.start();
@@ -153,6 +158,7 @@ export function replayCommand(options: RunOptions): string {
   if (options.faults === false) flags.push("--no-faults");
   if (options.leaderRestarts !== undefined && options.leaderRestarts !== "some") flags.push(`--leader-restarts ${options.leaderRestarts}`);
   if (options.deposedLeaders === false) flags.push("--no-deposed-leaders");
+  if (options.deposedReads) flags.push("--deposed-reads");
   if (options.mutant) flags.push(`--mutant ${options.mutant}`);
   return `bun run sim ${flags.join(" ")}`;
 }

@@ -23,6 +23,8 @@ export interface WorkloadStats {
 /** Share of writes that are deletes, and that ask for their own quorum. */
 const deleteShare = 0.1;
 const ownQuorumShare = 0.25;
+/** Share of leader reads that go to a deposed leader while one runs. */
+const deposedReadShare = 0.5;
 /** A client refused (no leader serving) waits this long before it tries again. */
 const refusedBackoffUs = { minUs: 5_000, maxUs: 50_000 };
 /** Refusals per write of the budget before clients give up: bounds a run whose leader never returns. */
@@ -60,6 +62,7 @@ export class Workload {
     private readonly host: LeaderHost,
     private readonly followers: readonly FollowerHost[],
     private readonly checker: InvariantChecker,
+    private readonly deposedReads: boolean,
   ) {}
 
   start(): void {
@@ -122,7 +125,9 @@ export class Workload {
     const invokeUs = context.nowUs;
     this.stats.leaderReads++;
     this.#clientHop(() => {
-      const leader = this.host.serving;
+      // A client that still talks to a deposed leader (an old connection) reads from it.
+      const deposed = this.deposedReads ? this.host.deposedRunning : [];
+      const leader = deposed.length > 0 && this.context.rng.chance(deposedReadShare) ? this.context.rng.pick(deposed) : this.host.serving;
       if (!leader) {
         this.#refused(client, `read ${key}`, then);
         return;
