@@ -208,3 +208,24 @@ test("a clock that steps back neither stretches a backoff nor silences heartbeat
   // Another step back, below the last send: the follower is idle, so it gets a heartbeat.
   expect(leader.takeMessages(0, 65, heartbeatMs)).toHaveLength(1);
 });
+
+test("a snapshot keeps the entries held beyond it when the log agrees at its offset: they may be acknowledged writes", () => {
+  // The follower holds 1..7 of epoch 1 and applied 3; a new leader whose log starts after 5 sends
+  // its committed state at 5. Entries 6 and 7 may have been acknowledged by the old leader with this
+  // follower's ack: dropping them would lose them.
+  const follower = new FollowerCore();
+  const held = Array.from({ length: 7 }, (_, i) => ({ offset: i + 1, epoch: 1, key: `k${i + 1}`, value: `${i + 1}` }));
+  follower.receive({ epoch: 1, leaderId: "L1", prevOffset: 0, prevEpoch: 0, entries: held, commitOffset: 3 });
+  const pairs = held.slice(0, 5).map((entry): [string, string, number] => [entry.key, entry.value, entry.offset]);
+  const chunk = { epoch: 2, leaderId: "L2", snapshotOffset: 5, snapshotEpoch: 1, chunk: 0, pairs, done: true, commitOffset: 5 };
+  expect(follower.receiveSnapshot(chunk)).toMatchObject({ kind: "ok", lastOffset: 5 });
+  expect(follower.appliedOffset).toBe(5);
+  expect(follower.lastOffset).toBe(7);
+  expect(follower.pendingEntries().map((entry) => entry.offset)).toEqual([6, 7]);
+  // Where the log disagrees at the snapshot's offset, nothing beyond it is kept.
+  const other = new FollowerCore();
+  other.receive({ epoch: 1, leaderId: "L1", prevOffset: 0, prevEpoch: 0, entries: held, commitOffset: 3 });
+  expect(other.receiveSnapshot({ ...chunk, snapshotEpoch: 2 })).toMatchObject({ kind: "ok", lastOffset: 5 });
+  expect(other.lastOffset).toBe(5);
+  expect(other.pendingEntries()).toEqual([]);
+});

@@ -138,15 +138,19 @@ export class FollowerCore {
     if (!chunk.done) return { kind: "chunk_ok", chunk: chunk.chunk, incarnation: this.incarnation };
     this.#staged = null;
     if (chunk.snapshotOffset > this.#state.appliedOffset) {
-      // The snapshot is committed state, so it supersedes everything held up to its offset.
+      // The snapshot is committed state, so it supersedes everything held up to its offset. What
+      // is held beyond stays if the log agrees with it there (Raft's InstallSnapshot): those
+      // entries may be acknowledged writes this follower is one of the few to hold.
+      const agrees = chunk.snapshotOffset < this.#lastOffset && this.#heldAt(chunk.snapshotOffset).epoch === chunk.snapshotEpoch;
+      const kept = agrees ? this.#pending.slice(chunk.snapshotOffset - this.appliedOffset) : [];
       this.#state = StateMachine.restore(chunk.snapshotOffset, chunk.snapshotEpoch, staged.pairs);
-      this.#pending = [];
-      this.#lastOffset = chunk.snapshotOffset;
+      this.#pending = kept;
+      this.#lastOffset = chunk.snapshotOffset + kept.length;
       this.#verifiedOffset = chunk.snapshotOffset;
       this.snapshotsInstalled++;
       this.#ready.snapshotInstalled = true;
-      this.#ready.entries = [];
-      this.#ready.truncatedAfter = chunk.snapshotOffset;
+      this.#ready.entries = this.#ready.entries.filter((entry) => entry.offset > chunk.snapshotOffset && entry.offset <= this.#lastOffset);
+      if (!agrees) this.#ready.truncatedAfter = chunk.snapshotOffset;
     }
     this.#learnCommit(chunk.commitOffset);
     return { kind: "ok", lastOffset: this.#verifiedOffset, incarnation: this.incarnation };
