@@ -1,5 +1,4 @@
-import type { DelayQuartiles } from "./delay-scheduler.ts";
-import { DelayScheduler } from "./delay-scheduler.ts";
+import { type DelayQuartiles, DelayScheduler } from "./delay-scheduler.ts";
 
 /**
  * Every source of nondeterminism a node uses, behind an interface (FoundationDB's way): the
