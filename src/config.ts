@@ -45,7 +45,9 @@ export const configSchema = z
     if (config.MIN_DELAY_MS > config.MAX_DELAY_MS) {
       context.addIssue({ code: "custom", path: ["MIN_DELAY_MS"], message: `must not exceed MAX_DELAY_MS (${config.MAX_DELAY_MS})` });
     }
-    if (config.ROLE === "leader" && config.WRITE_QUORUM > config.FOLLOWERS.length) {
+    if (config.ROLE === "leader" && config.FOLLOWERS.length === 0) {
+      context.addIssue({ code: "custom", path: ["FOLLOWERS"], message: "is required for a leader: comma-separated follower base URLs" });
+    } else if (config.ROLE === "leader" && config.WRITE_QUORUM > config.FOLLOWERS.length) {
       context.addIssue({
         code: "custom",
         path: ["WRITE_QUORUM"],
