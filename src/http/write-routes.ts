@@ -65,8 +65,9 @@ export function notLeaderRoutes(leaderUrl: string | null): Hono {
   const refuse = () => {
     throw new ApiError(421, "not_leader", "this node is a follower; send writes to the leader", { leader: leaderUrl });
   };
-  app.put("/kv/*", refuse);
-  app.delete("/kv/*", refuse);
+  // The leader's own key pattern: "/kv/*" would also claim "/kv", which no role serves.
+  app.put(`/kv/${keyRoute}`, refuse);
+  app.delete(`/kv/${keyRoute}`, refuse);
   app.post("/set", refuse);
   app.put("/admin/config", refuse);
   return app;
