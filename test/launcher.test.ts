@@ -151,6 +151,19 @@ describe("a second npm start, signals and settings from the environment", () => 
   });
 });
 
+test("SIGTERM while nodes are still starting stops the ones already running", async () => {
+  const launcher = launch(["--base-port", String(freePortRange(6)), "--followers", "5"]);
+  await waitFor("a first node to listen", () => launcher.stdout.includes("listening"), 60_000);
+  // The launcher's children right now (the nodes report their PIDs only once all are healthy).
+  const ps = Bun.spawnSync(["ps", "-o", "pid=", "--ppid", String(launcher.child.pid)]);
+  const children = ps.stdout.toString().split("\n").filter(Boolean).map(Number);
+  for (const pid of children) nodePids.add(pid);
+  expect(children.length).toBeGreaterThan(0);
+  launcher.child.kill("SIGTERM");
+  expect(await launcher.done).toBe(0);
+  await allGone(children);
+});
+
 describe("launcher settings: env or flag, checked before anything starts", () => {
   const noEnv = {};
   test("defaults: five followers from 5001, quorum 3, a generated 32-hex-digit token", () => {
