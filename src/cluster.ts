@@ -221,7 +221,6 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   return { token, leader, followers, nodes, stop };
 }
 
-
 /** Where `npm start` keeps its state: `.quorumkv/` in the project, or QUORUMKV_STATE_DIR (the tests use a temp folder). */
 export const stateDir = process.env.QUORUMKV_STATE_DIR ? resolve(process.env.QUORUMKV_STATE_DIR) : join(projectRoot, ".quorumkv");
 /** The running cluster's URLs and token for the tools (DESIGN §7), written by `npm start`. */
