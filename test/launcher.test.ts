@@ -14,9 +14,10 @@ const projectRoot = resolve(import.meta.dir, "..");
 const stateDir = mkdtempSync(join(tmpdir(), "quorumkv-launcher-"));
 const clusterFile = join(stateDir, "cluster.json");
 
-// Started first, awaited last: a plain `bun test` of a test that outlasts Bun's 5 s default
-// passes only with the preload of bunfig.toml, and it runs while the cluster tests do.
-const plainBunTest = Bun.spawn([process.execPath, "test", "./test/fixtures/outlasts-default-timeout.ts"], {
+// Started first, awaited last, so it runs while the cluster tests do: a plain `bun test` of two
+// files, the second with a test that outlasts Bun's 5 s default, passes only if the preload of
+// bunfig.toml reaches every file. (bunfig.toml keeps test/fixtures/ out of the main run.)
+const plainBunTest = Bun.spawn([process.execPath, "test", "--path-ignore-patterns=node_modules/**", "./test/fixtures/timeout/"], {
   cwd: projectRoot,
   env: { PATH: process.env.PATH, HOME: process.env.HOME },
   stdout: "pipe",
@@ -204,7 +205,12 @@ describe("launcher settings: env or flag, checked before anything starts", () =>
   }
 });
 
-test("a plain `bun test` gets the preload's timeout, so a test may outlast Bun's default 5 s", async () => {
+test("a plain `bun test` gets the preload's timeout in every file, so a test may outlast Bun's default 5 s", async () => {
   const [code, stdout, stderr] = await Promise.all([plainBunTest.exited, new Response(plainBunTest.stdout).text(), new Response(plainBunTest.stderr).text()]);
-  expect({ code, output: `${stdout}${stderr}`.match(/\d+ (pass|fail)/g) }).toEqual({ code: 0, output: ["1 pass", "0 fail"] });
+  const output = `${stdout}${stderr}`;
+  expect({ code, files: output.match(/^test\/fixtures\/timeout\/\S+:$/gm), counts: output.match(/^ *\d+ (pass|fail)$/gm)?.map((line) => line.trim()) }).toEqual({
+    code: 0,
+    files: ["test/fixtures/timeout/1-first.test.ts:", "test/fixtures/timeout/2-second.test.ts:"],
+    counts: ["2 pass", "0 fail"],
+  });
 });
