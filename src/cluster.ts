@@ -290,6 +290,8 @@ export function parseLauncherArgs(argv: readonly string[], env: Record<string, s
   return { followers, basePort, host: leader.host, token: leader.clusterToken, writeQuorum: leader.writeQuorum, env: settings, output: "inherit" };
 }
 
+/** A token as one shell word: a --token may hold spaces or quotes. */
+const shellWord = (text: string) => (/^[\w.:@%+=\/-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`);
 const shownPath = (path: string) => (relative(process.cwd(), path).startsWith("..") ? path : relative(process.cwd(), path));
 
 function readClusterFile(): { text: string; saved: ClusterFile | null } | null {
@@ -320,11 +322,9 @@ function isAlive(pid: unknown): boolean {
 export function describeTakenPort(error: PortInUseError): string {
   const saved = readClusterFile()?.saved;
   const ports = saved ? [saved.leader, ...saved.followers].map((url) => Number(new URL(url).port)) : [];
-  const holder =
-    saved && ports.includes(error.port) && isAlive(saved.launcherPid)
-      ? ` (the cluster started by pid ${saved.launcherPid} on ${Math.min(...ports)}–${Math.max(...ports)}, see ${shownPath(clusterFile)})`
-      : "";
-  return `port ${error.port} is in use${holder}; stop it first or pass --base-port`;
+  if (!saved || !ports.includes(error.port) || !isAlive(saved.launcherPid)) return `port ${error.port} is in use; stop what holds it or pass --base-port`;
+  const cluster = `the cluster started by pid ${saved.launcherPid} on ${Math.min(...ports)}–${Math.max(...ports)}, see ${shownPath(clusterFile)}`;
+  return `port ${error.port} is in use (${cluster}); stop it first or pass --base-port`;
 }
 
 async function main() {
@@ -382,7 +382,7 @@ quorumkv: ${cluster.followers.length} followers, write quorum ${options.writeQuo
 ${rows.join("\n")}
 
 The cluster token (${savedNote}); run this line to use $TOKEN below:
-  export TOKEN=${cluster.token}
+  export TOKEN=${shellWord(cluster.token)}
 
 Try:
   curl -X PUT ${leaderUrl}/kv/greeting -H 'content-type: application/json' -d '{"value": "hello"}'

@@ -130,10 +130,10 @@ describe("a second npm start, signals and settings from the environment", () => 
 
   test("a launcher on other ports runs beside it, leaves its cluster.json alone, and SIGHUP stops its nodes", async () => {
     const savedBefore = readFileSync(clusterFile, "utf8");
-    const other = launch(["--base-port", String(freePortRange(2)), "--followers", "1", "--write-quorum", "1", "--cluster-token", "flag-token-0123456789"]);
+    const other = launch(["--base-port", String(freePortRange(2)), "--followers", "1", "--write-quorum", "1", "--cluster-token", "it's a token"]);
     await healthy(other);
     expect(other.stdout).toContain(`not saved: ${clusterFile} is the cluster of pid ${first.child.pid}`);
-    expect(other.stdout).toContain("export TOKEN=flag-token-0123456789");
+    expect(other.stdout).toContain("\n  export TOKEN='it'\\''s a token'\n"); // one shell word, however the token is spelt
     const pids = nodePidsOf(other);
     expect(pids).toHaveLength(2);
     other.child.kill("SIGHUP");
@@ -150,6 +150,20 @@ describe("a second npm start, signals and settings from the environment", () => 
     await allGone(pids);
     expect(existsSync(clusterFile)).toBe(false);
   });
+});
+
+test("a port held by something else is named, with no cluster blamed", async () => {
+  const base = freePortRange(2);
+  const holder = Bun.listen({ hostname: "127.0.0.1", port: base + 1, socket: { data() {} } });
+  try {
+    const launcher = launch(["--base-port", String(base), "--followers", "1"]);
+    expect(await launcher.done).toBe(1);
+    await waitFor("the refusal on stderr", () => launcher.stderr.includes("\n"));
+    expect(launcher.stderr.trim()).toBe(`quorumkv cluster: port ${base + 1} is in use; stop what holds it or pass --base-port`);
+    expect(launcher.stdout).not.toContain("listening");
+  } finally {
+    holder.stop(true);
+  }
 });
 
 test("SIGTERM while nodes are still starting stops the ones already running", async () => {
