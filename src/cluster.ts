@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { parseToolFlags } from "./flags.ts";
+import { ConfigError, configFlags, configNames, configValuesToEnv, parseConfig } from "./config.ts";
+import { FlagError, type FlagSpecs, type FlagValues, parseFlags } from "./flags.ts";
+import { constants } from "./core/constants.ts";
 
 /**
  * The local launcher: 1 leader + N followers as child processes of this one. `npm start` uses
@@ -63,8 +65,40 @@ process.on("exit", () => {
   for (const child of everyChild) child.kill("SIGKILL");
 });
 
+/** Sends `signal`; resolves once the process is gone, with SIGKILL after `stopTimeoutMs`. */
+async function stopChild(child: Subprocess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  if (signal !== "SIGKILL") child.kill("SIGCONT"); // a paused node cannot handle SIGTERM
+  child.kill(signal);
+  const exited = await Promise.race([child.exited.then(() => true), Bun.sleep(stopTimeoutMs).then(() => false)]);
+  if (!exited) {
+    child.kill("SIGKILL");
+    await child.exited;
+  }
+}
+
 export function generateToken(): string {
   return randomBytes(16).toString("hex");
+}
+
+/** Thrown by `startCluster` before it spawns anything: a port it needs is taken. */
+export class PortInUseError extends Error {
+  override name = "PortInUseError";
+  constructor(
+    readonly host: string,
+    readonly port: number,
+  ) {
+    super(`port ${port} on ${host} is in use`);
+  }
+}
+
+/** Whether `port` can be bound on `host` right now (a bind test, not a connect: nothing is sent to a holder). */
+export function portIsFree(host: string, port: number): boolean {
+  try {
+    Bun.listen({ hostname: host, port, socket: { data() {} } }).stop(true);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A port the OS reports free right now. */
@@ -128,15 +162,7 @@ function makeNode(id: string, role: "leader" | "follower", host: string, port: n
       await waitHealthy(url, spawn(), options.startTimeoutMs ?? 15_000, id);
     },
     async stop(signal = "SIGTERM") {
-      const current = child;
-      if (!current || !isRunning()) return;
-      if (signal !== "SIGKILL") current.kill("SIGCONT"); // a paused node cannot handle SIGTERM
-      current.kill(signal);
-      const exited = await Promise.race([current.exited.then(() => true), Bun.sleep(stopTimeoutMs).then(() => false)]);
-      if (!exited) {
-        current.kill("SIGKILL");
-        await current.exited;
-      }
+      if (child && isRunning()) await stopChild(child, signal);
     },
     pause() {
       child?.kill("SIGSTOP");
@@ -152,8 +178,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const host = options.host ?? "127.0.0.1";
   const token = options.token ?? generateToken();
   const ports = Array.from({ length: followerCount + 1 }, (_, i) => (options.basePort ? options.basePort + i : freePort(host)));
+  // Before anything starts: a node on a taken port would exit, but its health checks would be
+  // answered by whatever holds the port, and a new leader would fence that cluster's followers.
+  const taken = ports.find((port) => !portIsFree(host, port));
+  if (taken !== undefined) throw new PortInUseError(host, taken);
   if (typeof options.output === "object") mkdirSync(options.output.logDir, { recursive: true });
-  const common: Record<string, string> = { CLUSTER_TOKEN: token, ...options.env };
+  const common: Record<string, string> = { ...options.env, CLUSTER_TOKEN: token };
   const set = (name: string, value: number | undefined) => {
     if (value !== undefined) common[name] = String(value);
   };
@@ -192,75 +222,176 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   return { token, leader, followers, nodes, stop };
 }
 
-/** Where `npm start` leaves the cluster's URLs and token for the tools (DESIGN §7). */
-export const clusterFile = join(projectRoot, ".quorumkv", "cluster.json");
+/** Where `npm start` keeps its state: `.quorumkv/` in the project, or QUORUMKV_STATE_DIR (the tests use a temp folder). */
+export const stateDir = process.env.QUORUMKV_STATE_DIR ? resolve(process.env.QUORUMKV_STATE_DIR) : join(projectRoot, ".quorumkv");
+/** The running cluster's URLs and token for the tools (DESIGN §7), written by `npm start`. */
+export const clusterFile = join(stateDir, "cluster.json");
 
-const cliUsage = `Usage: npm start -- [flags]
+type ClusterFile = { leader: string; followers: string[]; token: string; pids: (number | undefined)[]; launcherPid: number };
 
-Starts 1 leader + N followers on consecutive ports, prints their URLs and the cluster token,
-writes them to .quorumkv/cluster.json for the tools, and stops every node on Ctrl-C.`;
+const cliHelp = `Usage: npm start -- [--followers 5] [--quorum 3] [--base-port 5001] [--host 127.0.0.1] [--token T] [--SETTING v]...
 
-const cliFlags = {
-  followers: { type: "number", default: 5, integer: true, min: 0, help: "followers" },
-  quorum: { type: "number", integer: true, min: 0, help: "WRITE_QUORUM (default min(3, followers))" },
-  minDelayMs: { type: "number", min: 0, help: "MIN_DELAY_MS (node default 0.1)" },
-  maxDelayMs: { type: "number", min: 0, help: "MAX_DELAY_MS (node default 10)" },
-  basePort: { type: "number", default: 5001, integer: true, min: 0, max: 65535, help: "the leader's port, followers take the next ones (0: free ports)" },
-  host: { type: "string", help: "listen address (default 127.0.0.1)" },
-  token: { type: "string", help: "cluster token (default: a random one)" },
-} as const;
+Starts 1 leader + N followers on consecutive ports (refusing if one is taken), prints their URLs
+and the cluster token, writes them to .quorumkv/cluster.json for the tools (QUORUMKV_STATE_DIR
+moves that folder), and stops every node on Ctrl-C, SIGTERM or SIGHUP.
+Every node setting (bun src/main.ts --help) is read from the environment or the same name as a
+flag: WRITE_QUORUM=2 or --write-quorum 2 (--quorum), CLUSTER_TOKEN or --cluster-token (--token).
+The launcher sets ROLE, NODE_ID, PORT, FOLLOWERS and LEADER_URL itself.
+`;
 
-function parseCliFlags(): ClusterOptions {
-  const flags = parseToolFlags("quorumkv cluster", cliUsage, cliFlags);
-  const { quorum, ...options } = flags;
-  return { ...options, writeQuorum: quorum, output: "inherit" };
+/** Settings the launcher gives each node itself. */
+const perNodeNames = new Set(["ROLE", "NODE_ID", "PORT", "FOLLOWERS", "LEADER_URL"]);
+
+/** Node settings as flags, but --followers, which is the launcher's count (it sets FOLLOWERS itself). */
+const { followers: _followerUrls, ...nodeSettingFlags } = configFlags;
+
+/** The launcher's own flags; every node setting is a flag too, and two have short forms. */
+const launcherFlags = {
+  ...nodeSettingFlags,
+  followers: { type: "number", default: 5, integer: true, min: 1, max: constants.followersMax, help: "followers" },
+  basePort: { type: "number", default: 5001, integer: true, min: 1, max: 65_535 - constants.followersMax, help: "the leader's port; followers take the next ones" },
+  quorum: { type: "string", help: "short for --write-quorum" },
+  token: { type: "string", help: "short for --cluster-token" },
+} as const satisfies FlagSpecs;
+
+/**
+ * The launcher's options from its flags and the environment (flags win), checked the way the
+ * leader will check them, so a bad value is one line before anything starts. Throws ConfigError.
+ */
+export function parseLauncherArgs(argv: readonly string[], env: Record<string, string | undefined>): ClusterOptions {
+  let values: FlagValues<typeof launcherFlags>;
+  try {
+    values = parseFlags(argv, launcherFlags).values;
+  } catch (error) {
+    if (!(error instanceof FlagError)) throw error;
+    throw new ConfigError(`${error.message} (see --help)`);
+  }
+  const fromFlags = configValuesToEnv(values);
+  if (values.quorum !== undefined) fromFlags.WRITE_QUORUM ??= values.quorum;
+  if (values.token !== undefined) fromFlags.CLUSTER_TOKEN ??= values.token;
+  const perNode = Object.keys(fromFlags).find((name) => perNodeNames.has(name));
+  if (perNode) throw new ConfigError(`--${perNode.toLowerCase().replace(/_/g, "-")} is set by the launcher for each node (see --help)`);
+  const settings: Record<string, string> = {};
+  for (const name of configNames) {
+    const fromEnv = env[name];
+    if (fromEnv?.trim() && !perNodeNames.has(name)) settings[name] = fromEnv;
+  }
+  Object.assign(settings, fromFlags);
+  const { followers, basePort } = values;
+  const host = settings.HOST?.trim() || "127.0.0.1";
+  const followerUrls = Array.from({ length: followers }, (_, i) => `http://${host}:${basePort + 1 + i}`);
+  const leader = parseConfig({
+    ...settings,
+    ROLE: "leader",
+    PORT: String(basePort),
+    FOLLOWERS: followerUrls.join(","),
+    WRITE_QUORUM: settings.WRITE_QUORUM ?? String(Math.min(3, followers)),
+    CLUSTER_TOKEN: settings.CLUSTER_TOKEN ?? generateToken(),
+  });
+  return { followers, basePort, host: leader.host, token: leader.clusterToken, writeQuorum: leader.writeQuorum, env: settings, output: "inherit" };
+}
+
+/** A token as one shell word: a --token may hold spaces or quotes. */
+const shellWord = (text: string) => (/^[\w.:@%+=\/-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`);
+const shownPath = (path: string) => (relative(process.cwd(), path).startsWith("..") ? path : relative(process.cwd(), path));
+
+function readClusterFile(): { text: string; saved: ClusterFile | null } | null {
+  let text: string;
+  try {
+    text = readFileSync(clusterFile, "utf8");
+  } catch {
+    return null;
+  }
+  try {
+    return { text, saved: JSON.parse(text) as ClusterFile };
+  } catch {
+    return { text, saved: null };
+  }
+}
+
+function isAlive(pid: unknown): boolean {
+  if (typeof pid !== "number" || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The refusal for a taken port, naming the cluster of cluster.json when it is the holder. */
+export function describeTakenPort(error: PortInUseError): string {
+  const saved = readClusterFile()?.saved;
+  const ports = saved ? [saved.leader, ...saved.followers].map((url) => Number(new URL(url).port)) : [];
+  if (!saved || !ports.includes(error.port) || !isAlive(saved.launcherPid)) return `port ${error.port} is in use; stop what holds it or pass --base-port`;
+  const cluster = `the cluster started by pid ${saved.launcherPid} on ${Math.min(...ports)}–${Math.max(...ports)}, see ${shownPath(clusterFile)}`;
+  return `port ${error.port} is in use (${cluster}); stop it first or pass --base-port`;
 }
 
 async function main() {
-  const options = parseCliFlags();
-  const cluster = await startCluster(options).catch((error: Error) => {
+  if (process.argv.includes("--help") || process.argv.includes("-h")) {
+    process.stdout.write(cliHelp);
+    process.exit(0);
+  }
+  let options: ClusterOptions;
+  try {
+    options = parseLauncherArgs(process.argv.slice(2), process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
     console.error(`quorumkv cluster: ${error.message}`);
+    process.exit(2);
+  }
+  let written: string | null = null;
+  let stopping = false;
+  // Installed before the first node starts, so a signal during start stops what has started.
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\nquorumkv cluster: ${signal}, stopping all nodes`);
+    await Promise.all([...everyChild].map((child) => stopChild(child)));
+    // Only the launcher that wrote cluster.json removes it: another one's cluster may be running.
+    if (written !== null && readClusterFile()?.text === written) rmSync(clusterFile, { force: true });
+    process.exit(0);
+  };
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void shutdown(signal));
+
+  const cluster = await startCluster(options).catch((error: Error) => {
+    if (stopping) return new Promise<never>(() => {}); // shutdown exits
+    console.error(`quorumkv cluster: ${error instanceof PortInUseError ? describeTakenPort(error) : error.message}`);
     process.exit(1);
   });
-  mkdirSync(dirname(clusterFile), { recursive: true });
-  writeFileSync(
-    clusterFile,
-    JSON.stringify(
-      {
-        leader: cluster.leader.url,
-        followers: cluster.followers.map((f) => f.url),
-        token: cluster.token,
-        pids: cluster.nodes.map((n) => n.pid),
-      },
-      null,
-      2,
-    ),
-  );
+  const saved: ClusterFile = {
+    leader: cluster.leader.url,
+    followers: cluster.followers.map((f) => f.url),
+    token: cluster.token,
+    pids: cluster.nodes.map((n) => n.pid),
+    launcherPid: process.pid,
+  };
+  const previous = readClusterFile()?.saved;
+  let savedNote = `also in ${shownPath(clusterFile)}`;
+  if (previous && previous.launcherPid !== process.pid && isAlive(previous.launcherPid)) {
+    savedNote = `not saved: ${shownPath(clusterFile)} is the cluster of pid ${previous.launcherPid}, so tools need --leader and --token`;
+  } else {
+    mkdirSync(stateDir, { recursive: true });
+    written = JSON.stringify(saved, null, 2);
+    writeFileSync(clusterFile, written);
+  }
   const rows = cluster.nodes.map((n) => `  ${n.id.padEnd(10)} ${n.role.padEnd(9)} ${n.url}   pid ${n.pid}`);
   const leaderUrl = cluster.leader.url;
   console.log(`
-quorumkv: ${cluster.followers.length} followers, write quorum ${options.writeQuorum ?? Math.min(3, cluster.followers.length)}, all healthy
+quorumkv: ${cluster.followers.length} followers, write quorum ${options.writeQuorum}, all healthy
 ${rows.join("\n")}
 
-  token   ${cluster.token}   (also in .quorumkv/cluster.json)
+The cluster token (${savedNote}); run this line to use $TOKEN below:
+  export TOKEN=${shellWord(cluster.token)}
 
 Try:
   curl -X PUT ${leaderUrl}/kv/greeting -H 'content-type: application/json' -d '{"value": "hello"}'
   curl ${cluster.followers[0]?.url ?? leaderUrl}/kv/greeting
   curl ${leaderUrl}/status
+  curl ${leaderUrl}/internal/digest -H "authorization: Bearer $TOKEN"
 
-Ctrl-C stops every node.`);
-  let stopping = false;
-  const shutdown = async () => {
-    if (stopping) return;
-    stopping = true;
-    console.log("\nquorumkv cluster: stopping all nodes");
-    await cluster.stop();
-    rmSync(clusterFile, { force: true });
-    process.exit(0);
-  };
-  process.on("SIGINT", shutdown);
-  process.on("SIGTERM", shutdown);
+Ctrl-C (or kill ${process.pid}) stops every node.`);
 }
 
 if (import.meta.main) await main();

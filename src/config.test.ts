@@ -37,6 +37,8 @@ const invalid: [what: string, env: Record<string, string>, argv: string[], names
   ["unknown role", { ...token, ROLE: "boss" }, [], /^ROLE: must be leader or follower/],
   ["missing token", { ROLE: "follower" }, [], /^CLUSTER_TOKEN: is required/],
   ["short token", { ROLE: "follower", CLUSTER_TOKEN: "abc" }, [], /^CLUSTER_TOKEN: /],
+  ["leader without followers", { ...token, ROLE: "leader" }, [], /^FOLLOWERS: is required for a leader/],
+  ["leader without followers, quorum given", { ...token, ROLE: "leader", WRITE_QUORUM: "2" }, [], /^FOLLOWERS: is required for a leader/],
   ["quorum above follower count", { ...twoFollowers, WRITE_QUORUM: "3" }, [], /^WRITE_QUORUM: must be at most the number of FOLLOWERS \(2\)/],
   ["min delay above max", { ...twoFollowers }, ["--min-delay-ms", "5", "--max-delay-ms", "1"], /^MIN_DELAY_MS: /],
   ["port not a number", { ...twoFollowers, PORT: "http" }, [], /^PORT: /],

@@ -47,7 +47,9 @@ export const configSchema = z
     if (config.MIN_DELAY_MS > config.MAX_DELAY_MS) {
       context.addIssue({ code: "custom", path: ["MIN_DELAY_MS"], message: `must not exceed MAX_DELAY_MS (${config.MAX_DELAY_MS})` });
     }
-    if (config.ROLE === "leader" && config.WRITE_QUORUM > config.FOLLOWERS.length) {
+    if (config.ROLE === "leader" && config.FOLLOWERS.length === 0) {
+      context.addIssue({ code: "custom", path: ["FOLLOWERS"], message: "is required for a leader: comma-separated follower base URLs" });
+    } else if (config.ROLE === "leader" && config.WRITE_QUORUM > config.FOLLOWERS.length) {
       context.addIssue({
         code: "custom",
         path: ["WRITE_QUORUM"],
@@ -83,7 +85,7 @@ export class ConfigError extends Error {
 
 /** WRITE_QUORUM is the flag spec writeQuorum, that is --write-quorum; zod checks the values. */
 const flagKey = (name: string) => name.toLowerCase().replace(/_([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
-const configFlags: FlagSpecs = Object.fromEntries(configNames.map((name) => [flagKey(name), { type: "string", help: name }]));
+export const configFlags: FlagSpecs = Object.fromEntries(configNames.map((name) => [flagKey(name), { type: "string", help: name }]));
 
 /** Reads `--name value` and `--name=value` into env names; unknown flags are errors. */
 export function flagsToEnv(argv: readonly string[]): Record<string, string> {
@@ -94,6 +96,11 @@ export function flagsToEnv(argv: readonly string[]): Record<string, string> {
     if (!(error instanceof FlagError)) throw error;
     throw new ConfigError(`${error.message} (see --help)`);
   }
+  return configValuesToEnv(values);
+}
+
+/** Parsed flag values (configFlags' keys) back to the env names they stand for. */
+export function configValuesToEnv(values: Record<string, unknown>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of configNames) {
     const value = values[flagKey(name)];

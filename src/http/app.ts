@@ -1,10 +1,11 @@
 import { Hono } from "hono";
+import { TrieRouter } from "hono/router/trie-router";
 import { constants } from "../core/constants.ts";
 import { FollowerNode } from "../node/follower-node.ts";
 import type { LeaderNode } from "../node/leader-node.ts";
 import { adminRoutes } from "./admin-routes.ts";
 import { requireClusterToken } from "./auth.ts";
-import { notFound, onError } from "./errors.ts";
+import { noRoute, onError } from "./errors.ts";
 import { bodyLimits } from "./input.ts";
 import { inspectionRoutes, replicateRoutes } from "./internal-routes.ts";
 import { emptyKeyRoutes, readRoutes } from "./read-routes.ts";
@@ -22,7 +23,6 @@ const replicationPaths = new Set(["/internal/replicate", "/internal/snapshot"]);
 export function createApp(node: LeaderNode | FollowerNode): Hono {
   const app = new Hono();
   app.onError(onError);
-  app.notFound(notFound);
   // Every body is bounded here, before any route reads it; only replication may carry a batch.
   // An announced oversize body is refused first, even before the token check; a chunked one is
   // counted only once the sender has shown the token, so strangers cannot make a node buffer one.
@@ -44,5 +44,20 @@ export function createApp(node: LeaderNode | FollowerNode): Hono {
     app.route("/", writeRoutes(node));
     app.route("/", adminRoutes(node));
   }
+  app.notFound(noRoute(methodsByPath(app)));
   return app;
+}
+
+/**
+ * The methods each path answers to, read from the app's own routes (middleware, registered for
+ * ALL, is left out), so a wrong method on a known route can say what to use instead.
+ */
+function methodsByPath(app: Hono): (path: string) => string[] {
+  const router = new TrieRouter<string>();
+  for (const route of app.routes) if (route.method !== "ALL") router.add("ALL", route.path, route.method);
+  return (path) => {
+    const methods = new Set(router.match("ALL", path)[0].map(([method]) => method));
+    if (methods.has("GET")) methods.add("HEAD"); // Hono answers HEAD with the GET handler
+    return [...methods].sort();
+  };
 }

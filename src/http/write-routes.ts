@@ -29,19 +29,34 @@ export function writeRoutes(leader: LeaderNode): Hono {
 
   app.put(`/kv/${keyRoute}`, validateQuery, async (c) => {
     const key = keyFromPath(c, "/kv/", maxKeyBytes);
-    const { value } = parseBody(putBody, await readJson(c), "invalid_value");
+    const { value } = await showingShape('{"value": <any JSON>}', async () => parseBody(putBody, await readJson(c), "invalid_value"));
     return answer(c, key, value, c.req.valid("query"));
   });
   app.delete(`/kv/${keyRoute}`, validateQuery, (c) =>
     answer(c, keyFromPath(c, "/kv/", maxKeyBytes), null, c.req.valid("query")),
   );
   app.post("/set", validateQuery, async (c) => {
-    const body = await readJson(c);
-    const key = parseBody(setKey, body, "invalid_key").key;
-    const { value } = parseBody(setBody, body, "invalid_value");
+    const { key, value } = await showingShape('{"key": "<key>", "value": <any JSON>}', async () => {
+      const body = await readJson(c);
+      const key = parseBody(setKey, body, "invalid_key").key;
+      return { key, value: parseBody(setBody, body, "invalid_value").value };
+    });
     return answer(c, key, value, c.req.valid("query"));
   });
   return app;
+}
+
+/**
+ * Runs a body parse; a 400 from it also names the body the route expects, since "not valid
+ * JSON" alone (curl without -d, say) leaves a newcomer guessing.
+ */
+async function showingShape<T>(shape: string, parse: () => Promise<T>): Promise<T> {
+  try {
+    return await parse();
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 400) throw error;
+    throw new ApiError(400, error.code, `${error.message}; expected a JSON body like ${shape}`, error.details);
+  }
 }
 
 /** On a follower every write is refused with the leader's address. */
@@ -50,8 +65,9 @@ export function notLeaderRoutes(leaderUrl: string | null): Hono {
   const refuse = () => {
     throw new ApiError(421, "not_leader", "this node is a follower; send writes to the leader", { leader: leaderUrl });
   };
-  app.put("/kv/*", refuse);
-  app.delete("/kv/*", refuse);
+  // The leader's own key pattern: "/kv/*" would also claim "/kv", which no role serves.
+  app.put(`/kv/${keyRoute}`, refuse);
+  app.delete(`/kv/${keyRoute}`, refuse);
   app.post("/set", refuse);
   app.put("/admin/config", refuse);
   return app;

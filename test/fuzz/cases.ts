@@ -28,6 +28,7 @@ export const statusOfCode: Record<string, number> = {
   invalid_message: 400,
   unauthorized: 401,
   not_found: 404,
+  method_not_allowed: 405,
   gap: 409,
   stale_epoch: 409,
   payload_too_large: 413,

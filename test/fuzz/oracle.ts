@@ -102,9 +102,23 @@ export function predict(fuzz: FuzzCase, model: ExpectedState, context: RenderCon
       return error(...fuzz.message.errors);
     case "stray": {
       const isProtected = fuzz.path.startsWith("/internal/") || fuzz.path.startsWith("/admin/");
-      return isProtected && !fuzz.auth.accepted ? error("unauthorized") : error("not_found");
+      if (isProtected && !fuzz.auth.accepted) return error("unauthorized");
+      return routeMethods(fuzz.to, fuzz.path).length > 0 ? error("method_not_allowed") : error("not_found");
     }
   }
+}
+
+/** The methods a role answers on a path (DESIGN §4): any other one is 405, an unknown path 404. */
+function routeMethods(role: Role, path: string): string[] {
+  const read = ["GET", "HEAD"];
+  if (/^\/kv\/./.test(path)) return ["DELETE", "GET", "HEAD", "PUT"];
+  if (/^\/get\/./.test(path)) return read;
+  if (["/status", "/health", "/internal/digest", "/internal/dump"].includes(path)) return read;
+  if (path === "/set") return ["POST"];
+  if (path === "/admin/config") return ["PUT"];
+  if (role === "follower" && path === "/internal/recover") return read;
+  if (role === "follower" && ["/internal/replicate", "/internal/snapshot", "/internal/fence"].includes(path)) return ["POST"];
+  return [];
 }
 
 class Violation extends Error {
