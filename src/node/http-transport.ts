@@ -20,6 +20,7 @@ import {
  * `recoverOverHttp` below.
  */
 export class HttpTransport implements Transport {
+  readonly name = "http";
   readonly #headers: Record<string, string>;
 
   constructor(clusterToken: string) {

@@ -9,6 +9,7 @@ import { type Answer, type Transport, type TransportReply, TransportError } from
  * the write path without sockets. A follower can be cut off to simulate an outage.
  */
 export class InProcessTransport implements Transport {
+  readonly name = "in-process";
   readonly #followers = new Map<string, FollowerNode>();
   readonly #down = new Set<string>();
 

@@ -122,6 +122,7 @@ export class LeaderNode implements ServingNode {
       keys: this.state.size,
       digest: this.state.digest().digest,
       writeQuorum: this.core.writeQuorum,
+      transport: this.#env.transport.name,
       delay: { ...this.delay, measured: this.#env.delays.quartiles() },
       followers: this.core.followers.map((progress, index) => ({
         id: this.followerIds[index],

@@ -97,6 +97,7 @@ class FollowerStream {
  * per leader start, are plain HTTP.
  */
 export class StreamTransport implements Transport {
+  readonly name = "websocket";
   readonly #streams = new Map<string, FollowerStream>();
   readonly #headers: Record<string, string>;
 

@@ -10,6 +10,8 @@ export type { RecoveryData } from "../core/types.ts";
  * rather than a Promise so that the simulator runs the node without a microtask queue.
  */
 export interface Transport {
+  /** What carries the calls, for /status: "websocket", "http", "in-process", "simulated". */
+  readonly name: string;
   replicate(followerUrl: string, message: ReplicateMessage, timeoutMs: number, done: Answer<TransportReply<ReplicateReply>>): void;
   snapshot(followerUrl: string, chunk: SnapshotChunk, timeoutMs: number, done: Answer<TransportReply<SnapshotReply>>): void;
   /** The follower adopts `epoch` (refusing older leaders from then on) and says where it was. */

@@ -16,6 +16,7 @@ import type { ProcessTimers } from "./sim-env.ts";
  * request runs twice; the late answer is ignored. Nothing reaches a process that died.
  */
 export class SimTransport implements Transport {
+  readonly name = "simulated";
   /** What each follower held when it last answered a fence: the checker's view of a recovery's poll. */
   readonly heldAtFence = new Map<string, HeldLog>();
 
