@@ -18,6 +18,8 @@ export const constants = {
   valueDepthMax: 64,
   /** Followers the leader can have. */
   followersMax: 32,
+  /** Rounds of fencing a restarting leader tries before it gives up (each takes about 1.5 s). */
+  recoveryRoundsMax: 400,
 } as const;
 
 assert(constants.inflightMessagesMax >= 1, "at least one message in flight");

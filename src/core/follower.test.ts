@@ -101,3 +101,26 @@ test("a snapshot that repeats a key across chunks is refused and restored from n
   expect(follower.appliedOffset).toBe(0);
   expect(follower.snapshotsInstalled).toBe(0);
 });
+
+test("the write quorum floor: lowered at once, raised only by a later commit, kept across a fence", () => {
+  const follower = new FollowerCore();
+  expect(follower.writeQuorumFloor).toBeNull();
+  follower.receive({ ...message(0, entries(1, 2), 1), writeQuorumFloor: 3 });
+  expect(follower.writeQuorumFloor).toBe(3);
+  follower.receive({ ...message(2, [], 1), writeQuorumFloor: 1 });
+  expect(follower.writeQuorumFloor).toBe(1);
+  // A message sent before the quorum was lowered, arriving late, does not raise it again.
+  follower.receive({ ...message(2, [], 1), writeQuorumFloor: 3 });
+  expect(follower.writeQuorumFloor).toBe(1);
+  follower.receive(message(2, [], 2)); // says nothing about the floor
+  expect(follower.writeQuorumFloor).toBe(1);
+  follower.receive({ ...message(2, [], 2), writeQuorumFloor: 3 });
+  expect(follower.writeQuorumFloor).toBe(3);
+  follower.receive({ ...message(2, [], 2), writeQuorumFloor: 1 });
+  // A fence (a new epoch, no floor) keeps it for the next leader to read.
+  follower.receive({ epoch: 2, leaderId: "next", prevOffset: 0, prevEpoch: 0, entries: [], commitOffset: 0 });
+  expect(follower.writeQuorumFloor).toBe(1);
+  // The new leader's first message replaces it, whatever its commit offset.
+  follower.receive({ ...message(0, [], 0, 2), writeQuorumFloor: 3 });
+  expect(follower.writeQuorumFloor).toBe(3);
+});

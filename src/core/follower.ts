@@ -36,6 +36,14 @@ export class FollowerCore {
   #staged: StagedSnapshot | null = null;
   /** Snapshots installed (full resyncs). */
   snapshotsInstalled = 0;
+  /**
+   * The smallest write quorum that may have acknowledged an entry held here (see
+   * ReplicateMessage.writeQuorumFloor), reported to a restarting leader; null until a leader said.
+   * Kept across a fence, so a leader that dies while recovering leaves it for the next one.
+   */
+  #writeQuorumFloor: number | null = null;
+  /** Commit offset of the message that set the floor: only a later commit may raise it (messages reorder). */
+  #floorCommitOffset = -1;
 
   /** `incarnation` tells this run of the process from earlier ones (the node passes its start time). */
   constructor(readonly incarnation = 0) {}
@@ -61,6 +69,10 @@ export class FollowerCore {
     return this.#state.appliedOffset;
   }
 
+  get writeQuorumFloor(): number | null {
+    return this.#writeQuorumFloor;
+  }
+
   /** Held but unapplied entries (for a restarting leader's recovery). */
   pendingEntries(): Entry[] {
     return this.#pending.slice();
@@ -69,6 +81,7 @@ export class FollowerCore {
   receive(message: ReplicateMessage): ReplicateReply {
     if (message.epoch < this.epoch) return { kind: "stale_epoch", epoch: this.epoch };
     this.#enterEpoch(message.epoch, message.leaderId);
+    if (message.writeQuorumFloor !== undefined) this.#learnWriteQuorumFloor(message.writeQuorumFloor, message.commitOffset);
     if (message.prevOffset > this.#lastOffset) return this.#gap();
     if (message.prevOffset > this.appliedOffset && this.#heldAt(message.prevOffset).epoch !== message.prevEpoch) {
       // Our log and the leader's differ at or before prevOffset: keep only what is verified.
@@ -149,6 +162,19 @@ export class FollowerCore {
     this.#verifiedOffset = this.#state.appliedOffset;
     this.#knownCommitOffset = this.#state.appliedOffset;
     this.#staged = null;
+    // The new leader's first message replaces the floor (it carries what that leader recovered).
+    this.#floorCommitOffset = -1;
+  }
+
+  /**
+   * A lower floor is taken at once; a higher one only from a message with a later commit offset,
+   * so a message sent before the quorum was lowered, arriving late, cannot raise it again.
+   */
+  #learnWriteQuorumFloor(floor: number, commitOffset: number): void {
+    if (this.#writeQuorumFloor === null || floor < this.#writeQuorumFloor || commitOffset > this.#floorCommitOffset) {
+      this.#writeQuorumFloor = floor;
+      this.#floorCommitOffset = commitOffset;
+    }
   }
 
   #learnCommit(commitOffset: number): void {

@@ -22,6 +22,8 @@ export interface LeaderOptions {
   logRetention?: number;
   /** What a restarting leader recovered from its most advanced follower. */
   recovered?: { state: StateMachine; entries: Entry[] };
+  /** The lowest write quorum that may have acknowledged a recovered entry (default: writeQuorum). */
+  writeQuorumFloor?: number;
 }
 
 interface Snapshot {
@@ -48,6 +50,10 @@ export class LeaderCore {
   /** Reads on this leader wait until this offset is applied: everything it recovered is then committed. */
   readonly readBarrierOffset: number;
   #writeQuorum: number;
+  /** A lowered quorum waiting for its marker entry to commit under the current one (see setWriteQuorum). */
+  #lowering: { quorum: number; markerOffset: number } | null = null;
+  /** The smallest write quorum that may have acknowledged an entry not yet held by every follower. */
+  #writeQuorumFloor: number;
   #commitOffset: number;
   /** The latest snapshot taken, shared by every follower that needs one while it is usable. */
   #snapshot: Snapshot | null = null;
@@ -69,12 +75,24 @@ export class LeaderCore {
     this.#commitOffset = this.state.appliedOffset;
     this.followers = Array.from({ length: options.followerCount }, () => new FollowerProgress());
     for (const progress of this.followers) progress.nextOffset = this.log.lastOffset + 1;
-    this.#writeQuorum = 0;
-    this.setWriteQuorum(options.writeQuorum);
+    this.#assertQuorum(options.writeQuorum);
+    this.#writeQuorum = options.writeQuorum;
+    this.#writeQuorumFloor = Math.min(options.writeQuorum, options.writeQuorumFloor ?? options.writeQuorum);
+    this.#advanceCommit();
   }
 
+  /** The write quorum in force (a lowered one only once it took effect). */
   get writeQuorum(): number {
     return this.#writeQuorum;
+  }
+
+  /** A lowered write quorum not yet in force, or null. */
+  get pendingWriteQuorum(): number | null {
+    return this.#lowering?.quorum ?? null;
+  }
+
+  get writeQuorumFloor(): number {
+    return this.#writeQuorumFloor;
   }
 
   get commitOffset(): number {
@@ -85,10 +103,27 @@ export class LeaderCore {
     return this.log.lastOffset;
   }
 
-  setWriteQuorum(quorum: number): void {
-    assert(Number.isInteger(quorum) && quorum >= 0 && quorum <= this.followers.length, `write quorum ${quorum}`);
-    this.#writeQuorum = quorum;
+  /**
+   * Changes the write quorum. Raising it takes effect at once. Lowering it is a write: a marker
+   * entry (key "", no value) is appended and the lower quorum takes effect once the marker
+   * commits under the current one. Every message sent meanwhile carries the lowered floor, so by
+   * then the current quorum of followers knows it, and any restarting leader that hears from
+   * enough followers for the current quorum hears of the lowered one (core/recovery.ts). Returns
+   * the marker when lowering (the caller may wait for it), else null.
+   */
+  setWriteQuorum(quorum: number): Entry | null {
+    this.#assertQuorum(quorum);
+    if (quorum >= this.#writeQuorum) {
+      this.#lowering = null;
+      this.#writeQuorum = quorum;
+      this.#advanceCommit();
+      return null;
+    }
+    const marker = this.log.append(this.epoch, epochMarkerKey, null);
+    this.#lowering = { quorum, markerOffset: marker.offset };
+    this.#writeQuorumFloor = Math.min(this.#writeQuorumFloor, quorum);
     this.#advanceCommit();
+    return marker;
   }
 
   /** Appends a write (value null = delete) and returns its entry; it is not visible until committed. */
@@ -289,7 +324,19 @@ export class LeaderCore {
     progress.lastSentAtMs = nowMs;
     progress.lastSentCommitOffset = this.#commitOffset;
     const prevEpoch = this.log.epochAt(prevOffset);
-    return { epoch: this.epoch, leaderId: this.id, prevOffset, prevEpoch, entries, commitOffset: this.#commitOffset };
+    return {
+      epoch: this.epoch,
+      leaderId: this.id,
+      prevOffset,
+      prevEpoch,
+      entries,
+      commitOffset: this.#commitOffset,
+      writeQuorumFloor: this.#writeQuorumFloor,
+    };
+  }
+
+  #assertQuorum(quorum: number): void {
+    assert(Number.isInteger(quorum) && quorum >= 0 && quorum <= this.followers.length, `write quorum ${quorum}`);
   }
 
   #progress(index: number): FollowerProgress {
@@ -305,14 +352,29 @@ export class LeaderCore {
   }
 
   #advanceCommit(): void {
-    const offset = commitOffset(this.matchOffsets(), this.#writeQuorum, this.log.lastOffset);
+    this.#advanceCommitAt(this.#writeQuorum);
+    if (this.#lowering && this.#commitOffset >= this.#lowering.markerOffset) {
+      this.#writeQuorum = this.#lowering.quorum;
+      this.#lowering = null;
+      this.#advanceCommitAt(this.#writeQuorum);
+    }
+    // Once every follower holds the whole log, no entry depends on a lower quorum any more.
+    if (!this.#lowering && this.#writeQuorumFloor < this.#writeQuorum && this.#heldEverywhere()) this.#writeQuorumFloor = this.#writeQuorum;
+  }
+
+  #advanceCommitAt(writeQuorum: number): void {
+    const offset = commitOffset(this.matchOffsets(), writeQuorum, this.log.lastOffset);
     if (offset <= this.#commitOffset) return;
     // Counting followers commits only an entry of this epoch (older ones commit along with it):
     // a later leader might otherwise take over a log without an older entry counted here.
-    if (this.#writeQuorum > 0 && this.log.at(offset).epoch !== this.epoch) return;
+    if (writeQuorum > 0 && this.log.at(offset).epoch !== this.epoch) return;
     this.#commitOffset = offset;
     for (let next = this.state.appliedOffset + 1; next <= offset; next++) this.state.apply(this.log.at(next));
     this.#enforceRetention();
+  }
+
+  #heldEverywhere(): boolean {
+    return this.followers.every((follower) => follower.matchOffset >= this.log.lastOffset);
   }
 
   /** Keeps at most `logRetention` entries; only committed ones are dropped (O(1), see Log). */

@@ -9,6 +9,8 @@ export interface FollowerPosition {
   /** Epoch of the entry at lastOffset: the log's recency. */
   lastEntryEpoch: number;
   appliedOffset: number;
+  /** The smallest write quorum that may have acknowledged an entry it holds (see ReplicateMessage); absent or null: unknown. */
+  writeQuorumFloor?: number | null;
 }
 
 /**
@@ -20,6 +22,21 @@ export function recoveryQuorum(followerCount: number, writeQuorum: number): numb
   assert(writeQuorum >= 0 && writeQuorum <= followerCount, "write quorum within the follower count");
   if (followerCount === 0) return 0;
   return writeQuorum === 0 ? followerCount : followerCount - writeQuorum + 1;
+}
+
+/**
+ * The write quorum a restarting leader must plan for: its own configured one, or lower when a
+ * follower that answered reports that a lowered quorum may have acknowledged an entry it holds.
+ * A lowered quorum takes effect only once the old quorum of followers heard of it (LeaderCore),
+ * so any set of `recoveryQuorum(n, writeQuorum)` answers includes one that reports it.
+ */
+export function recoveryWriteQuorum(writeQuorum: number, positions: readonly FollowerPosition[]): number {
+  let lowest = writeQuorum;
+  for (const position of positions) {
+    const floor = position.writeQuorumFloor;
+    if (typeof floor === "number" && floor < lowest) lowest = floor;
+  }
+  return lowest;
 }
 
 /**

@@ -18,6 +18,13 @@ export interface ReplicateMessage {
   prevEpoch: number;
   entries: Entry[];
   commitOffset: number;
+  /**
+   * The smallest write quorum that may have acknowledged an entry of the leader's log not yet
+   * held by every follower (DESIGN §9: W is replicated state). Followers report it when fenced,
+   * so a restarting leader hears from enough of them even after W was lowered at run time.
+   * Absent: the message says nothing about it (the follower keeps what it knew).
+   */
+  writeQuorumFloor?: number;
 }
 
 /**

@@ -4,7 +4,10 @@ import type { LeaderNode } from "../node/leader-node.ts";
 import { ApiError } from "./errors.ts";
 import { parseBody, readJson } from "./input.ts";
 
-/** PUT /admin/config: change the write quorum and the simulated delay without a restart. */
+/**
+ * PUT /admin/config: change the write quorum and the simulated delay without a restart. A lower
+ * quorum is answered once it is in force (503 quorum_timeout if the current quorum cannot be met).
+ */
 export function adminRoutes(leader: LeaderNode): Hono {
   const app = new Hono();
   const delay = z.number().finite().min(0).max(60_000);
@@ -22,8 +25,18 @@ export function adminRoutes(leader: LeaderNode): Hono {
     if (minDelayMs > maxDelayMs) {
       throw new ApiError(400, "invalid_config", `minDelayMs (${minDelayMs}) must not exceed maxDelayMs (${maxDelayMs})`);
     }
-    if (change.writeQuorum !== undefined) leader.setWriteQuorum(change.writeQuorum);
     leader.setDelay({ minDelayMs, maxDelayMs });
+    // Lowering the quorum is itself a write at the current quorum: answered once in force.
+    const lowering = change.writeQuorum === undefined ? null : leader.setWriteQuorum(change.writeQuorum);
+    const outcome = lowering ? await lowering : null;
+    if (outcome?.kind === "timeout") {
+      throw new ApiError(
+        503,
+        "quorum_timeout",
+        `write quorum ${change.writeQuorum} takes effect once ${outcome.required} followers hold the change; ${outcome.acks} do so far`,
+        { offset: outcome.offset, acks: outcome.acks, required: outcome.required, pendingWriteQuorum: leader.core.pendingWriteQuorum },
+      );
+    }
     return c.json({ writeQuorum: leader.core.writeQuorum, ...leader.delay });
   });
   return app;

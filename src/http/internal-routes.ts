@@ -49,6 +49,7 @@ export const replicateMessageSchema = z
       .array(z.object({ offset: offset.min(1), epoch: z.number().int().min(0), key: z.string(), value: jsonText.nullable() }))
       .max(constants.batchEntriesMax),
     commitOffset: offset,
+    writeQuorumFloor: z.number().int().min(0).max(constants.followersMax).optional(),
   })
   .refine(
     (message) => message.entries.every((entry, index) => entry.offset === message.prevOffset + 1 + index),

@@ -57,6 +57,7 @@ export class FollowerNode implements ServingNode {
       leader: this.config.leaderUrl,
       leaderId: this.core.leaderId,
       snapshotsInstalled: this.core.snapshotsInstalled,
+      writeQuorumFloor: this.core.writeQuorumFloor,
     };
   }
 
@@ -83,7 +84,13 @@ export class FollowerNode implements ServingNode {
    */
   fence(epoch: number, leaderId: string): Omit<FollowerPosition, "url"> {
     const core = this.core;
-    const position = { epoch: core.epoch, lastOffset: core.lastOffset, lastEntryEpoch: core.lastEntryEpoch, appliedOffset: core.appliedOffset };
+    const position = {
+      epoch: core.epoch,
+      lastOffset: core.lastOffset,
+      lastEntryEpoch: core.lastEntryEpoch,
+      appliedOffset: core.appliedOffset,
+      writeQuorumFloor: core.writeQuorumFloor,
+    };
     if (epoch > core.epoch) core.receive({ epoch, leaderId, prevOffset: 0, prevEpoch: 0, entries: [], commitOffset: 0 });
     return position;
   }

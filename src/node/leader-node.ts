@@ -1,7 +1,7 @@
 import { constants } from "../core/constants.ts";
 import { LeaderCore } from "../core/leader.ts";
 import { type WriteWaiter, WriteWaiters } from "../core/write-waiters.ts";
-import type { ReplicateMessage, SnapshotChunk } from "../core/types.ts";
+import type { Entry, ReplicateMessage, SnapshotChunk } from "../core/types.ts";
 import type { Config } from "../config.ts";
 import { DelayScheduler } from "./delay-scheduler.ts";
 import { OffsetWatch } from "./offset-watch.ts";
@@ -57,6 +57,7 @@ export class LeaderNode implements ServingNode {
       writeQuorum: config.writeQuorum,
       logRetention: config.logRetention,
       recovered: recovery.recovered,
+      writeQuorumFloor: recovery.writeQuorumFloor,
     });
     this.delay = { minDelayMs: config.minDelayMs, maxDelayMs: config.maxDelayMs };
     this.applied = new OffsetWatch(() => this.core.state.appliedOffset);
@@ -98,6 +99,8 @@ export class LeaderNode implements ServingNode {
       keys: this.state.size,
       digest: this.state.digest().digest,
       writeQuorum: this.core.writeQuorum,
+      pendingWriteQuorum: this.core.pendingWriteQuorum,
+      writeQuorumFloor: this.core.writeQuorumFloor,
       delay: { ...this.delay, measured: this.scheduler.quartiles() },
       followers: this.core.followers.map((progress, index) => ({
         id: this.followerIds[index],
@@ -128,7 +131,21 @@ export class LeaderNode implements ServingNode {
 
   /** Appends a write (null value = delete) and waits for max(quorum, WRITE_QUORUM) acks. */
   write(key: string, value: string | null, options: { quorum?: number; timeoutMs?: number } = {}): Promise<WriteOutcome> {
-    const entry = this.core.propose(key, value);
+    return this.#await(this.core.propose(key, value), options);
+  }
+
+  /**
+   * A higher write quorum takes effect at once (null); a lower one once the change is held by
+   * the current quorum (see LeaderCore.setWriteQuorum): the outcome of that marker write.
+   */
+  setWriteQuorum(quorum: number): Promise<WriteOutcome> | null {
+    const marker = this.core.setWriteQuorum(quorum);
+    this.#afterProgress();
+    if (!marker) return null;
+    return this.#await(marker, {});
+  }
+
+  #await(entry: Entry, options: { quorum?: number; timeoutMs?: number }): Promise<WriteOutcome> {
     const required = Math.max(options.quorum ?? 0, this.core.writeQuorum);
     const timeoutMs = options.timeoutMs ?? this.config.quorumTimeoutMs;
     const promise = new Promise<WriteOutcome>((resolve) => {
@@ -148,11 +165,6 @@ export class LeaderNode implements ServingNode {
     this.#afterProgress();
     this.#schedulePump();
     return promise;
-  }
-
-  setWriteQuorum(quorum: number): void {
-    this.core.setWriteQuorum(quorum);
-    this.#afterProgress();
   }
 
   setDelay(delay: Partial<Delay>): void {

@@ -1,4 +1,5 @@
-import { type FollowerPosition, mostAdvanced, nextEpoch, recoveryQuorum } from "../core/recovery.ts";
+import { constants } from "../core/constants.ts";
+import { type FollowerPosition, mostAdvanced, nextEpoch, recoveryQuorum, recoveryWriteQuorum } from "../core/recovery.ts";
 import { StateMachine } from "../core/state-machine.ts";
 import type { Entry } from "../core/types.ts";
 import type { RecoveryData, Transport } from "./transport.ts";
@@ -6,6 +7,8 @@ import type { RecoveryData, Transport } from "./transport.ts";
 export interface Recovery {
   epoch: number;
   recovered?: { state: StateMachine; entries: Entry[]; from: string };
+  /** The lowest write quorum that may have acknowledged a recovered entry (a quorum lowered at run time). */
+  writeQuorumFloor?: number;
 }
 
 const positionTimeoutMs = 1000;
@@ -30,41 +33,49 @@ export async function recoverFromFollowers(
   log: (line: string) => void,
   options: { asyncWaitMs?: number; clock?: () => number } = {},
 ): Promise<Recovery> {
-  const needed = recoveryQuorum(followerUrls.length, writeQuorum);
   const asyncWaitMs = options.asyncWaitMs ?? 10_000;
   const clock = options.clock ?? Date.now;
   const started = performance.now();
   // The clock keeps epochs unique even if this leader restarted before any follower saw its last epoch.
   let epoch = nextEpoch([], clock());
-  for (let attempt = 0; ; attempt++) {
+  // The lowest write quorum any follower reported in any round: a quorum lowered at run time.
+  let lowestQuorum = writeQuorum;
+  for (let round = 0; round < constants.recoveryRoundsMax; round++) {
     const answers = await Promise.allSettled(followerUrls.map((url) => transport.fence(url, epoch, leaderId, positionTimeoutMs)));
     const positions = answers.flatMap((answer) => (answer.status === "fulfilled" ? [answer.value] : []));
+    lowestQuorum = recoveryWriteQuorum(lowestQuorum, positions);
     const newerSeen = positions.some((position) => position.epoch >= epoch);
     if (newerSeen) {
       epoch = nextEpoch(positions, epoch);
       continue;
     }
+    const needed = recoveryQuorum(followerUrls.length, lowestQuorum);
     const enough = positions.length >= needed;
     // Asynchronous replication promises nothing about unreplicated writes: go on after a bound.
-    const asyncGiveUp = writeQuorum === 0 && performance.now() - started > asyncWaitMs;
+    const asyncGiveUp = lowestQuorum === 0 && performance.now() - started > asyncWaitMs;
     if (enough || asyncGiveUp) {
       if (!enough) {
         log(`recovery: only ${positions.length} of ${followerUrls.length} followers answered; in asynchronous mode the others' unreplicated writes may be lost`);
       }
       const best = mostAdvanced(positions);
-      if (!best || best.lastOffset === 0) return { epoch };
+      if (!best || best.lastOffset === 0) return { epoch, writeQuorumFloor: lowestQuorum };
       const data = await transport.recover(best.url, recoverTimeoutMs).catch(() => null);
       if (data && reaches(data, best)) {
         const state = StateMachine.restore(data.appliedOffset, data.appliedEpoch, data.pairs);
         log(`recovery: took over ${best.url} (applied ${data.appliedOffset}, held up to ${best.lastOffset}); new epoch ${epoch}`);
-        return { epoch, recovered: { state, entries: data.entries, from: best.url } };
+        return { epoch, recovered: { state, entries: data.entries, from: best.url }, writeQuorumFloor: lowestQuorum };
       }
       log(`recovery: ${best.url} no longer holds what it reported (it restarted?); starting over`);
-    } else if (attempt % 10 === 0) {
-      log(`recovery: waiting for followers, ${positions.length} of the ${needed} needed answered`);
+    } else if (round % 10 === 0) {
+      const why =
+        lowestQuorum < writeQuorum
+          ? ` (a write quorum as low as ${lowestQuorum} may have acknowledged entries they hold)`
+          : "";
+      log(`recovery: waiting for followers, ${positions.length} of the ${needed} needed answered${why}`);
     }
     await Bun.sleep(retryIntervalMs);
   }
+  throw new Error(`recovery gave up after ${constants.recoveryRoundsMax} rounds without enough followers (see the lines above)`);
 }
 
 /** Whether the data fetched holds at least the log the follower reported when it was chosen. */

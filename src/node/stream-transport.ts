@@ -117,7 +117,16 @@ export class StreamTransport implements Transport {
     });
     const body = (await response.json().catch(() => null)) as FollowerPosition | null;
     if (response.status !== 200 || !body) throw new TransportError(`${url}/internal/fence answered ${response.status}`);
-    return { url, epoch: body.epoch, lastOffset: body.lastOffset, lastEntryEpoch: body.lastEntryEpoch, appliedOffset: body.appliedOffset };
+    const floor = body.writeQuorumFloor;
+    return {
+      url,
+      epoch: body.epoch,
+      lastOffset: body.lastOffset,
+      lastEntryEpoch: body.lastEntryEpoch,
+      appliedOffset: body.appliedOffset,
+      // A follower that never heard a floor (or an older version that does not say) reports none.
+      writeQuorumFloor: Number.isInteger(floor) && (floor as number) >= 0 ? (floor as number) : null,
+    };
   }
 
   async recover(url: string, timeoutMs: number): Promise<RecoveryData> {
