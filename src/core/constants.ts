@@ -12,12 +12,16 @@ export const constants = {
   retryBackoffMs: 50,
   /** A follower is reported unhealthy when it has not answered for this long. */
   unhealthyAfterMs: 1000,
+  /** A follower that has not heard from a leader for this long serves no `minOffset` read (it may have been replaced). */
+  followerReadSilenceMs: 1000,
   /** How long a follower holds a message that arrived ahead of an earlier one. */
   gapWaitMs: 1000,
   /** Deepest JSON nesting accepted in a value. */
   valueDepthMax: 64,
   /** Followers the leader can have. */
   followersMax: 32,
+  /** Epoch runs a follower remembers for its applied entries (one per leader it applied entries of). */
+  epochRunsMax: 1024,
   /** Rounds of fencing a restarting leader tries before it gives up (each takes about 1.5 s). */
   recoveryRoundsMax: 400,
 } as const;

@@ -158,3 +158,32 @@ test("a follower that holds more than the leader's log is set apart, not counted
   expect(leader.commitOffset).toBe(0);
   expect(leader.takeMessages(0, 1000, heartbeatMs)).toEqual([]);
 });
+
+test("a diverged follower is not counted and gets a snapshot once the leader's state reaches its offset", () => {
+  const leader = leaderWith(2, 1);
+  leader.propose("a", "1");
+  leader.takeMessages(0, 0, heartbeatMs);
+  leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 0 }, 1);
+  expect(leader.commitOffset).toBe(1);
+  leader.takeMessages(1, 0, heartbeatMs);
+  leader.onReply(1, { kind: "gap", lastOffset: 3, incarnation: 0, diverged: true }, 1);
+  expect(leader.followers[1]).toMatchObject({ diverged: true, matchOffset: 0, state: "snapshot" });
+  expect(leader.ackCount(1)).toBe(1);
+  expect(leader.takeSnapshotChunk(1, 100)).toBeNull(); // its applied 3 is ahead of this state (1)
+  for (const value of ["2", "3"]) leader.propose("a", value);
+  leader.takeMessages(0, 100, heartbeatMs);
+  leader.onReply(0, { kind: "ok", lastOffset: 3, incarnation: 0 }, 101);
+  const chunk = leader.takeSnapshotChunk(1, 102);
+  expect(chunk).toMatchObject({ snapshotOffset: 3, pairs: [["a", "3", 3]], done: true });
+  leader.onSnapshotReply(1, { kind: "ok", lastOffset: 3, incarnation: 0 }, 103);
+  expect(leader.followers[1]).toMatchObject({ diverged: false, matchOffset: 3 });
+});
+
+test("a probe asks at the leader's guess; a gap beyond the leader's log asks again at its end", () => {
+  const leader = leaderWith(1, 1);
+  for (let i = 0; i < 3; i++) leader.propose("k", String(i));
+  leader.takeMessages(0, 0, heartbeatMs);
+  leader.onReply(0, { kind: "gap", lastOffset: 9, incarnation: 0 }, 1);
+  const [probe] = leader.takeMessages(0, 100, heartbeatMs);
+  expect(probe).toMatchObject({ prevOffset: 3, prevEpoch: 1, entries: [] });
+});

@@ -162,7 +162,11 @@ export class LeaderCore {
     const idle = nowMs - progress.lastSentAtMs >= heartbeatMs;
     const commitUnannounced = progress.lastSentCommitOffset < this.#commitOffset && progress.inflightMessages === 0;
     if (messages.length === 0 && progress.canSend(nowMs) && (idle || commitUnannounced)) {
-      messages.push(this.#message(progress, Math.min(progress.matchOffset, progress.nextOffset - 1), [], nowMs));
+      // A probe asks whether the follower's log matches at nextOffset - 1 (the leader's guess; a
+      // follower behind answers gap with its own offset, a diverged one says so); a streaming
+      // follower's heartbeat claims no more than it acknowledged, so it never waits on a gap.
+      const prevOffset = progress.state === "probe" ? progress.nextOffset - 1 : Math.min(progress.matchOffset, progress.nextOffset - 1);
+      messages.push(this.#message(progress, prevOffset, [], nowMs));
     }
     return messages;
   }
@@ -171,7 +175,8 @@ export class LeaderCore {
   takeSnapshotChunk(index: number, nowMs: number): SnapshotChunk | null {
     const progress = this.#progress(index);
     if (progress.state !== "snapshot" || !progress.canSend(nowMs)) return null;
-    const snapshot = this.#usableSnapshot();
+    if (progress.diverged && this.state.appliedOffset < progress.divergedAppliedOffset) return null;
+    const snapshot = this.#usableSnapshot(progress.diverged ? progress.divergedAppliedOffset : 0);
     if (progress.snapshotOffset !== snapshot.offset) {
       progress.snapshotOffset = snapshot.offset;
       progress.snapshotPairIndex = 0;
@@ -212,10 +217,7 @@ export class LeaderCore {
     switch (reply.kind) {
       case "ok":
         if (reply.lastOffset > this.log.lastOffset) {
-          // It applied writes this leader never had (possible only after an asynchronous-mode
-          // leader restart that could not reach it): never count it, never overwrite it.
-          progress.diverged = true;
-          progress.pausedUntilMs = Number.POSITIVE_INFINITY;
+          this.#diverged(progress, reply.lastOffset, `it reports offset ${reply.lastOffset}, beyond this leader's ${this.log.lastOffset}`);
           break;
         }
         progress.matchOffset = Math.max(progress.matchOffset, reply.lastOffset);
@@ -226,10 +228,15 @@ export class LeaderCore {
         progress.state = "streaming";
         break;
       case "gap":
-        // The follower holds less than we thought (it restarted, or a message was lost):
-        // resend from its own offset, one message at a time until it answers ok.
+        if (reply.diverged) {
+          this.#diverged(progress, reply.lastOffset, `it applied writes up to ${reply.lastOffset} this leader does not have`);
+          break;
+        }
+        // The follower holds less than we thought (it restarted, or a message was lost), or
+        // entries this leader does not have: ask again from its own offset (at most from the end
+        // of this log), one message at a time until it answers ok.
         progress.matchOffset = Math.min(progress.matchOffset, reply.lastOffset);
-        progress.nextOffset = reply.lastOffset + 1;
+        progress.nextOffset = Math.min(reply.lastOffset, this.log.lastOffset) + 1;
         progress.state = "probe";
         progress.partialResyncs++;
         break;
@@ -259,6 +266,7 @@ export class LeaderCore {
         progress.nextOffset = progress.matchOffset + 1;
         progress.state = "probe";
         progress.snapshotOffset = 0;
+        progress.diverged = false;
         return this.#advanceCommitReporting();
       case "gap":
         progress.snapshotPairIndex = 0;
@@ -304,6 +312,18 @@ export class LeaderCore {
     return false;
   }
 
+  /**
+   * The follower applied writes this leader does not have (after a lossy asynchronous-mode
+   * recovery): it no longer counts toward any quorum, and a snapshot replaces its state once this
+   * leader's state reaches its applied offset (so a follower's offsets never go back).
+   */
+  #diverged(progress: FollowerProgress, appliedOffset: number, why: string): void {
+    progress.diverged = true;
+    progress.divergedAppliedOffset = appliedOffset;
+    progress.matchOffset = 0;
+    this.#startSnapshot(progress, `diverged: ${why}`);
+  }
+
   #startSnapshot(progress: FollowerProgress, reason: string): void {
     progress.state = "snapshot";
     progress.fullResyncs++;
@@ -311,9 +331,9 @@ export class LeaderCore {
     progress.snapshotOffset = 0;
   }
 
-  /** A snapshot the log continues from (so the follower can stream after it); taken anew if needed. */
-  #usableSnapshot(): Snapshot {
-    if (!this.#snapshot || this.#snapshot.offset + 1 < this.log.firstOffset) {
+  /** A snapshot the log continues from (so the follower can stream after it), at `minOffset` or later; taken anew if needed. */
+  #usableSnapshot(minOffset: number): Snapshot {
+    if (!this.#snapshot || this.#snapshot.offset + 1 < this.log.firstOffset || this.#snapshot.offset < minOffset) {
       this.#snapshot = { offset: this.state.appliedOffset, epoch: this.state.appliedEpoch, pairs: this.state.snapshotPairs() };
     }
     return this.#snapshot;

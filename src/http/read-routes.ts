@@ -13,10 +13,13 @@ export function readRoutes(node: ServingNode): Hono {
   const read = (prefix: string) => async (c: Context) => {
     const key = keyFromPath(c, prefix, node.config.maxKeyBytes);
     const { minOffset } = readQuerySchema.parse(c.req.query()); // validated already; this types it
+    const refusal = node.readRefusal;
+    if (refusal) throw new ApiError(503, "stale_read", refusal.message, { reason: refusal.reason });
     // A recovered leader first commits what it took over (its read barrier), so it never serves
     // a state older than a write its predecessor acknowledged.
     const needed = Math.max(minOffset ?? 0, node.readBarrierOffset);
-    if (needed > node.state.appliedOffset && !(await node.applied.waitFor(needed, minOffsetWaitMs))) {
+    // `applied` is what this node can vouch for (a follower's verified against its leader).
+    if (needed > 0 && !(await node.applied.waitFor(needed, minOffsetWaitMs))) {
       throw new ApiError(503, "stale_read", `this node has not applied offset ${needed} yet; retry or read from the leader`, {
         minOffset: needed,
         appliedOffset: node.state.appliedOffset,

@@ -4,7 +4,7 @@ import type { ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotReply } f
 import type { Config } from "../config.ts";
 import { OffsetWatch } from "./offset-watch.ts";
 import type { FollowerPosition } from "../core/recovery.ts";
-import type { ServingNode } from "./serving-node.ts";
+import type { ReadRefusal, ServingNode } from "./serving-node.ts";
 import type { RecoveryData } from "./transport.ts";
 
 /**
@@ -17,7 +17,17 @@ export class FollowerNode implements ServingNode {
   /** Each start of the process is a new incarnation (the clock grows between restarts). */
   readonly core = new FollowerCore(Date.now());
   readonly received = new OffsetWatch(() => this.core.lastOffset);
-  readonly applied = new OffsetWatch(() => this.core.appliedOffset);
+  /**
+   * What a `minOffset` read may rely on: applied here and verified against the current leader's
+   * log (right after a new leader's first message nothing is, until its probe matched), and only
+   * while a leader was heard from lately. A follower that was paused or cut off, or whose leader
+   * was replaced, may hold offsets of another history; it waits (bounded) rather than answer
+   * from it.
+   */
+  readonly applied = new OffsetWatch(() =>
+    performance.now() - this.#lastLeaderMessageAtMs > constants.followerReadSilenceMs ? 0 : Math.min(this.core.appliedOffset, this.core.verifiedOffset),
+  );
+  #lastLeaderMessageAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(readonly config: Config) {}
 
@@ -58,12 +68,22 @@ export class FollowerNode implements ServingNode {
       leaderId: this.core.leaderId,
       snapshotsInstalled: this.core.snapshotsInstalled,
       writeQuorumFloor: this.core.writeQuorumFloor,
+      diverged: this.core.diverged,
     };
   }
 
+  /** A follower that applied writes the leader does not have serves none until repaired by snapshot. */
+  get readRefusal(): ReadRefusal | null {
+    if (!this.core.diverged) return null;
+    return { reason: "diverged", message: "this follower applied writes the current leader does not have; it is being repaired by snapshot" };
+  }
+
   async replicate(message: ReplicateMessage): Promise<ReplicateReply> {
+    this.#lastLeaderMessageAtMs = performance.now();
     let reply = this.#receive(message);
-    if (reply.kind === "gap") {
+    // Entries ahead of a gap may be overtaken by the earlier message: wait for it, bounded. A
+    // heartbeat ahead is a leader's probe of where this log ends: it is answered at once.
+    if (reply.kind === "gap" && !reply.diverged && message.entries.length > 0) {
       await this.received.waitFor(message.prevOffset, constants.gapWaitMs);
       reply = this.#receive(message);
     }
@@ -71,6 +91,7 @@ export class FollowerNode implements ServingNode {
   }
 
   receiveSnapshot(chunk: SnapshotChunk): SnapshotReply {
+    this.#lastLeaderMessageAtMs = performance.now();
     const reply = this.core.receiveSnapshot(chunk);
     if (chunk.done && reply.kind === "ok") console.log(`${this.config.nodeId}: installed snapshot at offset ${chunk.snapshotOffset}`);
     this.received.notify();

@@ -6,7 +6,7 @@ import type { Config } from "../config.ts";
 import { DelayScheduler } from "./delay-scheduler.ts";
 import { OffsetWatch } from "./offset-watch.ts";
 import type { Recovery } from "./recovery.ts";
-import type { ServingNode } from "./serving-node.ts";
+import type { ReadRefusal, ServingNode } from "./serving-node.ts";
 import type { Transport } from "./transport.ts";
 
 export type WriteOutcome =
@@ -85,6 +85,10 @@ export class LeaderNode implements ServingNode {
 
   get readBarrierOffset(): number {
     return this.core.readBarrierOffset;
+  }
+
+  get readRefusal(): ReadRefusal | null {
+    return null;
   }
 
   status(): Record<string, unknown> {

@@ -43,7 +43,8 @@ function toReply<Reply>(
   const okReply = status === 200 && body && incarnation !== null ? ok(body, incarnation) : null;
   if (okReply) return { reply: okReply, nodeId };
   if (status === 409 && body?.error === "gap" && typeof body.lastOffset === "number" && incarnation !== null) {
-    return { reply: { kind: "gap", lastOffset: body.lastOffset, incarnation } as Reply, nodeId };
+    const gap = { kind: "gap", lastOffset: body.lastOffset, incarnation, ...(body.diverged === true ? { diverged: true } : {}) };
+    return { reply: gap as Reply, nodeId };
   }
   if (status === 409 && body?.error === "stale_epoch" && typeof body.epoch === "number") {
     return { reply: { kind: "stale_epoch", epoch: body.epoch } as Reply, nodeId };
