@@ -187,3 +187,14 @@ test("a probe asks at the leader's guess; a gap beyond the leader's log asks aga
   const [probe] = leader.takeMessages(0, 100, heartbeatMs);
   expect(probe).toMatchObject({ prevOffset: 3, prevEpoch: 1, entries: [] });
 });
+
+test("a stale_epoch answer deposes the leader: it takes no more writes", () => {
+  const leader = leaderWith(2, 1);
+  leader.propose("a", "1");
+  leader.takeMessages(0, 0, heartbeatMs);
+  expect(leader.deposedBy).toBeNull();
+  leader.onReply(0, { kind: "stale_epoch", epoch: 7 }, 1);
+  expect(leader.deposedBy).toBe(7);
+  expect(leader.takeMessages(0, 1000, heartbeatMs)).toEqual([]);
+  expect(() => leader.propose("b", "2")).toThrow();
+});

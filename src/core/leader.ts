@@ -55,6 +55,8 @@ export class LeaderCore {
   /** The smallest write quorum that may have acknowledged an entry not yet held by every follower. */
   #writeQuorumFloor: number;
   #commitOffset: number;
+  /** The newer epoch a follower reported (a stale_epoch answer), or null while this leader is not deposed. */
+  #deposedBy: number | null = null;
   /** The latest snapshot taken, shared by every follower that needs one while it is usable. */
   #snapshot: Snapshot | null = null;
 
@@ -89,6 +91,11 @@ export class LeaderCore {
   /** A lowered write quorum not yet in force, or null. */
   get pendingWriteQuorum(): number | null {
     return this.#lowering?.quorum ?? null;
+  }
+
+  /** The newer epoch that deposed this leader, or null. */
+  get deposedBy(): number | null {
+    return this.#deposedBy;
   }
 
   get writeQuorumFloor(): number {
@@ -128,6 +135,7 @@ export class LeaderCore {
 
   /** Appends a write (value null = delete) and returns its entry; it is not visible until committed. */
   propose(key: string, value: string | null): Entry {
+    assert(this.#deposedBy === null, "a deposed leader takes no writes");
     const entry = this.log.append(this.epoch, key, value);
     this.#advanceCommit();
     return entry;
@@ -241,8 +249,7 @@ export class LeaderCore {
         progress.partialResyncs++;
         break;
       case "stale_epoch":
-        // A newer leader exists; this one keeps answering but makes no progress with this follower.
-        progress.pausedUntilMs = Number.POSITIVE_INFINITY;
+        this.#deposed(progress, reply.epoch);
         break;
     }
     return this.#advanceCommitReporting();
@@ -273,7 +280,7 @@ export class LeaderCore {
         progress.snapshotChunk = 0;
         return false;
       case "stale_epoch":
-        progress.pausedUntilMs = Number.POSITIVE_INFINITY;
+        this.#deposed(progress, reply.epoch);
         return false;
     }
   }
@@ -310,6 +317,15 @@ export class LeaderCore {
     progress.snapshotOffset = 0;
     progress.partialResyncs++;
     return false;
+  }
+
+  /**
+   * A follower has seen a newer epoch: a newer leader fenced it, so this one may never commit
+   * again and its state may be stale. It stops at once (the node refuses reads and writes).
+   */
+  #deposed(progress: FollowerProgress, epoch: number): void {
+    progress.pausedUntilMs = Number.POSITIVE_INFINITY;
+    if (epoch > this.epoch) this.#deposedBy = Math.max(this.#deposedBy ?? 0, epoch);
   }
 
   /**

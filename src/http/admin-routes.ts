@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { LeaderNode } from "../node/leader-node.ts";
 import { ApiError } from "./errors.ts";
 import { parseBody, readJson } from "./input.ts";
+import { deposedError } from "./write-routes.ts";
 
 /**
  * PUT /admin/config: change the write quorum and the simulated delay without a restart. A lower
@@ -29,6 +30,7 @@ export function adminRoutes(leader: LeaderNode): Hono {
     // Lowering the quorum is itself a write at the current quorum: answered once in force.
     const lowering = change.writeQuorum === undefined ? null : leader.setWriteQuorum(change.writeQuorum);
     const outcome = lowering ? await lowering : null;
+    if (outcome?.kind === "deposed") throw deposedError(outcome.epoch);
     if (outcome?.kind === "timeout") {
       throw new ApiError(
         503,

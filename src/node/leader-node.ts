@@ -9,9 +9,14 @@ import type { Recovery } from "./recovery.ts";
 import type { ReadRefusal, ServingNode } from "./serving-node.ts";
 import type { Transport } from "./transport.ts";
 
+/**
+ * `timeout` is indeterminate (with `deposedBy` when a newer leader deposed this one meanwhile: it
+ * may have taken the write over); `deposed`: refused before anything was appended.
+ */
 export type WriteOutcome =
   | { kind: "committed"; offset: number; acks: number }
-  | { kind: "timeout"; offset: number; acks: number; required: number };
+  | { kind: "timeout"; offset: number; acks: number; required: number; deposedBy?: number }
+  | { kind: "deposed"; epoch: number };
 
 interface Waiter extends WriteWaiter {
   resolve: (outcome: WriteOutcome) => void;
@@ -41,6 +46,7 @@ export class LeaderNode implements ServingNode {
   readonly scheduler = new DelayScheduler();
   readonly #waiters = new WriteWaiters<Waiter>();
   #pumpScheduled = false;
+  #deposedLogged = false;
   #heartbeatTimer: ReturnType<typeof setInterval> | null = null;
 
   constructor(
@@ -88,14 +94,17 @@ export class LeaderNode implements ServingNode {
   }
 
   get readRefusal(): ReadRefusal | null {
-    return null;
+    const deposedBy = this.core.deposedBy;
+    if (deposedBy === null) return null;
+    return { reason: "deposed", message: `this leader was deposed by epoch ${deposedBy}: its state may be stale; read from the new leader` };
   }
 
   status(): Record<string, unknown> {
     const nowMs = performance.now();
     return {
       id: this.config.nodeId,
-      role: this.role,
+      role: this.core.deposedBy === null ? this.role : "deposed",
+      deposedBy: this.core.deposedBy,
       epoch: this.epoch,
       lastOffset: this.lastOffset,
       commitOffset: this.commitOffset,
@@ -135,6 +144,8 @@ export class LeaderNode implements ServingNode {
 
   /** Appends a write (null value = delete) and waits for max(quorum, WRITE_QUORUM) acks. */
   write(key: string, value: string | null, options: { quorum?: number; timeoutMs?: number } = {}): Promise<WriteOutcome> {
+    const deposedBy = this.core.deposedBy;
+    if (deposedBy !== null) return Promise.resolve({ kind: "deposed", epoch: deposedBy });
     return this.#await(this.core.propose(key, value), options);
   }
 
@@ -143,6 +154,8 @@ export class LeaderNode implements ServingNode {
    * the current quorum (see LeaderCore.setWriteQuorum): the outcome of that marker write.
    */
   setWriteQuorum(quorum: number): Promise<WriteOutcome> | null {
+    const deposedBy = this.core.deposedBy;
+    if (deposedBy !== null) return Promise.resolve({ kind: "deposed", epoch: deposedBy });
     const marker = this.core.setWriteQuorum(quorum);
     this.#afterProgress();
     if (!marker) return null;
@@ -179,16 +192,23 @@ export class LeaderNode implements ServingNode {
   #answer(waiter: Waiter, committed: boolean): void {
     clearTimeout(waiter.timer);
     const acks = this.core.ackCount(waiter.offset);
+    const deposedBy = this.core.deposedBy ?? undefined;
     waiter.resolve(
       committed
         ? { kind: "committed", offset: waiter.offset, acks }
-        : { kind: "timeout", offset: waiter.offset, acks, required: waiter.required },
+        : { kind: "timeout", offset: waiter.offset, acks, required: waiter.required, ...(deposedBy ? { deposedBy } : {}) },
     );
   }
 
-  /** Answers every write that is now committed with enough acks. */
+  /** Answers every write that is now committed with enough acks; once deposed, every write still waiting. */
   #afterProgress(): void {
     this.applied.notify();
+    if (this.core.deposedBy !== null) {
+      if (!this.#deposedLogged) console.log(`${this.config.nodeId}: deposed by epoch ${this.core.deposedBy}; refusing reads and writes`);
+      this.#deposedLogged = true;
+      for (const waiter of this.#waiters.takeAll()) this.#answer(waiter, false);
+      return;
+    }
     for (const waiter of this.#waiters.takeReady(this.core.commitOffset, this.#ackCount)) this.#answer(waiter, true);
   }
 
