@@ -22,6 +22,10 @@ export const constants = {
   followersMax: 32,
   /** Epoch runs a follower remembers for its applied entries (one per leader it applied entries of). */
   epochRunsMax: 1024,
+  /** A restarting leader gives up on a follower's data when none arrived for this long (then tries another). */
+  recoveryIdleTimeoutMs: 2000,
+  /** Bytes of one recovery stream (a follower's whole state and log) a restarting leader reads at most. */
+  recoveryStreamBytesMax: 4 * 1024 * 1024 * 1024,
   /** Rounds of fencing a restarting leader tries before it gives up (each takes about 1.5 s). */
   recoveryRoundsMax: 400,
 } as const;

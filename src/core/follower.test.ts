@@ -141,7 +141,7 @@ test("applied entries are verified anew under a new leader; one that differs mak
   expect(follower.diverged).toBe(true);
   // Whatever comes next is refused until a snapshot replaces the state, even one at a lower offset.
   expect(follower.receive({ ...message(0, [], 3, 3) })).toMatchObject({ kind: "gap", diverged: true });
-  const snapshot = { epoch: 3, leaderId: "L3", snapshotOffset: 3, snapshotEpoch: 2, chunk: 0, done: true, commitOffset: 3 };
+  const snapshot = { epoch: 3, leaderId: "leader", snapshotOffset: 3, snapshotEpoch: 2, chunk: 0, done: true, commitOffset: 3 };
   expect(follower.receiveSnapshot({ ...snapshot, pairs: [["k0", "other", 3]] })).toEqual({ kind: "ok", lastOffset: 3, incarnation: 0 });
   expect(follower.diverged).toBe(false);
   expect(follower.appliedOffset).toBe(3);

@@ -54,7 +54,10 @@ export function mostAdvanced(positions: readonly FollowerPosition[]): FollowerPo
   return best;
 }
 
-/** A new epoch above every epoch seen, and above `floor` (the node passes the clock, so a leader that restarts twice never reuses one). */
+/**
+ * A new integer epoch above every epoch the followers reported, and at least `floor` (the epoch
+ * last tried). Epochs never come from a clock (DESIGN §9): a clock stepped back would reuse one.
+ */
 export function nextEpoch(positions: readonly FollowerPosition[], floor: number): number {
   return Math.max(floor, ...positions.map((position) => position.epoch + 1), 1);
 }

@@ -2,8 +2,8 @@ import type { FollowerPosition } from "../core/recovery.ts";
 import type { ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotReply } from "../core/types.ts";
 import {
   type Body,
-  parseRecoveryStream,
   type RecoveryData,
+  readRecoveryStream,
   replicateReply,
   snapshotReply,
   type Transport,
@@ -129,10 +129,23 @@ export class StreamTransport implements Transport {
     };
   }
 
-  async recover(url: string, timeoutMs: number): Promise<RecoveryData> {
-    const response = await fetch(`${url}/internal/recover`, { headers: this.#headers, signal: AbortSignal.timeout(timeoutMs) });
-    if (!response.ok) throw new TransportError(`${url}/internal/recover answered ${response.status}`);
-    return parseRecoveryStream(await response.text());
+  async recover(url: string, idleTimeoutMs: number): Promise<RecoveryData> {
+    const controller = new AbortController();
+    let timer = setTimeout(() => controller.abort(), idleTimeoutMs);
+    const progressed = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => controller.abort(), idleTimeoutMs);
+    };
+    try {
+      const response = await fetch(`${url}/internal/recover`, { headers: this.#headers, signal: controller.signal });
+      if (!response.ok || !response.body) throw new TransportError(`${url}/internal/recover answered ${response.status}`);
+      return await readRecoveryStream(response.body, progressed);
+    } catch (error) {
+      if (controller.signal.aborted) throw new TransportError(`${url}/internal/recover sent nothing for ${idleTimeoutMs} ms`);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #stream(url: string): FollowerStream {

@@ -1,4 +1,7 @@
 import { afterEach, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type Cluster, startCluster } from "../../src/cluster.ts";
 import { parseConfig } from "../../src/config.ts";
 import { createApp } from "../../src/http/app.ts";
@@ -19,7 +22,7 @@ afterEach(async () => {
 const statusOf = async (url: string) => (await http(`${url}/status`)).body;
 
 test("a returning follower with writes the new leader lacks is diverged, serves none of them, and is repaired by snapshot", async () => {
-  cluster = await startCluster({ followers: 5, writeQuorum: 0, minDelayMs: 0, maxDelayMs: 1, startTimeoutMs: 60_000 });
+  cluster = await startCluster({ followers: 5, writeQuorum: 0, minDelayMs: 0, maxDelayMs: 1, startTimeoutMs: 60_000, output: { logDir: mkdtempSync(join(tmpdir(), "quorumkv-diverged-")) } });
   const { leader, followers } = cluster;
   const first = await http(`${leader.url}/kv/before`, { method: "PUT", json: { value: 0 } });
   expect(first.status).toBe(200);
