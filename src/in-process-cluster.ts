@@ -1,6 +1,6 @@
 import { type Config, parseConfig } from "./config.ts";
 import { createApp } from "./http/app.ts";
-import { realClock, realDelays, realRandom, realTimers } from "./node/env.ts";
+import { productionFollowerEnv, realClock, realDelays, realRandom, realTimers } from "./node/env.ts";
 import { FollowerNode } from "./node/follower-node.ts";
 import { InProcessTransport } from "./node/in-process-transport.ts";
 import { LeaderNode } from "./node/leader-node.ts";
@@ -16,7 +16,7 @@ export function inProcessCluster(options: { followers?: number; env?: Record<str
   const transport = new InProcessTransport();
   const followers = urls.map((url, i) => {
     const config: Config = parseConfig({ ...base, ROLE: "follower", NODE_ID: `follower${i + 1}`, LEADER_URL: "http://leader.test" });
-    const node = new FollowerNode(config, { timers: realTimers, random: realRandom, storage: new MemoryStorage(), log: () => {} });
+    const node = new FollowerNode(config, productionFollowerEnv());
     transport.add(url, node);
     return { url, node, app: createApp(node) };
   });

@@ -1,7 +1,7 @@
 import { ConfigError, type Config, configHelp, parseConfig } from "./config.ts";
 import { createApp, replicateBodyLimitBytes } from "./http/app.ts";
 import { streamHandler, streamUpgrader } from "./http/stream.ts";
-import { realClock, realDelays, realRandom, realTimers } from "./node/env.ts";
+import { productionFollowerEnv, realClock, realDelays, realRandom, realTimers } from "./node/env.ts";
 import { FollowerNode } from "./node/follower-node.ts";
 import { HttpTransport } from "./node/http-transport.ts";
 import { LeaderNode } from "./node/leader-node.ts";
@@ -26,11 +26,10 @@ function loadConfig(): Config {
 
 async function createNode(config: Config): Promise<LeaderNode | FollowerNode> {
   const log = (line: string) => console.log(`${config.nodeId}: ${line}`);
-  const storage = new MemoryStorage();
-  if (config.role === "follower") return new FollowerNode(config, { timers: realTimers, random: realRandom, storage, log });
+  if (config.role === "follower") return new FollowerNode(config, productionFollowerEnv(log));
   const transport = config.transport === "http" ? new HttpTransport(config.clusterToken) : new StreamTransport(config.clusterToken);
   const recovery = await recoverFromFollowers(config.nodeId, config.followers, config.writeQuorum, { clock: realClock, timers: realTimers, transport, log });
-  return new LeaderNode(config, { clock: realClock, timers: realTimers, random: realRandom, transport, storage, delays: realDelays(), log }, recovery);
+  return new LeaderNode(config, { clock: realClock, timers: realTimers, random: realRandom, transport, storage: new MemoryStorage(), delays: realDelays(), log }, recovery);
 }
 
 const config = loadConfig();

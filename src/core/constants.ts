@@ -12,12 +12,22 @@ export const constants = {
   retryBackoffMs: 50,
   /** A follower is reported unhealthy when it has not answered for this long. */
   unhealthyAfterMs: 1000,
+  /** A follower that has not heard from a leader for this long serves no `minOffset` read (it may have been replaced). */
+  followerReadSilenceMs: 1000,
   /** How long a follower holds a message that arrived ahead of an earlier one. */
   gapWaitMs: 1000,
   /** Deepest JSON nesting accepted in a value. */
   valueDepthMax: 64,
   /** Followers the leader can have. */
   followersMax: 32,
+  /** Epoch runs a follower remembers for its applied entries (one per leader it applied entries of). */
+  epochRunsMax: 1024,
+  /** A restarting leader gives up on a follower's data when none arrived for this long (then tries another). */
+  recoveryIdleTimeoutMs: 2000,
+  /** Bytes of one recovery stream (a follower's whole state and log) a restarting leader reads at most. */
+  recoveryStreamBytesMax: 4 * 1024 * 1024 * 1024,
+  /** Rounds of fencing a restarting leader tries before it gives up (each takes about 1.5 s). */
+  recoveryRoundsMax: 400,
 } as const;
 
 assert(constants.inflightMessagesMax >= 1, "at least one message in flight");

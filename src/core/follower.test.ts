@@ -101,3 +101,60 @@ test("a snapshot that repeats a key across chunks is refused and restored from n
   expect(follower.appliedOffset).toBe(0);
   expect(follower.snapshotsInstalled).toBe(0);
 });
+
+test("the write quorum floor: lowered at once, raised only by a later commit, kept across a fence", () => {
+  const follower = new FollowerCore();
+  expect(follower.writeQuorumFloor).toBeNull();
+  follower.receive({ ...message(0, entries(1, 2), 1), writeQuorumFloor: 3 });
+  expect(follower.writeQuorumFloor).toBe(3);
+  follower.receive({ ...message(2, [], 1), writeQuorumFloor: 1 });
+  expect(follower.writeQuorumFloor).toBe(1);
+  // A message sent before the quorum was lowered, arriving late, does not raise it again.
+  follower.receive({ ...message(2, [], 1), writeQuorumFloor: 3 });
+  expect(follower.writeQuorumFloor).toBe(1);
+  follower.receive(message(2, [], 2)); // says nothing about the floor
+  expect(follower.writeQuorumFloor).toBe(1);
+  follower.receive({ ...message(2, [], 2), writeQuorumFloor: 3 });
+  expect(follower.writeQuorumFloor).toBe(3);
+  follower.receive({ ...message(2, [], 2), writeQuorumFloor: 1 });
+  // A fence (a new epoch, no floor) keeps it for the next leader to read.
+  follower.receive({ epoch: 2, leaderId: "next", prevOffset: 0, prevEpoch: 0, entries: [], commitOffset: 0 });
+  expect(follower.writeQuorumFloor).toBe(1);
+  // The new leader's first message replaces it, whatever its commit offset.
+  follower.receive({ ...message(0, [], 0, 2), writeQuorumFloor: 3 });
+  expect(follower.writeQuorumFloor).toBe(3);
+});
+
+test("applied entries are verified anew under a new leader; one that differs makes the follower diverged until a snapshot", () => {
+  const follower = new FollowerCore();
+  follower.receive(message(0, entries(1, 4, 1), 4, 1)); // applied 1..4 of epoch 1
+  expect(follower.appliedOffset).toBe(4);
+  // A new leader's heartbeat verifies nothing below it, not even what was applied.
+  expect(follower.receive(message(0, [], 0, 3))).toEqual({ kind: "ok", lastOffset: 0, incarnation: 0 });
+  expect(follower.verifiedOffset).toBe(0);
+  expect(follower.commitOffset).toBe(4); // applied stays committed: offsets never go back
+  // It probes at 2, where its log has epoch 1 too: verified up to 2.
+  expect(follower.receive({ ...message(2, [], 0, 3), prevEpoch: 1 })).toEqual({ kind: "ok", lastOffset: 2, incarnation: 0 });
+  // Its entry 3 is of epoch 2: the follower applied a write this leader does not have.
+  const newer = [{ offset: 3, epoch: 2, key: "k0", value: "other" }];
+  expect(follower.receive({ ...message(2, newer, 3, 3), prevEpoch: 1 })).toEqual({ kind: "gap", lastOffset: 4, incarnation: 0, diverged: true });
+  expect(follower.diverged).toBe(true);
+  // Whatever comes next is refused until a snapshot replaces the state, even one at a lower offset.
+  expect(follower.receive({ ...message(0, [], 3, 3) })).toMatchObject({ kind: "gap", diverged: true });
+  const snapshot = { epoch: 3, leaderId: "leader", snapshotOffset: 3, snapshotEpoch: 2, chunk: 0, done: true, commitOffset: 3 };
+  expect(follower.receiveSnapshot({ ...snapshot, pairs: [["k0", "other", 3]] })).toEqual({ kind: "ok", lastOffset: 3, incarnation: 0 });
+  expect(follower.diverged).toBe(false);
+  expect(follower.appliedOffset).toBe(3);
+  expect(follower.state.get("k0")?.value).toBe("other");
+  expect(follower.state.get("k1")).toBeUndefined();
+});
+
+test("a probe whose epoch matches the applied history is not divergence; an unknown epoch (-1) is not either", () => {
+  const follower = new FollowerCore();
+  follower.receive(message(0, entries(1, 2, 1), 2, 1));
+  follower.receive({ ...message(2, entries(3, 4, 2), 4, 2), prevEpoch: 1 }); // applied 1..2 of epoch 1, 3..4 of epoch 2
+  expect(follower.receive({ ...message(3, [], 4, 5), prevEpoch: 2 })).toMatchObject({ kind: "ok", lastOffset: 3 });
+  expect(follower.receive({ ...message(1, [], 4, 5), prevEpoch: 1 })).toMatchObject({ kind: "ok", lastOffset: 3 });
+  expect(follower.receive({ ...message(2, [], 4, 5), prevEpoch: -1 })).toMatchObject({ kind: "ok" });
+  expect(follower.receive({ ...message(1, [], 4, 5), prevEpoch: 2 })).toMatchObject({ kind: "gap", diverged: true });
+});

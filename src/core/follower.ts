@@ -1,3 +1,4 @@
+import { constants } from "./constants.ts";
 import { StateMachine } from "./state-machine.ts";
 import type { Entry, ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotPair, SnapshotReply } from "./types.ts";
 
@@ -43,14 +44,30 @@ export class FollowerCore {
   /** Appended but not yet applied entries: offsets appliedOffset+1 … lastOffset. */
   #pending: Entry[] = [];
   #lastOffset = 0;
-  /** Highest offset known to match the current epoch's leader's log. */
+  /**
+   * Highest offset known to match the current epoch's leader's log. Applied entries too are
+   * verified anew under each leader (DESIGN §5): after a lossy recovery (asynchronous mode) a new
+   * leader may lack writes this follower applied.
+   */
   #verifiedOffset = 0;
+  /** Epoch runs of the applied entries, oldest first, for log matching below appliedOffset. */
+  #appliedEpochs = new EpochRuns();
+  /** Applied entries the current leader does not have: refused until a snapshot replaces the state. */
+  #diverged = false;
   /** Highest commit offset the current epoch's leader announced. */
   #knownCommitOffset = 0;
   #staged: StagedSnapshot | null = null;
   /** Snapshots installed (full resyncs). */
   snapshotsInstalled = 0;
   #ready: FollowerReady = emptyReady();
+  /**
+   * The smallest write quorum that may have acknowledged an entry held here (see
+   * ReplicateMessage.writeQuorumFloor), reported to a restarting leader; null until a leader said.
+   * Kept across a fence, so a leader that dies while recovering leaves it for the next one.
+   */
+  #writeQuorumFloor: number | null = null;
+  /** Commit offset of the message that set the floor: only a later commit may raise it (messages reorder). */
+  #floorCommitOffset = -1;
 
   /** `incarnation` tells this run of the process from others (the node draws it at random). */
   constructor(readonly incarnation = 0) {}
@@ -75,12 +92,27 @@ export class FollowerCore {
     return this.#pending.at(-1)?.epoch ?? this.#state.appliedEpoch;
   }
 
+  /** Applied entries stay committed under a new leader (until proven diverged); beyond them only what is verified. */
   get commitOffset(): number {
-    return Math.min(this.#knownCommitOffset, this.#verifiedOffset);
+    return Math.max(this.appliedOffset, Math.min(this.#knownCommitOffset, this.#verifiedOffset));
   }
 
   get appliedOffset(): number {
     return this.#state.appliedOffset;
+  }
+
+  /** Highest offset known to match the current leader's log (0 right after a new leader's first message). */
+  get verifiedOffset(): number {
+    return this.#verifiedOffset;
+  }
+
+  /** Whether this follower applied writes the current leader does not have (it must not serve reads). */
+  get diverged(): boolean {
+    return this.#diverged;
+  }
+
+  get writeQuorumFloor(): number | null {
+    return this.#writeQuorumFloor;
   }
 
   /** Held but unapplied entries (for a restarting leader's recovery). */
@@ -91,17 +123,23 @@ export class FollowerCore {
   receive(message: ReplicateMessage): ReplicateReply {
     if (message.epoch < this.epoch) return { kind: "stale_epoch", epoch: this.epoch };
     this.#enterEpoch(message.epoch, message.leaderId);
+    if (message.writeQuorumFloor !== undefined) this.#learnWriteQuorumFloor(message.writeQuorumFloor, message.commitOffset);
+    if (this.#diverged) return this.#gap();
     if (message.prevOffset > this.#lastOffset) return this.#gap();
     if (message.prevOffset > this.appliedOffset && this.#heldAt(message.prevOffset).epoch !== message.prevEpoch) {
       // Our log and the leader's differ at or before prevOffset: keep only what is verified.
       this.#truncateAfter(this.#verifiedOffset);
       return this.#gap();
     }
+    if (this.#appliedDiffers(message.prevOffset, message.prevEpoch)) return this.#diverge();
     let offset = message.prevOffset;
     for (const entry of message.entries) {
       offset++;
       if (entry.offset !== offset) return this.#gap(); // malformed: refuse rather than guess
-      if (offset <= this.appliedOffset) continue;
+      if (offset <= this.appliedOffset) {
+        if (this.#appliedDiffers(offset, entry.epoch)) return this.#diverge();
+        continue;
+      }
       if (offset <= this.#lastOffset) {
         if (this.#heldAt(offset).epoch === entry.epoch) continue; // the same entry again
         this.#truncateAfter(offset - 1);
@@ -137,13 +175,23 @@ export class FollowerCore {
     staged.nextChunk++;
     if (!chunk.done) return { kind: "chunk_ok", chunk: chunk.chunk, incarnation: this.incarnation };
     this.#staged = null;
-    if (chunk.snapshotOffset > this.#state.appliedOffset) {
-      // The snapshot is committed state, so it supersedes everything held up to its offset. What
-      // is held beyond stays if the log agrees with it there (Raft's InstallSnapshot): those
+    if (chunk.snapshotOffset <= this.appliedOffset && !this.#diverged && !this.#appliedDiffers(chunk.snapshotOffset, chunk.snapshotEpoch)) {
+      // Already applied here, and (as far as epochs tell) the same history: verified up to there.
+      this.#verifiedOffset = Math.max(this.#verifiedOffset, chunk.snapshotOffset);
+    } else {
+      // The snapshot is committed state, so it supersedes everything held up to its offset (and a
+      // diverged state whatever its offset: that is how a diverged follower is repaired). What is
+      // held beyond it stays if the log agrees with it there (Raft's InstallSnapshot): those
       // entries may be acknowledged writes this follower is one of the few to hold.
-      const agrees = chunk.snapshotOffset < this.#lastOffset && this.#heldAt(chunk.snapshotOffset).epoch === chunk.snapshotEpoch;
+      const agrees =
+        !this.#diverged &&
+        chunk.snapshotOffset > this.appliedOffset &&
+        chunk.snapshotOffset < this.#lastOffset &&
+        this.#heldAt(chunk.snapshotOffset).epoch === chunk.snapshotEpoch;
       const kept = agrees ? this.#pending.slice(chunk.snapshotOffset - this.appliedOffset) : [];
       this.#state = StateMachine.restore(chunk.snapshotOffset, chunk.snapshotEpoch, staged.pairs);
+      this.#appliedEpochs = new EpochRuns(chunk.snapshotOffset, chunk.snapshotEpoch);
+      this.#diverged = false;
       this.#pending = kept;
       this.#lastOffset = chunk.snapshotOffset + kept.length;
       this.#verifiedOffset = chunk.snapshotOffset;
@@ -157,7 +205,23 @@ export class FollowerCore {
   }
 
   #gap(): ReplicateReply {
+    if (this.#diverged) return { kind: "gap", lastOffset: this.#lastOffset, incarnation: this.incarnation, diverged: true };
     return { kind: "gap", lastOffset: this.#lastOffset, incarnation: this.incarnation };
+  }
+
+  /** Whether the applied entry at `offset` is known to have another epoch than the leader's (`epoch`; -1: the leader does not know). */
+  #appliedDiffers(offset: number, epoch: number): boolean {
+    if (offset === 0 || offset > this.appliedOffset || epoch < 0) return false;
+    const applied = this.#appliedEpochs.at(offset);
+    return applied !== null && applied !== epoch;
+  }
+
+  /** The leader's log differs below what we applied: drop the unapplied, answer only `diverged` until a snapshot. */
+  #diverge(): ReplicateReply {
+    this.#diverged = true;
+    this.#truncateAfter(this.appliedOffset);
+    this.#verifiedOffset = 0;
+    return this.#gap();
   }
 
   #heldAt(offset: number): Entry {
@@ -180,9 +244,25 @@ export class FollowerCore {
     if (epoch === this.epoch) return;
     this.epoch = epoch;
     this.#ready.epoch = epoch;
-    this.#verifiedOffset = this.#state.appliedOffset;
+    // Nothing is verified against the new leader's log, not even what was applied; a newer
+    // leader may hold what this one lacked, so divergence is judged anew too.
+    this.#verifiedOffset = 0;
+    this.#diverged = false;
     this.#knownCommitOffset = this.#state.appliedOffset;
     this.#staged = null;
+    // The new leader's first message replaces the floor (it carries what that leader recovered).
+    this.#floorCommitOffset = -1;
+  }
+
+  /**
+   * A lower floor is taken at once; a higher one only from a message with a later commit offset,
+   * so a message sent before the quorum was lowered, arriving late, cannot raise it again.
+   */
+  #learnWriteQuorumFloor(floor: number, commitOffset: number): void {
+    if (this.#writeQuorumFloor === null || floor < this.#writeQuorumFloor || commitOffset > this.#floorCommitOffset) {
+      this.#writeQuorumFloor = floor;
+      this.#floorCommitOffset = commitOffset;
+    }
   }
 
   #learnCommit(commitOffset: number): void {
@@ -190,8 +270,10 @@ export class FollowerCore {
     const commit = this.commitOffset;
     let applied = 0;
     while (applied < this.#pending.length && this.#pending[applied]!.offset <= commit) {
-      this.#state.apply(this.#pending[applied]!);
-      this.#ready.committed.push(this.#pending[applied]!);
+      const entry = this.#pending[applied]!;
+      this.#state.apply(entry);
+      this.#appliedEpochs.append(entry.offset, entry.epoch);
+      this.#ready.committed.push(entry);
       applied++;
     }
     if (applied > 0) this.#pending.splice(0, applied);
@@ -200,4 +282,38 @@ export class FollowerCore {
 
 function emptyReady(): FollowerReady {
   return { entries: [], truncatedAfter: null, epoch: null, committed: [], snapshotInstalled: false };
+}
+
+/**
+ * The epoch of each applied offset, as runs (one per leader whose entries were applied), so a
+ * follower can check the leader's prevOffset/prevEpoch below its applied offset. Before the
+ * start (a snapshot's offset) epochs are unknown; only the newest epochRunsMax runs are kept.
+ */
+class EpochRuns {
+  /** [first offset, epoch] of each run. */
+  #runs: [number, number][] = [];
+  #knownFrom: number;
+
+  constructor(snapshotOffset = 0, snapshotEpoch = 0) {
+    this.#knownFrom = snapshotOffset === 0 ? 1 : snapshotOffset;
+    if (snapshotOffset > 0) this.#runs.push([snapshotOffset, snapshotEpoch]);
+  }
+
+  append(offset: number, epoch: number): void {
+    if (this.#runs.at(-1)?.[1] === epoch) return;
+    this.#runs.push([offset, epoch]);
+    if (this.#runs.length > constants.epochRunsMax) {
+      this.#runs.shift();
+      this.#knownFrom = this.#runs[0]![0];
+    }
+  }
+
+  /** The epoch of an applied offset, or null when no longer known. */
+  at(offset: number): number | null {
+    if (offset < this.#knownFrom) return null;
+    for (let index = this.#runs.length - 1; index >= 0; index--) {
+      if (this.#runs[index]![0] <= offset) return this.#runs[index]![1];
+    }
+    return null;
+  }
 }

@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { constants } from "./constants.ts";
 import { LeaderCore } from "./leader.ts";
+import { StateMachine } from "./state-machine.ts";
 
 const heartbeatMs = 50;
 
@@ -94,15 +95,58 @@ test("an idle follower gets heartbeats carrying the commit offset", () => {
   expect(leader.takeMessages(0, 3 + heartbeatMs, heartbeatMs)).toHaveLength(1);
 });
 
-test("lowering the write quorum commits what the new quorum already holds", () => {
+test("a lowered write quorum takes effect once the change is held by the current quorum", () => {
   const leader = leaderWith(3, 3);
   leader.propose("a", "1");
   leader.takeMessages(0, 0, heartbeatMs);
   leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 0 }, 1);
   expect(leader.commitOffset).toBe(0);
-  leader.setWriteQuorum(1);
-  expect(leader.commitOffset).toBe(1);
+  const marker = leader.setWriteQuorum(1);
+  expect(marker).toMatchObject({ offset: 2, key: "", value: null });
+  // Not yet in force: offset 1 is held by one follower only, and still waits for three.
+  expect(leader.writeQuorum).toBe(3);
+  expect(leader.pendingWriteQuorum).toBe(1);
+  expect(leader.commitOffset).toBe(0);
+  // Every message from now on carries the lowered floor.
+  const [message] = leader.takeMessages(1, 2, heartbeatMs);
+  expect(message?.writeQuorumFloor).toBe(1);
+  for (const index of [0, 1, 2]) {
+    leader.takeMessages(index, 3, heartbeatMs);
+    leader.onReply(index, { kind: "ok", lastOffset: 2, incarnation: 0 }, 4);
+  }
+  expect(leader.writeQuorum).toBe(1);
+  expect(leader.pendingWriteQuorum).toBeNull();
+  expect(leader.commitOffset).toBe(2);
+  expect(leader.writeQuorumFloor).toBe(1);
+  // An entry acknowledged by one follower under quorum 1 keeps the floor at 1 after raising it.
+  leader.propose("b", "2");
+  leader.takeMessages(0, 5, heartbeatMs);
+  leader.onReply(0, { kind: "ok", lastOffset: 3, incarnation: 0 }, 6);
+  expect(leader.commitOffset).toBe(3);
+  expect(leader.setWriteQuorum(3)).toBeNull(); // raising is immediate
+  expect(leader.writeQuorum).toBe(3);
+  expect(leader.writeQuorumFloor).toBe(1);
+  for (const index of [1, 2]) {
+    leader.takeMessages(index, 7, heartbeatMs);
+    leader.onReply(index, { kind: "ok", lastOffset: 3, incarnation: 0 }, 8);
+  }
+  // Held everywhere: no entry depends on a lower quorum than the one in force.
+  expect(leader.writeQuorumFloor).toBe(3);
   expect(() => leader.setWriteQuorum(4)).toThrow();
+});
+
+test("a recovered leader keeps the floor it recovered until its log is held everywhere", () => {
+  const recovered = { state: new StateMachine(), entries: [{ offset: 1, epoch: 1, key: "a", value: "1" }] };
+  const leader = new LeaderCore({ id: "leader", epoch: 2, followerCount: 3, writeQuorum: 3, writeQuorumFloor: 1, recovered });
+  expect(leader.writeQuorumFloor).toBe(1);
+  expect(leader.takeMessages(0, 0, heartbeatMs)[0]?.writeQuorumFloor).toBe(1);
+  leader.onReply(0, { kind: "ok", lastOffset: 2, incarnation: 0 }, 1);
+  leader.takeMessages(1, 1, heartbeatMs);
+  leader.onReply(1, { kind: "ok", lastOffset: 2, incarnation: 0 }, 2);
+  expect(leader.writeQuorumFloor).toBe(1);
+  leader.takeMessages(2, 1, heartbeatMs);
+  leader.onReply(2, { kind: "ok", lastOffset: 2, incarnation: 0 }, 2);
+  expect(leader.writeQuorumFloor).toBe(3);
 });
 
 test("a follower that holds more than the leader's log is set apart, not counted", () => {
@@ -113,4 +157,44 @@ test("a follower that holds more than the leader's log is set apart, not counted
   expect(leader.followers[0]!).toMatchObject({ diverged: true, matchOffset: 0 });
   expect(leader.commitOffset).toBe(0);
   expect(leader.takeMessages(0, 1000, heartbeatMs)).toEqual([]);
+});
+
+test("a diverged follower is not counted and gets a snapshot once the leader's state reaches its offset", () => {
+  const leader = leaderWith(2, 1);
+  leader.propose("a", "1");
+  leader.takeMessages(0, 0, heartbeatMs);
+  leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 0 }, 1);
+  expect(leader.commitOffset).toBe(1);
+  leader.takeMessages(1, 0, heartbeatMs);
+  leader.onReply(1, { kind: "gap", lastOffset: 3, incarnation: 0, diverged: true }, 1);
+  expect(leader.followers[1]).toMatchObject({ diverged: true, matchOffset: 0, state: "snapshot" });
+  expect(leader.ackCount(1)).toBe(1);
+  expect(leader.takeSnapshotChunk(1, 100)).toBeNull(); // its applied 3 is ahead of this state (1)
+  for (const value of ["2", "3"]) leader.propose("a", value);
+  leader.takeMessages(0, 100, heartbeatMs);
+  leader.onReply(0, { kind: "ok", lastOffset: 3, incarnation: 0 }, 101);
+  const chunk = leader.takeSnapshotChunk(1, 102);
+  expect(chunk).toMatchObject({ snapshotOffset: 3, pairs: [["a", "3", 3]], done: true });
+  leader.onSnapshotReply(1, { kind: "ok", lastOffset: 3, incarnation: 0 }, 103);
+  expect(leader.followers[1]).toMatchObject({ diverged: false, matchOffset: 3 });
+});
+
+test("a probe asks at the leader's guess; a gap beyond the leader's log asks again at its end", () => {
+  const leader = leaderWith(1, 1);
+  for (let i = 0; i < 3; i++) leader.propose("k", String(i));
+  leader.takeMessages(0, 0, heartbeatMs);
+  leader.onReply(0, { kind: "gap", lastOffset: 9, incarnation: 0 }, 1);
+  const [probe] = leader.takeMessages(0, 100, heartbeatMs);
+  expect(probe).toMatchObject({ prevOffset: 3, prevEpoch: 1, entries: [] });
+});
+
+test("a stale_epoch answer deposes the leader: it takes no more writes", () => {
+  const leader = leaderWith(2, 1);
+  leader.propose("a", "1");
+  leader.takeMessages(0, 0, heartbeatMs);
+  expect(leader.deposedBy).toBeNull();
+  leader.onReply(0, { kind: "stale_epoch", epoch: 7 }, 1);
+  expect(leader.deposedBy).toBe(7);
+  expect(leader.takeMessages(0, 1000, heartbeatMs)).toEqual([]);
+  expect(() => leader.propose("b", "2")).toThrow();
 });

@@ -22,6 +22,8 @@ export interface LeaderOptions {
   logRetention?: number;
   /** What a restarting leader recovered from its most advanced follower. */
   recovered?: { state: StateMachine; entries: Entry[] };
+  /** The lowest write quorum that may have acknowledged a recovered entry (default: writeQuorum). */
+  writeQuorumFloor?: number;
 }
 
 interface Snapshot {
@@ -66,7 +68,13 @@ export class LeaderCore {
   /** Reads on this leader wait until this offset is applied: everything it recovered is then committed. */
   readonly readBarrierOffset: number;
   #writeQuorum: number;
+  /** A lowered quorum waiting for its marker entry to commit under the current one (see setWriteQuorum). */
+  #lowering: { quorum: number; markerOffset: number } | null = null;
+  /** The smallest write quorum that may have acknowledged an entry not yet held by every follower. */
+  #writeQuorumFloor: number;
   #commitOffset: number;
+  /** The newer epoch a follower reported (a stale_epoch answer), or null while this leader is not deposed. */
+  #deposedBy: number | null = null;
   /** The latest snapshot taken, shared by every follower that needs one while it is usable. */
   #snapshot: Snapshot | null = null;
   /** Entries up to here were handed out by `ready` to be stored. */
@@ -90,12 +98,29 @@ export class LeaderCore {
     this.#commitOffset = this.state.appliedOffset;
     this.followers = Array.from({ length: options.followerCount }, () => new FollowerProgress());
     for (const progress of this.followers) progress.nextOffset = this.log.lastOffset + 1;
-    this.#writeQuorum = 0;
-    this.setWriteQuorum(options.writeQuorum);
+    this.#assertQuorum(options.writeQuorum);
+    this.#writeQuorum = options.writeQuorum;
+    this.#writeQuorumFloor = Math.min(options.writeQuorum, options.writeQuorumFloor ?? options.writeQuorum);
+    this.#advanceCommit();
   }
 
+  /** The write quorum in force (a lowered one only once it took effect). */
   get writeQuorum(): number {
     return this.#writeQuorum;
+  }
+
+  /** A lowered write quorum not yet in force, or null. */
+  get pendingWriteQuorum(): number | null {
+    return this.#lowering?.quorum ?? null;
+  }
+
+  /** The newer epoch that deposed this leader, or null. */
+  get deposedBy(): number | null {
+    return this.#deposedBy;
+  }
+
+  get writeQuorumFloor(): number {
+    return this.#writeQuorumFloor;
   }
 
   get commitOffset(): number {
@@ -106,14 +131,32 @@ export class LeaderCore {
     return this.log.lastOffset;
   }
 
-  setWriteQuorum(quorum: number): void {
-    assert(Number.isInteger(quorum) && quorum >= 0 && quorum <= this.followers.length, `write quorum ${quorum}`);
-    this.#writeQuorum = quorum;
+  /**
+   * Changes the write quorum. Raising it takes effect at once. Lowering it is a write: a marker
+   * entry (key "", no value) is appended and the lower quorum takes effect once the marker
+   * commits under the current one. Every message sent meanwhile carries the lowered floor, so by
+   * then the current quorum of followers knows it, and any restarting leader that hears from
+   * enough followers for the current quorum hears of the lowered one (core/recovery.ts). Returns
+   * the marker when lowering (the caller may wait for it), else null.
+   */
+  setWriteQuorum(quorum: number): Entry | null {
+    this.#assertQuorum(quorum);
+    if (quorum >= this.#writeQuorum) {
+      this.#lowering = null;
+      this.#writeQuorum = quorum;
+      this.#advanceCommit();
+      return null;
+    }
+    const marker = this.log.append(this.epoch, epochMarkerKey, null);
+    this.#lowering = { quorum, markerOffset: marker.offset };
+    this.#writeQuorumFloor = Math.min(this.#writeQuorumFloor, quorum);
     this.#advanceCommit();
+    return marker;
   }
 
   /** Appends a write (value null = delete) and returns its entry; it is not visible until committed. */
   propose(key: string, value: string | null): Entry {
+    assert(this.#deposedBy === null, "a deposed leader takes no writes");
     const entry = this.log.append(this.epoch, key, value);
     this.#advanceCommit();
     return entry;
@@ -170,7 +213,11 @@ export class LeaderCore {
     const idle = nowMs - progress.lastSentAtMs >= heartbeatMs || nowMs < progress.lastSentAtMs;
     const commitUnannounced = progress.lastSentCommitOffset < this.#commitOffset && progress.inflightMessages === 0;
     if (messages.length === 0 && progress.canSend(nowMs) && (idle || commitUnannounced)) {
-      messages.push(this.#message(progress, Math.min(progress.matchOffset, progress.nextOffset - 1), [], nowMs));
+      // A probe asks whether the follower's log matches at nextOffset - 1 (the leader's guess; a
+      // follower behind answers gap with its own offset, a diverged one says so); a streaming
+      // follower's heartbeat claims no more than it acknowledged, so it never waits on a gap.
+      const prevOffset = progress.state === "probe" ? progress.nextOffset - 1 : Math.min(progress.matchOffset, progress.nextOffset - 1);
+      messages.push(this.#message(progress, prevOffset, [], nowMs));
     }
     return messages;
   }
@@ -179,7 +226,8 @@ export class LeaderCore {
   takeSnapshotChunk(index: number, nowMs: number): SnapshotChunk | null {
     const progress = this.#progress(index);
     if (progress.state !== "snapshot" || !progress.canSend(nowMs)) return null;
-    const snapshot = this.#usableSnapshot();
+    if (progress.diverged && this.state.appliedOffset < progress.divergedAppliedOffset) return null;
+    const snapshot = this.#usableSnapshot(progress.diverged ? progress.divergedAppliedOffset : 0);
     if (progress.snapshotOffset !== snapshot.offset) {
       progress.snapshotOffset = snapshot.offset;
       progress.snapshotPairIndex = 0;
@@ -224,10 +272,7 @@ export class LeaderCore {
     switch (reply.kind) {
       case "ok":
         if (reply.lastOffset > this.log.lastOffset) {
-          // It applied writes this leader never had (possible only after an asynchronous-mode
-          // leader restart that could not reach it): never count it, never overwrite it.
-          progress.diverged = true;
-          progress.pausedUntilMs = Number.POSITIVE_INFINITY;
+          this.#diverged(progress, reply.lastOffset, `it reports offset ${reply.lastOffset}, beyond this leader's ${this.log.lastOffset}`);
           break;
         }
         progress.matchOffset = Math.max(progress.matchOffset, reply.lastOffset);
@@ -238,16 +283,20 @@ export class LeaderCore {
         progress.state = "streaming";
         break;
       case "gap":
-        // The follower holds less than we thought (it restarted, or a message was lost):
-        // resend from its own offset, one message at a time until it answers ok.
+        if (reply.diverged) {
+          this.#diverged(progress, reply.lastOffset, `it applied writes up to ${reply.lastOffset} this leader does not have`);
+          break;
+        }
+        // The follower holds less than we thought (it restarted, or a message was lost), or
+        // entries this leader does not have: ask again from its own offset (at most from the end
+        // of this log), one message at a time until it answers ok.
         progress.matchOffset = Math.min(progress.matchOffset, reply.lastOffset);
-        progress.nextOffset = reply.lastOffset + 1;
+        progress.nextOffset = Math.min(reply.lastOffset, this.log.lastOffset) + 1;
         progress.state = "probe";
         progress.partialResyncs++;
         break;
       case "stale_epoch":
-        // A newer leader exists; this one keeps answering but makes no progress with this follower.
-        progress.pausedUntilMs = Number.POSITIVE_INFINITY;
+        this.#deposed(progress, reply.epoch);
         break;
     }
     return this.#advanceCommitReporting();
@@ -271,13 +320,14 @@ export class LeaderCore {
         progress.nextOffset = progress.matchOffset + 1;
         progress.state = "probe";
         progress.snapshotOffset = 0;
+        progress.diverged = false;
         return this.#advanceCommitReporting();
       case "gap":
         progress.snapshotPairIndex = 0;
         progress.snapshotChunk = 0;
         return false;
       case "stale_epoch":
-        progress.pausedUntilMs = Number.POSITIVE_INFINITY;
+        this.#deposed(progress, reply.epoch);
         return false;
     }
   }
@@ -319,6 +369,27 @@ export class LeaderCore {
     return false;
   }
 
+  /**
+   * A follower has seen a newer epoch: a newer leader fenced it, so this one may never commit
+   * again and its state may be stale. It stops at once (the node refuses reads and writes).
+   */
+  #deposed(progress: FollowerProgress, epoch: number): void {
+    progress.pausedUntilMs = Number.POSITIVE_INFINITY;
+    if (epoch > this.epoch) this.#deposedBy = Math.max(this.#deposedBy ?? 0, epoch);
+  }
+
+  /**
+   * The follower applied writes this leader does not have (after a lossy asynchronous-mode
+   * recovery): it no longer counts toward any quorum, and a snapshot replaces its state once this
+   * leader's state reaches its applied offset (so a follower's offsets never go back).
+   */
+  #diverged(progress: FollowerProgress, appliedOffset: number, why: string): void {
+    progress.diverged = true;
+    progress.divergedAppliedOffset = appliedOffset;
+    progress.matchOffset = 0;
+    this.#startSnapshot(progress, `diverged: ${why}`);
+  }
+
   #startSnapshot(progress: FollowerProgress, reason: string): void {
     progress.state = "snapshot";
     progress.fullResyncs++;
@@ -326,9 +397,9 @@ export class LeaderCore {
     progress.snapshotOffset = 0;
   }
 
-  /** A snapshot the log continues from (so the follower can stream after it); taken anew if needed. */
-  #usableSnapshot(): Snapshot {
-    if (!this.#snapshot || this.#snapshot.offset + 1 < this.log.firstOffset) {
+  /** A snapshot the log continues from (so the follower can stream after it), at `minOffset` or later; taken anew if needed. */
+  #usableSnapshot(minOffset: number): Snapshot {
+    if (!this.#snapshot || this.#snapshot.offset + 1 < this.log.firstOffset || this.#snapshot.offset < minOffset) {
       this.#snapshot = { offset: this.state.appliedOffset, epoch: this.state.appliedEpoch, pairs: this.state.snapshotPairs() };
     }
     return this.#snapshot;
@@ -340,7 +411,19 @@ export class LeaderCore {
     progress.lastSentAtMs = nowMs;
     progress.lastSentCommitOffset = this.#commitOffset;
     const prevEpoch = this.log.epochAt(prevOffset);
-    return { epoch: this.epoch, leaderId: this.id, prevOffset, prevEpoch, entries, commitOffset: this.#commitOffset };
+    return {
+      epoch: this.epoch,
+      leaderId: this.id,
+      prevOffset,
+      prevEpoch,
+      entries,
+      commitOffset: this.#commitOffset,
+      writeQuorumFloor: this.#writeQuorumFloor,
+    };
+  }
+
+  #assertQuorum(quorum: number): void {
+    assert(Number.isInteger(quorum) && quorum >= 0 && quorum <= this.followers.length, `write quorum ${quorum}`);
   }
 
   #progress(index: number): FollowerProgress {
@@ -356,14 +439,29 @@ export class LeaderCore {
   }
 
   #advanceCommit(): void {
-    const offset = commitOffset(this.matchOffsets(), this.#writeQuorum, this.log.lastOffset);
+    this.#advanceCommitAt(this.#writeQuorum);
+    if (this.#lowering && this.#commitOffset >= this.#lowering.markerOffset) {
+      this.#writeQuorum = this.#lowering.quorum;
+      this.#lowering = null;
+      this.#advanceCommitAt(this.#writeQuorum);
+    }
+    // Once every follower holds the whole log, no entry depends on a lower quorum any more.
+    if (!this.#lowering && this.#writeQuorumFloor < this.#writeQuorum && this.#heldEverywhere()) this.#writeQuorumFloor = this.#writeQuorum;
+  }
+
+  #advanceCommitAt(writeQuorum: number): void {
+    const offset = commitOffset(this.matchOffsets(), writeQuorum, this.log.lastOffset);
     if (offset <= this.#commitOffset) return;
     // Counting followers commits only an entry of this epoch (older ones commit along with it):
     // a later leader might otherwise take over a log without an older entry counted here.
-    if (this.#writeQuorum > 0 && this.log.at(offset).epoch !== this.epoch) return;
+    if (writeQuorum > 0 && this.log.at(offset).epoch !== this.epoch) return;
     this.#commitOffset = offset;
     for (let next = this.state.appliedOffset + 1; next <= offset; next++) this.state.apply(this.log.at(next));
     this.#enforceRetention();
+  }
+
+  #heldEverywhere(): boolean {
+    return this.followers.every((follower) => follower.matchOffset >= this.log.lastOffset);
   }
 
   /** Keeps at most `logRetention` entries; only committed ones are dropped (O(1), see Log). */

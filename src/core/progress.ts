@@ -28,8 +28,10 @@ export class FollowerProgress {
   lastSentAtMs = Number.NEGATIVE_INFINITY;
   /** Commit offset carried by the last message sent, so a new commit is announced promptly. */
   lastSentCommitOffset = 0;
-  /** The follower holds writes this leader does not have; it is left alone for an operator. */
+  /** The follower applied writes this leader does not have: not counted, repaired by snapshot. */
   diverged = false;
+  /** The diverged follower's applied offset: its snapshot waits until the leader's state reaches it. */
+  divergedAppliedOffset = 0;
   /** Times the follower answered `gap` and was re-sent from its own offset. */
   partialResyncs = 0;
   /** Times the follower needed a snapshot, and why the last time. */

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { fenceQuorum, mostAdvanced, nextEpoch, recoveryQuorum } from "./recovery.ts";
+import { type FollowerPosition, fenceQuorum, mostAdvanced, nextEpoch, recoveryQuorum, recoveryWriteQuorum } from "./recovery.ts";
 
 test("recovery hears from enough followers to meet every write quorum", () => {
   // 5 followers: a write acked by q followers is held by one of any 5 - q + 1.
@@ -35,4 +35,21 @@ test("a new epoch is above every epoch seen and the floor", () => {
   expect(nextEpoch([at("a", 1, 0, 3), at("b", 1, 0, 7)], 0)).toBe(8);
   expect(nextEpoch([at("a", 3, 0)], 1000)).toBe(1000);
   expect(nextEpoch([], 0)).toBe(1);
+});
+
+test("a quorum lowered at run time, reported by any follower, sets how many must answer", () => {
+  const floor = (writeQuorumFloor: number | null | undefined): FollowerPosition => ({ ...at("a", 1, 5), writeQuorumFloor });
+  const table: [configured: number, floors: (number | null | undefined)[], lowest: number, needed: number][] = [
+    [3, [], 3, 3],
+    [3, [null, undefined], 3, 3],
+    [3, [3, 3, 3], 3, 3],
+    [3, [3, 1, 3], 1, 5], // the case of issue 11: acknowledged at 1, restarted with WRITE_QUORUM=3
+    [3, [2], 2, 4],
+    [3, [0], 0, 5],
+    [2, [4], 2, 4], // a higher floor never lowers what must answer
+  ];
+  for (const [configured, floors, lowest, needed] of table) {
+    const quorum = recoveryWriteQuorum(configured, floors.map(floor));
+    expect([configured, floors, quorum, recoveryQuorum(5, quorum)]).toEqual([configured, floors, lowest, needed]);
+  }
 });

@@ -1,4 +1,5 @@
 import { assert } from "./assert.ts";
+import { constants } from "./constants.ts";
 import { StateMachine } from "./state-machine.ts";
 import type { Entry, RecoveryData } from "./types.ts";
 
@@ -11,6 +12,8 @@ export interface FollowerPosition {
   /** Epoch of the entry at lastOffset: the log's recency. */
   lastEntryEpoch: number;
   appliedOffset: number;
+  /** The smallest write quorum that may have acknowledged an entry it holds (see ReplicateMessage); absent or null: unknown. */
+  writeQuorumFloor?: number | null;
 }
 
 /**
@@ -22,6 +25,21 @@ export function recoveryQuorum(followerCount: number, writeQuorum: number): numb
   assert(writeQuorum >= 0 && writeQuorum <= followerCount, "write quorum within the follower count");
   if (followerCount === 0) return 0;
   return writeQuorum === 0 ? followerCount : followerCount - writeQuorum + 1;
+}
+
+/**
+ * The write quorum a restarting leader must plan for: its own configured one, or lower when a
+ * follower that answered reports that a lowered quorum may have acknowledged an entry it holds.
+ * A lowered quorum takes effect only once the old quorum of followers heard of it (LeaderCore),
+ * so any set of `recoveryQuorum(n, writeQuorum)` answers includes one that reports it.
+ */
+export function recoveryWriteQuorum(writeQuorum: number, positions: readonly FollowerPosition[]): number {
+  let lowest = writeQuorum;
+  for (const position of positions) {
+    const floor = position.writeQuorumFloor;
+    if (typeof floor === "number" && floor < lowest) lowest = floor;
+  }
+  return lowest;
 }
 
 /**
@@ -49,8 +67,11 @@ export function mostAdvanced(positions: readonly FollowerPosition[]): FollowerPo
   return best;
 }
 
-/** The next integer epoch above every epoch seen (epochs never come from a clock). */
-export function nextEpoch(positions: readonly FollowerPosition[], floor = 0): number {
+/**
+ * A new integer epoch above every epoch the followers reported, and at least `floor` (the epoch
+ * last tried). Epochs never come from a clock (DESIGN §9): a clock stepped back would reuse one.
+ */
+export function nextEpoch(positions: readonly FollowerPosition[], floor: number): number {
   return Math.max(floor, ...positions.map((position) => position.epoch + 1), 1);
 }
 
@@ -84,69 +105,107 @@ export interface Recovered {
 
 /**
  * What the recovering leader does next: ask every follower for its position (fencing it at
- * `fenceEpoch`, or only reading it when null), wait and ask again, fetch the most advanced
- * follower's data, or lead at `epoch`.
+ * `fenceEpoch`, or only reading it when null), wait and ask again, fetch a follower's data, lead
+ * at `epoch`, or give up (`failed`, after recoveryRoundsMax rounds).
  */
 export type RecoveryStep =
   | { kind: "poll"; fenceEpoch: number | null }
   | { kind: "retry"; reason: string }
   | { kind: "fetch"; from: FollowerPosition }
-  | { kind: "done"; epoch: number; recovered?: Recovered };
+  | { kind: "done"; epoch: number; recovered?: Recovered; writeQuorumFloor: number }
+  | { kind: "failed"; reason: string };
 
 /**
  * The decisions of a (re)starting leader's recovery, without I/O (src/node/recovery.ts runs them):
  * 1. Fence: every follower asked for its position first adopts the new epoch, so once enough of
  *    them answered, an old leader that still runs (paused, not dead) can no longer gather a
- *    write quorum. A follower that already saw this epoch or a newer one makes us fence above it.
- * 2. Hear from `fenceQuorum` followers: every acknowledged write is then held by one of them.
+ *    write quorum. Epochs are integers: one that a follower already saw makes us fence again
+ *    above the highest seen.
+ * 2. Hear from `fenceQuorum` followers for the lowest write quorum any of them reports (a quorum
+ *    lowered at run time): every acknowledged write is then held by one of them.
  * 3. Take over the most advanced one's state and log, checking that what arrives still reaches
- *    the position it was chosen for (it may have restarted empty in between), else start over.
+ *    the position it was chosen for (it may have restarted empty in between). If its data does
+ *    not arrive, or no longer reaches, go on with the next most advanced as long as the others
+ *    that answered are still enough; else fence again.
  * A leader never wipes or forks what its followers hold.
  */
 export class RecoveryCore {
-  readonly needed: number;
   #epoch = 1;
+  /** The lowest write quorum any follower reported in any round. */
+  #lowestQuorum: number;
+  #rounds = 0;
+  /** The followers of the last round not yet tried as the source, and whether fewer may do. */
+  #candidates: FollowerPosition[] = [];
+  #asyncGiveUp = false;
 
   constructor(
     readonly followerCount: number,
     readonly writeQuorum: number,
     readonly policy: RecoveryPolicy = recoveryPolicy,
   ) {
-    this.needed = fenceQuorum(followerCount, writeQuorum);
+    this.#lowestQuorum = writeQuorum;
   }
 
   get epoch(): number {
     return this.#epoch;
   }
 
+  /** Followers whose answers are needed now. */
+  get needed(): number {
+    return fenceQuorum(this.followerCount, this.#lowestQuorum);
+  }
+
+  get lowestQuorum(): number {
+    return this.#lowestQuorum;
+  }
+
   poll(): RecoveryStep {
+    if (this.#rounds >= constants.recoveryRoundsMax) {
+      return { kind: "failed", reason: `recovery gave up after ${constants.recoveryRoundsMax} rounds without enough followers` };
+    }
+    this.#rounds++;
     return { kind: "poll", fenceEpoch: this.policy.fences ? this.#epoch : null };
   }
 
   /**
-   * The positions one round heard (in follower order). `asyncGiveUp`: asynchronous replication
-   * promises nothing about unreplicated writes, so after a bound recovery goes on with fewer.
+   * The positions one round heard (in follower order). `elapsedMs` since recovery started:
+   * asynchronous replication promises nothing about unreplicated writes, so after `asyncWaitMs`
+   * recovery goes on with fewer.
    */
-  afterRound(positions: readonly FollowerPosition[], asyncGiveUp: boolean): RecoveryStep {
+  afterRound(positions: readonly FollowerPosition[], elapsedMs: number, asyncWaitMs: number): RecoveryStep {
+    this.#lowestQuorum = recoveryWriteQuorum(this.#lowestQuorum, positions);
     if (this.policy.fences && positions.some((position) => position.epoch >= this.#epoch)) {
       this.#epoch = nextEpoch(positions, this.#epoch);
       return this.poll();
     }
-    if (positions.length < this.needed && !asyncGiveUp) return { kind: "retry", reason: `${positions.length} of the ${this.needed} followers needed answered` };
+    this.#asyncGiveUp = this.#lowestQuorum === 0 && elapsedMs > asyncWaitMs;
+    if (positions.length < this.needed && !this.#asyncGiveUp) {
+      const why = this.#lowestQuorum < this.writeQuorum ? ` (a write quorum as low as ${this.#lowestQuorum} may have acknowledged entries they hold)` : "";
+      return { kind: "retry", reason: `waiting for followers, ${positions.length} of the ${this.needed} needed answered${why}` };
+    }
     if (!this.policy.fences) this.#epoch = nextEpoch(positions, this.#epoch);
-    const best = this.policy.rank(positions);
-    if (!best || best.lastOffset === 0) return { kind: "done", epoch: this.#epoch };
-    return { kind: "fetch", from: best };
+    this.#candidates = [...positions];
+    return this.#next();
   }
 
-  /** The data fetched from `from` (null: the fetch failed). */
-  afterFetch(from: FollowerPosition, data: RecoveryData | null): RecoveryStep {
-    if (!data) return { kind: "retry", reason: `fetching ${from.url}'s data failed` };
-    if (this.policy.checksSource && !reaches(data, from)) {
-      return { kind: "retry", reason: `${from.url} no longer holds what it reported (it restarted?)` };
+  /** The data fetched from `from` (a reason when the fetch failed). */
+  afterFetch(from: FollowerPosition, data: RecoveryData | string): RecoveryStep {
+    if (typeof data !== "string" && (!this.policy.checksSource || reaches(data, from))) {
+      const state = StateMachine.restore(data.appliedOffset, data.appliedEpoch, data.pairs);
+      const entries = this.policy.takePendingEntries ? data.entries : [];
+      return { kind: "done", epoch: this.#epoch, recovered: { state, entries, from: from.url }, writeQuorumFloor: this.#lowestQuorum };
     }
-    const state = StateMachine.restore(data.appliedOffset, data.appliedEpoch, data.pairs);
-    const entries = this.policy.takePendingEntries ? data.entries : [];
-    return { kind: "done", epoch: this.#epoch, recovered: { state, entries, from: from.url } };
+    this.#candidates.splice(this.#candidates.indexOf(from), 1);
+    return this.#next();
+  }
+
+  /** The most advanced candidate left, while the candidates are still enough. */
+  #next(): RecoveryStep {
+    if (this.#candidates.length === 0 || (this.#candidates.length < this.needed && !this.#asyncGiveUp)) {
+      return { kind: "retry", reason: `the followers left (${this.#candidates.length}) are fewer than the ${this.needed} needed; fencing again` };
+    }
+    const best = this.policy.rank(this.#candidates);
+    if (!best || best.lastOffset === 0) return { kind: "done", epoch: this.#epoch, writeQuorumFloor: this.#lowestQuorum };
+    return { kind: "fetch", from: best };
   }
 }

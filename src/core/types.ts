@@ -18,17 +18,25 @@ export interface ReplicateMessage {
   prevEpoch: number;
   entries: Entry[];
   commitOffset: number;
+  /**
+   * The smallest write quorum that may have acknowledged an entry of the leader's log not yet
+   * held by every follower (DESIGN §9: W is replicated state). Followers report it when fenced,
+   * so a restarting leader hears from enough of them even after W was lowered at run time.
+   * Absent: the message says nothing about it (the follower keeps what it knew).
+   */
+  writeQuorumFloor?: number;
 }
 
 /**
  * Follower → leader. On `ok`, `lastOffset` is the highest offset where the follower's log is known
  * to match this leader's; on `gap`, the highest offset it holds. `incarnation` grows with every
  * restart of the follower's process, so the leader can tell a reply of a process that has since
- * restarted (empty) from one of the process it talks to now.
+ * restarted (empty) from one of the process it talks to now. A `gap` with `diverged` says the
+ * follower applied entries the leader's log does not have: only a snapshot repairs it.
  */
 export type ReplicateReply =
   | { kind: "ok"; lastOffset: number; incarnation: number }
-  | { kind: "gap"; lastOffset: number; incarnation: number }
+  | { kind: "gap"; lastOffset: number; incarnation: number; diverged?: true }
   | { kind: "stale_epoch"; epoch: number };
 
 /** A key, its value's JSON text and the offset of the write that set it. */

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { WriteWaiters } from "./write-waiters.ts";
+import { type WriteWaiter, WriteWaiters } from "./write-waiters.ts";
 
 const waiter = (offset: number, required: number) => ({ offset, required, settled: false });
 
@@ -28,4 +28,15 @@ test("a waiter settled by its caller (a timeout) is never returned", () => {
   waiters.add(timedOut);
   timedOut.settled = true;
   expect(waiters.takeReady(1, () => 5)).toEqual([]);
+});
+
+test("takeAll answers every unsettled waiter once, elevated ones too, and leaves none", () => {
+  const waiters = new WriteWaiters<WriteWaiter>();
+  const list = [1, 2, 3].map((offset) => ({ offset, required: offset === 1 ? 3 : 1, settled: offset === 3 }));
+  for (const waiter of list) waiters.add(waiter);
+  expect(waiters.takeReady(1, () => 1)).toEqual([]); // offset 1 waits, elevated, for 3 acks
+  expect(waiters.takeAll().map((w) => w.offset)).toEqual([2, 1]);
+  expect(list.every((w) => w.settled)).toBe(true);
+  expect(waiters.takeAll()).toEqual([]);
+  expect(waiters.takeReady(10, () => 5)).toEqual([]);
 });

@@ -19,6 +19,15 @@ export class WriteWaiters<Waiter extends WriteWaiter> {
     this.#waiting.push(waiter);
   }
 
+  /** Every waiter not yet settled, marked settled, and none left (a deposed leader answers them all). */
+  takeAll(): Waiter[] {
+    const all = [...this.#waiting, ...this.#elevated].filter((waiter) => !waiter.settled);
+    this.#waiting = [];
+    this.#elevated = [];
+    for (const waiter of all) waiter.settled = true;
+    return all;
+  }
+
   /** The waiters now ready, marked settled, in offset order (elevated ones after). */
   takeReady(commitOffset: number, ackCount: (offset: number) => number): Waiter[] {
     const ready: Waiter[] = [];

@@ -1,10 +1,14 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import type { LeaderNode } from "../node/leader-node.ts";
+import type { LeaderNode, WriteOutcome } from "../node/leader-node.ts";
 import { ApiError } from "./errors.ts";
 import { parseBody, readJson } from "./input.ts";
+import { deposedError } from "./write-routes.ts";
 
-/** PUT /admin/config: change the write quorum and the simulated delay without a restart. */
+/**
+ * PUT /admin/config: change the write quorum and the simulated delay without a restart. A lower
+ * quorum is answered once it is in force (503 quorum_timeout if the current quorum cannot be met).
+ */
 export function adminRoutes(leader: LeaderNode): Hono {
   const app = new Hono();
   const delay = z.number().finite().min(0).max(60_000);
@@ -22,8 +26,19 @@ export function adminRoutes(leader: LeaderNode): Hono {
     if (minDelayMs > maxDelayMs) {
       throw new ApiError(400, "invalid_config", `minDelayMs (${minDelayMs}) must not exceed maxDelayMs (${maxDelayMs})`);
     }
-    if (change.writeQuorum !== undefined) leader.setWriteQuorum(change.writeQuorum);
     leader.setDelay({ minDelayMs, maxDelayMs });
+    // Lowering the quorum is itself a write at the current quorum: answered once in force.
+    const { writeQuorum } = change;
+    const outcome = writeQuorum === undefined ? null : await new Promise<WriteOutcome | null>((resolve) => leader.setWriteQuorum(writeQuorum, resolve));
+    if (outcome?.kind === "deposed") throw deposedError(outcome.epoch);
+    if (outcome?.kind === "timeout") {
+      throw new ApiError(
+        503,
+        "quorum_timeout",
+        `write quorum ${change.writeQuorum} takes effect once ${outcome.required} followers hold the change; ${outcome.acks} do so far`,
+        { offset: outcome.offset, acks: outcome.acks, required: outcome.required, pendingWriteQuorum: leader.core.pendingWriteQuorum },
+      );
+    }
     return c.json({ writeQuorum: leader.core.writeQuorum, ...leader.delay });
   });
   return app;

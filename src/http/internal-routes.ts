@@ -50,6 +50,7 @@ export const replicateMessageSchema = z
       .array(z.object({ offset: offset.min(1), epoch: z.number().int().min(0), key: z.string(), value: jsonText.nullable() }))
       .max(constants.batchEntriesMax),
     commitOffset: offset,
+    writeQuorumFloor: z.number().int().min(0).max(constants.followersMax).optional(),
   })
   .refine(
     (message) => message.entries.every((entry, index) => entry.offset === message.prevOffset + 1 + index),
@@ -123,6 +124,16 @@ export async function answerReplication(follower: FollowerNode, kind: "replicate
         case "ok":
           return { status: 200, body: { lastOffset: reply.lastOffset, incarnation: reply.incarnation, nodeId } };
         case "gap":
+          if (reply.diverged) {
+            return refuse(
+              new ApiError(409, "gap", "this follower applied writes the leader's log does not have; it needs a snapshot", {
+                lastOffset: reply.lastOffset,
+                incarnation: reply.incarnation,
+                diverged: true,
+                nodeId,
+              }),
+            );
+          }
           return refuse(
             new ApiError(409, "gap", `expected offset ${reply.lastOffset + 1}, got a message after ${message.prevOffset}`, {
               lastOffset: reply.lastOffset,

@@ -13,6 +13,7 @@ export function readRoutes(node: ServingNode): Hono {
     const key = keyFromPath(c, prefix, node.config.maxKeyBytes);
     const { minOffset } = readQuerySchema.parse(c.req.query()); // validated already; this types it
     const result = await new Promise<ReadResult>((resolve) => readCommitted(node, key, minOffset ?? 0, nodeTimings.readWaitMs, resolve));
+    if (result.kind === "refused") throw new ApiError(503, "stale_read", result.message, { reason: result.reason });
     if (result.kind === "stale_read") {
       throw new ApiError(503, "stale_read", `this node has not applied offset ${result.needed} yet; retry or read from the leader`, {
         minOffset: result.needed,

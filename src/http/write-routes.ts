@@ -19,6 +19,15 @@ export function writeRoutes(leader: LeaderNode): Hono {
   const answer = async (c: Context, key: string, value: string | null, query: WriteQuery) => {
     const outcome = await leader.write(key, value, query);
     if (outcome.kind === "committed") return c.json({ key, offset: outcome.offset, acks: outcome.acks });
+    if (outcome.kind === "deposed") throw deposedError(outcome.epoch);
+    if (outcome.deposedBy !== undefined) {
+      throw new ApiError(
+        503,
+        "quorum_timeout",
+        `write ${outcome.offset} reached ${outcome.acks} of ${outcome.required} acks before this leader was deposed by epoch ${outcome.deposedBy}; the new leader may or may not have taken it over`,
+        { key, offset: outcome.offset, acks: outcome.acks, required: outcome.required, deposedBy: outcome.deposedBy },
+      );
+    }
     throw new ApiError(
       503,
       "quorum_timeout",
@@ -57,6 +66,11 @@ async function showingShape<T>(shape: string, parse: () => Promise<T>): Promise<
     if (!(error instanceof ApiError) || error.status !== 400) throw error;
     throw new ApiError(400, error.code, `${error.message}; expected a JSON body like ${shape}`, error.details);
   }
+}
+
+/** A deposed leader refuses writes: it does not know the new leader's address. */
+export function deposedError(epoch: number): ApiError {
+  return new ApiError(421, "not_leader", `this leader was deposed by epoch ${epoch}; send writes to the new leader`, { leader: null, deposedBy: epoch });
 }
 
 /** On a follower every write is refused with the leader's address. */

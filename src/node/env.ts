@@ -1,4 +1,5 @@
 import { type DelayQuartiles, DelayScheduler } from "./delay-scheduler.ts";
+import { MemoryStorage, type Storage } from "./storage.ts";
 
 /**
  * Every source of nondeterminism a node uses, behind an interface (FoundationDB's way): the
@@ -57,4 +58,9 @@ export const realRandom: Random = {
 /** The production delays: a worker thread for sub-millisecond precision (src/node/delay-scheduler.ts). */
 export function realDelays(): Delays {
   return new DelayScheduler();
+}
+
+/** Everything a production follower runs on (memory storage: DATA_DIR is not there yet). */
+export function productionFollowerEnv(log: (line: string) => void = () => {}): { clock: Clock; timers: Timers; random: Random; storage: Storage; log: (line: string) => void } {
+  return { clock: realClock, timers: realTimers, random: realRandom, storage: new MemoryStorage(), log };
 }

@@ -1,15 +1,17 @@
+import { constants } from "../core/constants.ts";
 import { FollowerCore, type FollowerReady } from "../core/follower.ts";
 import type { FollowerPosition } from "../core/recovery.ts";
 import type { RecoveryData, ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotReply } from "../core/types.ts";
 import type { Config } from "../config.ts";
-import { type Random, randomIncarnation, type Timers } from "./env.ts";
+import { type Clock, type Random, randomIncarnation, type Timers } from "./env.ts";
 import { OffsetWatch } from "./offset-watch.ts";
-import type { ServingNode } from "./serving-node.ts";
+import type { ReadRefusal, ServingNode } from "./serving-node.ts";
 import type { Storage } from "./storage.ts";
 import { type NodeTimings, nodeTimings } from "./timings.ts";
 
 /** What a follower process runs on: production's in src/main.ts, simulated ones in src/sim. */
 export interface FollowerEnv {
+  clock: Clock;
   timers: Timers;
   random: Random;
   storage: Storage;
@@ -29,10 +31,19 @@ export class FollowerNode implements ServingNode {
   /** Each start of the process is a new incarnation: a random number, so no clock is involved. */
   readonly core: FollowerCore;
   readonly received: OffsetWatch;
+  /**
+   * What a `minOffset` read may rely on: applied here and verified against the current leader's
+   * log (right after a new leader's first message nothing is, until its probe matched), and only
+   * while a leader was heard from lately. A follower that was paused or cut off, or whose leader
+   * was replaced, may hold offsets of another history; it waits (bounded) rather than answer
+   * from it.
+   */
   readonly applied: OffsetWatch;
   readonly timings: NodeTimings;
+  readonly #clock: Clock;
   readonly #storage: Storage;
   readonly #log: (line: string) => void;
+  #lastLeaderMessageAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly config: Config,
@@ -41,8 +52,13 @@ export class FollowerNode implements ServingNode {
     const incarnation = randomIncarnation(env.random);
     this.core = env.newCore ? env.newCore(incarnation) : new FollowerCore(incarnation);
     this.timings = { ...nodeTimings, ...env.timings };
+    this.#clock = env.clock;
     this.received = new OffsetWatch(() => this.core.lastOffset, env.timers);
-    this.applied = new OffsetWatch(() => this.core.appliedOffset, env.timers);
+    this.applied = new OffsetWatch(
+      () =>
+        this.#clock.nowMs() - this.#lastLeaderMessageAtMs > constants.followerReadSilenceMs ? 0 : Math.min(this.core.appliedOffset, this.core.verifiedOffset),
+      env.timers,
+    );
     this.#storage = env.storage;
     this.#log = env.log;
   }
@@ -70,6 +86,12 @@ export class FollowerNode implements ServingNode {
   /** Followers serve what they applied; `minOffset` is how a client asks for more. */
   readonly readBarrierOffset = 0;
 
+  /** A follower that applied writes the leader does not have serves none until repaired by snapshot. */
+  get readRefusal(): ReadRefusal | null {
+    if (!this.core.diverged) return null;
+    return { reason: "diverged", message: "this follower applied writes the current leader does not have; it is being repaired by snapshot" };
+  }
+
   status(): Record<string, unknown> {
     return {
       id: this.config.nodeId,
@@ -83,13 +105,18 @@ export class FollowerNode implements ServingNode {
       leader: this.config.leaderUrl,
       leaderId: this.core.leaderId,
       snapshotsInstalled: this.core.snapshotsInstalled,
+      writeQuorumFloor: this.core.writeQuorumFloor,
+      diverged: this.core.diverged,
     };
   }
 
   /** A replicate message; `done` gets the answer once what it carried is stored. */
   replicate(message: ReplicateMessage, done: (reply: ReplicateReply) => void): void {
+    this.#lastLeaderMessageAtMs = this.#clock.nowMs();
     const reply = this.core.receive(message);
-    if (reply.kind !== "gap") {
+    // Entries ahead of a gap may be overtaken by the earlier message: wait for it, bounded. A
+    // heartbeat ahead is a leader's probe of where this log ends: it is answered at once.
+    if (reply.kind !== "gap" || reply.diverged || message.entries.length === 0) {
       this.#store(() => done(reply));
       return;
     }
@@ -102,19 +129,26 @@ export class FollowerNode implements ServingNode {
 
   /** A snapshot chunk; the last one replaces the state. */
   receiveSnapshot(chunk: SnapshotChunk, done: (reply: SnapshotReply) => void): void {
+    this.#lastLeaderMessageAtMs = this.#clock.nowMs();
     const reply = this.core.receiveSnapshot(chunk);
     if (chunk.done && reply.kind === "ok") this.#log(`installed snapshot at offset ${chunk.snapshotOffset}`);
     this.#store(() => done(reply));
   }
 
   /**
-   * A restarting leader's first question: where this follower was (epoch seen, log held), after
-   * which it adopts the new epoch, as a heartbeat of that epoch would make it, and promises it
-   * before answering.
+   * A restarting leader's first question: where this follower was (epoch seen, log held, the
+   * write quorum floor), after which it adopts the new epoch, as a heartbeat of that epoch would
+   * make it, and promises it before answering.
    */
   fence(epoch: number, leaderId: string, done: (position: Omit<FollowerPosition, "url">) => void): void {
     const core = this.core;
-    const position = { epoch: core.epoch, lastOffset: core.lastOffset, lastEntryEpoch: core.lastEntryEpoch, appliedOffset: core.appliedOffset };
+    const position = {
+      epoch: core.epoch,
+      lastOffset: core.lastOffset,
+      lastEntryEpoch: core.lastEntryEpoch,
+      appliedOffset: core.appliedOffset,
+      writeQuorumFloor: core.writeQuorumFloor,
+    };
     if (epoch > core.epoch) core.receive({ epoch, leaderId, prevOffset: 0, prevEpoch: 0, entries: [], commitOffset: 0 });
     this.#store(() => done(position));
   }
@@ -144,7 +178,7 @@ export class FollowerNode implements ServingNode {
     this.#storage.sync(() => {
       then();
       this.received.notify();
-      if (ready.committed.length > 0 || ready.snapshotInstalled) this.applied.notify();
+      this.applied.notify();
     });
   }
 }

@@ -3,8 +3,8 @@ import type { ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotReply } f
 import {
   type Answer,
   type Body,
-  parseRecoveryStream,
   type RecoveryData,
+  readRecoveryStream,
   replicateReply,
   settle,
   snapshotReply,
@@ -74,12 +74,34 @@ export async function fenceOverHttp(url: string, headers: Record<string, string>
     throw new TransportError(`${url}/internal/fence answered ${status}`);
   }
   const position = body as unknown as FollowerPosition;
-  return { url, epoch: position.epoch, lastOffset: position.lastOffset, lastEntryEpoch: position.lastEntryEpoch, appliedOffset: position.appliedOffset };
+  const floor = position.writeQuorumFloor;
+  return {
+    url,
+    epoch: position.epoch,
+    lastOffset: position.lastOffset,
+    lastEntryEpoch: position.lastEntryEpoch,
+    appliedOffset: position.appliedOffset,
+    // A follower that never heard a floor (or an older version that does not say) reports none.
+    writeQuorumFloor: Number.isInteger(floor) && (floor as number) >= 0 ? (floor as number) : null,
+  };
 }
 
-/** `GET /internal/recover`: the follower's state and held entries, as NDJSON. */
-export async function recoverOverHttp(url: string, headers: Record<string, string>, timeoutMs: number): Promise<RecoveryData> {
-  const response = await fetch(`${url}/internal/recover`, { headers, signal: AbortSignal.timeout(timeoutMs) });
-  if (!response.ok) throw new TransportError(`${url}/internal/recover answered ${response.status}`);
-  return parseRecoveryStream(await response.text());
+/** `GET /internal/recover`: the follower's state and held entries, as NDJSON, read as it arrives; fails once idle for `idleTimeoutMs`. */
+export async function recoverOverHttp(url: string, headers: Record<string, string>, idleTimeoutMs: number): Promise<RecoveryData> {
+  const controller = new AbortController();
+  let timer = setTimeout(() => controller.abort(), idleTimeoutMs);
+  const progressed = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => controller.abort(), idleTimeoutMs);
+  };
+  try {
+    const response = await fetch(`${url}/internal/recover`, { headers, signal: controller.signal });
+    if (!response.ok || !response.body) throw new TransportError(`${url}/internal/recover answered ${response.status}`);
+    return await readRecoveryStream(response.body, progressed);
+  } catch (error) {
+    if (controller.signal.aborted) throw new TransportError(`${url}/internal/recover sent nothing for ${idleTimeoutMs} ms`);
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,18 +1,23 @@
 import { LeaderCore, type LeaderOptions } from "../core/leader.ts";
 import type { Recovered } from "../core/recovery.ts";
-import type { ReplicateMessage, SnapshotChunk } from "../core/types.ts";
+import type { Entry, ReplicateMessage, SnapshotChunk } from "../core/types.ts";
 import { type WriteWaiter, WriteWaiters } from "../core/write-waiters.ts";
 import type { Config } from "../config.ts";
 import type { Clock, Delays, Random, TimerHandle, Timers } from "./env.ts";
 import { OffsetWatch } from "./offset-watch.ts";
-import type { ServingNode } from "./serving-node.ts";
+import type { ReadRefusal, ServingNode } from "./serving-node.ts";
 import type { Storage } from "./storage.ts";
 import { type NodeTimings, nodeTimings } from "./timings.ts";
 import { type Transport, TransportError } from "./transport.ts";
 
+/**
+ * `timeout` is indeterminate (with `deposedBy` when a newer leader deposed this one meanwhile: it
+ * may have taken the write over); `deposed`: refused before anything was appended.
+ */
 export type WriteOutcome =
   | { kind: "committed"; offset: number; acks: number; required: number }
-  | { kind: "timeout"; offset: number; acks: number; required: number };
+  | { kind: "timeout"; offset: number; acks: number; required: number; deposedBy?: number }
+  | { kind: "deposed"; epoch: number };
 
 interface Waiter extends WriteWaiter {
   done: (outcome: WriteOutcome) => void;
@@ -38,10 +43,11 @@ export interface LeaderEnv {
   newCore?: (options: LeaderOptions) => LeaderCore;
 }
 
-/** The recovery a leader starts from (src/node/recovery.ts): its epoch, and what it took over. */
+/** The recovery a leader starts from (src/node/recovery.ts): its epoch, what it took over, the lowest write quorum reported. */
 export interface LeaderStart {
   epoch: number;
   recovered?: Recovered;
+  writeQuorumFloor?: number;
 }
 
 /**
@@ -63,6 +69,7 @@ export class LeaderNode implements ServingNode {
   #pumpScheduled = false;
   #heartbeatTimer: TimerHandle | null = null;
   #stopped = false;
+  #deposedLogged = false;
 
   constructor(
     readonly config: Config,
@@ -80,6 +87,7 @@ export class LeaderNode implements ServingNode {
       writeQuorum: config.writeQuorum,
       logRetention: config.logRetention,
       recovered: start.recovered,
+      writeQuorumFloor: start.writeQuorumFloor,
     };
     this.core = env.newCore ? env.newCore(options) : new LeaderCore(options);
     this.delay = { minDelayMs: config.minDelayMs, maxDelayMs: config.maxDelayMs };
@@ -110,11 +118,18 @@ export class LeaderNode implements ServingNode {
     return this.core.readBarrierOffset;
   }
 
+  get readRefusal(): ReadRefusal | null {
+    const deposedBy = this.core.deposedBy;
+    if (deposedBy === null) return null;
+    return { reason: "deposed", message: `this leader was deposed by epoch ${deposedBy}: its state may be stale; read from the new leader` };
+  }
+
   status(): Record<string, unknown> {
     const nowMs = this.#env.clock.nowMs();
     return {
       id: this.config.nodeId,
-      role: this.role,
+      role: this.core.deposedBy === null ? this.role : "deposed",
+      deposedBy: this.core.deposedBy,
       epoch: this.epoch,
       lastOffset: this.lastOffset,
       commitOffset: this.commitOffset,
@@ -123,6 +138,8 @@ export class LeaderNode implements ServingNode {
       digest: this.state.digest().digest,
       writeQuorum: this.core.writeQuorum,
       transport: this.#env.transport.name,
+      pendingWriteQuorum: this.core.pendingWriteQuorum,
+      writeQuorumFloor: this.core.writeQuorumFloor,
       delay: { ...this.delay, measured: this.#env.delays.quartiles() },
       followers: this.core.followers.map((progress, index) => ({
         id: this.followerIds[index],
@@ -160,10 +177,34 @@ export class LeaderNode implements ServingNode {
 
   /**
    * `write` with a callback, called once: the path the simulator drives without a microtask
-   * queue. Returns the write's offset.
+   * queue. Returns the write's offset, or null when refused (a deposed leader takes no writes).
    */
-  propose(key: string, value: string | null, options: { quorum?: number; timeoutMs?: number }, done: (outcome: WriteOutcome) => void): number {
-    const entry = this.core.propose(key, value);
+  propose(key: string, value: string | null, options: { quorum?: number; timeoutMs?: number }, done: (outcome: WriteOutcome) => void): number | null {
+    const deposedBy = this.core.deposedBy;
+    if (deposedBy !== null) {
+      done({ kind: "deposed", epoch: deposedBy });
+      return null;
+    }
+    return this.#await(this.core.propose(key, value), options, done);
+  }
+
+  /**
+   * A higher write quorum takes effect at once (`done(null)`); a lower one once the change is
+   * held by the current quorum (see LeaderCore.setWriteQuorum): the outcome of that marker write.
+   */
+  setWriteQuorum(quorum: number, done: (outcome: WriteOutcome | null) => void = () => {}): void {
+    const deposedBy = this.core.deposedBy;
+    if (deposedBy !== null) {
+      done({ kind: "deposed", epoch: deposedBy });
+      return;
+    }
+    const marker = this.core.setWriteQuorum(quorum);
+    this.#afterProgress();
+    if (!marker) done(null);
+    else this.#await(marker, {}, done);
+  }
+
+  #await(entry: Entry, options: { quorum?: number; timeoutMs?: number }, done: (outcome: WriteOutcome) => void): number {
     const required = Math.max(options.quorum ?? 0, this.core.writeQuorum);
     const waiter: Waiter = {
       offset: entry.offset,
@@ -182,11 +223,6 @@ export class LeaderNode implements ServingNode {
     return entry.offset;
   }
 
-  setWriteQuorum(quorum: number): void {
-    this.core.setWriteQuorum(quorum);
-    this.#afterProgress();
-  }
-
   setDelay(delay: Partial<Delay>): void {
     Object.assign(this.delay, delay);
   }
@@ -195,12 +231,23 @@ export class LeaderNode implements ServingNode {
   #answer(waiter: Waiter, committed: boolean): void {
     this.#env.timers.cancel(waiter.timer);
     const acks = this.core.ackCount(waiter.offset);
-    waiter.done({ kind: committed ? "committed" : "timeout", offset: waiter.offset, acks, required: waiter.required });
+    const deposedBy = this.core.deposedBy ?? undefined;
+    waiter.done(
+      committed
+        ? { kind: "committed", offset: waiter.offset, acks, required: waiter.required }
+        : { kind: "timeout", offset: waiter.offset, acks, required: waiter.required, ...(deposedBy ? { deposedBy } : {}) },
+    );
   }
 
-  /** Answers every write that is now committed with enough acks. */
+  /** Answers every write that is now committed with enough acks; once deposed, every write still waiting. */
   #afterProgress(): void {
     this.applied.notify();
+    if (this.core.deposedBy !== null) {
+      if (!this.#deposedLogged) this.#env.log(`deposed by epoch ${this.core.deposedBy}; refusing reads and writes`);
+      this.#deposedLogged = true;
+      for (const waiter of this.#waiters.takeAll()) this.#answer(waiter, false);
+      return;
+    }
     for (const waiter of this.#waiters.takeReady(this.core.commitOffset, this.#ackCount)) this.#answer(waiter, true);
   }
 

@@ -1,15 +1,25 @@
 import type { StoredValue } from "../core/state-machine.ts";
-import type { ServingNode } from "./serving-node.ts";
+import type { ReadRefusal, ServingNode } from "./serving-node.ts";
 
-export type ReadResult = { kind: "value"; stored: StoredValue | undefined } | { kind: "stale_read"; needed: number; appliedOffset: number };
+export type ReadResult =
+  | { kind: "value"; stored: StoredValue | undefined }
+  | { kind: "stale_read"; needed: number; appliedOffset: number }
+  | ({ kind: "refused" } & ReadRefusal);
 
 /**
  * A read on any node: committed values only, once `minOffset` and the node's read barrier are
  * applied (a recovered leader first commits what it took over, so it never serves a state older
- * than a write its predecessor acknowledged), waiting at most `waitMs`.
+ * than a write its predecessor acknowledged), waiting at most `waitMs`. A node that must serve no
+ * read (a diverged follower, a deposed leader) refuses at once.
  */
 export function readCommitted(node: ServingNode, key: string, minOffset: number, waitMs: number, done: (result: ReadResult) => void): void {
+  const refusal = node.readRefusal;
+  if (refusal) {
+    done({ kind: "refused", ...refusal });
+    return;
+  }
   const needed = Math.max(minOffset, node.readBarrierOffset);
+  // `applied` is what this node can vouch for (a follower's verified against its leader).
   node.applied.waitFor(needed, waitMs, (reached) => {
     if (!reached) done({ kind: "stale_read", needed, appliedOffset: node.state.appliedOffset });
     else done({ kind: "value", stored: node.state.get(key) });

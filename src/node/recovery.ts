@@ -6,6 +6,8 @@ import { type Transport, TransportError } from "./transport.ts";
 export interface Recovery {
   epoch: number;
   recovered?: Recovered;
+  /** The lowest write quorum that may have acknowledged a recovered entry (a quorum lowered at run time). */
+  writeQuorumFloor?: number;
   /** The positions of the last round, the one the decision was made on. */
   positions: FollowerPosition[];
 }
@@ -23,38 +25,43 @@ export interface RecoveryEnv {
 /** Rounds between two log lines that repeat the same reason to wait. */
 const waitingLogEveryRounds = 10;
 
+export class RecoveryFailed extends Error {
+  override name = "RecoveryFailed";
+}
+
 /**
  * Runs a (re)started leader's recovery (decided by RecoveryCore, see src/core/recovery.ts):
  * rounds of fence requests to every follower, a pause between rounds, then the most advanced
- * follower's data. `done` is called once, unless `abort` was called first (the process died).
+ * follower's data (the next most advanced if it does not arrive). `done` is called once with the
+ * recovery, or with RecoveryFailed after recoveryRoundsMax rounds, unless `abort` was called
+ * first (the process died).
  */
 export function runRecovery(
   leaderId: string,
   followerUrls: readonly string[],
   writeQuorum: number,
   env: RecoveryEnv,
-  done: (recovery: Recovery) => void,
+  done: (recovery: Recovery | RecoveryFailed) => void,
 ): { abort(): void } {
   const timings = { ...nodeTimings, ...env.timings };
   const core = new RecoveryCore(followerUrls.length, writeQuorum, env.policy);
   const startedMs = env.clock.nowMs();
   let aborted = false;
-  let rounds = 0;
   let lastReason = "";
+  let waitingRounds = 0;
   let positions: FollowerPosition[] = [];
 
   const poll = (fenceEpoch: number | null) => {
-    rounds++;
     const answers: (FollowerPosition | null)[] = followerUrls.map(() => null);
     let outstanding = followerUrls.length;
     const roundDone = () => {
       // In follower order, whatever order the answers came in: ties go to the first follower.
       positions = answers.filter((answer) => answer !== null);
-      const asyncGiveUp = writeQuorum === 0 && env.clock.nowMs() - startedMs > timings.asyncWaitMs;
-      if (asyncGiveUp && positions.length < core.needed) {
+      const step = core.afterRound(positions, env.clock.nowMs() - startedMs, timings.asyncWaitMs);
+      if (step.kind === "fetch" && positions.length < core.needed) {
         env.log(`recovery: only ${positions.length} of ${followerUrls.length} followers answered; in asynchronous mode the others' unreplicated writes may be lost`);
       }
-      run(core.afterRound(positions, asyncGiveUp));
+      run(step);
     };
     if (outstanding === 0) {
       roundDone();
@@ -77,14 +84,27 @@ export function runRecovery(
       case "poll":
         poll(step.fenceEpoch);
         return;
-      case "retry":
-        if (step.reason !== lastReason || rounds % waitingLogEveryRounds === 0) env.log(`recovery: ${step.reason}; trying again`);
+      case "retry": {
+        // The first round that waits says why, then every tenth; another reason is said at once.
+        const waiting = step.reason.startsWith("waiting");
+        if (!waiting || step.reason !== lastReason || waitingRounds % waitingLogEveryRounds === 0) env.log(`recovery: ${step.reason}`);
+        waitingRounds = waiting ? waitingRounds + 1 : 0;
         lastReason = step.reason;
         env.timers.after(timings.positionRetryMs, () => run(core.poll()));
         return;
+      }
       case "fetch":
         env.transport.recover(step.from.url, timings.recoverTimeoutMs, (answer) => {
-          if (!aborted) run(core.afterFetch(step.from, answer instanceof TransportError ? null : answer));
+          if (aborted) return;
+          const next = core.afterFetch(step.from, answer instanceof TransportError ? answer.message : answer);
+          if (next.kind !== "done") {
+            const why =
+              answer instanceof TransportError
+                ? `fetching the data of ${step.from.url} failed (${answer.message})`
+                : `the data of ${step.from.url} no longer reaches the position it reported (${step.from.lastOffset}, epoch ${step.from.lastEntryEpoch})`;
+            env.log(`recovery: ${why}; trying the next most advanced`);
+          }
+          run(next);
         });
         return;
       case "done":
@@ -92,7 +112,11 @@ export function runRecovery(
           const { from, state, entries } = step.recovered;
           env.log(`recovery: took over ${from} (applied ${state.appliedOffset}, ${entries.length} entries beyond); new epoch ${step.epoch}`);
         }
-        done({ epoch: step.epoch, recovered: step.recovered, positions });
+        done({ epoch: step.epoch, recovered: step.recovered, writeQuorumFloor: step.writeQuorumFloor, positions });
+        return;
+      case "failed":
+        env.log(`recovery: ${step.reason}`);
+        done(new RecoveryFailed(step.reason));
     }
   };
 
@@ -104,7 +128,9 @@ export function runRecovery(
   };
 }
 
-/** `runRecovery` as a Promise: a leader listens only once it has recovered. */
+/** `runRecovery` as a Promise: a leader listens only once it has recovered (rejects with RecoveryFailed). */
 export function recoverFromFollowers(leaderId: string, followerUrls: readonly string[], writeQuorum: number, env: RecoveryEnv): Promise<Recovery> {
-  return new Promise((resolve) => runRecovery(leaderId, followerUrls, writeQuorum, env, resolve));
+  return new Promise((resolve, reject) =>
+    runRecovery(leaderId, followerUrls, writeQuorum, env, (result) => (result instanceof RecoveryFailed ? reject(result) : resolve(result))),
+  );
 }

@@ -16,6 +16,14 @@ export interface ServingNode {
   readonly lastEntryEpoch: number;
   /** Reads wait until this offset is applied (a recovered leader's epoch marker). */
   readonly readBarrierOffset: number;
+  /** Why this node must not serve any read now (a diverged follower, a deposed leader), or null. */
+  readonly readRefusal: ReadRefusal | null;
   status(): Record<string, unknown>;
   stop(): void;
+}
+
+/** Why a node answers every read with 503 stale_read: `reason` is in the answer, for clients and tests. */
+export interface ReadRefusal {
+  reason: "diverged" | "deposed";
+  message: string;
 }

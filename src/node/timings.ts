@@ -9,7 +9,7 @@ export interface NodeTimings {
   gapWaitMs: number;
   /** A replicate call gives up after this; the follower itself waits at most gapWaitMs. */
   replicateTimeoutMs: number;
-  /** Recovery: one fence (position) request, the pause between rounds, the data transfer. */
+  /** Recovery: one fence (position) request, the pause between rounds, the data transfer's idle bound. */
   positionTimeoutMs: number;
   positionRetryMs: number;
   recoverTimeoutMs: number;
@@ -24,7 +24,7 @@ export const nodeTimings: Readonly<NodeTimings> = {
   replicateTimeoutMs: constants.gapWaitMs + 2000,
   positionTimeoutMs: 1000,
   positionRetryMs: 500,
-  recoverTimeoutMs: 60_000,
+  recoverTimeoutMs: constants.recoveryIdleTimeoutMs,
   asyncWaitMs: 10_000,
   readWaitMs: 1000,
 };

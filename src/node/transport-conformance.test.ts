@@ -1,10 +1,9 @@
 import { parseConfig } from "../config.ts";
 import { createApp, replicateBodyLimitBytes } from "../http/app.ts";
 import { streamHandler, streamUpgrader } from "../http/stream.ts";
-import { realRandom, realTimers } from "./env.ts";
+import { productionFollowerEnv } from "./env.ts";
 import { FollowerNode } from "./follower-node.ts";
 import { HttpTransport } from "./http-transport.ts";
-import { MemoryStorage } from "./storage.ts";
 import { StreamTransport } from "./stream-transport.ts";
 import { transportConformance } from "./transport-conformance.ts";
 import type { Transport } from "./transport.ts";
@@ -15,7 +14,7 @@ const token = "conformance-token-0123";
 function servedFollower(newTransport: (token: string) => Transport) {
   return async () => {
     const config = parseConfig({ ROLE: "follower", CLUSTER_TOKEN: token, NODE_ID: "f1" });
-    const follower = new FollowerNode(config, { timers: realTimers, random: realRandom, storage: new MemoryStorage(), log: () => {} });
+    const follower = new FollowerNode(config, productionFollowerEnv());
     const app = createApp(follower);
     const upgrade = streamUpgrader(token);
     const server = Bun.serve({

@@ -69,7 +69,7 @@ export function transportConformance(name: string, setUp: () => Promise<Transpor
       const { transport, url, follower } = under;
       value(await under.call<TransportReply<ReplicateReply>>((done) => transport.replicate(url, message(0, entries(1, 2), 1), timeoutMs, done)));
       const position = value(await under.call<FollowerPosition>((done) => transport.fence(url, 5, "L2", timeoutMs, done)));
-      expect(position).toEqual({ url, epoch: 1, lastOffset: 2, lastEntryEpoch: 1, appliedOffset: 1 });
+      expect(position).toEqual({ url, epoch: 1, lastOffset: 2, lastEntryEpoch: 1, appliedOffset: 1, writeQuorumFloor: null });
       expect(follower.epoch).toBe(5);
       const refused = value(await under.call<TransportReply<ReplicateReply>>((done) => transport.replicate(url, message(2, [], 2), timeoutMs, done)));
       expect(refused.reply).toEqual({ kind: "stale_epoch", epoch: 5 });

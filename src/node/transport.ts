@@ -1,3 +1,4 @@
+import { constants } from "../core/constants.ts";
 import type { FollowerPosition } from "../core/recovery.ts";
 import type { Entry, RecoveryData, ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotPair, SnapshotReply } from "../core/types.ts";
 
@@ -16,7 +17,8 @@ export interface Transport {
   snapshot(followerUrl: string, chunk: SnapshotChunk, timeoutMs: number, done: Answer<TransportReply<SnapshotReply>>): void;
   /** The follower adopts `epoch` (refusing older leaders from then on) and says where it was. */
   fence(followerUrl: string, epoch: number, leaderId: string, timeoutMs: number, done: Answer<FollowerPosition>): void;
-  recover(followerUrl: string, timeoutMs: number, done: Answer<RecoveryData>): void;
+  /** The follower's data; fails once nothing arrived for `idleTimeoutMs` (a large state may take longer in all). */
+  recover(followerUrl: string, idleTimeoutMs: number, done: Answer<RecoveryData>): void;
   /** Closes connections (the node stops). */
   close(): void;
 }
@@ -52,7 +54,8 @@ function toReply<Reply>(
   const okReply = status === 200 && body && incarnation !== null ? ok(body, incarnation) : null;
   if (okReply) return { reply: okReply, nodeId };
   if (status === 409 && body?.error === "gap" && typeof body.lastOffset === "number" && incarnation !== null) {
-    return { reply: { kind: "gap", lastOffset: body.lastOffset, incarnation } as Reply, nodeId };
+    const gap = { kind: "gap", lastOffset: body.lastOffset, incarnation, ...(body.diverged === true ? { diverged: true } : {}) };
+    return { reply: gap as Reply, nodeId };
   }
   if (status === 409 && body?.error === "stale_epoch" && typeof body.epoch === "number") {
     return { reply: { kind: "stale_epoch", epoch: body.epoch } as Reply, nodeId };
@@ -92,21 +95,54 @@ export function* recoveryLines(data: RecoveryData): Generator<string> {
   for (const entry of data.entries) yield JSON.stringify(entry);
 }
 
-export function parseRecoveryStream(text: string): RecoveryData {
-  const lines = text.split("\n").filter(Boolean);
-  const header = JSON.parse(lines[0] ?? "null") as {
-    epoch: number;
-    appliedOffset: number;
-    appliedEpoch: number;
-    pairs: number;
-    entries: number;
-  } | null;
-  if (!header || lines.length !== 1 + header.pairs + header.entries) throw new TransportError("truncated recovery stream");
-  return {
-    epoch: header.epoch,
-    appliedOffset: header.appliedOffset,
-    appliedEpoch: header.appliedEpoch,
-    pairs: lines.slice(1, 1 + header.pairs).map((line) => JSON.parse(line) as SnapshotPair),
-    entries: lines.slice(1 + header.pairs).map((line) => JSON.parse(line) as Entry),
+interface RecoveryHeader {
+  epoch: number;
+  appliedOffset: number;
+  appliedEpoch: number;
+  pairs: number;
+  entries: number;
+}
+
+const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+
+/**
+ * Parses `/internal/recover` as it arrives, line by line: never more than `recoveryStreamBytesMax`
+ * bytes in all (a line may be as long as an honest value is: MAX_VALUE_BYTES is a setting), nor
+ * more lines than the header announced. `onProgress` is called for every chunk (the caller's idle timeout).
+ */
+export async function readRecoveryStream(
+  chunks: AsyncIterable<Uint8Array>,
+  onProgress: () => void = () => {},
+  bytesMax: number = constants.recoveryStreamBytesMax,
+): Promise<RecoveryData> {
+  const decoder = new TextDecoder();
+  let header: RecoveryHeader | null = null;
+  const data: RecoveryData = { epoch: 0, appliedOffset: 0, appliedEpoch: 0, pairs: [], entries: [] };
+  let bytes = 0;
+  let partial = "";
+  const take = (line: string) => {
+    if (!line) return;
+    const parsed = JSON.parse(line) as unknown;
+    if (!header) {
+      const candidate = parsed as RecoveryHeader | null;
+      const counts = [candidate?.epoch, candidate?.appliedOffset, candidate?.appliedEpoch, candidate?.pairs, candidate?.entries];
+      if (!counts.every(isCount)) throw new TransportError("recovery stream: bad header");
+      header = candidate!;
+      Object.assign(data, { epoch: header.epoch, appliedOffset: header.appliedOffset, appliedEpoch: header.appliedEpoch });
+    } else if (data.pairs.length < header.pairs) data.pairs.push(parsed as SnapshotPair);
+    else if (data.entries.length < header.entries) data.entries.push(parsed as Entry);
+    else throw new TransportError("recovery stream: more lines than its header announced");
   };
+  for await (const chunk of chunks) {
+    onProgress();
+    bytes += chunk.byteLength;
+    if (bytes > bytesMax) throw new TransportError(`recovery stream: longer than ${bytesMax} bytes`);
+    const lines = (partial + decoder.decode(chunk, { stream: true })).split("\n");
+    partial = lines.pop()!;
+    for (const line of lines) take(line);
+  }
+  take(partial + decoder.decode());
+  const complete = header as RecoveryHeader | null;
+  if (!complete || data.pairs.length !== complete.pairs || data.entries.length !== complete.entries) throw new TransportError("truncated recovery stream");
+  return data;
 }

@@ -1,10 +1,13 @@
 import type { EventQueue } from "./event-queue.ts";
+import { SimClock } from "./sim-env.ts";
 import type { Random } from "./random.ts";
 import type { Scenario } from "./scenario.ts";
 import type { Trace } from "./trace.ts";
 
 /** What every part of one run shares: the clock and agenda, the one PRNG, the scenario, the trace. */
 export class SimContext {
+  /** The clock every node reads (it may step; the agenda's time does not). */
+  readonly clock: SimClock;
   #nextCallId = 1;
 
   constructor(
@@ -12,7 +15,9 @@ export class SimContext {
     readonly rng: Random,
     readonly scenario: Scenario,
     readonly trace: Trace,
-  ) {}
+  ) {
+    this.clock = new SimClock(queue);
+  }
 
   get nowUs(): number {
     return this.queue.nowUs;

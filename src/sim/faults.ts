@@ -5,7 +5,6 @@ import { formatMessage, formatReply } from "./format.ts";
 import type { LeaderHost } from "./leader-host.ts";
 import type { Cut, Network } from "./network.ts";
 import type { FollowerHost } from "./follower-host.ts";
-import type { SimClock } from "./sim-env.ts";
 
 export interface FaultStats {
   partitions: number;
@@ -57,7 +56,6 @@ export class FaultInjector {
     private readonly network: Network,
     private readonly host: LeaderHost,
     private readonly followers: readonly FollowerHost[],
-    private readonly clock: SimClock,
   ) {}
 
   start(): void {
@@ -113,7 +111,7 @@ export class FaultInjector {
       case "clockSteps": {
         const forward = context.rng.chance(0.5);
         const stepMs = forward ? context.rng.int(1, clockStepForwardMsMax) : -context.rng.int(1, clockStepBackMsMax);
-        this.clock.stepMs(stepMs);
+        context.clock.stepMs(stepMs);
         context.log(`fault clock steps ${stepMs}ms`);
         break;
       }
@@ -140,8 +138,9 @@ export class FaultInjector {
   }
 
   /**
-   * PUT /admin/config on the serving leader. Never below WRITE_QUORUM: a restarted leader
-   * recovers with the configured quorum, which must meet every quorum writes were acknowledged at.
+   * PUT /admin/config on the serving leader: any quorum from 1 (0 only in asynchronous runs,
+   * which promise nothing across a leader crash). A lowered quorum is replicated state: a
+   * restarted leader recovers with the lowest one any follower reports.
    */
   #changeQuorum(): void {
     const { context } = this;
@@ -150,9 +149,12 @@ export class FaultInjector {
       context.log("fault quorum change skipped: no leader serving");
       return;
     }
-    const quorum = context.rng.int(context.scenario.writeQuorum, this.followers.length);
-    context.log(`fault write quorum ${node.core.writeQuorum} → ${quorum} on ${this.host.serving!.name}`);
-    node.setWriteQuorum(quorum);
+    const quorum = context.rng.int(context.scenario.writeQuorum === 0 ? 0 : 1, this.followers.length);
+    const name = this.host.serving!.name;
+    context.log(`fault write quorum ${node.core.writeQuorum} → ${quorum} on ${name}`);
+    node.setWriteQuorum(quorum, (outcome) => {
+      if (outcome) context.log(`${name} write quorum ${quorum}: ${outcome.kind}`);
+    });
   }
 
   #sendDeposed(follower: FollowerHost): void {

@@ -183,6 +183,7 @@ export class FollowerHost {
   #startNode(): FollowerNode {
     const { context } = this;
     const node = new FollowerNode(nodeConfig(context.scenario, { role: "follower", nodeId: this.name }), {
+      clock: context.clock,
       timers: this.#timers,
       random: context.rng,
       storage: new MemoryStorage(),

@@ -4,7 +4,6 @@ import type { FollowerHost } from "./follower-host.ts";
 import { type LeaderBuild, type LeaderObserver, LeaderProcess, type PolledFollower } from "./leader-process.ts";
 import type { Network } from "./network.ts";
 import type { DelayRangeUs } from "./scenario.ts";
-import type { SimClock } from "./sim-env.ts";
 
 export interface LeaderHostObserver extends LeaderObserver {
   /** A leader process is about to serve: after recovery, before its first message. */
@@ -51,7 +50,6 @@ export class LeaderHost {
     private readonly context: SimContext,
     private readonly followers: readonly FollowerHost[],
     private readonly network: Network,
-    private readonly clock: SimClock,
     private readonly observer: LeaderHostObserver,
     private readonly build: LeaderBuild,
   ) {}
@@ -134,12 +132,22 @@ export class LeaderHost {
       this.network.partition(cut.index, untilUs);
       this.context.log(`${name} starts cut off from ${cut.name} until ${untilUs / 1000}ms`);
     }
-    const process = new LeaderProcess(name, this.context, this.followers, this.network, this.clock, this.observer, this.build);
+    const process = new LeaderProcess(name, this.context, this.followers, this.network, this.observer, this.build);
     this.#recovering = process;
     this.context.log(`${name} recovering: fences ${this.followers.length} followers`);
-    process.recover((recovery, polled) => {
-      if (this.#recovering === process) this.#serve(process, recovery, polled);
-    });
+    process.recover(
+      (recovery, polled) => {
+        if (this.#recovering === process) this.#serve(process, recovery, polled);
+      },
+      (reason) => {
+        // As src/main.ts: the process exits, and is started again later.
+        if (this.#recovering !== process) return;
+        this.context.log(`${name} exits: ${reason}`);
+        process.crash();
+        this.#recovering = null;
+        this.#restartLater();
+      },
+    );
   }
 
   #serve(process: LeaderProcess, recovery: Recovery, polled: PolledFollower[]): void {

@@ -3,13 +3,13 @@ import type { RecoveryPolicy } from "../core/recovery.ts";
 import type { StoredValue } from "../core/state-machine.ts";
 import { LeaderNode, type WriteOutcome } from "../node/leader-node.ts";
 import { readCommitted } from "../node/read.ts";
-import { type Recovery, runRecovery } from "../node/recovery.ts";
+import { type Recovery, RecoveryFailed, runRecovery } from "../node/recovery.ts";
 import { MemoryStorage } from "../node/storage.ts";
 import type { SimContext } from "./context.ts";
 import type { FollowerHost, HeldLog } from "./follower-host.ts";
 import type { Network } from "./network.ts";
 import { nodeConfig } from "./node-config.ts";
-import { ProcessTimers, type SimClock, SimDelays } from "./sim-env.ts";
+import { ProcessTimers, SimDelays } from "./sim-env.ts";
 import { SimTransport } from "./sim-transport.ts";
 
 /** What a client hears back for a write; `lost` is a broken connection (the leader process died). */
@@ -68,7 +68,6 @@ export class LeaderProcess {
     private readonly context: SimContext,
     private readonly followers: readonly FollowerHost[],
     network: Network,
-    private readonly clock: SimClock,
     private readonly observer: LeaderObserver,
     private readonly build: LeaderBuild,
   ) {
@@ -89,16 +88,20 @@ export class LeaderProcess {
     return this.node!.core;
   }
 
-  /** Recovers from the followers, then calls `ready` (unless the process died first). */
-  recover(ready: (recovery: Recovery, polled: PolledFollower[]) => void): void {
+  /** Recovers from the followers, then calls `ready`, or `failed` when recovery gave up (unless the process died first). */
+  recover(ready: (recovery: Recovery, polled: PolledFollower[]) => void, failed: (reason: string) => void): void {
     const { context } = this;
     this.#recovery = runRecovery(
       this.name,
       this.followers.map((follower) => follower.name),
       context.scenario.writeQuorum,
-      { clock: this.clock, timers: this.#timers, transport: this.transport, log: (line) => context.log(`${this.name}: ${line}`), timings: context.scenario.timings, policy: this.build.policy },
+      { clock: context.clock, timers: this.#timers, transport: this.transport, log: (line) => context.log(`${this.name}: ${line}`), timings: context.scenario.timings, policy: this.build.policy },
       (recovery) => {
         this.#recovery = null;
+        if (recovery instanceof RecoveryFailed) {
+          failed(recovery.message);
+          return;
+        }
         const polled = recovery.positions.map((position) => ({ position, held: this.transport.heldAtFence.get(position.url)! }));
         ready(recovery, polled);
       },
@@ -112,7 +115,7 @@ export class LeaderProcess {
     this.node = new LeaderNode(
       config,
       {
-        clock: this.clock,
+        clock: context.clock,
         timers: this.#timers,
         random: context.rng,
         transport: this.transport,
@@ -152,12 +155,18 @@ export class LeaderProcess {
     let offset = 0;
     const lose = () => done({ kind: "lost", offset });
     this.#unanswered.add(lose);
-    offset = node.propose(key, value, { quorum }, (outcome) => {
+    const proposed = node.propose(key, value, { quorum }, (outcome) => {
       this.#unanswered.delete(lose);
-      if (outcome.kind === "committed") this.observer.beforeAck(this, { key, value, offset: outcome.offset, required: outcome.required });
-      this.context.log(`${this.name} ${outcome.kind === "committed" ? "ack" : "timeout"} ${outcome.offset} ${key} acks=${outcome.acks}/${outcome.required}`);
+      if (outcome.kind === "deposed") {
+        this.context.log(`${this.name} refuses write ${key}: deposed by e${outcome.epoch}`);
+      } else {
+        if (outcome.kind === "committed") this.observer.beforeAck(this, { key, value, offset: outcome.offset, required: outcome.required });
+        this.context.log(`${this.name} ${outcome.kind === "committed" ? "ack" : "timeout"} ${outcome.offset} ${key} acks=${outcome.acks}/${outcome.required}`);
+      }
       done(outcome);
     });
+    if (proposed === null) return;
+    offset = proposed;
     if (this.#unanswered.has(lose)) this.context.log(`${this.name} propose ${offset} ${key}=${value ?? "(delete)"} quorum=${Math.max(quorum ?? 0, node.core.writeQuorum)}`);
   }
 
@@ -168,8 +177,9 @@ export class LeaderProcess {
     this.#unanswered.add(lose);
     readCommitted(node, key, 0, node.timings.readWaitMs, (result) => {
       this.#unanswered.delete(lose);
-      if (result.kind === "stale_read") {
-        this.context.log(`${this.name} read ${key}: stale_read, barrier ${node.readBarrierOffset} not applied`);
+      if (result.kind !== "value") {
+        const why = result.kind === "refused" ? result.reason : `barrier ${node.readBarrierOffset} not applied`;
+        this.context.log(`${this.name} read ${key}: stale_read, ${why}`);
         done({ kind: "stale_read" });
         return;
       }

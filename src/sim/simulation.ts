@@ -9,7 +9,6 @@ import { type NetworkStats, Network } from "./network.ts";
 import { Random } from "./random.ts";
 import { type Scenario, type ScenarioOptions, drawScenario } from "./scenario.ts";
 import { FollowerHost } from "./follower-host.ts";
-import { SimClock } from "./sim-env.ts";
 import { Trace } from "./trace.ts";
 import { type WorkloadStats, Workload } from "./workload.ts";
 
@@ -89,11 +88,10 @@ export function runSimulation(options: RunOptions): RunResult {
         crashing: (follower, held) => checker.followerCrashing(follower, held),
       }),
   );
-  const clock = new SimClock(queue);
-  const host = new LeaderHost(context, followers, network, clock, checker, { newCore: mutant?.leader, policy: mutant?.recovery });
+  const host = new LeaderHost(context, followers, network, checker, { newCore: mutant?.leader, policy: mutant?.recovery });
   checker.attach(host, followers);
   const workload = new Workload(context, host, followers, checker, options.deposedReads ?? false);
-  const faults = new FaultInjector(context, network, host, followers, clock);
+  const faults = new FaultInjector(context, network, host, followers);
 
   host.start();
   workload.start();

@@ -108,6 +108,13 @@ export class Workload {
       this.stats.writes++;
       leader.write(key, value, quorum, (outcome) =>
         this.#clientHop(() => {
+          if (outcome.kind === "deposed") {
+            // 421: refused before anything was appended, as if no leader served.
+            this.stats.writes--;
+            this.#writesIssued--;
+            this.#refused(client, `write ${key} (deposed leader)`, then);
+            return;
+          }
           const committed = outcome.kind === "committed";
           if (committed) this.stats.committed++;
           else if (outcome.kind === "timeout") this.stats.timedOut++;

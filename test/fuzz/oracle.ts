@@ -247,9 +247,13 @@ export async function execute(target: FuzzTarget, model: ExpectedState, fuzz: Fu
   const answer = await target.send(fuzz.to, request);
   stats.requests++;
   stats.byStatus.set(answer.status, (stats.byStatus.get(answer.status) ?? 0) + 1);
+  const quorumBefore = model.config.writeQuorum;
   verify(request, answer, prediction, model, where);
   const leaderAfter = await target.state("leader");
-  if (prediction.outcome === "write") {
+  // Lowering the write quorum is a write of its own: one marker entry (no key, no value).
+  const lowered = prediction.outcome === "config" && model.config.writeQuorum < quorumBefore;
+  if (lowered) model.lastOffset++;
+  if (prediction.outcome === "write" || lowered) {
     stats.writes++;
     if (leaderAfter.lastOffset !== leaderBefore.lastOffset + 1) throw new Violation(`${where}\na valid write moved the log from ${leaderBefore.lastOffset} to ${leaderAfter.lastOffset}`);
   } else if (leaderAfter.lastOffset !== leaderBefore.lastOffset || leaderAfter.digest !== leaderBefore.digest) {

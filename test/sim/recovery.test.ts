@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { type RecoveryPolicy, recoveryPolicy } from "../../src/core/recovery.ts";
 import type { Entry, ReplicateReply } from "../../src/core/types.ts";
-import { type Recovery, runRecovery } from "../../src/node/recovery.ts";
+import { type Recovery, RecoveryFailed, runRecovery } from "../../src/node/recovery.ts";
 import { nodeTimings } from "../../src/node/timings.ts";
 import { SimContext } from "../../src/sim/context.ts";
 import { EventQueue } from "../../src/sim/event-queue.ts";
@@ -39,9 +39,10 @@ function setUp(held: number[], applied: number[], writeQuorum: number, policy: R
   const transport = new SimTransport("L1", context, network, followers, timers);
   const outcomes: Recovery[] = [];
   const start = () =>
-    runRecovery("L1", followers.map((follower) => follower.name), writeQuorum, { clock: new SimClock(queue), timers, transport, log: (line) => context.log(line), timings, policy }, (recovery) =>
-      outcomes.push(recovery),
-    );
+    runRecovery("L1", followers.map((follower) => follower.name), writeQuorum, { clock: new SimClock(queue), timers, transport, log: (line) => context.log(line), timings, policy }, (recovery) => {
+      if (recovery instanceof RecoveryFailed) throw recovery;
+      outcomes.push(recovery);
+    });
   const runAll = () => {
     while (queue.nowUs < 1_000_000 && queue.runNext());
   };
@@ -82,7 +83,7 @@ describe("recovery (src/node/recovery.ts) on the simulated network", () => {
     for (const follower of followers) follower.restart();
     start();
     runAll();
-    expect(outcomes).toEqual([{ epoch: 1, positions: expect.any(Array) }]);
+    expect(outcomes).toEqual([{ epoch: 1, writeQuorumFloor: 2, positions: expect.any(Array) }]);
   });
 
   test("starts over when the chosen follower no longer holds what it reported (reaches)", () => {
@@ -124,7 +125,7 @@ describe("recovery (src/node/recovery.ts) on the simulated network", () => {
     expect(outcomes.length).toBe(1);
     expect(outcomes[0]!.recovered?.from).toBe("f1");
     expect(outcomes[0]!.recovered?.entries.map((entry) => entry.offset)).toEqual([2, 3, 4, 5]);
-    expect(trace.lines.some((line) => line.includes("fetching f1's data failed; trying again"))).toBe(true);
+    expect(trace.lines.some((line) => line.includes("fetching the data of f1 failed") && line.includes("trying the next most advanced"))).toBe(true);
   });
 
   test("fencing: followers adopt the new epoch before answering, and refuse the old leader from then on", () => {
