@@ -2,6 +2,7 @@ import { expect, test } from "bun:test";
 import { constants } from "./constants.ts";
 import { FollowerCore } from "./follower.ts";
 import { epochMarkerKey, LeaderCore } from "./leader.ts";
+import { leaderReady } from "./leader-ready.ts";
 import { StateMachine } from "./state-machine.ts";
 import type { ReplicateMessage } from "./types.ts";
 
@@ -157,10 +158,10 @@ test("entries of an older epoch commit only with one of the leader's own epoch",
 test("a reply from a follower process that has since restarted does not count", () => {
   const leader = new LeaderCore({ id: "L", epoch: 1, followerCount: 1, writeQuorum: 1 });
   for (let i = 0; i < 4; i++) leader.propose("k", String(i));
-  const [first] = leader.ready(0, heartbeatMs).messages;
+  const [first] = leaderReady(leader, 0, heartbeatMs).messages;
   leader.onReply(0, { kind: "ok", lastOffset: 0, incarnation: 100 }, 1, first!.sequence);
   // Message 2 went out after the leader knew process 100: another incarnation answering it is a restart.
-  const [second] = leader.ready(1, heartbeatMs).messages;
+  const [second] = leaderReady(leader, 1, heartbeatMs).messages;
   leader.onReply(0, { kind: "ok", lastOffset: 0, incarnation: 200 }, 2, second!.sequence);
   // The old process's late answer to the first message: incarnations are random, so only the
   // message it answers tells that it is older. Ignored.
@@ -169,7 +170,7 @@ test("a reply from a follower process that has since restarted does not count", 
   expect(leader.commitOffset).toBe(0);
   // The first answer of a restarted process resets what the leader believes it holds.
   leader.followers[0]!.matchOffset = 3;
-  const [third] = leader.ready(60, heartbeatMs).messages;
+  const [third] = leaderReady(leader, 60, heartbeatMs).messages;
   leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 300 }, 4, third!.sequence);
   expect(leader.followers[0]!).toMatchObject({ matchOffset: 1, nextOffset: 2, incarnation: 300 });
 });

@@ -3,15 +3,9 @@ import { constants } from "./constants.ts";
 import { Log } from "./log.ts";
 import { FollowerProgress } from "./progress.ts";
 import { ackCount, commitOffset } from "./quorum.ts";
+import { nextChunk, SnapshotSource } from "./snapshot-source.ts";
 import { StateMachine } from "./state-machine.ts";
-import type {
-  Entry,
-  ReplicateMessage,
-  ReplicateReply,
-  SnapshotChunk,
-  SnapshotPair,
-  SnapshotReply,
-} from "./types.ts";
+import type { Entry, ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotReply } from "./types.ts";
 
 export interface LeaderOptions {
   id: string;
@@ -24,30 +18,6 @@ export interface LeaderOptions {
   recovered?: { state: StateMachine; entries: Entry[] };
   /** The lowest write quorum that may have acknowledged a recovered entry (default: writeQuorum). */
   writeQuorumFloor?: number;
-}
-
-interface Snapshot {
-  offset: number;
-  epoch: number;
-  pairs: SnapshotPair[];
-}
-
-/** A message for follower `follower`; `sequence` numbers it among those sent to that follower. */
-export interface Outgoing<Body> {
-  follower: number;
-  sequence: number;
-  body: Body;
-}
-
-/**
- * What the leader must do now (etcd's `Ready`): store `entries` (appended since the last call),
- * send `messages` and `chunks`; `fullResyncs` says which followers switched to snapshot, and why.
- */
-export interface LeaderReady {
-  entries: Entry[];
-  messages: Outgoing<ReplicateMessage>[];
-  chunks: Outgoing<SnapshotChunk>[];
-  fullResyncs: { follower: number; reason: string }[];
 }
 
 /** The key of the entry a recovered leader appends to mark its epoch (client keys are never empty). */
@@ -75,8 +45,7 @@ export class LeaderCore {
   #commitOffset: number;
   /** The newer epoch a follower reported (a stale_epoch answer), or null while this leader is not deposed. */
   #deposedBy: number | null = null;
-  /** The latest snapshot taken, shared by every follower that needs one while it is usable. */
-  #snapshot: Snapshot | null = null;
+  readonly #snapshots = new SnapshotSource();
   /** Entries up to here were handed out by `ready` to be stored. */
   #storedOffset: number;
 
@@ -171,25 +140,12 @@ export class LeaderCore {
     return this.followers.map((follower) => follower.matchOffset);
   }
 
-  /** Everything to store and send now, for every follower (see takeMessages and takeSnapshotChunk). */
-  ready(nowMs: number, heartbeatMs: number): LeaderReady {
-    const ready: LeaderReady = { entries: [], messages: [], chunks: [], fullResyncs: [] };
-    if (this.#storedOffset < this.log.lastOffset) {
-      const from = Math.max(this.#storedOffset + 1, this.log.firstOffset);
-      ready.entries = this.log.slice(from, this.log.lastOffset - from + 1);
-      this.#storedOffset = this.log.lastOffset;
-    }
-    for (let index = 0; index < this.followers.length; index++) {
-      const progress = this.followers[index]!;
-      const fullResyncs = progress.fullResyncs;
-      let sequence = progress.sentCount;
-      for (const body of this.takeMessages(index, nowMs, heartbeatMs)) ready.messages.push({ follower: index, sequence: sequence++, body });
-      if (progress.fullResyncs > fullResyncs) ready.fullResyncs.push({ follower: index, reason: progress.lastFullResyncReason ?? "" });
-      sequence = progress.sentCount;
-      const chunk = this.takeSnapshotChunk(index, nowMs);
-      if (chunk) ready.chunks.push({ follower: index, sequence, body: chunk });
-    }
-    return ready;
+  /** Entries appended since the last call, for the caller to store (see leaderReady). */
+  takeEntriesToStore(): Entry[] {
+    if (this.#storedOffset >= this.log.lastOffset) return [];
+    const from = Math.max(this.#storedOffset + 1, this.log.firstOffset);
+    this.#storedOffset = this.log.lastOffset;
+    return this.log.slice(from, this.log.lastOffset - from + 1);
   }
 
   /**
@@ -227,34 +183,8 @@ export class LeaderCore {
     const progress = this.#progress(index);
     if (progress.state !== "snapshot" || !progress.canSend(nowMs)) return null;
     if (progress.diverged && this.state.appliedOffset < progress.divergedAppliedOffset) return null;
-    const snapshot = this.#usableSnapshot(progress.diverged ? progress.divergedAppliedOffset : 0);
-    if (progress.snapshotOffset !== snapshot.offset) {
-      progress.snapshotOffset = snapshot.offset;
-      progress.snapshotPairIndex = 0;
-      progress.snapshotChunk = 0;
-    }
-    let end = progress.snapshotPairIndex;
-    let chars = 0;
-    while (end < snapshot.pairs.length && (end === progress.snapshotPairIndex || chars < constants.batchCharsMax)) {
-      const [key, value] = snapshot.pairs[end]!;
-      chars += key.length + value.length;
-      end++;
-    }
-    progress.snapshotChunkEndIndex = end;
-    progress.sentCount++;
-    progress.inflightMessages++;
-    progress.lastSentAtMs = nowMs;
-    progress.lastSentCommitOffset = this.#commitOffset;
-    return {
-      epoch: this.epoch,
-      leaderId: this.id,
-      snapshotOffset: snapshot.offset,
-      snapshotEpoch: snapshot.epoch,
-      chunk: progress.snapshotChunk,
-      pairs: snapshot.pairs.slice(progress.snapshotPairIndex, end),
-      done: end === snapshot.pairs.length,
-      commitOffset: this.#commitOffset,
-    };
+    const snapshot = this.#snapshots.usable(this.state, this.log.firstOffset, progress.diverged ? progress.divergedAppliedOffset : 0);
+    return nextChunk(progress, snapshot, { epoch: this.epoch, leaderId: this.id, commitOffset: this.#commitOffset, nowMs });
   }
 
   /**
@@ -395,14 +325,6 @@ export class LeaderCore {
     progress.fullResyncs++;
     progress.lastFullResyncReason = reason;
     progress.snapshotOffset = 0;
-  }
-
-  /** A snapshot the log continues from (so the follower can stream after it), at `minOffset` or later; taken anew if needed. */
-  #usableSnapshot(minOffset: number): Snapshot {
-    if (!this.#snapshot || this.#snapshot.offset + 1 < this.log.firstOffset || this.#snapshot.offset < minOffset) {
-      this.#snapshot = { offset: this.state.appliedOffset, epoch: this.state.appliedEpoch, pairs: this.state.snapshotPairs() };
-    }
-    return this.#snapshot;
   }
 
   #message(progress: FollowerProgress, prevOffset: number, entries: Entry[], nowMs: number): ReplicateMessage {

@@ -1,4 +1,5 @@
 import { LeaderCore, type LeaderOptions } from "../core/leader.ts";
+import { leaderReady } from "../core/leader-ready.ts";
 import type { Recovered } from "../core/recovery.ts";
 import type { Entry, ReplicateMessage, SnapshotChunk } from "../core/types.ts";
 import { type WriteWaiter, WriteWaiters } from "../core/write-waiters.ts";
@@ -264,7 +265,7 @@ export class LeaderNode implements ServingNode {
   }
 
   #pump(): void {
-    const ready = this.core.ready(this.#env.clock.nowMs(), this.config.heartbeatMs);
+    const ready = leaderReady(this.core, this.#env.clock.nowMs(), this.config.heartbeatMs);
     for (const { follower, reason } of ready.fullResyncs) this.#env.log(`full resync of ${this.followerIds[follower]} by snapshot: ${reason}`);
     const { storage } = this.#env;
     if (ready.entries.length > 0) storage.appendEntries(ready.entries);
