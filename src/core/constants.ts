@@ -18,6 +18,12 @@ export const constants = {
   gapWaitMs: 1000,
   /** Deepest JSON nesting accepted in a value. */
   valueDepthMax: 64,
+  /** Highest offset any peer may name: 2^48, centuries of writes, far below where doubles stop counting. */
+  offsetMax: 2 ** 48,
+  /** Highest epoch any peer may announce (as offsetMax). */
+  epochMax: 2 ** 48,
+  /** How far above a follower's epoch a leader's may be (each leader start adds one or two). */
+  epochJumpMax: 1_000_000,
   /** Followers the leader can have. */
   followersMax: 32,
   /** Epoch runs a follower remembers for its applied entries (one per leader it applied entries of). */
@@ -34,3 +40,5 @@ assert(constants.inflightMessagesMax >= 1, "at least one message in flight");
 assert(constants.batchEntriesMax >= 1, "a batch carries at least one entry");
 assert(constants.batchCharsMax >= 1024, "a batch carries a useful amount of data");
 assert(constants.unhealthyAfterMs > constants.retryBackoffMs, "health outlives one retry");
+assert(constants.offsetMax <= Number.MAX_SAFE_INTEGER / 2 && constants.epochMax <= Number.MAX_SAFE_INTEGER / 2, "offsets and epochs count exactly");
+assert(constants.epochJumpMax >= 2, "a leader may be a couple of epochs ahead of a follower");
