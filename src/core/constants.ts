@@ -24,6 +24,8 @@ export const constants = {
   epochMax: 2 ** 48,
   /** How far above a follower's epoch a leader's may be (each leader start adds one or two). */
   epochJumpMax: 1_000_000,
+  /** Earlier processes of one follower whose late replies the leader still recognises (and ignores). */
+  retiredIncarnationsMax: 16,
   /** Followers the leader can have. */
   followersMax: 32,
   /** Epoch runs a follower remembers for its applied entries (one per leader it applied entries of). */

@@ -54,7 +54,7 @@ export class FollowerCore {
   /** Commit offset of the message that set the floor: only a later commit may raise it (messages reorder). */
   #floorCommitOffset = -1;
 
-  /** `incarnation` tells this run of the process from earlier ones (the node passes its start time). */
+  /** `incarnation` tells this run of the process from earlier ones (the node draws it at random; only equality counts). */
   constructor(readonly incarnation = 0) {}
 
   get state(): StateMachine {

@@ -198,3 +198,22 @@ test("a stale_epoch answer deposes the leader: it takes no more writes", () => {
   expect(leader.takeMessages(0, 1000, heartbeatMs)).toEqual([]);
   expect(() => leader.propose("b", "2")).toThrow();
 });
+
+test("a restarted follower with a smaller incarnation number is still a new process; the old one's late replies are ignored", () => {
+  const leader = leaderWith(1, 1);
+  for (let i = 0; i < 3; i++) leader.propose("k", String(i));
+  leader.takeMessages(0, 0, heartbeatMs);
+  leader.onReply(0, { kind: "ok", lastOffset: 3, incarnation: 900 }, 1);
+  expect(leader.followers[0]!.matchOffset).toBe(3);
+  // The process restarted empty with a smaller random number (a clock stepped back would too).
+  leader.takeMessages(0, 100, heartbeatMs);
+  leader.onReply(0, { kind: "gap", lastOffset: 0, incarnation: 17 }, 101);
+  expect(leader.followers[0]).toMatchObject({ incarnation: 17, matchOffset: 0, state: "probe" });
+  // A late reply of the old process claims offset 3: not counted.
+  leader.onReply(0, { kind: "ok", lastOffset: 3, incarnation: 900 }, 102);
+  expect(leader.followers[0]!.matchOffset).toBe(0);
+  expect(leader.ackCount(3)).toBe(0);
+  leader.takeMessages(0, 200, heartbeatMs);
+  leader.onReply(0, { kind: "ok", lastOffset: 3, incarnation: 17 }, 201);
+  expect(leader.followers[0]!.matchOffset).toBe(3);
+});

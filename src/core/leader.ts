@@ -300,15 +300,22 @@ export class LeaderCore {
   }
 
   /**
-   * Whether a reply comes from the follower process the leader is talking to. A reply from a
-   * process that has since restarted is ignored (it may claim entries the new process lacks); the
+   * Whether a reply comes from the follower process the leader is talking to. Incarnations are
+   * random (a clock stepped back must not make a new process look old), so they are compared by
+   * equality: an unknown one is a new process, and the process it replaced is retired, so its
+   * late replies (it may claim entries the new process lacks) are ignored. A process's replies
+   * all come before the next one's (one connection each: it closes before a new one opens). The
    * first reply of a restarted process resets what the leader believes it holds. False when the
    * reply's own content is not to be used.
    */
   #sameProcess(progress: FollowerProgress, incarnation: number, verifiedOffset: number): boolean {
     if (incarnation === progress.incarnation) return true;
-    if (incarnation < progress.incarnation) return false;
+    if (progress.retiredIncarnations.includes(incarnation)) return false;
     const restarted = progress.incarnation !== FollowerProgress.unknownIncarnation;
+    if (restarted) {
+      progress.retiredIncarnations.push(progress.incarnation);
+      if (progress.retiredIncarnations.length > constants.retiredIncarnationsMax) progress.retiredIncarnations.shift();
+    }
     progress.incarnation = incarnation;
     if (!restarted) return true;
     progress.matchOffset = verifiedOffset;

@@ -12,6 +12,8 @@ export class FollowerProgress {
   static readonly unknownIncarnation = -1;
   /** The follower process the leader talks to (see ReplicateReply). */
   incarnation = FollowerProgress.unknownIncarnation;
+  /** Processes this follower ran before, newest last (at most retiredIncarnationsMax): their replies are ignored. */
+  retiredIncarnations: number[] = [];
   /** Highest offset the follower acknowledged holding (contiguously). */
   matchOffset = 0;
   /** Next offset to send. */

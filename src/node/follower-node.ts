@@ -14,8 +14,11 @@ import type { RecoveryData } from "./transport.ts";
  */
 export class FollowerNode implements ServingNode {
   readonly role = "follower";
-  /** Each start of the process is a new incarnation (the clock grows between restarts). */
-  readonly core = new FollowerCore(Date.now());
+  /**
+   * Each start of the process is a new incarnation: a random 48-bit number, compared by equality
+   * (a wall clock stepped back would make a new process look older than the one it replaced).
+   */
+  readonly core = new FollowerCore(randomIncarnation());
   readonly received = new OffsetWatch(() => this.core.lastOffset);
   /**
    * What a `minOffset` read may rely on: applied here and verified against the current leader's
@@ -138,4 +141,9 @@ export class FollowerNode implements ServingNode {
     this.applied.notify();
     return reply;
   }
+}
+
+function randomIncarnation(): number {
+  const [high, low] = crypto.getRandomValues(new Uint32Array(2));
+  return (high! & 0xffff) * 2 ** 32 + low!;
 }
