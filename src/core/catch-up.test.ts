@@ -142,6 +142,7 @@ test("entries of an older epoch commit only with one of the leader's own epoch",
   // Both followers acknowledge the three old entries only: not enough to commit them.
   leader.followers.forEach((progress) => {
     progress.state = "streaming";
+    progress.inflightMessages = 2; // the two messages answered below
   });
   leader.onReply(0, { kind: "ok", lastOffset: 3, incarnation: 0 }, 1);
   leader.onReply(1, { kind: "ok", lastOffset: 3, incarnation: 0 }, 1);
@@ -157,6 +158,7 @@ test("a reply from a follower process that has since restarted does not count", 
   const leader = new LeaderCore({ id: "L", epoch: 1, followerCount: 1, writeQuorum: 1 });
   for (let i = 0; i < 4; i++) leader.propose("k", String(i));
   leader.takeMessages(0, 0, heartbeatMs);
+  leader.followers[0]!.inflightMessages = 4; // the four answers below, to messages sent to either process
   leader.onReply(0, { kind: "ok", lastOffset: 0, incarnation: 100 }, 1);
   // The process restarted (incarnation 200, empty) and said so; then the old one's late answer.
   leader.onReply(0, { kind: "ok", lastOffset: 0, incarnation: 200 }, 2);

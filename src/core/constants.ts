@@ -14,6 +14,8 @@ export const constants = {
   unhealthyAfterMs: 1000,
   /** A follower that has not heard from a leader for this long serves no `minOffset` read (it may have been replaced). */
   followerReadSilenceMs: 1000,
+  /** Waits on one offset watch at once: reads waiting for minOffset, or a follower's messages waiting for a gap to fill. */
+  offsetWatchersMax: 10_000,
   /** How long a follower holds a message that arrived ahead of an earlier one. */
   gapWaitMs: 1000,
   /** Deepest JSON nesting accepted in a value. */

@@ -20,6 +20,8 @@ export interface LeaderOptions {
   writeQuorum: number;
   /** Log entries kept for catch-up; older ones are dropped once committed. */
   logRetention?: number;
+  /** Uncommitted entries the log may hold (MAX_PENDING_WRITES): a leader without its quorum would grow at the write rate. */
+  uncommittedEntriesMax?: number;
   /** What a restarting leader recovered from its most advanced follower. */
   recovered?: { state: StateMachine; entries: Entry[] };
   /** The lowest write quorum that may have acknowledged a recovered entry (default: writeQuorum). */
@@ -47,6 +49,7 @@ export class LeaderCore {
   readonly state: StateMachine;
   readonly followers: FollowerProgress[];
   readonly logRetention: number;
+  readonly uncommittedEntriesMax: number;
   /** Reads on this leader wait until this offset is applied: everything it recovered is then committed. */
   readonly readBarrierOffset: number;
   #writeQuorum: number;
@@ -66,6 +69,8 @@ export class LeaderCore {
     this.epoch = options.epoch;
     this.logRetention = options.logRetention ?? Number.POSITIVE_INFINITY;
     assert(this.logRetention >= 1, "log retention keeps at least one entry");
+    this.uncommittedEntriesMax = options.uncommittedEntriesMax ?? Number.POSITIVE_INFINITY;
+    assert(this.uncommittedEntriesMax >= 1, "at least one write may wait for its quorum");
     this.state = options.recovered?.state ?? new StateMachine();
     this.log = new Log(this.state.appliedOffset + 1, this.state.appliedEpoch);
     const recoveredEntries = options.recovered?.entries ?? [];
@@ -133,9 +138,20 @@ export class LeaderCore {
     return marker;
   }
 
+  /** Log entries not yet committed. */
+  get uncommittedEntries(): number {
+    return this.log.lastOffset - this.#commitOffset;
+  }
+
+  /** Whether a write may be appended now: not deposed, and below uncommittedEntriesMax. */
+  canPropose(): boolean {
+    return this.#deposedBy === null && this.uncommittedEntries < this.uncommittedEntriesMax;
+  }
+
   /** Appends a write (value null = delete) and returns its entry; it is not visible until committed. */
   propose(key: string, value: string | null): Entry {
     assert(this.#deposedBy === null, "a deposed leader takes no writes");
+    assert(this.uncommittedEntries < this.uncommittedEntriesMax, "uncommitted entries within their bound");
     const entry = this.log.append(this.epoch, key, value);
     this.#advanceCommit();
     return entry;
@@ -216,7 +232,7 @@ export class LeaderCore {
   /** A reply to one message. Returns true when the commit offset advanced. */
   onReply(index: number, reply: ReplicateReply, nowMs: number): boolean {
     const progress = this.#progress(index);
-    progress.inflightMessages = Math.max(0, progress.inflightMessages - 1);
+    this.#settleOne(progress);
     progress.lastReplyAtMs = nowMs;
     if (reply.kind !== "stale_epoch" && !this.#sameProcess(progress, reply.incarnation, reply.kind === "ok" ? reply.lastOffset : 0)) {
       return this.#advanceCommitReporting();
@@ -258,7 +274,7 @@ export class LeaderCore {
   /** A reply to a snapshot chunk. Returns true when the commit offset advanced. */
   onSnapshotReply(index: number, reply: SnapshotReply, nowMs: number): boolean {
     const progress = this.#progress(index);
-    progress.inflightMessages = Math.max(0, progress.inflightMessages - 1);
+    this.#settleOne(progress);
     progress.lastReplyAtMs = nowMs;
     if (reply.kind !== "stale_epoch" && !this.#sameProcess(progress, reply.incarnation, 0)) return this.#advanceCommitReporting();
     switch (reply.kind) {
@@ -288,7 +304,7 @@ export class LeaderCore {
   /** A message was lost (network error or timeout): back off, then resend from the acked offset. */
   onFailure(index: number, nowMs: number): void {
     const progress = this.#progress(index);
-    progress.inflightMessages = Math.max(0, progress.inflightMessages - 1);
+    this.#settleOne(progress);
     progress.pausedUntilMs = nowMs + constants.retryBackoffMs;
     if (progress.state === "snapshot") {
       progress.snapshotPairIndex = 0;
@@ -380,6 +396,12 @@ export class LeaderCore {
 
   #assertQuorum(quorum: number): void {
     assert(Number.isInteger(quorum) && quorum >= 0 && quorum <= this.followers.length, `write quorum ${quorum}`);
+  }
+
+  /** Every message sent is answered (a reply or a failure) exactly once: one fewer in flight. */
+  #settleOne(progress: FollowerProgress): void {
+    assert(progress.inflightMessages > 0, "an answer to a message in flight");
+    progress.inflightMessages--;
   }
 
   #progress(index: number): FollowerProgress {

@@ -1,13 +1,36 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
+/** Every error code an answer may carry (DESIGN §4): clients and tools rely on these names. */
+export type ErrorCode =
+  | "invalid_json"
+  | "invalid_key"
+  | "invalid_value"
+  | "invalid_query"
+  | "invalid_quorum"
+  | "invalid_timeout"
+  | "invalid_offset"
+  | "invalid_config"
+  | "invalid_message"
+  | "unauthorized"
+  | "not_found"
+  | "gap"
+  | "stale_epoch"
+  | "payload_too_large"
+  | "not_leader"
+  | "quorum_timeout"
+  | "stale_read"
+  | "overloaded"
+  | "upgrade_required"
+  | "internal";
+
 /** An error with a stable code, rendered by `onError` as `{error, message, ...details}`. */
 export class ApiError extends Error {
   override name = "ApiError";
 
   constructor(
     readonly status: ContentfulStatusCode,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly details: Record<string, unknown> = {},
   ) {

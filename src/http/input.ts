@@ -2,7 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { constants } from "../core/constants.ts";
-import { ApiError } from "./errors.ts";
+import { ApiError, type ErrorCode } from "./errors.ts";
 
 const controlCharacter = /[\u0000-\u001f\u007f]/;
 
@@ -86,7 +86,7 @@ export async function readJson(c: Context): Promise<unknown> {
   }
 }
 
-export function parseBody<T extends z.ZodType>(schema: T, body: unknown, code: string): z.output<T> {
+export function parseBody<T extends z.ZodType>(schema: T, body: unknown, code: ErrorCode): z.output<T> {
   const result = schema.safeParse(body);
   if (!result.success) {
     const issue = result.error.issues[0]!;
@@ -148,7 +148,7 @@ export function writeQuerySchema(followerCount: number) {
 
 export const readQuerySchema = z.object({ minOffset: integerText(0, Number.MAX_SAFE_INTEGER).optional() });
 
-const queryErrorCodes: Record<string, string> = {
+const queryErrorCodes: Record<string, ErrorCode> = {
   quorum: "invalid_quorum",
   timeoutMs: "invalid_timeout",
   minOffset: "invalid_offset",

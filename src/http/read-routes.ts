@@ -1,6 +1,7 @@
 import { zValidator } from "@hono/zod-validator";
 import { type Context, Hono } from "hono";
 import type { ServingNode } from "../node/serving-node.ts";
+import { constants } from "../core/constants.ts";
 import { ApiError } from "./errors.ts";
 import { keyFromPath, keyRoute, queryHook, readQuerySchema } from "./input.ts";
 
@@ -19,6 +20,14 @@ export function readRoutes(node: ServingNode): Hono {
     // a state older than a write its predecessor acknowledged.
     const needed = Math.max(minOffset ?? 0, node.readBarrierOffset);
     // `applied` is what this node can vouch for (a follower's verified against its leader).
+    if (needed > 0 && !node.applied.reached(needed)) {
+      if (node.applied.full) {
+        throw new ApiError(503, "overloaded", `${constants.offsetWatchersMax} reads are waiting for an offset already; retry later`, {
+          bound: "offset watchers",
+          limit: constants.offsetWatchersMax,
+        });
+      }
+    }
     if (needed > 0 && !(await node.applied.waitFor(needed, minOffsetWaitMs))) {
       throw new ApiError(503, "stale_read", `this node has not applied offset ${needed} yet; retry or read from the leader`, {
         minOffset: needed,

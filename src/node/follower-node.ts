@@ -87,6 +87,8 @@ export class FollowerNode implements ServingNode {
     // Entries ahead of a gap may be overtaken by the earlier message: wait for it, bounded. A
     // heartbeat ahead is a leader's probe of where this log ends: it is answered at once.
     if (reply.kind === "gap" && !reply.diverged && message.entries.length > 0) {
+      // Bounded by offsetWatchersMax: beyond it the gap is answered at once (the leader resends).
+      if (this.received.full) console.log(`${this.config.nodeId}: ${constants.offsetWatchersMax} messages wait for a gap already; answering gap at once`);
       await this.received.waitFor(message.prevOffset, constants.gapWaitMs);
       reply = this.#receive(message);
     }

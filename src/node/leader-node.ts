@@ -11,12 +11,14 @@ import type { Transport } from "./transport.ts";
 
 /**
  * `timeout` is indeterminate (with `deposedBy` when a newer leader deposed this one meanwhile: it
- * may have taken the write over); `deposed`: refused before anything was appended.
+ * may have taken the write over); `deposed` and `overloaded` (MAX_PENDING_WRITES reached):
+ * refused before anything was appended.
  */
 export type WriteOutcome =
   | { kind: "committed"; offset: number; acks: number }
   | { kind: "timeout"; offset: number; acks: number; required: number; deposedBy?: number }
-  | { kind: "deposed"; epoch: number };
+  | { kind: "deposed"; epoch: number }
+  | { kind: "overloaded"; bound: "uncommitted entries" | "waiting writes"; limit: number };
 
 interface Waiter extends WriteWaiter {
   resolve: (outcome: WriteOutcome) => void;
@@ -62,6 +64,7 @@ export class LeaderNode implements ServingNode {
       followerCount: config.followers.length,
       writeQuorum: config.writeQuorum,
       logRetention: config.logRetention,
+      uncommittedEntriesMax: config.maxPendingWrites,
       recovered: recovery.recovered,
       writeQuorumFloor: recovery.writeQuorumFloor,
     });
@@ -114,6 +117,7 @@ export class LeaderNode implements ServingNode {
       writeQuorum: this.core.writeQuorum,
       pendingWriteQuorum: this.core.pendingWriteQuorum,
       writeQuorumFloor: this.core.writeQuorumFloor,
+      uncommittedEntries: this.core.uncommittedEntries,
       delay: { ...this.delay, measured: this.scheduler.quartiles() },
       followers: this.core.followers.map((progress, index) => ({
         id: this.followerIds[index],
@@ -146,6 +150,9 @@ export class LeaderNode implements ServingNode {
   write(key: string, value: string | null, options: { quorum?: number; timeoutMs?: number } = {}): Promise<WriteOutcome> {
     const deposedBy = this.core.deposedBy;
     if (deposedBy !== null) return Promise.resolve({ kind: "deposed", epoch: deposedBy });
+    const limit = this.config.maxPendingWrites;
+    if (!this.core.canPropose()) return Promise.resolve({ kind: "overloaded", bound: "uncommitted entries", limit });
+    if (this.#waiters.size >= limit) return Promise.resolve({ kind: "overloaded", bound: "waiting writes", limit });
     return this.#await(this.core.propose(key, value), options);
   }
 

@@ -1,3 +1,5 @@
+import { constants } from "../core/constants.ts";
+
 /**
  * Promises that resolve once a monotonically growing offset reaches a target, or false after a
  * bounded wait. Used for "wait until applied" reads and for messages that arrived ahead of a gap.
@@ -10,11 +12,30 @@ interface Watcher {
 
 export class OffsetWatch {
   #watchers: Watcher[] = [];
+  /** Waits refused because `offsetWatchersMax` were waiting already. */
+  refusedWhenFull = 0;
 
-  constructor(private readonly current: () => number) {}
+  constructor(
+    private readonly current: () => number,
+    private readonly watchersMax: number = constants.offsetWatchersMax,
+  ) {}
 
+  reached(offset: number): boolean {
+    return this.current() >= offset;
+  }
+
+  /** Whether a new wait would be refused (the caller answers 503 overloaded). */
+  get full(): boolean {
+    return this.#watchers.length >= this.watchersMax;
+  }
+
+  /** Resolves true once the offset is reached; false after `timeoutMs`, or at once when `full`. */
   waitFor(offset: number, timeoutMs: number): Promise<boolean> {
     if (this.current() >= offset) return Promise.resolve(true);
+    if (this.full) {
+      this.refusedWhenFull++;
+      return Promise.resolve(false);
+    }
     return new Promise((resolve) => {
       const watcher: Watcher = {
         offset,
