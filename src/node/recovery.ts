@@ -34,15 +34,16 @@ export async function recoverFromFollowers(
   writeQuorum: number,
   transport: Transport,
   log: (line: string) => void,
-  options: { asyncWaitMs?: number } = {},
+  options: { asyncWaitMs?: number; roundsMax?: number } = {},
 ): Promise<Recovery> {
   const asyncWaitMs = options.asyncWaitMs ?? 10_000;
+  const roundsMax = options.roundsMax ?? constants.recoveryRoundsMax;
   const started = performance.now();
   let epoch = nextEpoch([], 1);
   // The lowest write quorum any follower reported in any round: a quorum lowered at run time.
   let lowestQuorum = writeQuorum;
   let waitingRounds = 0;
-  for (let round = 0; round < constants.recoveryRoundsMax; round++) {
+  for (let round = 0; round < roundsMax; round++) {
     const answers = await Promise.allSettled(followerUrls.map((url) => transport.fence(url, epoch, leaderId, positionTimeoutMs)));
     const positions = answers.flatMap((answer) => (answer.status === "fulfilled" ? [answer.value] : []));
     lowestQuorum = recoveryWriteQuorum(lowestQuorum, positions);
@@ -90,7 +91,7 @@ export async function recoverFromFollowers(
     }
     await Bun.sleep(retryIntervalMs);
   }
-  throw new Error(`recovery gave up after ${constants.recoveryRoundsMax} rounds without enough followers (see the lines above)`);
+  throw new Error(`recovery gave up after ${roundsMax} rounds without enough followers (see the lines above)`);
 }
 
 /** Whether the data fetched holds at least the log the follower reported when it was chosen. */

@@ -33,3 +33,19 @@ test("writes beyond MAX_PENDING_WRITES uncommitted entries answer 503 overloaded
   expect((await http(`${leader.url}/kv/after`, { method: "PUT", json: { value: 1 } })).status).toBe(200);
   expect((await http(`${leader.url}/kv/k4`)).body.value).toBe(4);
 }, 60_000);
+
+test("writes waiting for more acks than the write quorum are bounded too: 503 overloaded beyond MAX_PENDING_WRITES", async () => {
+  cluster = await startCluster({ followers: 3, writeQuorum: 1, minDelayMs: 0, maxDelayMs: 1, env: { MAX_PENDING_WRITES: "5" } });
+  const { leader, followers } = cluster;
+  followers[1]!.pause();
+  followers[2]!.pause();
+  // Each commits at once (quorum 1) but waits for all three followers it asked for.
+  const waiting = Array.from({ length: 5 }, (_, i) => http(`${leader.url}/kv/w${i}?quorum=3&timeoutMs=30000`, { method: "PUT", json: { value: i } }));
+  await waitFor("five writes to commit", async () => (await http(`${leader.url}/status`)).body.commitOffset >= 5);
+  const refused = await http(`${leader.url}/kv/w5?quorum=3`, { method: "PUT", json: { value: 5 } });
+  expect([refused.status, refused.body.error, refused.body.bound]).toEqual([503, "overloaded", "waiting writes"]);
+  expect((await http(`${leader.url}/status`)).body.lastOffset).toBe(5);
+  followers[1]!.resume();
+  followers[2]!.resume();
+  expect((await Promise.all(waiting)).map((answer) => answer.body.acks)).toEqual([3, 3, 3, 3, 3]);
+}, 60_000);
