@@ -4,14 +4,8 @@ import { Log } from "./log.ts";
 import { FollowerProgress } from "./progress.ts";
 import { ackCount, commitOffset } from "./quorum.ts";
 import { StateMachine } from "./state-machine.ts";
-import type {
-  Entry,
-  ReplicateMessage,
-  ReplicateReply,
-  SnapshotChunk,
-  SnapshotPair,
-  SnapshotReply,
-} from "./types.ts";
+import { WriteQuorum } from "./write-quorum.ts";
+import type { Entry, ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotPair, SnapshotReply } from "./types.ts";
 
 export interface LeaderOptions {
   id: string;
@@ -52,11 +46,7 @@ export class LeaderCore {
   readonly uncommittedEntriesMax: number;
   /** Reads on this leader wait until this offset is applied: everything it recovered is then committed. */
   readonly readBarrierOffset: number;
-  #writeQuorum: number;
-  /** A lowered quorum waiting for its marker entry to commit under the current one (see setWriteQuorum). */
-  #lowering: { quorum: number; markerOffset: number } | null = null;
-  /** The smallest write quorum that may have acknowledged an entry not yet held by every follower. */
-  #writeQuorumFloor: number;
+  readonly #quorum: WriteQuorum;
   #commitOffset: number;
   /** The newer epoch a follower reported (a stale_epoch answer), or null while this leader is not deposed. */
   #deposedBy: number | null = null;
@@ -83,19 +73,18 @@ export class LeaderCore {
     this.followers = Array.from({ length: options.followerCount }, () => new FollowerProgress());
     for (const progress of this.followers) progress.nextOffset = this.log.lastOffset + 1;
     this.#assertQuorum(options.writeQuorum);
-    this.#writeQuorum = options.writeQuorum;
-    this.#writeQuorumFloor = Math.min(options.writeQuorum, options.writeQuorumFloor ?? options.writeQuorum);
+    this.#quorum = new WriteQuorum(options.writeQuorum, options.writeQuorumFloor);
     this.#advanceCommit();
   }
 
   /** The write quorum in force (a lowered one only once it took effect). */
   get writeQuorum(): number {
-    return this.#writeQuorum;
+    return this.#quorum.inForce;
   }
 
   /** A lowered write quorum not yet in force, or null. */
   get pendingWriteQuorum(): number | null {
-    return this.#lowering?.quorum ?? null;
+    return this.#quorum.pending;
   }
 
   /** The newer epoch that deposed this leader, or null. */
@@ -103,8 +92,9 @@ export class LeaderCore {
     return this.#deposedBy;
   }
 
+  /** The smallest write quorum that may have acknowledged an entry not yet held by every follower. */
   get writeQuorumFloor(): number {
-    return this.#writeQuorumFloor;
+    return this.#quorum.floor;
   }
 
   get commitOffset(): number {
@@ -116,24 +106,19 @@ export class LeaderCore {
   }
 
   /**
-   * Changes the write quorum. Raising it takes effect at once. Lowering it is a write: a marker
-   * entry (key "", no value) is appended and the lower quorum takes effect once the marker
-   * commits under the current one. Every message sent meanwhile carries the lowered floor, so by
-   * then the current quorum of followers knows it, and any restarting leader that hears from
-   * enough followers for the current quorum hears of the lowered one (core/recovery.ts). Returns
-   * the marker when lowering (the caller may wait for it), else null.
+   * Changes the write quorum (see WriteQuorum): raising takes effect at once; lowering appends a
+   * marker entry (key "", no value) and takes effect once it commits under the current quorum.
+   * Returns the marker when lowering (the caller may wait for it), else null.
    */
   setWriteQuorum(quorum: number): Entry | null {
     this.#assertQuorum(quorum);
-    if (quorum >= this.#writeQuorum) {
-      this.#lowering = null;
-      this.#writeQuorum = quorum;
+    if (!this.#quorum.lowers(quorum)) {
+      this.#quorum.raise(quorum);
       this.#advanceCommit();
       return null;
     }
     const marker = this.log.append(this.epoch, epochMarkerKey, null);
-    this.#lowering = { quorum, markerOffset: marker.offset };
-    this.#writeQuorumFloor = Math.min(this.#writeQuorumFloor, quorum);
+    this.#quorum.lowerAt(quorum, marker.offset);
     this.#advanceCommit();
     return marker;
   }
@@ -234,7 +219,7 @@ export class LeaderCore {
     const progress = this.#progress(index);
     this.#settleOne(progress);
     progress.lastReplyAtMs = nowMs;
-    if (reply.kind !== "stale_epoch" && !this.#sameProcess(progress, reply.incarnation, reply.kind === "ok" ? reply.lastOffset : 0)) {
+    if (reply.kind !== "stale_epoch" && !progress.fromCurrentProcess(reply.incarnation, reply.kind === "ok" ? reply.lastOffset : 0)) {
       return this.#advanceCommitReporting();
     }
     if (progress.state === "snapshot" && reply.kind !== "stale_epoch") return false; // an old message; the snapshot decides
@@ -276,7 +261,7 @@ export class LeaderCore {
     const progress = this.#progress(index);
     this.#settleOne(progress);
     progress.lastReplyAtMs = nowMs;
-    if (reply.kind !== "stale_epoch" && !this.#sameProcess(progress, reply.incarnation, 0)) return this.#advanceCommitReporting();
+    if (reply.kind !== "stale_epoch" && !progress.fromCurrentProcess(reply.incarnation, 0)) return this.#advanceCommitReporting();
     switch (reply.kind) {
       case "chunk_ok":
         if (progress.state === "snapshot" && reply.chunk === progress.snapshotChunk) {
@@ -313,33 +298,6 @@ export class LeaderCore {
     }
     progress.state = "probe";
     progress.nextOffset = progress.matchOffset + 1;
-  }
-
-  /**
-   * Whether a reply comes from the follower process the leader is talking to. Incarnations are
-   * random (a clock stepped back must not make a new process look old), so they are compared by
-   * equality: an unknown one is a new process, and the process it replaced is retired, so its
-   * late replies (it may claim entries the new process lacks) are ignored. A process's replies
-   * all come before the next one's (one connection each: it closes before a new one opens). The
-   * first reply of a restarted process resets what the leader believes it holds. False when the
-   * reply's own content is not to be used.
-   */
-  #sameProcess(progress: FollowerProgress, incarnation: number, verifiedOffset: number): boolean {
-    if (incarnation === progress.incarnation) return true;
-    if (progress.retiredIncarnations.includes(incarnation)) return false;
-    const restarted = progress.incarnation !== FollowerProgress.unknownIncarnation;
-    if (restarted) {
-      progress.retiredIncarnations.push(progress.incarnation);
-      if (progress.retiredIncarnations.length > constants.retiredIncarnationsMax) progress.retiredIncarnations.shift();
-    }
-    progress.incarnation = incarnation;
-    if (!restarted) return true;
-    progress.matchOffset = verifiedOffset;
-    progress.nextOffset = verifiedOffset + 1;
-    progress.state = "probe";
-    progress.snapshotOffset = 0;
-    progress.partialResyncs++;
-    return false;
   }
 
   /**
@@ -383,15 +341,8 @@ export class LeaderCore {
     progress.lastSentAtMs = nowMs;
     progress.lastSentCommitOffset = this.#commitOffset;
     const prevEpoch = this.log.epochAt(prevOffset);
-    return {
-      epoch: this.epoch,
-      leaderId: this.id,
-      prevOffset,
-      prevEpoch,
-      entries,
-      commitOffset: this.#commitOffset,
-      writeQuorumFloor: this.#writeQuorumFloor,
-    };
+    const writeQuorumFloor = this.#quorum.floor;
+    return { epoch: this.epoch, leaderId: this.id, prevOffset, prevEpoch, entries, commitOffset: this.#commitOffset, writeQuorumFloor };
   }
 
   #assertQuorum(quorum: number): void {
@@ -417,14 +368,9 @@ export class LeaderCore {
   }
 
   #advanceCommit(): void {
-    this.#advanceCommitAt(this.#writeQuorum);
-    if (this.#lowering && this.#commitOffset >= this.#lowering.markerOffset) {
-      this.#writeQuorum = this.#lowering.quorum;
-      this.#lowering = null;
-      this.#advanceCommitAt(this.#writeQuorum);
-    }
-    // Once every follower holds the whole log, no entry depends on a lower quorum any more.
-    if (!this.#lowering && this.#writeQuorumFloor < this.#writeQuorum && this.#heldEverywhere()) this.#writeQuorumFloor = this.#writeQuorum;
+    this.#advanceCommitAt(this.#quorum.inForce);
+    if (this.#quorum.committed(this.#commitOffset)) this.#advanceCommitAt(this.#quorum.inForce);
+    if (this.followers.every((follower) => follower.matchOffset >= this.log.lastOffset)) this.#quorum.heldEverywhere();
   }
 
   #advanceCommitAt(writeQuorum: number): void {
@@ -436,10 +382,6 @@ export class LeaderCore {
     this.#commitOffset = offset;
     for (let next = this.state.appliedOffset + 1; next <= offset; next++) this.state.apply(this.log.at(next));
     this.#enforceRetention();
-  }
-
-  #heldEverywhere(): boolean {
-    return this.followers.every((follower) => follower.matchOffset >= this.log.lastOffset);
   }
 
   /** Keeps at most `logRetention` entries; only committed ones are dropped (O(1), see Log). */

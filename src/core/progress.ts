@@ -41,6 +41,33 @@ export class FollowerProgress {
   snapshotChunk = 0;
   snapshotChunkEndIndex = 0;
 
+  /**
+   * Whether a reply comes from the follower process the leader is talking to. Incarnations are
+   * random (a clock stepped back must not make a new process look old), so they are compared by
+   * equality: an unknown one is a new process, and the process it replaced is retired, so its
+   * late replies (it may claim entries the new process lacks) are ignored. A process's replies
+   * all come before the next one's (one connection each: it closes before a new one opens). The
+   * first reply of a restarted process resets what the leader believes it holds
+   * (`verifiedOffset`). False when the reply's own content is not to be used.
+   */
+  fromCurrentProcess(incarnation: number, verifiedOffset: number): boolean {
+    if (incarnation === this.incarnation) return true;
+    if (this.retiredIncarnations.includes(incarnation)) return false;
+    const restarted = this.incarnation !== FollowerProgress.unknownIncarnation;
+    if (restarted) {
+      this.retiredIncarnations.push(this.incarnation);
+      if (this.retiredIncarnations.length > constants.retiredIncarnationsMax) this.retiredIncarnations.shift();
+    }
+    this.incarnation = incarnation;
+    if (!restarted) return true;
+    this.matchOffset = verifiedOffset;
+    this.nextOffset = verifiedOffset + 1;
+    this.state = "probe";
+    this.snapshotOffset = 0;
+    this.partialResyncs++;
+    return false;
+  }
+
   canSend(nowMs: number): boolean {
     if (nowMs < this.pausedUntilMs) return false;
     const limit = this.state === "streaming" ? constants.inflightMessagesMax : 1;
