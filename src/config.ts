@@ -39,6 +39,7 @@ export const configSchema = z
     HEARTBEAT_MS: integer(1, 60_000).default(50),
     LOG_RETENTION: integer(1, 100_000_000).default(100_000),
     TRANSPORT: z.preprocess(blankToUndefined, z.enum(["websocket", "http"], { error: "must be websocket or http" }).default("websocket")),
+    MAX_PENDING_WRITES: integer(1, 10_000_000).default(10_000),
     CLUSTER_TOKEN: text().pipe(z.string().min(8, "must be at least 8 characters")),
     MAX_KEY_BYTES: integer(1, 65_536).default(1024),
     MAX_VALUE_BYTES: integer(16, 1024 * 1024 * 1024).default(1024 * 1024),
@@ -71,6 +72,7 @@ export const configSchema = z
     heartbeatMs: config.HEARTBEAT_MS,
     logRetention: config.LOG_RETENTION,
     transport: config.TRANSPORT,
+    maxPendingWrites: config.MAX_PENDING_WRITES,
     clusterToken: config.CLUSTER_TOKEN,
     maxKeyBytes: config.MAX_KEY_BYTES,
     maxValueBytes: config.MAX_VALUE_BYTES,
@@ -140,6 +142,8 @@ Every setting is an environment variable or the same name as a --kebab-case flag
   LOG_RETENTION       log entries the leader keeps for catch-up (default 100000)
   TRANSPORT           leader->follower transport: websocket (one stream per follower, default)
                       or http (one fetch per message)
+  MAX_PENDING_WRITES  leader: uncommitted log entries, and writes waiting for their answer,
+                      each at most this; a write beyond answers 503 overloaded (default 10000)
   CLUSTER_TOKEN       shared secret for /internal/* and /admin/* (required, 8+ chars)
   MAX_KEY_BYTES       longest key in UTF-8 bytes (default 1024)
   MAX_VALUE_BYTES     largest request body in bytes (default 1048576)

@@ -69,7 +69,7 @@ export class FollowerCore {
   /** Commit offset of the message that set the floor: only a later commit may raise it (messages reorder). */
   #floorCommitOffset = -1;
 
-  /** `incarnation` tells this run of the process from others (the node draws it at random). */
+  /** `incarnation` tells this run of the process from earlier ones (the node draws it at random; only equality counts). */
   constructor(readonly incarnation = 0) {}
 
   /** What happened since the last call: to store before answering, and what became visible. */

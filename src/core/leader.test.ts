@@ -198,3 +198,45 @@ test("a stale_epoch answer deposes the leader: it takes no more writes", () => {
   expect(leader.takeMessages(0, 1000, heartbeatMs)).toEqual([]);
   expect(() => leader.propose("b", "2")).toThrow();
 });
+
+test("a restarted follower with a smaller incarnation number is still a new process; the old one's late replies are ignored", () => {
+  const leader = leaderWith(1, 1);
+  for (let i = 0; i < 3; i++) leader.propose("k", String(i));
+  leader.takeMessages(0, 0, heartbeatMs);
+  leader.onReply(0, { kind: "ok", lastOffset: 3, incarnation: 900 }, 1);
+  expect(leader.followers[0]!.matchOffset).toBe(3);
+  // The process restarted empty with a smaller random number (a clock stepped back would too).
+  leader.takeMessages(0, 100, heartbeatMs);
+  leader.onReply(0, { kind: "gap", lastOffset: 0, incarnation: 17 }, 101);
+  expect(leader.followers[0]).toMatchObject({ incarnation: 17, matchOffset: 0, state: "probe" });
+  // A late reply of the old process (to a message still in flight) claims offset 3: not counted.
+  leader.followers[0]!.inflightMessages++;
+  leader.onReply(0, { kind: "ok", lastOffset: 3, incarnation: 900 }, 102);
+  expect(leader.followers[0]!.matchOffset).toBe(0);
+  expect(leader.ackCount(3)).toBe(0);
+  leader.takeMessages(0, 200, heartbeatMs);
+  leader.onReply(0, { kind: "ok", lastOffset: 3, incarnation: 17 }, 201);
+  expect(leader.followers[0]!.matchOffset).toBe(3);
+});
+
+test("every answer settles one message in flight; an answer to none is a broken invariant", () => {
+  const leader = leaderWith(1, 1);
+  leader.propose("a", "1");
+  expect(leader.takeMessages(0, 0, heartbeatMs)).toHaveLength(1);
+  expect(leader.followers[0]!.inflightMessages).toBe(1);
+  leader.onFailure(0, 1);
+  expect(leader.followers[0]!.inflightMessages).toBe(0);
+  expect(() => leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 0 }, 2)).toThrow(/in flight/);
+});
+
+test("uncommitted entries are bounded: no write beyond uncommittedEntriesMax until some commit", () => {
+  const leader = new LeaderCore({ id: "L", epoch: 1, followerCount: 1, writeQuorum: 1, uncommittedEntriesMax: 2 });
+  leader.propose("a", "1");
+  expect(leader.canPropose()).toBe(true);
+  leader.propose("a", "2");
+  expect([leader.uncommittedEntries, leader.canPropose()]).toEqual([2, false]);
+  expect(() => leader.propose("a", "3")).toThrow(/bound/);
+  leader.takeMessages(0, 0, heartbeatMs);
+  leader.onReply(0, { kind: "ok", lastOffset: 2, incarnation: 0 }, 1);
+  expect([leader.uncommittedEntries, leader.canPropose()]).toEqual([0, true]);
+});

@@ -5,6 +5,7 @@ import { FollowerProgress } from "./progress.ts";
 import { ackCount, commitOffset } from "./quorum.ts";
 import { nextChunk, SnapshotSource } from "./snapshot-source.ts";
 import { StateMachine } from "./state-machine.ts";
+import { WriteQuorum } from "./write-quorum.ts";
 import type { Entry, ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotReply } from "./types.ts";
 
 export interface LeaderOptions {
@@ -14,6 +15,8 @@ export interface LeaderOptions {
   writeQuorum: number;
   /** Log entries kept for catch-up; older ones are dropped once committed. */
   logRetention?: number;
+  /** Uncommitted entries the log may hold (MAX_PENDING_WRITES): a leader without its quorum would grow at the write rate. */
+  uncommittedEntriesMax?: number;
   /** What a restarting leader recovered from its most advanced follower. */
   recovered?: { state: StateMachine; entries: Entry[] };
   /** The lowest write quorum that may have acknowledged a recovered entry (default: writeQuorum). */
@@ -35,13 +38,10 @@ export class LeaderCore {
   readonly state: StateMachine;
   readonly followers: FollowerProgress[];
   readonly logRetention: number;
+  readonly uncommittedEntriesMax: number;
   /** Reads on this leader wait until this offset is applied: everything it recovered is then committed. */
   readonly readBarrierOffset: number;
-  #writeQuorum: number;
-  /** A lowered quorum waiting for its marker entry to commit under the current one (see setWriteQuorum). */
-  #lowering: { quorum: number; markerOffset: number } | null = null;
-  /** The smallest write quorum that may have acknowledged an entry not yet held by every follower. */
-  #writeQuorumFloor: number;
+  readonly #quorum: WriteQuorum;
   #commitOffset: number;
   /** The newer epoch a follower reported (a stale_epoch answer), or null while this leader is not deposed. */
   #deposedBy: number | null = null;
@@ -55,6 +55,8 @@ export class LeaderCore {
     this.epoch = options.epoch;
     this.logRetention = options.logRetention ?? Number.POSITIVE_INFINITY;
     assert(this.logRetention >= 1, "log retention keeps at least one entry");
+    this.uncommittedEntriesMax = options.uncommittedEntriesMax ?? Number.POSITIVE_INFINITY;
+    assert(this.uncommittedEntriesMax >= 1, "at least one write may wait for its quorum");
     this.state = options.recovered?.state ?? new StateMachine();
     this.log = new Log(this.state.appliedOffset + 1, this.state.appliedEpoch);
     const recoveredEntries = options.recovered?.entries ?? [];
@@ -68,19 +70,18 @@ export class LeaderCore {
     this.followers = Array.from({ length: options.followerCount }, () => new FollowerProgress());
     for (const progress of this.followers) progress.nextOffset = this.log.lastOffset + 1;
     this.#assertQuorum(options.writeQuorum);
-    this.#writeQuorum = options.writeQuorum;
-    this.#writeQuorumFloor = Math.min(options.writeQuorum, options.writeQuorumFloor ?? options.writeQuorum);
+    this.#quorum = new WriteQuorum(options.writeQuorum, options.writeQuorumFloor);
     this.#advanceCommit();
   }
 
   /** The write quorum in force (a lowered one only once it took effect). */
   get writeQuorum(): number {
-    return this.#writeQuorum;
+    return this.#quorum.inForce;
   }
 
   /** A lowered write quorum not yet in force, or null. */
   get pendingWriteQuorum(): number | null {
-    return this.#lowering?.quorum ?? null;
+    return this.#quorum.pending;
   }
 
   /** The newer epoch that deposed this leader, or null. */
@@ -88,8 +89,9 @@ export class LeaderCore {
     return this.#deposedBy;
   }
 
+  /** The smallest write quorum that may have acknowledged an entry not yet held by every follower. */
   get writeQuorumFloor(): number {
-    return this.#writeQuorumFloor;
+    return this.#quorum.floor;
   }
 
   get commitOffset(): number {
@@ -101,31 +103,37 @@ export class LeaderCore {
   }
 
   /**
-   * Changes the write quorum. Raising it takes effect at once. Lowering it is a write: a marker
-   * entry (key "", no value) is appended and the lower quorum takes effect once the marker
-   * commits under the current one. Every message sent meanwhile carries the lowered floor, so by
-   * then the current quorum of followers knows it, and any restarting leader that hears from
-   * enough followers for the current quorum hears of the lowered one (core/recovery.ts). Returns
-   * the marker when lowering (the caller may wait for it), else null.
+   * Changes the write quorum (see WriteQuorum): raising takes effect at once; lowering appends a
+   * marker entry (key "", no value) and takes effect once it commits under the current quorum.
+   * Returns the marker when lowering (the caller may wait for it), else null.
    */
   setWriteQuorum(quorum: number): Entry | null {
     this.#assertQuorum(quorum);
-    if (quorum >= this.#writeQuorum) {
-      this.#lowering = null;
-      this.#writeQuorum = quorum;
+    if (!this.#quorum.lowers(quorum)) {
+      this.#quorum.raise(quorum);
       this.#advanceCommit();
       return null;
     }
     const marker = this.log.append(this.epoch, epochMarkerKey, null);
-    this.#lowering = { quorum, markerOffset: marker.offset };
-    this.#writeQuorumFloor = Math.min(this.#writeQuorumFloor, quorum);
+    this.#quorum.lowerAt(quorum, marker.offset);
     this.#advanceCommit();
     return marker;
+  }
+
+  /** Log entries not yet committed. */
+  get uncommittedEntries(): number {
+    return this.log.lastOffset - this.#commitOffset;
+  }
+
+  /** Whether a write may be appended now: not deposed, and below uncommittedEntriesMax. */
+  canPropose(): boolean {
+    return this.#deposedBy === null && this.uncommittedEntries < this.uncommittedEntriesMax;
   }
 
   /** Appends a write (value null = delete) and returns its entry; it is not visible until committed. */
   propose(key: string, value: string | null): Entry {
     assert(this.#deposedBy === null, "a deposed leader takes no writes");
+    assert(this.uncommittedEntries < this.uncommittedEntriesMax, "uncommitted entries within their bound");
     const entry = this.log.append(this.epoch, key, value);
     this.#advanceCommit();
     return entry;
@@ -193,9 +201,9 @@ export class LeaderCore {
    */
   onReply(index: number, reply: ReplicateReply, nowMs: number, sequence = Number.MAX_SAFE_INTEGER): boolean {
     const progress = this.#progress(index);
-    progress.inflightMessages = Math.max(0, progress.inflightMessages - 1);
+    this.#settleOne(progress);
     progress.lastReplyAtMs = nowMs;
-    if (reply.kind !== "stale_epoch" && !this.#sameProcess(progress, reply.incarnation, reply.kind === "ok" ? reply.lastOffset : 0, sequence)) {
+    if (reply.kind !== "stale_epoch" && !progress.fromCurrentProcess(reply.incarnation, reply.kind === "ok" ? reply.lastOffset : 0, sequence)) {
       return this.#advanceCommitReporting();
     }
     if (progress.state === "snapshot" && reply.kind !== "stale_epoch") return false; // an old message; the snapshot decides
@@ -235,9 +243,9 @@ export class LeaderCore {
   /** A reply to a snapshot chunk. Returns true when the commit offset advanced. */
   onSnapshotReply(index: number, reply: SnapshotReply, nowMs: number, sequence = Number.MAX_SAFE_INTEGER): boolean {
     const progress = this.#progress(index);
-    progress.inflightMessages = Math.max(0, progress.inflightMessages - 1);
+    this.#settleOne(progress);
     progress.lastReplyAtMs = nowMs;
-    if (reply.kind !== "stale_epoch" && !this.#sameProcess(progress, reply.incarnation, 0, sequence)) return this.#advanceCommitReporting();
+    if (reply.kind !== "stale_epoch" && !progress.fromCurrentProcess(reply.incarnation, 0, sequence)) return this.#advanceCommitReporting();
     switch (reply.kind) {
       case "chunk_ok":
         if (progress.state === "snapshot" && reply.chunk === progress.snapshotChunk) {
@@ -265,7 +273,7 @@ export class LeaderCore {
   /** A message was lost (network error or timeout): back off, then resend from the acked offset. */
   onFailure(index: number, nowMs: number): void {
     const progress = this.#progress(index);
-    progress.inflightMessages = Math.max(0, progress.inflightMessages - 1);
+    this.#settleOne(progress);
     progress.pausedUntilMs = nowMs + constants.retryBackoffMs;
     if (progress.state === "snapshot") {
       progress.snapshotPairIndex = 0;
@@ -277,28 +285,6 @@ export class LeaderCore {
   }
 
   /**
-   * Whether a reply comes from the follower process the leader is talking to. Incarnations are
-   * random, so they say "another process", not which came first. A message sent after the leader
-   * learnt of the current process can only reach it or a later one: a reply to such a message
-   * with another incarnation is a restart, and resets what the leader believes the follower holds.
-   * A reply to an earlier message may come from a process that has since restarted (and claim
-   * entries the new process lacks): ignored. False when the reply's own content is not to be used.
-   */
-  #sameProcess(progress: FollowerProgress, incarnation: number, verifiedOffset: number, sequence: number): boolean {
-    if (incarnation === progress.incarnation) return true;
-    if (sequence < progress.incarnationLearntAt) return false;
-    const restarted = progress.incarnation !== FollowerProgress.unknownIncarnation;
-    progress.incarnation = incarnation;
-    progress.incarnationLearntAt = progress.sentCount;
-    if (!restarted) return true;
-    progress.matchOffset = verifiedOffset;
-    progress.nextOffset = verifiedOffset + 1;
-    progress.state = "probe";
-    progress.snapshotOffset = 0;
-    progress.partialResyncs++;
-    return false;
-  }
-
   /**
    * A follower has seen a newer epoch: a newer leader fenced it, so this one may never commit
    * again and its state may be stale. It stops at once (the node refuses reads and writes).
@@ -333,19 +319,18 @@ export class LeaderCore {
     progress.lastSentAtMs = nowMs;
     progress.lastSentCommitOffset = this.#commitOffset;
     const prevEpoch = this.log.epochAt(prevOffset);
-    return {
-      epoch: this.epoch,
-      leaderId: this.id,
-      prevOffset,
-      prevEpoch,
-      entries,
-      commitOffset: this.#commitOffset,
-      writeQuorumFloor: this.#writeQuorumFloor,
-    };
+    const writeQuorumFloor = this.#quorum.floor;
+    return { epoch: this.epoch, leaderId: this.id, prevOffset, prevEpoch, entries, commitOffset: this.#commitOffset, writeQuorumFloor };
   }
 
   #assertQuorum(quorum: number): void {
     assert(Number.isInteger(quorum) && quorum >= 0 && quorum <= this.followers.length, `write quorum ${quorum}`);
+  }
+
+  /** Every message sent is answered (a reply or a failure) exactly once: one fewer in flight. */
+  #settleOne(progress: FollowerProgress): void {
+    assert(progress.inflightMessages > 0, "an answer to a message in flight");
+    progress.inflightMessages--;
   }
 
   #progress(index: number): FollowerProgress {
@@ -361,14 +346,9 @@ export class LeaderCore {
   }
 
   #advanceCommit(): void {
-    this.#advanceCommitAt(this.#writeQuorum);
-    if (this.#lowering && this.#commitOffset >= this.#lowering.markerOffset) {
-      this.#writeQuorum = this.#lowering.quorum;
-      this.#lowering = null;
-      this.#advanceCommitAt(this.#writeQuorum);
-    }
-    // Once every follower holds the whole log, no entry depends on a lower quorum any more.
-    if (!this.#lowering && this.#writeQuorumFloor < this.#writeQuorum && this.#heldEverywhere()) this.#writeQuorumFloor = this.#writeQuorum;
+    this.#advanceCommitAt(this.#quorum.inForce);
+    if (this.#quorum.committed(this.#commitOffset)) this.#advanceCommitAt(this.#quorum.inForce);
+    if (this.followers.every((follower) => follower.matchOffset >= this.log.lastOffset)) this.#quorum.heldEverywhere();
   }
 
   #advanceCommitAt(writeQuorum: number): void {
@@ -380,10 +360,6 @@ export class LeaderCore {
     this.#commitOffset = offset;
     for (let next = this.state.appliedOffset + 1; next <= offset; next++) this.state.apply(this.log.at(next));
     this.#enforceRetention();
-  }
-
-  #heldEverywhere(): boolean {
-    return this.followers.every((follower) => follower.matchOffset >= this.log.lastOffset);
   }
 
   /** Keeps at most `logRetention` entries; only committed ones are dropped (O(1), see Log). */

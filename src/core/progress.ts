@@ -16,6 +16,8 @@ export class FollowerProgress {
   sentCount = 0;
   /** Number of the first message sent after the leader learnt of `incarnation`. */
   incarnationLearntAt = 0;
+  /** Processes this follower ran before, newest last (at most retiredIncarnationsMax): their replies are ignored. */
+  retiredIncarnations: number[] = [];
   /** Highest offset the follower acknowledged holding (contiguously). */
   matchOffset = 0;
   /** Next offset to send. */
@@ -42,6 +44,35 @@ export class FollowerProgress {
   snapshotPairIndex = 0;
   snapshotChunk = 0;
   snapshotChunkEndIndex = 0;
+
+  /**
+   * Whether a reply comes from the follower process the leader is talking to. Incarnations are
+   * random (a clock stepped back must not make a new process look old), so they say "another
+   * process", not which came first. A message sent after the leader learnt of the current process
+   * (`sequence` ≥ `incarnationLearntAt`) can only reach it or a later one: a reply to it with
+   * another incarnation is a restart, which retires the process it replaced and resets what the
+   * leader believes the follower holds (`verifiedOffset`). A reply to an earlier message, or from
+   * a retired process, may come from a process that has since restarted (and claim entries the
+   * new one lacks): ignored. False when the reply's own content is not to be used.
+   */
+  fromCurrentProcess(incarnation: number, verifiedOffset: number, sequence: number): boolean {
+    if (incarnation === this.incarnation) return true;
+    if (sequence < this.incarnationLearntAt || this.retiredIncarnations.includes(incarnation)) return false;
+    const restarted = this.incarnation !== FollowerProgress.unknownIncarnation;
+    if (restarted) {
+      this.retiredIncarnations.push(this.incarnation);
+      if (this.retiredIncarnations.length > constants.retiredIncarnationsMax) this.retiredIncarnations.shift();
+    }
+    this.incarnation = incarnation;
+    this.incarnationLearntAt = this.sentCount;
+    if (!restarted) return true;
+    this.matchOffset = verifiedOffset;
+    this.nextOffset = verifiedOffset + 1;
+    this.state = "probe";
+    this.snapshotOffset = 0;
+    this.partialResyncs++;
+    return false;
+  }
 
   canSend(nowMs: number): boolean {
     // A clock that stepped back must not stretch a backoff: it ends at most retryBackoffMs from now.

@@ -142,6 +142,7 @@ export class RecoveryCore {
     readonly followerCount: number,
     readonly writeQuorum: number,
     readonly policy: RecoveryPolicy = recoveryPolicy,
+    readonly roundsMax: number = constants.recoveryRoundsMax,
   ) {
     this.#lowestQuorum = writeQuorum;
   }
@@ -160,8 +161,8 @@ export class RecoveryCore {
   }
 
   poll(): RecoveryStep {
-    if (this.#rounds >= constants.recoveryRoundsMax) {
-      return { kind: "failed", reason: `recovery gave up after ${constants.recoveryRoundsMax} rounds without enough followers` };
+    if (this.#rounds >= this.roundsMax) {
+      return { kind: "failed", reason: `recovery gave up after ${this.roundsMax} rounds without enough followers (see the lines above)` };
     }
     this.#rounds++;
     return { kind: "poll", fenceEpoch: this.policy.fences ? this.#epoch : null };

@@ -29,9 +29,9 @@ export interface ReplicateMessage {
 
 /**
  * Follower → leader. On `ok`, `lastOffset` is the highest offset where the follower's log is known
- * to match this leader's; on `gap`, the highest offset it holds. `incarnation` grows with every
- * restart of the follower's process, so the leader can tell a reply of a process that has since
- * restarted (empty) from one of the process it talks to now. A `gap` with `diverged` says the
+ * to match this leader's; on `gap`, the highest offset it holds. `incarnation` is new with every
+ * start of the follower's process (random, compared by equality), so the leader can tell a reply
+ * of a process that has since restarted (empty) from one of the process it talks to now. A `gap` with `diverged` says the
  * follower applied entries the leader's log does not have: only a snapshot repairs it.
  */
 export type ReplicateReply =

@@ -15,6 +15,11 @@ export class WriteWaiters<Waiter extends WriteWaiter> {
   #waiting: Waiter[] = [];
   #elevated: Waiter[] = [];
 
+  /** Waiters held, settled ones included until taken out: what the caller bounds. */
+  get size(): number {
+    return this.#waiting.length + this.#elevated.length;
+  }
+
   add(waiter: Waiter): void {
     this.#waiting.push(waiter);
   }

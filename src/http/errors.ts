@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
-/** Every error code a node answers with (DESIGN §4); clients and tools branch on these. */
+/** Every error code an answer may carry (DESIGN §4): clients and tools rely on these names. */
 export type ErrorCode =
   | "invalid_json"
   | "invalid_key"
@@ -21,6 +21,8 @@ export type ErrorCode =
   | "not_leader"
   | "quorum_timeout"
   | "stale_read"
+  | "overloaded"
+  | "upgrade_required"
   | "internal";
 
 /** An error with a stable code, rendered by `onError` as `{error, message, ...details}`. */

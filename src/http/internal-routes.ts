@@ -4,7 +4,8 @@ import { constants } from "../core/constants.ts";
 import type { FollowerNode } from "../node/follower-node.ts";
 import type { ServingNode } from "../node/serving-node.ts";
 import { ApiError } from "./errors.ts";
-import { parseBody, readJson } from "./input.ts";
+import { keySchema, parseBody, readJson } from "./input.ts";
+import { epochProblem, replicateProblem, snapshotProblem } from "../core/peer-bounds.ts";
 import { recoveryLines } from "../node/transport.ts";
 import type { ReplicateReply, SnapshotReply } from "../core/types.ts";
 
@@ -100,6 +101,17 @@ export function inspectionRoutes(node: ServingNode): Hono {
   return app;
 }
 
+/** 400 invalid_message for what no honest peer sends (core/peer-bounds.ts). */
+function refuseDishonest(problem: string | null): void {
+  if (problem) throw new ApiError(400, "invalid_message", problem);
+}
+
+/** Whether a key is one a client could write on this node (the same rules as PUT /kv/:key). */
+function clientKeyCheck(maxKeyBytes: number): (key: string) => boolean {
+  const schema = keySchema(maxKeyBytes);
+  return (key) => schema.safeParse(key).success;
+}
+
 /** A replication answer: a status and the JSON body, as the HTTP route and the stream send it. */
 export interface ReplicationAnswer {
   status: 200 | 400 | 409;
@@ -117,8 +129,11 @@ export async function answerReplication(follower: FollowerNode, kind: "replicate
     body: { error: error.code, message: error.message, ...error.details },
   });
   try {
+    const position = { epoch: follower.epoch, lastOffset: follower.lastOffset };
+    const isClientKey = clientKeyCheck(follower.config.maxKeyBytes);
     if (kind === "replicate") {
       const message = parseBody(replicateMessageSchema, input, "invalid_message");
+      refuseDishonest(replicateProblem(position, message, isClientKey));
       const reply = await new Promise<ReplicateReply>((resolve) => follower.replicate(message, resolve));
       switch (reply.kind) {
         case "ok":
@@ -146,6 +161,7 @@ export async function answerReplication(follower: FollowerNode, kind: "replicate
       }
     }
     const chunk = parseBody(snapshotChunkSchema, input, "invalid_message");
+    refuseDishonest(snapshotProblem(position, chunk, isClientKey));
     const reply = await new Promise<SnapshotReply>((resolve) => follower.receiveSnapshot(chunk, resolve));
     switch (reply.kind) {
       case "ok":
@@ -183,6 +199,7 @@ export function replicateRoutes(follower: FollowerNode): Hono {
   const fenceSchema = z.object({ epoch: z.number().int().min(1), leaderId: z.string() });
   app.post("/internal/fence", async (c) => {
     const { epoch, leaderId } = parseBody(fenceSchema, await readJson(c), "invalid_message");
+    refuseDishonest(epochProblem({ epoch: follower.epoch, lastOffset: follower.lastOffset }, epoch));
     const position = await new Promise<object>((resolve) => follower.fence(epoch, leaderId, resolve));
     return c.json({ ...position, nodeId });
   });

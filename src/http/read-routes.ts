@@ -1,6 +1,7 @@
 import { zValidator } from "@hono/zod-validator";
 import { type Context, Hono } from "hono";
 import type { ServingNode } from "../node/serving-node.ts";
+import { constants } from "../core/constants.ts";
 import { nodeTimings } from "../node/timings.ts";
 import { type ReadResult, readCommitted } from "../node/read.ts";
 import { ApiError } from "./errors.ts";
@@ -14,6 +15,12 @@ export function readRoutes(node: ServingNode): Hono {
     const { minOffset } = readQuerySchema.parse(c.req.query()); // validated already; this types it
     const result = await new Promise<ReadResult>((resolve) => readCommitted(node, key, minOffset ?? 0, nodeTimings.readWaitMs, resolve));
     if (result.kind === "refused") throw new ApiError(503, "stale_read", result.message, { reason: result.reason });
+    if (result.kind === "overloaded") {
+      throw new ApiError(503, "overloaded", `${constants.offsetWatchersMax} reads are waiting for an offset already; retry later`, {
+        bound: "offset watchers",
+        limit: constants.offsetWatchersMax,
+      });
+    }
     if (result.kind === "stale_read") {
       throw new ApiError(503, "stale_read", `this node has not applied offset ${result.needed} yet; retry or read from the leader`, {
         minOffset: result.needed,

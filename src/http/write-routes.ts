@@ -20,6 +20,12 @@ export function writeRoutes(leader: LeaderNode): Hono {
     const outcome = await leader.write(key, value, query);
     if (outcome.kind === "committed") return c.json({ key, offset: outcome.offset, acks: outcome.acks });
     if (outcome.kind === "deposed") throw deposedError(outcome.epoch);
+    if (outcome.kind === "overloaded") {
+      throw new ApiError(503, "overloaded", `the leader holds MAX_PENDING_WRITES (${outcome.limit}) ${outcome.bound}; nothing was written, retry later`, {
+        bound: outcome.bound,
+        limit: outcome.limit,
+      });
+    }
     if (outcome.deposedBy !== undefined) {
       throw new ApiError(
         503,

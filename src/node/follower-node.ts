@@ -28,7 +28,10 @@ export interface FollowerEnv {
  */
 export class FollowerNode implements ServingNode {
   readonly role = "follower";
-  /** Each start of the process is a new incarnation: a random number, so no clock is involved. */
+  /**
+   * Each start of the process is a new incarnation: a random number from `Random`, compared by
+   * equality (a wall clock stepped back would make a new process look older than the one it replaced).
+   */
   readonly core: FollowerCore;
   readonly received: OffsetWatch;
   /**
@@ -120,6 +123,8 @@ export class FollowerNode implements ServingNode {
       this.#store(() => done(reply));
       return;
     }
+    // Bounded by offsetWatchersMax: beyond it the gap is answered at once (the leader resends).
+    if (this.received.full) this.#log(`${constants.offsetWatchersMax} messages wait for a gap already; answering gap at once`);
     this.#store(() => {});
     this.received.waitFor(message.prevOffset, this.timings.gapWaitMs, () => {
       const retried = this.core.receive(message);

@@ -13,12 +13,14 @@ import { type Transport, TransportError } from "./transport.ts";
 
 /**
  * `timeout` is indeterminate (with `deposedBy` when a newer leader deposed this one meanwhile: it
- * may have taken the write over); `deposed`: refused before anything was appended.
+ * may have taken the write over); `deposed` and `overloaded` (MAX_PENDING_WRITES reached):
+ * refused before anything was appended.
  */
 export type WriteOutcome =
   | { kind: "committed"; offset: number; acks: number; required: number }
   | { kind: "timeout"; offset: number; acks: number; required: number; deposedBy?: number }
-  | { kind: "deposed"; epoch: number };
+  | { kind: "deposed"; epoch: number }
+  | { kind: "overloaded"; bound: "uncommitted entries" | "waiting writes"; limit: number };
 
 interface Waiter extends WriteWaiter {
   done: (outcome: WriteOutcome) => void;
@@ -87,6 +89,7 @@ export class LeaderNode implements ServingNode {
       followerCount: config.followers.length,
       writeQuorum: config.writeQuorum,
       logRetention: config.logRetention,
+      uncommittedEntriesMax: config.maxPendingWrites,
       recovered: start.recovered,
       writeQuorumFloor: start.writeQuorumFloor,
     };
@@ -141,6 +144,7 @@ export class LeaderNode implements ServingNode {
       transport: this.#env.transport.name,
       pendingWriteQuorum: this.core.pendingWriteQuorum,
       writeQuorumFloor: this.core.writeQuorumFloor,
+      uncommittedEntries: this.core.uncommittedEntries,
       delay: { ...this.delay, measured: this.#env.delays.quartiles() },
       followers: this.core.followers.map((progress, index) => ({
         id: this.followerIds[index],
@@ -178,12 +182,21 @@ export class LeaderNode implements ServingNode {
 
   /**
    * `write` with a callback, called once: the path the simulator drives without a microtask
-   * queue. Returns the write's offset, or null when refused (a deposed leader takes no writes).
+   * queue. Returns the write's offset, or null when refused (a deposed leader, or a bound reached).
    */
   propose(key: string, value: string | null, options: { quorum?: number; timeoutMs?: number }, done: (outcome: WriteOutcome) => void): number | null {
     const deposedBy = this.core.deposedBy;
-    if (deposedBy !== null) {
-      done({ kind: "deposed", epoch: deposedBy });
+    const limit = this.config.maxPendingWrites;
+    const refusal: WriteOutcome | null =
+      deposedBy !== null
+        ? { kind: "deposed", epoch: deposedBy }
+        : !this.core.canPropose()
+          ? { kind: "overloaded", bound: "uncommitted entries", limit }
+          : this.#waiters.size >= limit
+            ? { kind: "overloaded", bound: "waiting writes", limit }
+            : null;
+    if (refusal) {
+      done(refusal);
       return null;
     }
     return this.#await(this.core.propose(key, value), options, done);

@@ -1,8 +1,10 @@
+import { constants } from "../core/constants.ts";
 import type { TimerHandle, Timers } from "./env.ts";
 
 /**
  * Callbacks once a monotonically growing offset reaches a target, or with false after a bounded
- * wait. Used for "wait until applied" reads and for messages that arrived ahead of a gap.
+ * wait. Used for "wait until applied" reads and for messages that arrived ahead of a gap. At most
+ * `watchersMax` wait at once; beyond, a wait is answered false at once.
  */
 interface Watcher {
   offset: number;
@@ -12,16 +14,33 @@ interface Watcher {
 
 export class OffsetWatch {
   #watchers: Watcher[] = [];
+  /** Waits refused because `offsetWatchersMax` were waiting already. */
+  refusedWhenFull = 0;
 
   constructor(
     private readonly current: () => number,
     private readonly timers: Timers,
+    private readonly watchersMax: number = constants.offsetWatchersMax,
   ) {}
 
-  /** Calls `done` (at once if already reached) with whether `offset` was reached within `timeoutMs`. */
+  reached(offset: number): boolean {
+    return this.current() >= offset;
+  }
+
+  /** Whether a new wait would be refused (the caller answers 503 overloaded). */
+  get full(): boolean {
+    return this.#watchers.length >= this.watchersMax;
+  }
+
+  /** Calls `done` with true once `offset` is reached (at once if it is); false after `timeoutMs`, or at once when `full`. */
   waitFor(offset: number, timeoutMs: number, done: (reached: boolean) => void): void {
     if (this.current() >= offset) {
       done(true);
+      return;
+    }
+    if (this.full) {
+      this.refusedWhenFull++;
+      done(false);
       return;
     }
     const watcher: Watcher = {

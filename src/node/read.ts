@@ -4,6 +4,8 @@ import type { ReadRefusal, ServingNode } from "./serving-node.ts";
 export type ReadResult =
   | { kind: "value"; stored: StoredValue | undefined }
   | { kind: "stale_read"; needed: number; appliedOffset: number }
+  /** offsetWatchersMax reads wait already (503 overloaded). */
+  | { kind: "overloaded" }
   | ({ kind: "refused" } & ReadRefusal);
 
 /**
@@ -20,6 +22,10 @@ export function readCommitted(node: ServingNode, key: string, minOffset: number,
   }
   const needed = Math.max(minOffset, node.readBarrierOffset);
   // `applied` is what this node can vouch for (a follower's verified against its leader).
+  if (!node.applied.reached(needed) && node.applied.full) {
+    done({ kind: "overloaded" });
+    return;
+  }
   node.applied.waitFor(needed, waitMs, (reached) => {
     if (!reached) done({ kind: "stale_read", needed, appliedOffset: node.state.appliedOffset });
     else done({ kind: "value", stored: node.state.get(key) });

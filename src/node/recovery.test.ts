@@ -49,3 +49,14 @@ test("when the chosen follower's data does not arrive, recovery takes the next m
   expect(recovery.recovered?.state.appliedOffset).toBe(2);
   expect(lines[0]).toBe(`recovery: fetching the data of ${urls[0]} failed (${urls[0]}/internal/recover sent nothing for 2000 ms); trying the next most advanced`);
 });
+
+test("recovery gives up after its rounds when too few followers answer, having said why", async () => {
+  const { transport, urls } = followers(3);
+  transport.setDown(urls[0]!, true);
+  transport.setDown(urls[1]!, true);
+  const lines: string[] = [];
+  const env = { clock: realClock, timers: realTimers, transport, log: (line: string) => lines.push(line), timings: { positionRetryMs: 1 }, roundsMax: 3 };
+  const recovery = recoverFromFollowers("L", urls, 2, env);
+  await expect(recovery).rejects.toThrow("recovery gave up after 3 rounds");
+  expect(lines[0]).toBe("recovery: waiting for followers, 1 of the 2 needed answered");
+});

@@ -20,6 +20,8 @@ export interface RecoveryEnv {
   timings?: Partial<NodeTimings>;
   /** The decisions to make (the simulator's mutants pass broken ones). */
   policy?: RecoveryPolicy;
+  /** Rounds before recovery gives up (default recoveryRoundsMax). */
+  roundsMax?: number;
 }
 
 /** Rounds between two log lines that repeat the same reason to wait. */
@@ -44,7 +46,7 @@ export function runRecovery(
   done: (recovery: Recovery | RecoveryFailed) => void,
 ): { abort(): void } {
   const timings = { ...nodeTimings, ...env.timings };
-  const core = new RecoveryCore(followerUrls.length, writeQuorum, env.policy);
+  const core = new RecoveryCore(followerUrls.length, writeQuorum, env.policy, env.roundsMax);
   const startedMs = env.clock.nowMs();
   let aborted = false;
   let lastReason = "";

@@ -157,8 +157,8 @@ export class LeaderProcess {
     this.#unanswered.add(lose);
     const proposed = node.propose(key, value, { quorum }, (outcome) => {
       this.#unanswered.delete(lose);
-      if (outcome.kind === "deposed") {
-        this.context.log(`${this.name} refuses write ${key}: deposed by e${outcome.epoch}`);
+      if (outcome.kind === "deposed" || outcome.kind === "overloaded") {
+        this.context.log(`${this.name} refuses write ${key}: ${outcome.kind}`);
       } else {
         if (outcome.kind === "committed") this.observer.beforeAck(this, { key, value, offset: outcome.offset, required: outcome.required });
         this.context.log(`${this.name} ${outcome.kind === "committed" ? "ack" : "timeout"} ${outcome.offset} ${key} acks=${outcome.acks}/${outcome.required}`);

@@ -108,8 +108,8 @@ export class Workload {
       this.stats.writes++;
       leader.write(key, value, quorum, (outcome) =>
         this.#clientHop(() => {
-          if (outcome.kind === "deposed") {
-            // 421: refused before anything was appended, as if no leader served.
+          if (outcome.kind === "deposed" || outcome.kind === "overloaded") {
+            // 421 or 503 overloaded: refused before anything was appended, as if no leader served.
             this.stats.writes--;
             this.#writesIssued--;
             this.#refused(client, `write ${key} (deposed leader)`, then);
