@@ -1,4 +1,6 @@
-import type { Entry, ReplicateMessage, ReplicateReply } from "../core/types.ts";
+import type { Entry, ReplicateMessage, ReplicateReply, SnapshotReply } from "../core/types.ts";
+import { clientKeyCheck, forge, judge, type PeerChecks } from "./adversary.ts";
+import type { InvariantChecker } from "./invariants.ts";
 import type { SimContext } from "./context.ts";
 import { isFailure } from "./follower-host.ts";
 import { formatMessage, formatReply } from "./format.ts";
@@ -17,10 +19,12 @@ export interface FaultStats {
   quorumChanges: number;
   /** The clock every node reads jumped. */
   clockSteps: number;
+  /** A peer with the token sent a follower what no honest peer sends. */
+  adversarialMessages: number;
 }
 
-type FaultKind = "partitions" | "crashes" | "pauses" | "deposedMessages" | "quorumChanges" | "clockSteps";
-const faultKinds: readonly FaultKind[] = ["partitions", "crashes", "pauses", "deposedMessages", "quorumChanges", "clockSteps"];
+type FaultKind = keyof Omit<FaultStats, "oneWayPartitions">;
+const faultKinds: readonly FaultKind[] = ["partitions", "crashes", "pauses", "deposedMessages", "quorumChanges", "clockSteps", "adversarialMessages"];
 const cuts: readonly Cut[] = ["both", "both", "to-follower", "to-leader"];
 /** A clock step: forward up to this (a suspended host resuming), or back up to this (an adjusted clock). */
 const clockStepForwardMsMax = 2000;
@@ -49,13 +53,24 @@ const crashLoopShare = 0.4;
  * a real old leader cannot commit entries that conflict with its successor's log.
  */
 export class FaultInjector {
-  readonly stats: FaultStats = { partitions: 0, oneWayPartitions: 0, crashes: 0, pauses: 0, deposedMessages: 0, quorumChanges: 0, clockSteps: 0 };
+  readonly stats: FaultStats = {
+    partitions: 0,
+    oneWayPartitions: 0,
+    crashes: 0,
+    pauses: 0,
+    deposedMessages: 0,
+    quorumChanges: 0,
+    clockSteps: 0,
+    adversarialMessages: 0,
+  };
 
   constructor(
     private readonly context: SimContext,
     private readonly network: Network,
     private readonly host: LeaderHost,
     private readonly followers: readonly FollowerHost[],
+    private readonly checker: InvariantChecker,
+    private readonly peerChecks: PeerChecks,
   ) {}
 
   start(): void {
@@ -108,6 +123,9 @@ export class FaultInjector {
       case "quorumChanges":
         this.#changeQuorum();
         break;
+      case "adversarialMessages":
+        this.#sendForged(follower);
+        break;
       case "clockSteps": {
         const forward = context.rng.chance(0.5);
         const stepMs = forward ? context.rng.int(1, clockStepForwardMsMax) : -context.rng.int(1, clockStepBackMsMax);
@@ -155,6 +173,29 @@ export class FaultInjector {
     node.setWriteQuorum(quorum, (outcome) => {
       if (outcome) context.log(`${name} write quorum ${quorum}: ${outcome.kind}`);
     });
+  }
+
+  /**
+   * A peer with the token sends a follower what no honest peer sends. The checks the HTTP layer
+   * runs first (src/core/peer-bounds.ts) must refuse it (400 invalid_message), so the node never
+   * sees it; a message they let through reaches the node, as it would in production.
+   */
+  #sendForged(follower: FollowerHost): void {
+    const { context } = this;
+    const node = follower.node;
+    const position = { epoch: node.epoch, lastOffset: node.lastOffset };
+    const forged = forge(context.rng, position, node.config.maxKeyBytes);
+    const refusal = judge(this.peerChecks, position, forged, clientKeyCheck(node.config.maxKeyBytes));
+    if (refusal !== null) {
+      context.log(`fault intruder → ${follower.name} ${forged.what}: refused, 400 invalid_message (${refusal})`);
+      return;
+    }
+    this.checker.report("peer-bounds", `${forged.what} to ${follower.name} (epoch ${position.epoch}, last ${position.lastOffset}) was not refused`);
+    const label = `${follower.name} ← intruder ${forged.what}`;
+    const nobody = () => context.log(`${label}: answered, nobody listens`);
+    if (forged.kind === "replicate") follower.handle<ReplicateReply>(label, (target, reply) => target.replicate(forged.message, reply), nobody);
+    else if (forged.kind === "snapshot") follower.handle<SnapshotReply>(label, (target, reply) => target.receiveSnapshot(forged.chunk, reply), nobody);
+    else follower.handle<object>(label, (target, reply) => target.fence(forged.epoch, "intruder", reply), nobody);
   }
 
   #sendDeposed(follower: FollowerHost): void {

@@ -19,6 +19,7 @@ export type InvariantName =
   | "visibility"
   | "convergence"
   | "linearizability"
+  | "peer-bounds"
   | "core-assertion";
 
 export interface Violation {
@@ -34,7 +35,7 @@ const violationsKeptMax = 20;
  * Checked even after followers' amnesia lost committed entries: they hold whatever the history.
  * The others compare against the one committed history, which such a loss forks.
  */
-const checkedOutsideContract: ReadonlySet<InvariantName> = new Set(["ack-quorum", "commit-monotonic", "apply-order", "core-assertion"]);
+const checkedOutsideContract: ReadonlySet<InvariantName> = new Set(["ack-quorum", "commit-monotonic", "apply-order", "peer-bounds", "core-assertion"]);
 
 /** A follower crash: followers keep no disk, so what it held is gone (a leader may commit with its ack after). */
 interface Amnesia {

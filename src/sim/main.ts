@@ -77,13 +77,13 @@ function runMany(start: number, count: number): boolean {
   let snapshots = 0;
   let outsideContract = 0;
   let withLeaderFaults = 0;
-  const injected = { crashes: 0, partitions: 0, oneWayPartitions: 0, pauses: 0, deposedMessages: 0, quorumChanges: 0, clockSteps: 0, dropped: 0, duplicated: 0, slowed: 0 };
+  const injected = { crashes: 0, partitions: 0, oneWayPartitions: 0, pauses: 0, deposedMessages: 0, quorumChanges: 0, clockSteps: 0, adversarialMessages: 0, dropped: 0, duplicated: 0, slowed: 0 };
   const leader = { leaderCrashes: 0, leaderDeposals: 0, recoveries: 0, takeovers: 0 };
   for (let seed = start; seed < start + count; seed++) {
     const result = runSimulation({ ...base, seed });
     events += result.events;
     snapshots += result.snapshotsInstalled;
-    for (const key of ["crashes", "partitions", "oneWayPartitions", "pauses", "deposedMessages", "quorumChanges", "clockSteps"] as const) injected[key] += result.faults[key];
+    for (const key of ["crashes", "partitions", "oneWayPartitions", "pauses", "deposedMessages", "quorumChanges", "clockSteps", "adversarialMessages"] as const) injected[key] += result.faults[key];
     for (const key of ["dropped", "duplicated", "slowed"] as const) injected[key] += result.network[key];
     for (const key of Object.keys(leader) as (keyof typeof leader)[]) leader[key] += result.leader[key];
     if (result.scenario.leaderFaults > 0) withLeaderFaults++;

@@ -1,6 +1,7 @@
 import type { FollowerCore } from "../core/follower.ts";
 import type { LeaderCore, LeaderOptions } from "../core/leader.ts";
 import { type FollowerPosition, type RecoveryPolicy, recoveryPolicy } from "../core/recovery.ts";
+import { type PeerChecks, productionPeerChecks } from "./adversary.ts";
 import type { InvariantName } from "./invariants.ts";
 import {
   ArrivalOrderFollower,
@@ -33,6 +34,8 @@ export interface Mutant {
   leader?: (options: LeaderOptions) => LeaderCore;
   follower?: (incarnation: number) => FollowerCore;
   recovery?: RecoveryPolicy;
+  /** The checks the HTTP layer runs on peers' messages (src/core/peer-bounds.ts). */
+  peerChecks?: PeerChecks;
   needsLeaderRestarts?: boolean;
 }
 
@@ -133,6 +136,12 @@ const registry = {
     description: "recovery takes over whatever the ranked follower sends, without checking it still reaches the position it was ranked by",
     recovery: { ...recoveryPolicy, checksSource: false },
     needsLeaderRestarts: true,
+  },
+  "peer-fence-unchecked": {
+    breaks: "peer-bounds",
+    seedsTried: 100,
+    description: "POST /internal/fence takes any epoch: a token holder can fence a follower at 2^53 - 1, and it refuses every real leader after",
+    peerChecks: { ...productionPeerChecks, fence: () => null },
   },
   "no-read-barrier": {
     breaks: "linearizability",

@@ -1,4 +1,5 @@
 import { AssertionError } from "../core/assert.ts";
+import { productionPeerChecks } from "./adversary.ts";
 import { SimContext } from "./context.ts";
 import { EventQueue } from "./event-queue.ts";
 import { type FaultStats, FaultInjector } from "./faults.ts";
@@ -91,7 +92,7 @@ export function runSimulation(options: RunOptions): RunResult {
   const host = new LeaderHost(context, followers, network, checker, { newCore: mutant?.leader, policy: mutant?.recovery });
   checker.attach(host, followers);
   const workload = new Workload(context, host, followers, checker, options.deposedReads ?? false);
-  const faults = new FaultInjector(context, network, host, followers);
+  const faults = new FaultInjector(context, network, host, followers, checker, mutant?.peerChecks ?? productionPeerChecks);
 
   host.start();
   workload.start();
