@@ -112,7 +112,7 @@ export type RecoveryStep =
   | { kind: "poll"; fenceEpoch: number | null }
   | { kind: "retry"; reason: string }
   | { kind: "fetch"; from: FollowerPosition }
-  | { kind: "done"; epoch: number; recovered?: Recovered; writeQuorumFloor: number }
+  | { kind: "done"; epoch: number; recovered?: Recovered; writeQuorumFloor: number; candidates: FollowerPosition[] }
   | { kind: "failed"; reason: string };
 
 /**
@@ -194,7 +194,7 @@ export class RecoveryCore {
     if (typeof data !== "string" && (!this.policy.checksSource || reaches(data, from))) {
       const state = StateMachine.restore(data.appliedOffset, data.appliedEpoch, data.pairs);
       const entries = this.policy.takePendingEntries ? data.entries : [];
-      return { kind: "done", epoch: this.#epoch, recovered: { state, entries, from: from.url }, writeQuorumFloor: this.#lowestQuorum };
+      return { kind: "done", epoch: this.#epoch, recovered: { state, entries, from: from.url }, writeQuorumFloor: this.#lowestQuorum, candidates: [...this.#candidates] };
     }
     this.#candidates.splice(this.#candidates.indexOf(from), 1);
     return this.#next();
@@ -206,7 +206,7 @@ export class RecoveryCore {
       return { kind: "retry", reason: `the followers left (${this.#candidates.length}) are fewer than the ${this.needed} needed; fencing again` };
     }
     const best = this.policy.rank(this.#candidates);
-    if (!best || best.lastOffset === 0) return { kind: "done", epoch: this.#epoch, writeQuorumFloor: this.#lowestQuorum };
+    if (!best || best.lastOffset === 0) return { kind: "done", epoch: this.#epoch, writeQuorumFloor: this.#lowestQuorum, candidates: [...this.#candidates] };
     return { kind: "fetch", from: best };
   }
 }

@@ -8,8 +8,10 @@ export interface Recovery {
   recovered?: Recovered;
   /** The lowest write quorum that may have acknowledged a recovered entry (a quorum lowered at run time). */
   writeQuorumFloor?: number;
-  /** The positions of the last round, the one the decision was made on. */
+  /** The positions of the last round. */
   positions: FollowerPosition[];
+  /** Those the decision stood on: the last round's, less those whose data did not arrive or fell short. */
+  candidates: FollowerPosition[];
 }
 
 export interface RecoveryEnv {
@@ -114,7 +116,7 @@ export function runRecovery(
           const { from, state, entries } = step.recovered;
           env.log(`recovery: took over ${from} (applied ${state.appliedOffset}, ${entries.length} entries beyond); new epoch ${step.epoch}`);
         }
-        done({ epoch: step.epoch, recovered: step.recovered, writeQuorumFloor: step.writeQuorumFloor, positions });
+        done({ epoch: step.epoch, recovered: step.recovered, writeQuorumFloor: step.writeQuorumFloor, positions, candidates: step.candidates });
         return;
       case "failed":
         env.log(`recovery: ${step.reason}`);

@@ -100,9 +100,9 @@ export class InvariantChecker implements LeaderHostObserver {
 
   /**
    * Leader completeness (Raft's name): a leader that starts holds every committed entry, in its
-   * state or its log. Unless no follower it polled held the first one it lacks and a follower that
-   * held it crashed (its ack may have counted for the commit after that): then the run is outside
-   * the contract.
+   * state or its log. Unless no follower it polled still held the first one it lacks (a holder may
+   * have crashed after it answered) and a follower that held it crashed (its ack may have counted
+   * for the commit after that): then the run is outside the contract.
    */
   leaderStarted(leader: LeaderProcess, recovery: Recovery, polled: PolledFollower[]): void {
     const { core } = leader;
@@ -115,7 +115,12 @@ export class InvariantChecker implements LeaderHostObserver {
     const missing = this.committed[heldUpTo]!;
     const where = heldUpTo < core.lastOffset ? `its log has ${formatEntry(core.log.at(missing.offset))} there` : `its log ends at ${core.lastOffset}`;
     const what = `${leader.name} (e${core.epoch}, from ${recovery.recovered?.from ?? "nothing"}) lacks committed ${formatEntry(missing)}: ${where}`;
-    const polledHolders = polled.filter((polled) => this.#heldCommittedUpTo(polled.held) >= missing.offset);
+    // A holder that crashed after it answered (before recovery fetched its data) lost it: amnesia, below.
+    const polledHolders = polled.filter((polled) => {
+      const follower = this.#followers.find((host) => host.name === polled.position.url)!;
+      const sameProcess = !follower.down && follower.incarnation === polled.incarnation;
+      return sameProcess && this.#heldCommittedUpTo(polled.held) >= missing.offset;
+    });
     if (polledHolders.length > 0) {
       const names = polledHolders.map((polled) => polled.position.url).join(", ");
       this.report("leader-completeness", `${what}, though ${names} held it when polled`);
@@ -127,7 +132,7 @@ export class InvariantChecker implements LeaderHostObserver {
       return;
     }
     const crashes = lost.map((crash) => `${crash.follower} at ${crash.atUs / 1000}ms`).join(", ");
-    this.outsideContract = `${what}; every follower polled lacked it, and followers that held it crashed (${crashes}), losing it: followers keep no disk`;
+    this.outsideContract = `${what}; no follower polled still held it, and followers that held it crashed (${crashes}), losing it: followers keep no disk`;
     this.context.log(`outside the contract from now on: ${this.outsideContract}`);
   }
 

@@ -31,6 +31,8 @@ export interface AckedWrite {
 export interface PolledFollower {
   position: Recovery["positions"][number];
   held: HeldLog;
+  /** Which of the follower's processes answered (FollowerHost.incarnation). */
+  incarnation: number;
 }
 
 export interface LeaderObserver {
@@ -102,7 +104,8 @@ export class LeaderProcess {
           failed(recovery.message);
           return;
         }
-        const polled = recovery.positions.map((position) => ({ position, held: this.transport.heldAtFence.get(position.url)! }));
+        // What the decision stood on: the followers of the last round still candidates then.
+        const polled = recovery.candidates.map((position) => ({ position, ...this.transport.heldAtFence.get(position.url)! }));
         ready(recovery, polled);
       },
     );

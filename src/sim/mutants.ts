@@ -111,7 +111,7 @@ const registry = {
   },
   "recovery-ranks-by-seen-epoch": {
     breaks: "leader-completeness",
-    seedsTried: 500,
+    seedsTried: 1500,
     description: "recovery takes over the follower that has seen the newest epoch, though it may hold less",
     recovery: { ...recoveryPolicy, rank: bySeenEpoch },
     needsLeaderRestarts: true,
@@ -132,7 +132,7 @@ const registry = {
   },
   "recovery-trusts-source": {
     breaks: "leader-completeness",
-    seedsTried: 2000,
+    seedsTried: 3000,
     description: "recovery takes over whatever the ranked follower sends, without checking it still reaches the position it was ranked by",
     recovery: { ...recoveryPolicy, checksSource: false },
     needsLeaderRestarts: true,

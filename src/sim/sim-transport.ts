@@ -17,8 +17,8 @@ import type { ProcessTimers } from "./sim-env.ts";
  */
 export class SimTransport implements Transport {
   readonly name = "simulated";
-  /** What each follower held when it last answered a fence: the checker's view of a recovery's poll. */
-  readonly heldAtFence = new Map<string, HeldLog>();
+  /** What each follower held when it last answered a fence, and which process it was: the checker's view of a recovery's poll. */
+  readonly heldAtFence = new Map<string, { held: HeldLog; incarnation: number }>();
 
   constructor(
     private readonly owner: string,
@@ -42,15 +42,15 @@ export class SimTransport implements Transport {
 
   fence(url: string, epoch: number, leaderId: string, timeoutMs: number, done: Answer<FollowerPosition>): void {
     const follower = this.#follower(url);
-    this.#call<{ position: FollowerPosition; held: HeldLog }>(
+    this.#call<{ position: FollowerPosition; held: HeldLog; incarnation: number }>(
       url,
       epoch === 0 ? "position" : `fence e${epoch}`,
       timeoutMs,
       (answer) => {
-        if (!(answer instanceof TransportError)) this.heldAtFence.set(url, answer.held);
+        if (!(answer instanceof TransportError)) this.heldAtFence.set(url, { held: answer.held, incarnation: answer.incarnation });
         done(answer instanceof TransportError ? answer : answer.position);
       },
-      (node, reply) => node.fence(epoch, leaderId, (position) => reply({ position: { ...position, url }, held: follower.held() })),
+      (node, reply) => node.fence(epoch, leaderId, (position) => reply({ position: { ...position, url }, held: follower.held(), incarnation: follower.incarnation })),
       ({ position }) => `e${position.epoch} last=${position.lastOffset} (e${position.lastEntryEpoch}) applied=${position.appliedOffset}, now e${follower.core.epoch}`,
     );
   }
