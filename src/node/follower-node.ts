@@ -28,11 +28,15 @@ export class FollowerNode implements ServingNode {
    * from it.
    */
   readonly applied = new OffsetWatch(() =>
-    performance.now() - this.#lastLeaderMessageAtMs > constants.followerReadSilenceMs ? 0 : Math.min(this.core.appliedOffset, this.core.verifiedOffset),
+    performance.now() - this.#lastLeaderMessageAtMs > this.#silenceMs ? 0 : Math.min(this.core.appliedOffset, this.core.verifiedOffset),
   );
   #lastLeaderMessageAtMs = Number.NEGATIVE_INFINITY;
+  /** Two heartbeats at least (HEARTBEAT_MS is a setting: a slow one must not look like silence). */
+  readonly #silenceMs: number;
 
-  constructor(readonly config: Config) {}
+  constructor(readonly config: Config) {
+    this.#silenceMs = Math.max(constants.followerReadSilenceMs, 2 * config.heartbeatMs);
+  }
 
   get state() {
     return this.core.state;
