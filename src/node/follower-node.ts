@@ -47,6 +47,8 @@ export class FollowerNode implements ServingNode {
   readonly #storage: Storage;
   readonly #log: (line: string) => void;
   #lastLeaderMessageAtMs = Number.NEGATIVE_INFINITY;
+  /** Two heartbeats at least (HEARTBEAT_MS is a setting: a slow one must not look like silence). */
+  readonly #silenceMs: number;
 
   constructor(
     readonly config: Config,
@@ -56,10 +58,10 @@ export class FollowerNode implements ServingNode {
     this.core = env.newCore ? env.newCore(incarnation) : new FollowerCore(incarnation);
     this.timings = { ...nodeTimings, ...env.timings };
     this.#clock = env.clock;
+    this.#silenceMs = Math.max(constants.followerReadSilenceMs, 2 * config.heartbeatMs);
     this.received = new OffsetWatch(() => this.core.lastOffset, env.timers);
     this.applied = new OffsetWatch(
-      () =>
-        this.#clock.nowMs() - this.#lastLeaderMessageAtMs > constants.followerReadSilenceMs ? 0 : Math.min(this.core.appliedOffset, this.core.verifiedOffset),
+      () => (this.#clock.nowMs() - this.#lastLeaderMessageAtMs > this.#silenceMs ? 0 : Math.min(this.core.appliedOffset, this.core.verifiedOffset)),
       env.timers,
     );
     this.#storage = env.storage;
