@@ -2,6 +2,7 @@ import type { FollowerCore } from "../core/follower.ts";
 import type { StateMachine, StoredValue } from "../core/state-machine.ts";
 import type { Entry } from "../core/types.ts";
 import { FollowerNode } from "../node/follower-node.ts";
+import { readCommitted } from "../node/read.ts";
 import { MemoryStorage } from "../node/storage.ts";
 import type { SimContext } from "./context.ts";
 import { followerName } from "./format.ts";
@@ -127,14 +128,20 @@ export class FollowerHost {
     );
   }
 
-  /** A client read; `done(null)` when the process is down or crashes before answering. */
+  /**
+   * A client read as GET /kv/:key serves it (src/node/read.ts); `done(null)` when the process is
+   * down, refuses (a diverged follower), or crashes before answering.
+   */
   read(key: string, done: (read: FollowerRead | null) => void): void {
     if (this.down) {
       done(null);
       return;
     }
     this.#whenRunning(
-      () => done({ stored: this.core.state.get(key), commitOffset: this.core.commitOffset }),
+      () =>
+        readCommitted(this.node, key, 0, this.node.timings.readWaitMs, (result) =>
+          done(result.kind === "value" ? { stored: result.stored, commitOffset: this.core.commitOffset } : null),
+        ),
       () => done(null),
     );
   }
