@@ -9,12 +9,15 @@ import type { Entry, ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotPa
  * replaced by a snapshot up to `truncatedAfter`.
  */
 export interface FollowerReady {
-  entries: Entry[];
+  entries: readonly Entry[];
   truncatedAfter: number | null;
   epoch: number | null;
-  committed: Entry[];
+  committed: readonly Entry[];
   snapshotInstalled: boolean;
 }
+
+/** Shared by every Ready with nothing in a list (most heartbeats): no allocation per message. */
+const none: readonly Entry[] = Object.freeze([]);
 
 interface StagedSnapshot {
   snapshotOffset: number;
@@ -145,7 +148,7 @@ export class FollowerCore {
         this.#truncateAfter(offset - 1);
       }
       this.#pending.push(entry);
-      this.#ready.entries.push(entry);
+      this.#ready.entries = append(this.#ready.entries, entry);
       this.#lastOffset = offset;
     }
     this.#verifiedOffset = Math.max(this.#verifiedOffset, offset);
@@ -273,7 +276,7 @@ export class FollowerCore {
       const entry = this.#pending[applied]!;
       this.#state.apply(entry);
       this.#appliedEpochs.append(entry.offset, entry.epoch);
-      this.#ready.committed.push(entry);
+      this.#ready.committed = append(this.#ready.committed, entry);
       applied++;
     }
     if (applied > 0) this.#pending.splice(0, applied);
@@ -281,7 +284,14 @@ export class FollowerCore {
 }
 
 function emptyReady(): FollowerReady {
-  return { entries: [], truncatedAfter: null, epoch: null, committed: [], snapshotInstalled: false };
+  return { entries: none, truncatedAfter: null, epoch: null, committed: none, snapshotInstalled: false };
+}
+
+/** Appends to a Ready's list, allocating it on the first entry. */
+function append(list: readonly Entry[], entry: Entry): readonly Entry[] {
+  if (list === none) return [entry];
+  (list as Entry[]).push(entry);
+  return list;
 }
 
 /**
