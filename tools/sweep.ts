@@ -48,6 +48,8 @@ export interface SweepReport {
     minDelayMs: number;
     maxDelayMs: number;
     followers: number;
+    /** The leader's replication transport, as its /status says (absent in reports made before TRANSPORT existed). */
+    transport?: string;
     leaderUrl: string;
     localCluster: boolean;
   };
@@ -76,6 +78,7 @@ const flags = {
   followerUrls: { type: "string", help: "with --leader: follower URLs for the digest check, if those in /status are not reachable from here" },
   followers: { type: "number", default: 5, integer: true, min: 1, help: "local cluster: followers" },
   minDelayMs: { type: "number", default: 0.1, min: 0, help: "local cluster: MIN_DELAY_MS" },
+  transport: { type: "string", default: "websocket", choices: ["websocket", "http"], help: "local cluster: TRANSPORT, how the leader replicates" },
   maxDelayMs: { type: "number", default: 10, min: 0, help: "local cluster: MAX_DELAY_MS" },
   consistencyWaitMs: { type: "number", default: 10_000, min: 0, help: "bound on waiting for the nodes to converge" },
   outDir: { type: "string", default: sweepOutDirDefault, help: "where the four files go (results: the committed figures)" },
@@ -149,7 +152,7 @@ async function sweep(options: SweepOptions, target: Target, localCluster: boolea
   return {
     generatedAt: new Date().toISOString(),
     driver: options.driver,
-    workload: { ...workload, ...delay, followers, localCluster },
+    workload: { ...workload, ...delay, followers, transport: target.status.transport ?? "websocket", localCluster },
     results,
     consistency: { ...last!, consistent: results.every((r) => r.consistent) },
   };
@@ -166,7 +169,7 @@ export function markdownTable(report: SweepReport): string {
   const w = report.workload;
   const header = [
     `Quorum sweep: ${w.writes} writes, ${w.concurrency} clients, ${w.keys} keys, ${w.followers} followers, ` +
-      `delay U(${w.minDelayMs}, ${w.maxDelayMs}) ms, driver ${report.driver}${w.localCluster ? ", local cluster" : ""}. Latencies in ms.`,
+      `delay U(${w.minDelayMs}, ${w.maxDelayMs}) ms, transport ${w.transport ?? "websocket"}, driver ${report.driver}${w.localCluster ? ", local cluster" : ""}. Latencies in ms.`,
     "",
     "| quorum | success % | writes/s | p50 | mean | p95 | p99 | unordered median | ordered-log median | ordered-log writes/s |",
     "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -225,7 +228,7 @@ async function main(): Promise<void> {
         false,
       )
     : await withLocalCluster(
-        { followers: options.followers, minDelayMs: options.minDelayMs, maxDelayMs: options.maxDelayMs, writeQuorum: 1 },
+        { followers: options.followers, minDelayMs: options.minDelayMs, maxDelayMs: options.maxDelayMs, writeQuorum: 1, env: { TRANSPORT: options.transport } },
         async (cluster) => sweep(options, await findTarget({ leader: cluster.leader.url, token: cluster.token }), true),
       );
   const files = await writeReport(report, options.outDir);

@@ -31,6 +31,8 @@ export interface LeaderStatus {
   commitOffset: number;
   writeQuorum: number;
   delay: { minDelayMs: number; maxDelayMs: number; measured?: DelayQuartiles | null };
+  /** How the leader replicates (`TRANSPORT`): websocket or http. */
+  transport?: string;
   followers: FollowerStatus[];
 }
 
