@@ -5,6 +5,7 @@ import { productionFollowerEnv, realClock, realDelays, realRandom, realTimers } 
 import { FollowerNode } from "./node/follower-node.ts";
 import { HttpTransport } from "./node/http-transport.ts";
 import { LeaderNode } from "./node/leader-node.ts";
+import { NodeMetrics } from "./node/metrics.ts";
 import { recoverFromFollowers } from "./node/recovery.ts";
 import { MemoryStorage } from "./node/storage.ts";
 import { StreamTransport } from "./node/stream-transport.ts";
@@ -24,18 +25,19 @@ function loadConfig(): Config {
   }
 }
 
-async function createNode(config: Config): Promise<LeaderNode | FollowerNode> {
+async function createNode(config: Config, metrics: NodeMetrics): Promise<LeaderNode | FollowerNode> {
   const log = (line: string) => console.log(`${config.nodeId}: ${line}`);
   if (config.role === "follower") return new FollowerNode(config, productionFollowerEnv(log));
   const transport = config.transport === "http" ? new HttpTransport(config.clusterToken) : new StreamTransport(config.clusterToken);
   const recovery = await recoverFromFollowers(config.nodeId, config.followers, config.writeQuorum, { clock: realClock, timers: realTimers, transport, log });
-  return new LeaderNode(config, { clock: realClock, timers: realTimers, random: realRandom, transport, storage: new MemoryStorage(), delays: realDelays(), log }, recovery);
+  return new LeaderNode(config, { clock: realClock, timers: realTimers, random: realRandom, transport, storage: new MemoryStorage(), delays: realDelays(), log, observer: metrics }, recovery);
 }
 
 const config = loadConfig();
 // A leader listens only once it has recovered what its followers hold, so /health means ready.
-const node = await createNode(config);
-const app = createApp(node);
+const metrics = new NodeMetrics(realClock);
+const node = await createNode(config, metrics);
+const app = createApp(node, metrics);
 const upgradeToStream = node instanceof FollowerNode ? streamUpgrader(config.clusterToken) : () => undefined;
 const server = Bun.serve({
   hostname: config.host,

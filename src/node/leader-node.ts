@@ -5,6 +5,7 @@ import type { Entry, ReplicateMessage, SnapshotChunk } from "../core/types.ts";
 import { type WriteWaiter, WriteWaiters } from "../core/write-waiters.ts";
 import type { Config } from "../config.ts";
 import type { Clock, Delays, Random, TimerHandle, Timers } from "./env.ts";
+import type { NodeObserver } from "./metrics.ts";
 import { OffsetWatch } from "./offset-watch.ts";
 import type { ReadRefusal, ServingNode } from "./serving-node.ts";
 import type { Storage } from "./storage.ts";
@@ -44,6 +45,8 @@ export interface LeaderEnv {
   timings?: Partial<NodeTimings>;
   /** The core to run (the simulator's mutants pass a broken subclass). */
   newCore?: (options: LeaderOptions) => LeaderCore;
+  /** Told of every client write's answer, for metrics (src/node/metrics.ts). */
+  observer?: NodeObserver;
 }
 
 /** The recovery a leader starts from (src/node/recovery.ts): its epoch, what it took over, the lowest write quorum reported. */
@@ -184,7 +187,15 @@ export class LeaderNode implements ServingNode {
    * `write` with a callback, called once: the path the simulator drives without a microtask
    * queue. Returns the write's offset, or null when refused (a deposed leader, or a bound reached).
    */
-  propose(key: string, value: string | null, options: { quorum?: number; timeoutMs?: number }, done: (outcome: WriteOutcome) => void): number | null {
+  propose(key: string, value: string | null, options: { quorum?: number; timeoutMs?: number }, answer: (outcome: WriteOutcome) => void): number | null {
+    const { observer, clock } = this.#env;
+    const arrivedMs = observer ? clock.nowMs() : 0;
+    const done = observer
+      ? (outcome: WriteOutcome) => {
+          observer.writeAnswered(outcome.kind, (clock.nowMs() - arrivedMs) / 1000);
+          answer(outcome);
+        }
+      : answer;
     const deposedBy = this.core.deposedBy;
     const limit = this.config.maxPendingWrites;
     const refusal: WriteOutcome | null =
