@@ -382,6 +382,8 @@ async function main() {
 quorumkv: ${cluster.followers.length} followers, write quorum ${options.writeQuorum}, all healthy
 ${rows.join("\n")}
 
+Dashboard (live, any node serves it): ${leaderUrl}/   metrics: ${leaderUrl}/metrics
+
 The cluster token (${savedNote}); run this line to use $TOKEN below:
   export TOKEN=${shellWord(cluster.token)}
 

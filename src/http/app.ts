@@ -11,6 +11,7 @@ import { noRoute, onError } from "./errors.ts";
 import { bodyLimits } from "./input.ts";
 import { inspectionRoutes, replicateRoutes } from "./internal-routes.ts";
 import { countRequests, metricsRoutes } from "./metrics-routes.ts";
+import { dashboardRoutes } from "./dashboard/dashboard-routes.ts";
 import { emptyKeyRoutes, readRoutes } from "./read-routes.ts";
 import { statusRoutes } from "./status-routes.ts";
 import { notLeaderRoutes, writeRoutes } from "./write-routes.ts";
@@ -42,6 +43,7 @@ export function createApp(node: LeaderNode | FollowerNode, metrics = new NodeMet
   app.use("*", limits.counted);
   app.route("/", statusRoutes(node));
   app.route("/", metricsRoutes(node, metrics));
+  app.route("/", dashboardRoutes(node, metrics));
   app.route("/", emptyKeyRoutes());
   app.route("/", readRoutes(node));
   app.route("/", inspectionRoutes(node));
