@@ -355,7 +355,8 @@ async function main() {
   };
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void shutdown(signal));
 
-  const cluster = await startCluster(options).catch((error: Error) => {
+  // Nodes started from a terminal log readable lines unless LOG_FORMAT says otherwise.
+  const cluster = await startCluster({ ...options, env: { LOG_FORMAT: "pretty", ...options.env } }).catch((error: Error) => {
     if (stopping) return new Promise<never>(() => {}); // shutdown exits
     console.error(`quorumkv cluster: ${error instanceof PortInUseError ? describeTakenPort(error) : error.message}`);
     process.exit(1);
