@@ -1,6 +1,6 @@
 /**
  * The Prometheus text exposition format (version 0.0.4), written by hand: prom-client costs about
- * 400 ns per labelled histogram observation on Bun, this about a tenth of that, and a node needs
+ * 400 ns per labelled histogram observation on Bun, this about 70 ns, and a node needs
  * only counters, gauges and one histogram kind (docs/observability.md).
  */
 
