@@ -81,7 +81,7 @@ interface FollowerEntry {
 }
 
 export class ClusterViewer {
-  #last: { atMs: number; view: Promise<ClusterView> } | null = null;
+  #last: { atMs: number; gathering: boolean; view: Promise<ClusterView> } | null = null;
   /** The followers a follower last learnt from its leader, kept for when the leader is down. */
   #knownFollowers: FollowerEntry[] = [];
   #knownLeaderId: string | null = null;
@@ -91,12 +91,18 @@ export class ClusterViewer {
     readonly metrics: NodeMetrics,
   ) {}
 
+  /** One gathering at a time: a page that polls while peers are slow waits for the one under way. */
   view(): Promise<ClusterView> {
     const nowMs = performance.now();
-    if (this.#last && nowMs - this.#last.atMs < viewMaxAgeMs) return this.#last.view;
-    const view = this.#gather();
-    this.#last = { atMs: nowMs, view };
-    return view;
+    if (this.#last && (this.#last.gathering || nowMs - this.#last.atMs < viewMaxAgeMs)) return this.#last.view;
+    const last = { atMs: nowMs, gathering: true, view: this.#gather() };
+    const gathered = () => {
+      last.gathering = false;
+      last.atMs = performance.now();
+    };
+    last.view.then(gathered, gathered);
+    this.#last = last;
+    return last.view;
   }
 
   async #gather(): Promise<ClusterView> {
