@@ -355,7 +355,8 @@ async function main() {
   };
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void shutdown(signal));
 
-  const cluster = await startCluster(options).catch((error: Error) => {
+  // Nodes started from a terminal log readable lines unless LOG_FORMAT says otherwise.
+  const cluster = await startCluster({ ...options, env: { LOG_FORMAT: "pretty", ...options.env } }).catch((error: Error) => {
     if (stopping) return new Promise<never>(() => {}); // shutdown exits
     console.error(`quorumkv cluster: ${error instanceof PortInUseError ? describeTakenPort(error) : error.message}`);
     process.exit(1);
@@ -381,6 +382,8 @@ async function main() {
   console.log(`
 quorumkv: ${cluster.followers.length} followers, write quorum ${options.writeQuorum}, all healthy
 ${rows.join("\n")}
+
+Dashboard (live, any node serves it): ${leaderUrl}/   metrics: ${leaderUrl}/metrics
 
 The cluster token (${savedNote}); run this line to use $TOKEN below:
   export TOKEN=${shellWord(cluster.token)}

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { constants } from "./core/constants.ts";
 import { FlagError, type FlagSpecs, parseFlags } from "./flags.ts";
+import { logFormats, logLevels } from "./log.ts";
 
 /** One schema for env and CLI flags (`--write-quorum 3` is WRITE_QUORUM=3). Parsed once, frozen. */
 
@@ -43,6 +44,8 @@ export const configSchema = z
     CLUSTER_TOKEN: text().pipe(z.string().min(8, "must be at least 8 characters")),
     MAX_KEY_BYTES: integer(1, 65_536).default(1024),
     MAX_VALUE_BYTES: integer(16, 1024 * 1024 * 1024).default(1024 * 1024),
+    LOG_LEVEL: z.preprocess(blankToUndefined, z.enum(logLevels, { error: "must be debug, info, warn or error" }).default("info")),
+    LOG_FORMAT: z.preprocess(blankToUndefined, z.enum(logFormats, { error: "must be json or pretty" }).default("json")),
   })
   .superRefine((config, context) => {
     if (config.MIN_DELAY_MS > config.MAX_DELAY_MS) {
@@ -76,6 +79,8 @@ export const configSchema = z
     clusterToken: config.CLUSTER_TOKEN,
     maxKeyBytes: config.MAX_KEY_BYTES,
     maxValueBytes: config.MAX_VALUE_BYTES,
+    logLevel: config.LOG_LEVEL,
+    logFormat: config.LOG_FORMAT,
   }));
 
 export type Config = Readonly<z.output<typeof configSchema>>;
@@ -147,4 +152,6 @@ Every setting is an environment variable or the same name as a --kebab-case flag
   CLUSTER_TOKEN       shared secret for /internal/* and /admin/* (required, 8+ chars)
   MAX_KEY_BYTES       longest key in UTF-8 bytes (default 1024)
   MAX_VALUE_BYTES     largest request body in bytes (default 1048576)
+  LOG_LEVEL           debug | info | warn | error: the least severe logged (default info)
+  LOG_FORMAT          json (one object per line, default) | pretty (one readable line; npm start)
 `;

@@ -1,11 +1,13 @@
 import { ConfigError, type Config, configHelp, parseConfig } from "./config.ts";
 import { createApp, replicateBodyLimitBytes } from "./http/app.ts";
+import { Logger } from "./log.ts";
 import { streamHandler, streamUpgrader } from "./http/stream.ts";
 import { productionFollowerEnv, realClock, realDelays, realRandom, realTimers } from "./node/env.ts";
 import { FollowerNode } from "./node/follower-node.ts";
 import { HttpTransport } from "./node/http-transport.ts";
 import { LeaderNode } from "./node/leader-node.ts";
-import { recoverFromFollowers } from "./node/recovery.ts";
+import { NodeMetrics } from "./node/metrics.ts";
+import { RecoveryFailed, recoverFromFollowers } from "./node/recovery.ts";
 import { MemoryStorage } from "./node/storage.ts";
 import { StreamTransport } from "./node/stream-transport.ts";
 
@@ -24,18 +26,25 @@ function loadConfig(): Config {
   }
 }
 
-async function createNode(config: Config): Promise<LeaderNode | FollowerNode> {
-  const log = (line: string) => console.log(`${config.nodeId}: ${line}`);
+async function createNode(config: Config, metrics: NodeMetrics, logger: Logger): Promise<LeaderNode | FollowerNode> {
+  const log = logger.forNode;
   if (config.role === "follower") return new FollowerNode(config, productionFollowerEnv(log));
   const transport = config.transport === "http" ? new HttpTransport(config.clusterToken) : new StreamTransport(config.clusterToken);
   const recovery = await recoverFromFollowers(config.nodeId, config.followers, config.writeQuorum, { clock: realClock, timers: realTimers, transport, log });
-  return new LeaderNode(config, { clock: realClock, timers: realTimers, random: realRandom, transport, storage: new MemoryStorage(), delays: realDelays(), log }, recovery);
+  return new LeaderNode(config, { clock: realClock, timers: realTimers, random: realRandom, transport, storage: new MemoryStorage(), delays: realDelays(), log, observer: metrics }, recovery);
 }
 
 const config = loadConfig();
 // A leader listens only once it has recovered what its followers hold, so /health means ready.
-const node = await createNode(config);
-const app = createApp(node);
+const logger = new Logger({ node: config.nodeId, level: config.logLevel, format: config.logFormat }, { role: config.role, epoch: null });
+const metrics = new NodeMetrics(realClock);
+const node = await createNode(config, metrics, logger).catch((error: unknown) => {
+  // Recovery logged why it gave up; a supervisor may start the leader again.
+  if (!(error instanceof RecoveryFailed)) throw error;
+  process.exit(1);
+});
+logger.describeWith(() => ({ role: node instanceof LeaderNode && node.core.deposedBy !== null ? "deposed" : node.role, epoch: node.epoch }));
+const app = createApp(node, metrics);
 const upgradeToStream = node instanceof FollowerNode ? streamUpgrader(config.clusterToken) : () => undefined;
 const server = Bun.serve({
   hostname: config.host,
@@ -53,10 +62,18 @@ const server = Bun.serve({
   idleTimeout: 30,
 });
 if (node instanceof LeaderNode) node.start();
-console.log(`quorumkv ${config.role} ${config.nodeId} (epoch ${node.epoch}) listening on http://${server.hostname}:${server.port}`);
+const url = `http://${server.hostname}:${server.port}`;
+logger.info("start", `listening on ${url}`, {
+  url,
+  writeQuorum: node instanceof LeaderNode ? node.core.writeQuorum : undefined,
+  followers: config.followers.length || undefined,
+  leader: config.leaderUrl ?? undefined,
+  transport: node instanceof LeaderNode ? config.transport : undefined,
+  pid: process.pid,
+});
 
 function shutdown(signal: string) {
-  console.log(`quorumkv ${config.nodeId}: ${signal}, stopping`);
+  logger.info("stop", "stopping", { signal });
   node.stop();
   server.stop(true);
   process.exit(0);

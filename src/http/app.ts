@@ -3,11 +3,15 @@ import { TrieRouter } from "hono/router/trie-router";
 import { constants } from "../core/constants.ts";
 import { FollowerNode } from "../node/follower-node.ts";
 import type { LeaderNode } from "../node/leader-node.ts";
+import { NodeMetrics } from "../node/metrics.ts";
+import { realClock } from "../node/env.ts";
 import { adminRoutes } from "./admin-routes.ts";
 import { requireClusterToken } from "./auth.ts";
 import { noRoute, onError } from "./errors.ts";
 import { bodyLimits } from "./input.ts";
 import { inspectionRoutes, replicateRoutes } from "./internal-routes.ts";
+import { countRequests, metricsRoutes } from "./metrics-routes.ts";
+import { dashboardRoutes } from "./dashboard/dashboard-routes.ts";
 import { emptyKeyRoutes, readRoutes } from "./read-routes.ts";
 import { statusRoutes } from "./status-routes.ts";
 import { notLeaderRoutes, writeRoutes } from "./write-routes.ts";
@@ -19,10 +23,14 @@ export function replicateBodyLimitBytes(maxValueBytes: number): number {
 
 const replicationPaths = new Set(["/internal/replicate", "/internal/snapshot"]);
 
-/** The Hono app of one node: common routes plus the role's own. */
-export function createApp(node: LeaderNode | FollowerNode): Hono {
+/**
+ * The Hono app of one node: common routes plus the role's own. `metrics` is the recorder the node
+ * was given as its observer (src/main.ts), so /metrics includes its write latencies.
+ */
+export function createApp(node: LeaderNode | FollowerNode, metrics = new NodeMetrics(realClock)): Hono {
   const app = new Hono();
   app.onError(onError);
+  app.use("*", countRequests(metrics));
   // Every body is bounded here, before any route reads it; only replication may carry a batch.
   // An announced oversize body is refused first, even before the token check; a chunked one is
   // counted only once the sender has shown the token, so strangers cannot make a node buffer one.
@@ -34,6 +42,8 @@ export function createApp(node: LeaderNode | FollowerNode): Hono {
   app.use("/admin/*", auth);
   app.use("*", limits.counted);
   app.route("/", statusRoutes(node));
+  app.route("/", metricsRoutes(node, metrics));
+  app.route("/", dashboardRoutes(node, metrics));
   app.route("/", emptyKeyRoutes());
   app.route("/", readRoutes(node));
   app.route("/", inspectionRoutes(node));

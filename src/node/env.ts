@@ -1,4 +1,5 @@
 import { type DelayQuartiles, DelayScheduler } from "./delay-scheduler.ts";
+import type { NodeLog } from "../log.ts";
 import { MemoryStorage, type Storage } from "./storage.ts";
 
 /**
@@ -61,6 +62,6 @@ export function realDelays(): Delays {
 }
 
 /** Everything a production follower runs on (memory storage: DATA_DIR is not there yet). */
-export function productionFollowerEnv(log: (line: string) => void = () => {}): { clock: Clock; timers: Timers; random: Random; storage: Storage; log: (line: string) => void } {
+export function productionFollowerEnv(log: NodeLog = () => {}): { clock: Clock; timers: Timers; random: Random; storage: Storage; log: NodeLog } {
   return { clock: realClock, timers: realTimers, random: realRandom, storage: new MemoryStorage(), log };
 }

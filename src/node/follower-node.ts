@@ -3,6 +3,7 @@ import { FollowerCore, type FollowerReady } from "../core/follower.ts";
 import type { FollowerPosition } from "../core/recovery.ts";
 import type { RecoveryData, ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotReply } from "../core/types.ts";
 import type { Config } from "../config.ts";
+import type { NodeLog } from "../log.ts";
 import { type Clock, type Random, randomIncarnation, type Timers } from "./env.ts";
 import { OffsetWatch } from "./offset-watch.ts";
 import type { ReadRefusal, ServingNode } from "./serving-node.ts";
@@ -15,7 +16,7 @@ export interface FollowerEnv {
   timers: Timers;
   random: Random;
   storage: Storage;
-  log: (line: string) => void;
+  log: NodeLog;
   timings?: Partial<NodeTimings>;
   /** The core to run (the simulator's mutants pass a broken subclass). */
   newCore?: (incarnation: number) => FollowerCore;
@@ -45,7 +46,7 @@ export class FollowerNode implements ServingNode {
   readonly timings: NodeTimings;
   readonly #clock: Clock;
   readonly #storage: Storage;
-  readonly #log: (line: string) => void;
+  readonly #log: NodeLog;
   #lastLeaderMessageAtMs = Number.NEGATIVE_INFINITY;
   /** Two heartbeats at least (HEARTBEAT_MS is a setting: a slow one must not look like silence). */
   readonly #silenceMs: number;
@@ -126,7 +127,13 @@ export class FollowerNode implements ServingNode {
       return;
     }
     // Bounded by offsetWatchersMax: beyond it the gap is answered at once (the leader resends).
-    if (this.received.full) this.#log(`${constants.offsetWatchersMax} messages wait for a gap already; answering gap at once`);
+    if (this.received.full) {
+      this.#log(`${constants.offsetWatchersMax} messages wait for a gap already; answering gap at once`, {
+        event: "overloaded",
+        level: "warn",
+        fields: { bound: "offset watchers", limit: constants.offsetWatchersMax },
+      });
+    }
     this.#store(() => {});
     this.received.waitFor(message.prevOffset, this.timings.gapWaitMs, () => {
       const retried = this.core.receive(message);
@@ -138,7 +145,7 @@ export class FollowerNode implements ServingNode {
   receiveSnapshot(chunk: SnapshotChunk, done: (reply: SnapshotReply) => void): void {
     this.#lastLeaderMessageAtMs = this.#clock.nowMs();
     const reply = this.core.receiveSnapshot(chunk);
-    if (chunk.done && reply.kind === "ok") this.#log(`installed snapshot at offset ${chunk.snapshotOffset}`);
+    if (chunk.done && reply.kind === "ok") this.#log(`installed snapshot at offset ${chunk.snapshotOffset}`, { event: "snapshot", fields: { offset: chunk.snapshotOffset, epoch: chunk.epoch } });
     this.#store(() => done(reply));
   }
 
@@ -156,7 +163,11 @@ export class FollowerNode implements ServingNode {
       appliedOffset: core.appliedOffset,
       writeQuorumFloor: core.writeQuorumFloor,
     };
-    if (epoch > core.epoch) core.receive({ epoch, leaderId, prevOffset: 0, prevEpoch: 0, entries: [], commitOffset: 0 });
+    if (epoch > core.epoch) {
+      const previousEpoch = core.epoch;
+      core.receive({ epoch, leaderId, prevOffset: 0, prevEpoch: 0, entries: [], commitOffset: 0 });
+      this.#log(`fenced by ${leaderId} at epoch ${epoch}`, { event: "fence", fields: { leaderId, previousEpoch } });
+    }
     this.#store(() => done(position));
   }
 

@@ -4,7 +4,9 @@ import type { Recovered } from "../core/recovery.ts";
 import type { Entry, ReplicateMessage, SnapshotChunk } from "../core/types.ts";
 import { type WriteWaiter, WriteWaiters } from "../core/write-waiters.ts";
 import type { Config } from "../config.ts";
+import type { NodeLog } from "../log.ts";
 import type { Clock, Delays, Random, TimerHandle, Timers } from "./env.ts";
+import type { NodeObserver } from "./metrics.ts";
 import { OffsetWatch } from "./offset-watch.ts";
 import type { ReadRefusal, ServingNode } from "./serving-node.ts";
 import type { Storage } from "./storage.ts";
@@ -40,10 +42,12 @@ export interface LeaderEnv {
   transport: Transport;
   storage: Storage;
   delays: Delays;
-  log: (line: string) => void;
+  log: NodeLog;
   timings?: Partial<NodeTimings>;
   /** The core to run (the simulator's mutants pass a broken subclass). */
   newCore?: (options: LeaderOptions) => LeaderCore;
+  /** Told of every client write's answer, for metrics (src/node/metrics.ts). */
+  observer?: NodeObserver;
 }
 
 /** The recovery a leader starts from (src/node/recovery.ts): its epoch, what it took over, the lowest write quorum reported. */
@@ -184,7 +188,15 @@ export class LeaderNode implements ServingNode {
    * `write` with a callback, called once: the path the simulator drives without a microtask
    * queue. Returns the write's offset, or null when refused (a deposed leader, or a bound reached).
    */
-  propose(key: string, value: string | null, options: { quorum?: number; timeoutMs?: number }, done: (outcome: WriteOutcome) => void): number | null {
+  propose(key: string, value: string | null, options: { quorum?: number; timeoutMs?: number }, answer: (outcome: WriteOutcome) => void): number | null {
+    const { observer, clock } = this.#env;
+    const arrivedMs = observer ? clock.nowMs() : 0;
+    const done = observer
+      ? (outcome: WriteOutcome) => {
+          observer.writeAnswered(outcome.kind, (clock.nowMs() - arrivedMs) / 1000);
+          answer(outcome);
+        }
+      : answer;
     const deposedBy = this.core.deposedBy;
     const limit = this.config.maxPendingWrites;
     const refusal: WriteOutcome | null =
@@ -212,6 +224,7 @@ export class LeaderNode implements ServingNode {
       done({ kind: "deposed", epoch: deposedBy });
       return;
     }
+    this.#env.log(`write quorum ${this.core.writeQuorum} → ${quorum} requested`, { event: "config_changed", fields: { writeQuorum: quorum, from: this.core.writeQuorum } });
     const marker = this.core.setWriteQuorum(quorum);
     this.#afterProgress();
     if (!marker) done(null);
@@ -238,7 +251,9 @@ export class LeaderNode implements ServingNode {
   }
 
   setDelay(delay: Partial<Delay>): void {
+    const changed = Object.entries(delay).some(([name, value]) => this.delay[name as keyof Delay] !== value);
     Object.assign(this.delay, delay);
+    if (changed) this.#env.log(`simulated delay now U(${this.delay.minDelayMs}, ${this.delay.maxDelayMs}) ms`, { event: "config_changed", fields: { ...this.delay } });
   }
 
   /** Resolves a waiter already marked settled: committed, or timed out. */
@@ -257,7 +272,9 @@ export class LeaderNode implements ServingNode {
   #afterProgress(): void {
     this.applied.notify();
     if (this.core.deposedBy !== null) {
-      if (!this.#deposedLogged) this.#env.log(`deposed by epoch ${this.core.deposedBy}; refusing reads and writes`);
+      if (!this.#deposedLogged) {
+        this.#env.log(`deposed by epoch ${this.core.deposedBy}; refusing reads and writes`, { event: "deposed", level: "warn", fields: { deposedBy: this.core.deposedBy } });
+      }
       this.#deposedLogged = true;
       for (const waiter of this.#waiters.takeAll()) this.#answer(waiter, false);
       return;
@@ -279,7 +296,10 @@ export class LeaderNode implements ServingNode {
 
   #pump(): void {
     const ready = leaderReady(this.core, this.#env.clock.nowMs(), this.config.heartbeatMs);
-    for (const { follower, reason } of ready.fullResyncs) this.#env.log(`full resync of ${this.followerIds[follower]} by snapshot: ${reason}`);
+    for (const { follower, reason } of ready.fullResyncs) {
+      const id = this.followerIds[follower];
+      this.#env.log(`full resync of ${id} by snapshot: ${reason}`, { event: "resync", fields: { follower: id, kind: "full", reason } });
+    }
     const { storage } = this.#env;
     if (ready.entries.length > 0) storage.appendEntries(ready.entries);
     storage.sync(() => {

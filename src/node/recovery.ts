@@ -1,4 +1,5 @@
 import { type FollowerPosition, type Recovered, RecoveryCore, type RecoveryPolicy, type RecoveryStep } from "../core/recovery.ts";
+import type { NodeLog } from "../log.ts";
 import type { Clock, Timers } from "./env.ts";
 import { type NodeTimings, nodeTimings } from "./timings.ts";
 import { type Transport, TransportError } from "./transport.ts";
@@ -18,7 +19,7 @@ export interface RecoveryEnv {
   clock: Clock;
   timers: Timers;
   transport: Transport;
-  log: (line: string) => void;
+  log: NodeLog;
   timings?: Partial<NodeTimings>;
   /** The decisions to make (the simulator's mutants pass broken ones). */
   policy?: RecoveryPolicy;
@@ -63,7 +64,11 @@ export function runRecovery(
       positions = answers.filter((answer) => answer !== null);
       const step = core.afterRound(positions, env.clock.nowMs() - startedMs, timings.asyncWaitMs);
       if (step.kind === "fetch" && positions.length < core.needed) {
-        env.log(`recovery: only ${positions.length} of ${followerUrls.length} followers answered; in asynchronous mode the others' unreplicated writes may be lost`);
+        env.log(`recovery: only ${positions.length} of ${followerUrls.length} followers answered; in asynchronous mode the others' unreplicated writes may be lost`, {
+          event: "recovery",
+          level: "warn",
+          fields: { step: "partial", answered: positions.length, followers: followerUrls.length },
+        });
       }
       run(step);
     };
@@ -91,7 +96,7 @@ export function runRecovery(
       case "retry": {
         // The first round that waits says why, then every tenth; another reason is said at once.
         const waiting = step.reason.startsWith("waiting");
-        if (!waiting || step.reason !== lastReason || waitingRounds % waitingLogEveryRounds === 0) env.log(`recovery: ${step.reason}`);
+        if (!waiting || step.reason !== lastReason || waitingRounds % waitingLogEveryRounds === 0) env.log(`recovery: ${step.reason}`, { event: "recovery", fields: { step: "retry", reason: step.reason } });
         waitingRounds = waiting ? waitingRounds + 1 : 0;
         lastReason = step.reason;
         env.timers.after(timings.positionRetryMs, () => run(core.poll()));
@@ -106,7 +111,7 @@ export function runRecovery(
               answer instanceof TransportError
                 ? `fetching the data of ${step.from.url} failed (${answer.message})`
                 : `the data of ${step.from.url} no longer reaches the position it reported (${step.from.lastOffset}, epoch ${step.from.lastEntryEpoch})`;
-            env.log(`recovery: ${why}; trying the next most advanced`);
+            env.log(`recovery: ${why}; trying the next most advanced`, { event: "recovery", level: "warn", fields: { step: "fetch_failed", from: step.from.url } });
           }
           run(next);
         });
@@ -114,12 +119,15 @@ export function runRecovery(
       case "done":
         if (step.recovered) {
           const { from, state, entries } = step.recovered;
-          env.log(`recovery: took over ${from} (applied ${state.appliedOffset}, ${entries.length} entries beyond); new epoch ${step.epoch}`);
+          env.log(`recovery: took over ${from} (applied ${state.appliedOffset}, ${entries.length} entries beyond); new epoch ${step.epoch}`, {
+            event: "recovery",
+            fields: { step: "took_over", from, appliedOffset: state.appliedOffset, entries: entries.length, newEpoch: step.epoch },
+          });
         }
         done({ epoch: step.epoch, recovered: step.recovered, writeQuorumFloor: step.writeQuorumFloor, positions, candidates: step.candidates });
         return;
       case "failed":
-        env.log(`recovery: ${step.reason}`);
+        env.log(`recovery: ${step.reason}`, { event: "recovery", level: "error", fields: { step: "failed", reason: step.reason } });
         done(new RecoveryFailed(step.reason));
     }
   };

@@ -122,7 +122,7 @@ const adminBody: fc.Arbitrary<AdminBody> = fc.oneof(
 // ---------------------------------------------------------------------------------------------
 // Stray requests: unknown paths and wrong methods
 
-const knownFirstSegments = new Set(["kv", "get", "set", "status", "health", "internal", "admin"]);
+const knownFirstSegments = new Set(["kv", "get", "set", "status", "health", "internal", "admin", "metrics", "dashboard"]);
 const methodsWithBody = ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
 
 const strayTarget: fc.Arbitrary<{ method: string; path: string }> = fc.oneof(
@@ -161,7 +161,9 @@ const strayTarget: fc.Arbitrary<{ method: string; path: string }> = fc.oneof(
     { method: "POST", path: "/set/" },
     { method: "GET", path: "/KV/k" },
     { method: "GET", path: "/status/x" },
-    { method: "GET", path: "/" },
+    { method: "POST", path: "/" },
+    { method: "PUT", path: "/metrics" },
+    { method: "DELETE", path: "/dashboard/cluster.json" },
   ),
 );
 

@@ -1,0 +1,132 @@
+import type { Clock } from "./env.ts";
+import type { FollowerNode } from "./follower-node.ts";
+import type { LeaderNode, WriteOutcome } from "./leader-node.ts";
+import { Exposition, Histogram } from "./prometheus.ts";
+
+/**
+ * What the node reports as it runs, for metrics: only what cannot be read from its state at
+ * scrape time. The node calls it on its hot path, so each call is a few increments.
+ */
+export interface NodeObserver {
+  /** A client write was answered (refusals included), `seconds` after it arrived. */
+  writeAnswered(outcome: WriteOutcome["kind"], seconds: number): void;
+}
+
+/** Write latency buckets, in seconds: 100 µs to 10 s, 1-2.5-5 steps. */
+export const writeDurationBoundsSeconds = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+] as const;
+
+const writeOutcomes = ["committed", "timeout", "deposed", "overloaded"] as const satisfies readonly WriteOutcome["kind"][];
+
+/** The counters and histograms of one node process; gauges are read from the node when scraped. */
+export class NodeMetrics implements NodeObserver {
+  readonly writeDurations = new Map<WriteOutcome["kind"], Histogram>(writeOutcomes.map((outcome) => [outcome, new Histogram(writeDurationBoundsSeconds)]));
+  /** HTTP answers by "method route status" (route is the matched pattern, so the label set is bounded). */
+  readonly httpRequests = new Map<string, number>();
+  /** 503 overloaded answers by the bound that refused. */
+  readonly boundHits = new Map<string, number>();
+  readonly startedAtSeconds = Date.now() / 1000;
+
+  /** `clock` is the node's own: follower reply times are on it. */
+  constructor(readonly clock: Clock) {}
+
+  writeAnswered(outcome: WriteOutcome["kind"], seconds: number): void {
+    this.writeDurations.get(outcome)!.observe(seconds);
+  }
+
+  httpAnswered(method: string, route: string, status: number): void {
+    const key = `${method} ${route} ${status}`;
+    this.httpRequests.set(key, (this.httpRequests.get(key) ?? 0) + 1);
+  }
+
+  boundHit(bound: string): void {
+    this.boundHits.set(bound, (this.boundHits.get(bound) ?? 0) + 1);
+  }
+}
+
+const followerStates = ["streaming", "catching_up", "snapshot", "diverged"] as const;
+
+/** The whole exposition of a node: its counters, and gauges computed from its state now. */
+export function renderMetrics(node: LeaderNode | FollowerNode, metrics: NodeMetrics): string {
+  const out = new Exposition();
+  const deposed = node.role === "leader" && (node as LeaderNode).core.deposedBy !== null;
+  const role = deposed ? "deposed" : node.role;
+  out.family("quorumkv_role", "gauge", "1 for the role this node plays now (a deposed leader refuses reads and writes)", [
+    { labels: { role }, value: 1 },
+  ]);
+  out.single("quorumkv_epoch", "gauge", "Epoch this node is in", node.epoch);
+  out.single("quorumkv_last_offset", "gauge", "Offset of the last log entry held", node.lastOffset);
+  out.single("quorumkv_commit_offset", "gauge", "Highest offset known committed", node.commitOffset);
+  out.single("quorumkv_applied_offset", "gauge", "Highest offset applied to the state", node.state.appliedOffset);
+  out.single("quorumkv_keys", "gauge", "Keys in the state", node.state.size);
+  if (node.role === "leader") leaderFamilies(out, node as LeaderNode, metrics);
+  else followerFamilies(out, node as FollowerNode);
+  out.family(
+    "quorumkv_overloaded_total",
+    "counter",
+    "Requests refused with 503 overloaded, by the bound reached",
+    [...metrics.boundHits].map(([bound, value]) => ({ labels: { bound }, value })),
+  );
+  out.family(
+    "quorumkv_http_requests_total",
+    "counter",
+    "HTTP requests answered, by method, matched route and status",
+    [...metrics.httpRequests].map(([key, value]) => {
+      const [method, route, status] = key.split(" ") as [string, string, string];
+      return { labels: { method, route, status }, value };
+    }),
+  );
+  const cpu = process.cpuUsage();
+  out.single("process_cpu_seconds_total", "counter", "User and system CPU time spent", (cpu.user + cpu.system) / 1e6);
+  out.single("process_resident_memory_bytes", "gauge", "Resident memory size", process.memoryUsage.rss());
+  out.single("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch", metrics.startedAtSeconds);
+  return out.text();
+}
+
+function leaderFamilies(out: Exposition, leader: LeaderNode, metrics: NodeMetrics): void {
+  const core = leader.core;
+  out.single("quorumkv_write_quorum", "gauge", "Follower acks a write needs (WRITE_QUORUM, as changed at run time)", core.writeQuorum);
+  out.single("quorumkv_uncommitted_entries", "gauge", "Log entries not yet committed (bounded by MAX_PENDING_WRITES)", core.uncommittedEntries);
+  const writes = [...metrics.writeDurations];
+  out.family("quorumkv_writes_total", "counter", "Client writes answered, by outcome", writes.map(([outcome, h]) => ({ labels: { outcome }, value: h.count })));
+  out.histogram(
+    "quorumkv_write_duration_seconds",
+    "Time from a write's arrival at the leader to its answer, by outcome",
+    writes.map(([outcome, histogram]) => ({ labels: { outcome }, histogram })),
+  );
+  const nowMs = metrics.clock.nowMs();
+  const followers = core.followers.map((progress, index) => ({ progress, follower: leader.followerIds[index]! }));
+  out.family("quorumkv_follower_match_offset", "gauge", "Highest offset each follower acknowledged holding", followers.map(({ progress, follower }) => ({ labels: { follower }, value: progress.matchOffset })));
+  out.family("quorumkv_follower_lag_entries", "gauge", "Entries the leader holds beyond each follower's match offset", followers.map(({ progress, follower }) => ({ labels: { follower }, value: leader.lastOffset - progress.matchOffset })));
+  out.family("quorumkv_follower_healthy", "gauge", "1 if the follower answered lately", followers.map(({ progress, follower }) => ({ labels: { follower }, value: progress.healthy(nowMs) ? 1 : 0 })));
+  out.family(
+    "quorumkv_follower_state",
+    "gauge",
+    "1 for each follower's replication state",
+    followers.flatMap(({ progress, follower }) => {
+      const current = progress.diverged ? "diverged" : progress.state === "streaming" ? "streaming" : progress.state === "probe" ? "catching_up" : "snapshot";
+      return followerStates.map((state) => ({ labels: { follower, state }, value: state === current ? 1 : 0 }));
+    }),
+  );
+  out.family(
+    "quorumkv_follower_resyncs_total",
+    "counter",
+    "Follower resyncs: partial (re-sent from its own offset) or full (by snapshot)",
+    followers.flatMap(({ progress, follower }) => [
+      { labels: { follower, kind: "partial" }, value: progress.partialResyncs },
+      { labels: { follower, kind: "full" }, value: progress.fullResyncs },
+    ]),
+  );
+  out.family(
+    "quorumkv_follower_last_ack_age_seconds",
+    "gauge",
+    "Time since each follower last answered (absent until it has)",
+    followers.filter(({ progress }) => Number.isFinite(progress.lastReplyAtMs)).map(({ progress, follower }) => ({ labels: { follower }, value: (nowMs - progress.lastReplyAtMs) / 1000 })),
+  );
+}
+
+function followerFamilies(out: Exposition, follower: FollowerNode): void {
+  out.single("quorumkv_snapshots_installed_total", "counter", "Snapshots installed from a leader", follower.core.snapshotsInstalled);
+  out.single("quorumkv_diverged", "gauge", "1 while this follower holds writes the leader does not (refusing reads until repaired)", follower.core.diverged ? 1 : 0);
+}
