@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { LeaderCore } from "./leader.ts";
 import { ReadRounds, readQuorum } from "./read-index.ts";
 import { fenceQuorum } from "./recovery.ts";
 
@@ -88,5 +89,48 @@ describe("ReadRounds", () => {
     expect(rounds.wantsMessage(0, 4, 0)).toBe(false);
     rounds.clear();
     expect(rounds.wantsMessage(1, 3, 0)).toBe(false);
+  });
+});
+
+describe("LeaderCore's read rounds", () => {
+  const heartbeatMs = 50;
+  /** Sends follower `index` what the leader has for it at `nowMs`; returns the first message's sequence, or null. */
+  const send = (leader: LeaderCore, index: number, nowMs: number) => {
+    const sequence = leader.followers[index]!.sentCount;
+    return leader.takeMessages(index, nowMs, heartbeatMs).length > 0 ? sequence : null;
+  };
+
+  test("a read sends every follower a heartbeat at once and is confirmed by readQuorum answers to them", () => {
+    const leader = new LeaderCore({ id: "l", epoch: 1, followerCount: 5, writeQuorum: 3 });
+    for (let i = 0; i < 5; i++) leader.onReply(i, { kind: "ok", lastOffset: 0, incarnation: 7 }, 0, send(leader, i, 0)!);
+    expect(send(leader, 0, 1)).toBeNull(); // not idle: no heartbeat without a read
+    expect(leader.readQuorum()).toBe(3);
+    const round = leader.openRead();
+    expect(leader.openRead()).toBe(round); // nothing sent since: the same round
+    const sequences = [0, 1, 2, 3, 4].map((i) => send(leader, i, 1)!);
+    expect(sequences).toEqual([1, 1, 1, 1, 1]);
+    leader.onReply(0, { kind: "ok", lastOffset: 0, incarnation: 7 }, 2, sequences[0]);
+    leader.onReply(1, { kind: "gap", lastOffset: 0, incarnation: 7 }, 2, sequences[1]);
+    expect(leader.readsConfirmedRound).toBeLessThan(round);
+    leader.onReply(2, { kind: "ok", lastOffset: 0, incarnation: 7 }, 2, sequences[2]);
+    expect(leader.readsConfirmedRound).toBe(round);
+  });
+
+  test("a stale_epoch answer deposes the leader and its rounds are never confirmed", () => {
+    const leader = new LeaderCore({ id: "l", epoch: 1, followerCount: 3, writeQuorum: 2 });
+    const round = leader.openRead();
+    const sequences = [0, 1, 2].map((i) => send(leader, i, 0)!);
+    leader.onReply(0, { kind: "stale_epoch", epoch: 2 }, 1, sequences[0]);
+    leader.onReply(1, { kind: "ok", lastOffset: 0, incarnation: 7 }, 1, sequences[1]);
+    leader.onReply(2, { kind: "ok", lastOffset: 0, incarnation: 7 }, 1, sequences[2]);
+    expect(leader.deposedBy).toBe(2);
+    expect(leader.readsConfirmedRound).toBeLessThan(round);
+  });
+
+  test("a write quorum lowered to 0 makes a read need every follower", () => {
+    const leader = new LeaderCore({ id: "l", epoch: 1, followerCount: 3, writeQuorum: 2 });
+    expect(leader.readQuorum()).toBe(2);
+    leader.setWriteQuorum(0);
+    expect(leader.readQuorum()).toBe(3);
   });
 });
