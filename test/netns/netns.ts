@@ -3,12 +3,12 @@ import type { Subprocess } from "bun";
 
 /**
  * A private network of Linux network namespaces for partition tests (root only). Every node, and
- * the test's client, runs in a namespace of its own (`qkv-<random>-<name>`), plugged by a veth
- * pair into a bridge that lives in one more namespace of ours; addresses are 10.213.0.x/24 and
- * exist only inside those namespaces. Nothing on the host is touched: every link is created with
- * `ip -n <ours>` and both of its ends stay in our namespaces. Cuts are blackhole routes inside a
- * node's namespace (its packets to one address are dropped; a /32 wins over the /24), so a cut
- * is one-way unless made on both sides.
+ * the test's client, runs in a namespace of its own (`qkv-<random>-<name>`), linked by a veth pair
+ * to a router namespace of ours: host i is 10.213.i.2/24, its router end 10.213.i.1, and these
+ * addresses exist only inside those namespaces. Nothing on the host is touched: every link is
+ * created with `ip -n <ours>` and both of its ends stay in our namespaces. A cut is a policy rule
+ * in the router (`from A to B blackhole`): packets from A to B are dropped in transit, silently,
+ * as a lost link does; a cut is one-way unless made both ways.
  */
 
 const projectRoot = resolve(import.meta.dir, "../..");
@@ -32,45 +32,50 @@ export interface Host {
 
 export class PrivateNetwork {
   readonly prefix = `qkv-${Math.random().toString(36).slice(2, 8)}`;
-  readonly bridgeNamespace = `${this.prefix}-br`;
+  readonly routerNamespace = `${this.prefix}-router`;
   readonly hosts = new Map<string, Host>();
   readonly #namespaces: string[] = [];
   readonly #processes: Subprocess[] = [];
 
-  /** Creates the bridge namespace; throws NetnsUnavailable (with the reason) when namespaces cannot be made. */
+  /** Creates the router namespace; throws NetnsUnavailable (with the reason) when namespaces cannot be made. */
   async open(): Promise<void> {
     try {
-      await this.#addNamespace(this.bridgeNamespace);
+      await this.#addNamespace(this.routerNamespace);
     } catch (error) {
       throw new NetnsUnavailable(`cannot create a network namespace (root and iproute2 needed): ${(error as Error).message}`);
     }
-    await ip(["-n", this.bridgeNamespace, "link", "add", "br0", "type", "bridge"]);
-    await ip(["-n", this.bridgeNamespace, "link", "set", "br0", "up"]);
+    await ip(["-n", this.routerNamespace, "link", "set", "lo", "up"]);
+    // The sysctl of the router namespace only (ip netns exec enters it).
+    const forward = Bun.spawnSync(["ip", "netns", "exec", this.routerNamespace, "sysctl", "-qw", "net.ipv4.ip_forward=1"], { stderr: "pipe" });
+    if (forward.exitCode !== 0) throw new Error(`enabling forwarding in ${this.routerNamespace} failed: ${forward.stderr.toString().trim()}`);
   }
 
-  /** A namespace for `name`, wired to the bridge, with address 10.213.0.`index + 10`. */
+  /** A namespace for `name`, linked to the router, with address 10.213.`n`.2 (n = 1, 2, …). */
   async addHost(name: string): Promise<Host> {
     const namespace = `${this.prefix}-${name}`;
-    const address = `10.213.0.${this.hosts.size + 10}`;
-    const port = `p${this.hosts.size}`;
+    const subnet = this.hosts.size + 1;
+    const address = `10.213.${subnet}.2`;
+    const port = `r${subnet}`;
     await this.#addNamespace(namespace);
-    await ip(["-n", this.bridgeNamespace, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", namespace]);
-    await ip(["-n", this.bridgeNamespace, "link", "set", port, "master", "br0", "up"]);
+    await ip(["-n", this.routerNamespace, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", namespace]);
+    await ip(["-n", this.routerNamespace, "addr", "add", `10.213.${subnet}.1/24`, "dev", port]);
+    await ip(["-n", this.routerNamespace, "link", "set", port, "up"]);
     await ip(["-n", namespace, "addr", "add", `${address}/24`, "dev", "eth0"]);
     await ip(["-n", namespace, "link", "set", "eth0", "up"]);
     await ip(["-n", namespace, "link", "set", "lo", "up"]);
+    await ip(["-n", namespace, "route", "add", "default", "via", `10.213.${subnet}.1`]);
     const host = { name, namespace, address };
     this.hosts.set(name, host);
     return host;
   }
 
-  /** Drops every packet `from` sends to `to` (one way); `cut(a, b)` and `cut(b, a)` for both. */
+  /** Drops, in the router, every packet `from` sends to `to` (one way); `cut(a, b)` and `cut(b, a)` for both. */
   async cut(from: Host, to: Host): Promise<void> {
-    await ip(["-n", from.namespace, "route", "add", "blackhole", `${to.address}/32`]);
+    await ip(["-n", this.routerNamespace, "rule", "add", "from", from.address, "to", to.address, "blackhole"]);
   }
 
   async heal(from: Host, to: Host): Promise<void> {
-    await ip(["-n", from.namespace, "route", "del", "blackhole", `${to.address}/32`]);
+    await ip(["-n", this.routerNamespace, "rule", "del", "from", from.address, "to", to.address, "blackhole"]);
   }
 
   /** `bun <script>` inside a host's namespace, from the project root; killed in `close`. */

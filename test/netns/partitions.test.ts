@@ -4,7 +4,8 @@ import { waitFor } from "../helpers.ts";
 import { type Host, NetnsUnavailable, ourNamespaces, PrivateNetwork } from "./netns.ts";
 
 // Real partitions between real processes: each node and the client in a network namespace of its
-// own (test/netns/netns.ts), links cut both ways and one way with blackhole routes, healed again.
+// own (test/netns/netns.ts), links cut both ways and one way by blackhole rules in the router
+// namespace between them (packets dropped silently in transit), healed again.
 // The system as it is: a fixed leader (no failover), 3 followers, WRITE_QUORUM 2, so a leader
 // read needs 2 followers (core/read-index.ts). The client's history (acknowledged writes, leader
 // reads, 503s and timeouts as indeterminate) must be linearizable per key. Needs root: CI runs
