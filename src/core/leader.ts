@@ -3,6 +3,7 @@ import { constants } from "./constants.ts";
 import { Log } from "./log.ts";
 import { FollowerProgress } from "./progress.ts";
 import { ackCount, commitOffset } from "./quorum.ts";
+import { ReadRounds, readQuorum } from "./read-index.ts";
 import { nextChunk, SnapshotSource } from "./snapshot-source.ts";
 import { StateMachine } from "./state-machine.ts";
 import { WriteQuorum } from "./write-quorum.ts";
@@ -42,6 +43,9 @@ export class LeaderCore {
   /** Reads on this leader wait until this offset is applied: everything it recovered is then committed. */
   readonly readBarrierOffset: number;
   readonly #quorum: WriteQuorum;
+  /** The WRITE_QUORUM this leader started with: the highest a recovery may plan with (see readQuorum). */
+  readonly #configuredQuorum: number;
+  readonly #reads = new ReadRounds();
   #commitOffset: number;
   /** The newer epoch a follower reported (a stale_epoch answer), or null while this leader is not deposed. */
   #deposedBy: number | null = null;
@@ -71,6 +75,7 @@ export class LeaderCore {
     for (const progress of this.followers) progress.nextOffset = this.log.lastOffset + 1;
     this.#assertQuorum(options.writeQuorum);
     this.#quorum = new WriteQuorum(options.writeQuorum, options.writeQuorumFloor);
+    this.#configuredQuorum = options.writeQuorum;
     this.#advanceCommit();
   }
 
@@ -118,6 +123,21 @@ export class LeaderCore {
     this.#quorum.lowerAt(quorum, marker.offset);
     this.#advanceCommit();
     return marker;
+  }
+
+  /** Followers that must answer a round before a read is served (core/read-index.ts); a floor of 0 needs them all. */
+  readQuorum(): number {
+    return readQuorum(this.followers.length, this.#quorum.floor === 0 ? 0 : this.#configuredQuorum);
+  }
+
+  /** The confirmation round a read arriving now waits for (it reads at the current commit offset). */
+  openRead(): number {
+    return this.#reads.open(this.followers.map((progress) => progress.sentCount), this.readQuorum());
+  }
+
+  /** Reads of rounds up to this one may be served once the state applied their offsets. */
+  get readsConfirmedRound(): number {
+    return this.#reads.confirmedId;
   }
 
   /** Log entries not yet committed. */
@@ -176,7 +196,8 @@ export class LeaderCore {
     // A clock that stepped back (last send "in the future") counts as idle rather than silencing heartbeats.
     const idle = nowMs - progress.lastSentAtMs >= heartbeatMs || nowMs < progress.lastSentAtMs;
     const commitUnannounced = progress.lastSentCommitOffset < this.#commitOffset && progress.inflightMessages === 0;
-    if (messages.length === 0 && progress.canSend(nowMs) && (idle || commitUnannounced)) {
+    const readRound = this.#reads.wantsMessage(index, progress.sentCount, progress.inflightMessages);
+    if (messages.length === 0 && progress.canSend(nowMs) && (idle || commitUnannounced || readRound)) {
       // A probe asks whether the follower's log matches at nextOffset - 1 (the leader's guess; a
       // follower behind answers gap with its own offset, a diverged one says so); a streaming
       // follower's heartbeat claims no more than it acknowledged, so it never waits on a gap.
@@ -203,6 +224,8 @@ export class LeaderCore {
     const progress = this.#progress(index);
     this.#settleOne(progress);
     progress.lastReplyAtMs = nowMs;
+    // Any answer in this epoch, from whichever process, says the follower was not yet fenced by a newer leader.
+    if (reply.kind !== "stale_epoch") this.#reads.ack(index, sequence, this.readQuorum());
     if (reply.kind !== "stale_epoch" && !progress.fromCurrentProcess(reply.incarnation, reply.kind === "ok" ? reply.lastOffset : 0, sequence)) {
       return this.#advanceCommitReporting();
     }
@@ -245,6 +268,8 @@ export class LeaderCore {
     const progress = this.#progress(index);
     this.#settleOne(progress);
     progress.lastReplyAtMs = nowMs;
+    // Any answer in this epoch, from whichever process, says the follower was not yet fenced by a newer leader.
+    if (reply.kind !== "stale_epoch") this.#reads.ack(index, sequence, this.readQuorum());
     if (reply.kind !== "stale_epoch" && !progress.fromCurrentProcess(reply.incarnation, 0, sequence)) return this.#advanceCommitReporting();
     switch (reply.kind) {
       case "chunk_ok":
@@ -285,13 +310,14 @@ export class LeaderCore {
   }
 
   /**
-  /**
    * A follower has seen a newer epoch: a newer leader fenced it, so this one may never commit
    * again and its state may be stale. It stops at once (the node refuses reads and writes).
    */
   #deposed(progress: FollowerProgress, epoch: number): void {
     progress.pausedUntilMs = Number.POSITIVE_INFINITY;
-    if (epoch > this.epoch) this.#deposedBy = Math.max(this.#deposedBy ?? 0, epoch);
+    if (epoch <= this.epoch) return;
+    this.#deposedBy = Math.max(this.#deposedBy ?? 0, epoch);
+    this.#reads.clear();
   }
 
   /**

@@ -1,4 +1,5 @@
 import { LeaderCore, type LeaderOptions } from "../core/leader.ts";
+import { constants } from "../core/constants.ts";
 import { leaderReady } from "../core/leader-ready.ts";
 import type { Recovered } from "../core/recovery.ts";
 import type { Entry, ReplicateMessage, SnapshotChunk } from "../core/types.ts";
@@ -8,7 +9,7 @@ import type { NodeLog } from "../log.ts";
 import type { Clock, Delays, Random, TimerHandle, Timers } from "./env.ts";
 import type { NodeObserver } from "./metrics.ts";
 import { OffsetWatch } from "./offset-watch.ts";
-import type { ReadRefusal, ServingNode } from "./serving-node.ts";
+import type { ReadConfirmation, ReadRefusal, ServingNode } from "./serving-node.ts";
 import type { Storage } from "./storage.ts";
 import { type NodeTimings, nodeTimings } from "./timings.ts";
 import { type Transport, TransportError } from "./transport.ts";
@@ -26,6 +27,14 @@ export type WriteOutcome =
 
 interface Waiter extends WriteWaiter {
   done: (outcome: WriteOutcome) => void;
+  timer: TimerHandle;
+}
+
+/** A read waiting for its confirmation round: served at `readIndex`, the commit offset when it arrived. */
+interface PendingRead {
+  round: number;
+  readIndex: number;
+  done: (confirmation: ReadConfirmation) => void;
   timer: TimerHandle;
 }
 
@@ -73,6 +82,8 @@ export class LeaderNode implements ServingNode {
   readonly timings: NodeTimings;
   readonly #env: LeaderEnv;
   readonly #waiters = new WriteWaiters<Waiter>();
+  /** In the order their rounds opened. At most offsetWatchersMax. */
+  #reads: PendingRead[] = [];
   #pumpScheduled = false;
   #heartbeatTimer: TimerHandle | null = null;
   #stopped = false;
@@ -175,6 +186,7 @@ export class LeaderNode implements ServingNode {
     if (this.#heartbeatTimer !== null) this.#env.timers.cancel(this.#heartbeatTimer);
     this.#heartbeatTimer = null;
     this.applied.close();
+    for (const read of this.#takeReads(Number.POSITIVE_INFINITY)) read.done(this.#unconfirmed());
     this.#env.delays.stop();
     this.#env.transport.close();
   }
@@ -250,6 +262,57 @@ export class LeaderNode implements ServingNode {
     return entry.offset;
   }
 
+  /**
+   * ReadIndex (Raft §6.4): a read is served at the commit offset it arrived at, once enough
+   * followers (LeaderCore.readQuorum) answered in this epoch a message sent after it arrived, so
+   * that no newer leader can have committed anything before it. Every read waiting at one moment
+   * shares one round of messages; `unconfirmed` after `waitMs`, `deposed` when a follower answers
+   * with a newer epoch meanwhile.
+   */
+  confirmRead(waitMs: number, done: (confirmation: ReadConfirmation) => void): void {
+    const refusal = this.readRefusal;
+    if (refusal) {
+      done({ kind: "refused", ...refusal });
+      return;
+    }
+    if (this.#reads.length >= constants.offsetWatchersMax) {
+      done({ kind: "overloaded" });
+      return;
+    }
+    const round = this.core.openRead();
+    const readIndex = this.core.commitOffset;
+    if (round <= this.core.readsConfirmedRound) {
+      done({ kind: "confirmed", readIndex });
+      return;
+    }
+    const read: PendingRead = {
+      round,
+      readIndex,
+      done,
+      timer: this.#env.timers.after(waitMs, () => {
+        this.#reads = this.#reads.filter((pending) => pending !== read);
+        done(this.#unconfirmed(waitMs));
+      }),
+    };
+    this.#reads.push(read);
+    this.#schedulePump();
+  }
+
+  #unconfirmed(waitMs?: number): ReadConfirmation {
+    const within = waitMs === undefined ? "before it stopped" : `within ${waitMs} ms`;
+    const message = `this leader could not confirm ${within} that it still leads (too few followers answered); retry, or read from the current leader`;
+    return { kind: "refused", reason: "unconfirmed", message };
+  }
+
+  /** Removes and returns the pending reads of rounds up to `round`, their timers cancelled. */
+  #takeReads(round: number): PendingRead[] {
+    let count = 0;
+    while (count < this.#reads.length && this.#reads[count]!.round <= round) count++;
+    const taken = this.#reads.splice(0, count);
+    for (const read of taken) this.#env.timers.cancel(read.timer);
+    return taken;
+  }
+
   setDelay(delay: Partial<Delay>): void {
     const changed = Object.entries(delay).some(([name, value]) => this.delay[name as keyof Delay] !== value);
     Object.assign(this.delay, delay);
@@ -277,9 +340,12 @@ export class LeaderNode implements ServingNode {
       }
       this.#deposedLogged = true;
       for (const waiter of this.#waiters.takeAll()) this.#answer(waiter, false);
+      const refusal = this.readRefusal!;
+      for (const read of this.#takeReads(Number.POSITIVE_INFINITY)) read.done({ kind: "refused", ...refusal });
       return;
     }
     for (const waiter of this.#waiters.takeReady(this.core.commitOffset, this.#ackCount)) this.#answer(waiter, true);
+    for (const read of this.#takeReads(this.core.readsConfirmedRound)) read.done({ kind: "confirmed", readIndex: read.readIndex });
   }
 
   #ackCount = (offset: number) => this.core.ackCount(offset);

@@ -1,5 +1,5 @@
 import type { StoredValue } from "../core/state-machine.ts";
-import type { ReadRefusal, ServingNode } from "./serving-node.ts";
+import type { ReadConfirmation, ReadRefusal, ServingNode } from "./serving-node.ts";
 
 export type ReadResult =
   | { kind: "value"; stored: StoredValue | undefined }
@@ -11,8 +11,10 @@ export type ReadResult =
 /**
  * A read on any node: committed values only, once `minOffset` and the node's read barrier are
  * applied (a recovered leader first commits what it took over, so it never serves a state older
- * than a write its predecessor acknowledged), waiting at most `waitMs`. A node that must serve no
- * read (a diverged follower, a deposed leader) refuses at once.
+ * than a write its predecessor acknowledged), waiting at most `waitMs`. A leader first confirms
+ * that it still leads (at most `waitMs` more; `unconfirmed` after): a deposed leader that has not
+ * heard of its successor yet must not serve a state older than the successor's acknowledged
+ * writes. A node that must serve no read (a diverged follower, a deposed leader) refuses at once.
  */
 export function readCommitted(node: ServingNode, key: string, minOffset: number, waitMs: number, done: (result: ReadResult) => void): void {
   const refusal = node.readRefusal;
@@ -20,6 +22,17 @@ export function readCommitted(node: ServingNode, key: string, minOffset: number,
     done({ kind: "refused", ...refusal });
     return;
   }
+  if (!node.confirmRead) {
+    serveApplied(node, key, minOffset, waitMs, done);
+    return;
+  }
+  node.confirmRead(waitMs, (confirmation: ReadConfirmation) => {
+    if (confirmation.kind === "confirmed") serveApplied(node, key, Math.max(minOffset, confirmation.readIndex), waitMs, done);
+    else done(confirmation);
+  });
+}
+
+function serveApplied(node: ServingNode, key: string, minOffset: number, waitMs: number, done: (result: ReadResult) => void): void {
   const needed = Math.max(minOffset, node.readBarrierOffset);
   // `applied` is what this node can vouch for (a follower's verified against its leader).
   if (!node.applied.reached(needed) && node.applied.full) {

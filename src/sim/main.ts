@@ -22,7 +22,7 @@ const values = parseToolFlags("sim", usage, {
   noFaults: { type: "boolean", help: "inject no faults" },
   leaderRestarts: { type: "string", choices: leaderRestartModes, help: "leader crashes and restarts" },
   noDeposedLeaders: { type: "boolean", help: "no deposed leader keeps sending" },
-  deposedReads: { type: "boolean", help: "clients also read from a deposed leader that still runs (a known gap: it serves stale reads)" },
+  noDeposedReads: { type: "boolean", help: "clients never read from a deposed leader that still runs" },
   mutant: { type: "string", choices: Object.keys(mutants), help: "run a deliberately broken variant" },
   quiet: { type: "boolean", help: "with --seed: no trace" },
 });
@@ -40,7 +40,7 @@ const base: Omit<RunOptions, "seed"> = {
   faults: !values.noFaults,
   leaderRestarts: values.leaderRestarts,
   deposedLeaders: values.noDeposedLeaders ? false : undefined,
-  deposedReads: values.deposedReads ? true : undefined,
+  deposedReads: values.noDeposedReads ? false : undefined,
   mutant: values.mutant !== undefined && isMutantName(values.mutant) ? values.mutant : undefined,
 };
 

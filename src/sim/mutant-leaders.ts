@@ -61,3 +61,10 @@ export class NoReadBarrierLeader extends LeaderCore {
     (this as { readBarrierOffset: number }).readBarrierOffset = 0;
   }
 }
+
+/** Serves reads without confirming that it still leads: a deposed leader serves its stale state. */
+export class UnconfirmedReadLeader extends LeaderCore {
+  override readQuorum(): number {
+    return 0;
+  }
+}

@@ -17,6 +17,7 @@ import {
   NoReadBarrierLeader,
   OneShortLeader,
   ReadCachingLeader,
+  UnconfirmedReadLeader,
 } from "./mutant-leaders.ts";
 
 /**
@@ -25,12 +26,14 @@ import {
  * FollowerEnv.newCore), or a changed recovery policy that the production recovery follows
  * (RecoveryEnv.policy). `needsLeaderRestarts`: it can only show when leaders restart, so
  * it is run with a leader restart in every run (`--leader-restarts always`). `seedsTried`: how many
- * seeds from 1 on the test tries before it gives up (the bug shows within them).
+ * seeds from `firstSeed` (default 1) on the test tries before it gives up (the bug shows within
+ * them); a bug that shows in few seeds starts near one known to show it, to keep the test short.
  */
 export interface Mutant {
   breaks: InvariantName;
   description: string;
   seedsTried: number;
+  firstSeed?: number;
   leader?: (options: LeaderOptions) => LeaderCore;
   follower?: (incarnation: number) => FollowerCore;
   recovery?: RecoveryPolicy;
@@ -145,9 +148,20 @@ const registry = {
   },
   "no-read-barrier": {
     breaks: "linearizability",
-    seedsTried: 100,
+    // The first seed that shows it is 328 since deposed reads and ReadIndex changed the runs (a
+    // read now waits a round of messages, during which the recovered entries may commit).
+    seedsTried: 400,
     description: "a recovered leader serves reads before it has applied what it took over",
     leader: (options) => new NoReadBarrierLeader(options),
+    needsLeaderRestarts: true,
+  },
+  "leader-reads-unconfirmed": {
+    breaks: "linearizability",
+    // About 1 seed in 3,000 has a deposed leader read a key its successor overwrote meanwhile (the first is 1353).
+    seedsTried: 100,
+    firstSeed: 1300,
+    description: "the leader serves reads without a confirmation round (no ReadIndex): a deposed leader serves reads its successor's writes made stale",
+    leader: (options) => new UnconfirmedReadLeader(options),
     needsLeaderRestarts: true,
   },
 } satisfies Record<string, Mutant>;

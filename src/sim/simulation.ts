@@ -24,8 +24,8 @@ export interface RunOptions {
   /** Leader faults may depose the leader, leaving it running for a while (default true). */
   deposedLeaders?: boolean;
   /**
-   * Clients also read from a deposed leader while it runs (default false). The node has no
-   * ReadIndex or lease yet (DESIGN §9), so such a leader serves stale reads: linearizability fails.
+   * Clients also read from a deposed leader while it runs (default true): it must confirm that it
+   * leads before it serves one (ReadIndex), or linearizability fails.
    */
   deposedReads?: boolean;
   mutant?: MutantName;
@@ -91,7 +91,7 @@ export function runSimulation(options: RunOptions): RunResult {
   );
   const host = new LeaderHost(context, followers, network, checker, { newCore: mutant?.leader, policy: mutant?.recovery });
   checker.attach(host, followers);
-  const workload = new Workload(context, host, followers, checker, options.deposedReads ?? false);
+  const workload = new Workload(context, host, followers, checker, options.deposedReads ?? true);
   const faults = new FaultInjector(context, network, host, followers, checker, mutant?.peerChecks ?? productionPeerChecks);
 
   host.start();
@@ -157,7 +157,7 @@ export function replayCommand(options: RunOptions): string {
   if (options.faults === false) flags.push("--no-faults");
   if (options.leaderRestarts !== undefined && options.leaderRestarts !== "some") flags.push(`--leader-restarts ${options.leaderRestarts}`);
   if (options.deposedLeaders === false) flags.push("--no-deposed-leaders");
-  if (options.deposedReads) flags.push("--deposed-reads");
+  if (options.deposedReads === false) flags.push("--no-deposed-reads");
   if (options.mutant) flags.push(`--mutant ${options.mutant}`);
   return `bun run sim ${flags.join(" ")}`;
 }

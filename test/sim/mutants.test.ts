@@ -3,7 +3,8 @@ import { type MutantName, mutants } from "../../src/sim/mutants.ts";
 import { type RunResult, runSimulation } from "../../src/sim/simulation.ts";
 
 function firstCaught(mutant: MutantName): RunResult | undefined {
-  for (let seed = 1; seed <= mutants[mutant].seedsTried; seed++) {
+  const { firstSeed = 1, seedsTried } = mutants[mutant];
+  for (let seed = firstSeed; seed < firstSeed + seedsTried; seed++) {
     const result = runSimulation({ seed, mutant });
     if (result.violations.some((violation) => violation.invariant === mutants[mutant].breaks)) return result;
   }
