@@ -9,7 +9,9 @@ import { noRoute, onError } from "./errors.ts";
 import { bodyLimits } from "./input.ts";
 import { inspectionRoutes, replicateRoutes } from "./internal-routes.ts";
 import { emptyKeyRoutes, readRoutes } from "./read-routes.ts";
+import { scanRoutes } from "./scan-routes.ts";
 import { statusRoutes } from "./status-routes.ts";
+import { txnRoutes } from "./txn-routes.ts";
 import { notLeaderRoutes, writeRoutes } from "./write-routes.ts";
 
 /** Largest replicate message a follower accepts: a full batch, JSON-escaped. */
@@ -36,12 +38,14 @@ export function createApp(node: LeaderNode | FollowerNode): Hono {
   app.route("/", statusRoutes(node));
   app.route("/", emptyKeyRoutes());
   app.route("/", readRoutes(node));
+  app.route("/", scanRoutes(node));
   app.route("/", inspectionRoutes(node));
   if (node instanceof FollowerNode) {
     app.route("/", notLeaderRoutes(node.config.leaderUrl));
     app.route("/", replicateRoutes(node));
   } else {
     app.route("/", writeRoutes(node));
+    app.route("/", txnRoutes(node));
     app.route("/", adminRoutes(node));
   }
   app.notFound(noRoute(methodsByPath(app)));

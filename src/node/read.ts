@@ -15,6 +15,13 @@ export type ReadResult =
  * read (a diverged follower, a deposed leader) refuses at once.
  */
 export function readCommitted(node: ServingNode, key: string, minOffset: number, waitMs: number, done: (result: ReadResult) => void): void {
+  whenReadable(node, minOffset, waitMs, (gate) => done(gate.kind === "readable" ? { kind: "value", stored: node.state.get(key) } : gate));
+}
+
+export type ReadGate = Exclude<ReadResult, { kind: "value" }> | { kind: "readable" };
+
+/** The gate of readCommitted for any read of the state (a scan too): `readable` once the state may be read. */
+export function whenReadable(node: ServingNode, minOffset: number, waitMs: number, done: (gate: ReadGate) => void): void {
   const refusal = node.readRefusal;
   if (refusal) {
     done({ kind: "refused", ...refusal });
@@ -28,6 +35,6 @@ export function readCommitted(node: ServingNode, key: string, minOffset: number,
   }
   node.applied.waitFor(needed, waitMs, (reached) => {
     if (!reached) done({ kind: "stale_read", needed, appliedOffset: node.state.appliedOffset });
-    else done({ kind: "value", stored: node.state.get(key) });
+    else done({ kind: "readable" });
   });
 }

@@ -264,7 +264,7 @@ export class InvariantChecker implements LeaderHostObserver {
       } else {
         this.#compareWithCommitted(node, entry);
       }
-      apply(entry);
+      return apply(entry);
     };
   }
 
