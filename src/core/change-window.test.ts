@@ -35,3 +35,13 @@ test("the characters bound drops old changes too, deletes included", () => {
     { key: "c", value: "1234", offset: 3 },
   ]);
 });
+
+test("a reader in the oldest quarter of a nearly full window is near eviction; one further on is not", () => {
+  const window = new ChangeWindow(100, 1_000_000, 0);
+  for (let offset = 1; offset <= 70; offset++) window.push("k", "v", offset);
+  expect(window.nearEviction(1)).toBe(false); // not three quarters full
+  for (let offset = 71; offset <= 80; offset++) window.push("k", "v", offset);
+  expect(window.nearEviction(1)).toBe(true);
+  expect(window.nearEviction(20)).toBe(true);
+  expect(window.nearEviction(21)).toBe(false);
+});

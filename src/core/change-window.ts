@@ -72,6 +72,26 @@ export class ChangeWindow {
    */
   from(fromOffset: number, countMax: number): Change[] {
     assert(fromOffset > this.#completeAfter, `changes from ${fromOffset} are no longer held`);
+    const changes: Change[] = [];
+    for (let index = this.#firstIndexFrom(fromOffset); index < this.#length; index++) {
+      const offset = this.#offsetAt(index);
+      if (changes.length >= countMax && offset !== changes.at(-1)!.offset) break;
+      const slot = (this.#start + index) % this.capacity;
+      changes.push({ key: this.#keys[slot]!, value: this.#values[slot]!, offset });
+    }
+    return changes;
+  }
+
+  /**
+   * Whether a reader at `fromOffset` is in the oldest quarter of a window three quarters full
+   * (of changes or characters): a watcher there is about to lose changes it has not read.
+   */
+  nearEviction(fromOffset: number): boolean {
+    const full = this.#length > (this.capacity * 3) / 4 || this.#chars > (this.charsMax * 3) / 4;
+    return full && this.#firstIndexFrom(fromOffset) < this.#length / 4;
+  }
+
+  #firstIndexFrom(fromOffset: number): number {
     let low = 0;
     let high = this.#length;
     while (low < high) {
@@ -79,14 +99,7 @@ export class ChangeWindow {
       if (this.#offsetAt(middle) < fromOffset) low = middle + 1;
       else high = middle;
     }
-    const changes: Change[] = [];
-    for (let index = low; index < this.#length; index++) {
-      const offset = this.#offsetAt(index);
-      if (changes.length >= countMax && offset !== changes.at(-1)!.offset) break;
-      const slot = (this.#start + index) % this.capacity;
-      changes.push({ key: this.#keys[slot]!, value: this.#values[slot]!, offset });
-    }
-    return changes;
+    return low;
   }
 
   #offsetAt(index: number): number {

@@ -12,6 +12,7 @@ import { emptyKeyRoutes, readRoutes } from "./read-routes.ts";
 import { scanRoutes } from "./scan-routes.ts";
 import { statusRoutes } from "./status-routes.ts";
 import { txnRoutes } from "./txn-routes.ts";
+import { watchRoutes } from "./watch-routes.ts";
 import { notLeaderRoutes, writeRoutes } from "./write-routes.ts";
 
 /** Largest replicate message a follower accepts: a full batch, JSON-escaped. */
@@ -39,6 +40,7 @@ export function createApp(node: LeaderNode | FollowerNode): Hono {
   app.route("/", emptyKeyRoutes());
   app.route("/", readRoutes(node));
   app.route("/", scanRoutes(node));
+  app.route("/", watchRoutes(node));
   app.route("/", inspectionRoutes(node));
   if (node instanceof FollowerNode) {
     app.route("/", notLeaderRoutes(node.config.leaderUrl));

@@ -99,7 +99,7 @@ describe("POST /txn", () => {
 
   test("peer validation carries a txn entry and a conditional one whole, and refuses a malformed one", () => {
     const message = (entry: Record<string, unknown>) => ({ epoch: 1, leaderId: "L", prevOffset: 0, prevEpoch: 0, entries: [{ offset: 1, epoch: 1, ...entry }], commitOffset: 0 });
-    const txnEntry = { key: "", value: null, txn: { compare: [{ key: "a", offset: 0 }], success: [{ op: "put", key: "a", value: "1" }], failure: [] } };
+    const txnEntry = { key: "", value: null, txn: { compare: [{ key: "a", offset: 0 }], success: [{ op: "put" as const, key: "a", value: "1" }], failure: [] } };
     expect(replicateMessageSchema.parse(message(txnEntry)).entries[0]).toEqual({ offset: 1, epoch: 1, ...txnEntry });
     expect(replicateMessageSchema.parse(message({ key: "a", value: "1", ifOffset: 0 })).entries[0]!.ifOffset).toBe(0);
     expect(replicateMessageSchema.safeParse(message({ ...txnEntry, txn: { compare: [], success: [{ op: "put", key: "a", value: "{" }], failure: [] } })).success).toBe(false);
