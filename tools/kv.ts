@@ -263,6 +263,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(mainUsage);
     return name === undefined ? 2 : 0;
   }
+  if (name.startsWith("-")) return usageError(`unknown flag ${name} before a command (see kv --help)`);
   const command = commands[name];
   if (!command) return usageError(`unknown command "${name}" (see kv --help)`);
   const wantsHelp = rest.includes("--help") || rest.includes("-h");
