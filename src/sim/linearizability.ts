@@ -34,15 +34,18 @@ export const searchStatesMax = 200_000;
 /**
  * Unknown writes are what makes the search explode, so they only ever enter it paired with a
  * read of their value: if an unknown write takes effect and the next operation is not a read
- * of its value, dropping it leaves an equally valid order. Of several eligible unknown writes
+ * of its value, dropping it leaves an equally valid order — unless a failed CAS needed the
+ * register to hold something other than what it expected: then one may enter alone. Of several eligible unknown writes
  * of one value only one is tried: an operation stays eligible once it is (the earliest pending
  * answer only moves later), so they are interchangeable.
  */
 export function checkRegister(history: readonly Operation[], initial: string | null = null): LinearizabilityResult {
   // What later operations saw: reads, and the value a CAS expected (it came from a read) or wrote.
   const observed = new Set(history.flatMap((op) => (op.kind === "read" ? [op.value] : op.kind === "cas" ? [op.expected ?? null] : [])));
+  // A failed CAS saw a value other than the one it expected: an unknown write nobody read may be why.
+  const anyFailedCas = history.some((op) => op.kind === "cas" && op.succeeded === false);
   const ops = history
-    .filter((op) => Number.isFinite(op.responseUs) || (op.kind !== "read" && observed.has(op.value)))
+    .filter((op) => Number.isFinite(op.responseUs) || (op.kind !== "read" && (observed.has(op.value) || anyFailedCas)))
     .toSorted((a, b) => a.invokeUs - b.invokeUs);
   const bits = ops.map((_, i) => 1n << BigInt(i));
   const required = ops.filter((op) => Number.isFinite(op.responseUs)).length;
@@ -82,8 +85,11 @@ export function checkRegister(history: readonly Operation[], initial: string | n
       } else {
         if (unknownWriter.get(op.value) !== i) continue;
         const reader = candidates.find((j) => ops[j]!.kind === "read" && ops[j]!.value === op.value);
-        if (reader === undefined) continue;
-        next |= bits[reader]!;
+        // Unread, it matters only to a failed CAS that expected the value held now: then it may
+        // enter alone (the register changed, so that CAS could fail).
+        const blockedFailure = candidates.some((j) => ops[j]!.kind === "cas" && ops[j]!.succeeded === false && ops[j]!.expected === value);
+        if (reader === undefined && !blockedFailure) continue;
+        if (reader !== undefined) next |= bits[reader]!;
         nextValue = op.value;
       }
       const key = `${next.toString(36)}|${nextValue}`;

@@ -163,3 +163,17 @@ describe("checkRegister with CAS (conditional writes, one-key transactions)", ()
     expect(verdict([write("a", 0, 1), cas("z", "b", 2, unknown), read("b", 5, 6)])).toBe(false);
   });
 });
+
+test("a failed CAS may be explained by an unknown write that a later read shows, or that nobody read", () => {
+  const cas = (expected: string | null, value: string | null, invokeUs: number, responseUs: number, succeeded?: boolean): Operation => ({
+    kind: "cas",
+    expected,
+    value,
+    invokeUs,
+    responseUs,
+    ...(succeeded === undefined ? {} : { succeeded }),
+  });
+  expect(verdict([write("a", 0, 1), write("b", 2, unknown), read("a", 3, 4), cas("a", "c", 5, 6, false), read("b", 7, 8)])).toBe(true);
+  expect(verdict([write("a", 0, 1), write("b", 2, unknown), read("a", 3, 4), cas("a", "c", 5, 6, false)])).toBe(true);
+  expect(verdict([write("a", 0, 1), read("a", 3, 4), cas("a", "c", 5, 6, false)])).toBe(false);
+});
