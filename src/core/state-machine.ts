@@ -7,7 +7,7 @@ import type { Entry, SnapshotPair } from "./types.ts";
 
 /** Changes the window keeps for watchers (WATCH_WINDOW_CHANGES), and characters of keys and values in them. */
 export const watchWindowChanges = 100_000;
-export const watchWindowCharsMax = 32 * 1024 * 1024;
+export const watchWindowCharsMax = 8 * 1024 * 1024;
 
 export interface StoredValue {
   /** JSON text of the value. */

@@ -113,7 +113,8 @@ function routeMethods(role: Role, path: string): string[] {
   const read = ["GET", "HEAD"];
   if (/^\/kv\/./.test(path)) return ["DELETE", "GET", "HEAD", "PUT"];
   if (/^\/get\/./.test(path)) return read;
-  if (["/status", "/health", "/internal/digest", "/internal/dump"].includes(path)) return read;
+  if (["/status", "/health", "/internal/digest", "/internal/dump", "/kv", "/watch"].includes(path)) return read;
+  if (path === "/txn") return ["POST"];
   if (path === "/set") return ["POST"];
   if (path === "/admin/config") return ["PUT"];
   if (role === "follower" && path === "/internal/recover") return read;
