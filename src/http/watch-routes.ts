@@ -10,7 +10,7 @@ import { integerText, queryHook } from "./input.ts";
 
 /**
  * GET /watch?prefix=&fromOffset= on any node: Server-Sent Events of committed changes of keys
- * starting with `prefix`, in offset order, from `fromOffset` (default: the next one applied), or
+ * starting with `prefix`, in offset order, from `fromOffset` (0 or 1: from the start; default: the next one applied), or
  * after the `Last-Event-ID` a reconnecting client sends (it wins). Each change is one `change`
  * event `{key, value, offset}` or `{key, deleted: true, offset}`; `id` is the offset, written on
  * the last change of each offset only, so a resumed stream never skips part of a transaction.
@@ -22,13 +22,14 @@ export function watchRoutes(node: ServingNode): Hono {
   const watchers = new WatcherCount();
   const querySchema = z.object({
     prefix: z.string().max(node.config.maxKeyBytes, `must be at most ${node.config.maxKeyBytes} characters`).default(""),
-    fromOffset: integerText(1, Number.MAX_SAFE_INTEGER).optional(),
+    fromOffset: integerText(0, Number.MAX_SAFE_INTEGER).optional(),
   });
   app.get("/watch", zValidator("query", querySchema, queryHook), (c) => {
     const { prefix, fromOffset } = c.req.valid("query");
     const lastEventId = c.req.header("last-event-id");
     if (lastEventId !== undefined && !/^\d+$/.test(lastEventId)) throw new ApiError(400, "invalid_offset", "Last-Event-ID must be an offset");
-    let cursor = lastEventId !== undefined ? Number(lastEventId) + 1 : (fromOffset ?? node.state.appliedOffset + 1);
+    // Offsets start at 1: fromOffset=0 asks for everything, as 1 does.
+    let cursor = lastEventId !== undefined ? Number(lastEventId) + 1 : Math.max(1, fromOffset ?? node.state.appliedOffset + 1);
     const first = nextWatchStep(node, prefix, cursor);
     if (first.kind === "refused") throw new ApiError(503, "stale_read", first.message);
     if (first.kind === "compacted") {

@@ -21,7 +21,7 @@ test("a watcher from offset 0 on a follower gets every change of a 10,000-write 
     const controller = new AbortController();
     connections++;
     const headers: Record<string, string> = lastId === undefined ? {} : { "last-event-id": lastId };
-    const response = await fetch(`${follower.url}/watch${lastId === undefined ? "?fromOffset=1" : ""}`, { headers, signal: controller.signal });
+    const response = await fetch(`${follower.url}/watch${lastId === undefined ? "?fromOffset=0" : ""}`, { headers, signal: controller.signal });
     expect(response.status).toBe(200);
     try {
       for await (const event of readSse(response.body!)) {

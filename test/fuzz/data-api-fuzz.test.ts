@@ -46,7 +46,7 @@ const step = fc.oneof(
     after: fc.option(fc.constantFrom(...hotKeys, "", "a/", "zz"), { nil: undefined }),
     limit: fc.option(fc.oneof(fc.integer({ min: 1, max: 8 }), fc.constantFrom("0", "1001", "x", "-2")), { nil: undefined }),
   }),
-  fc.record({ kind: fc.constant("watch" as const), query: fc.constantFrom("fromOffset=0", "fromOffset=x", `prefix=${"p".repeat(1025)}`, "fromOffset=-1") }),
+  fc.record({ kind: fc.constant("watch" as const), query: fc.constantFrom("fromOffset=1.5", "fromOffset=x", `prefix=${"p".repeat(1025)}`, "fromOffset=-1") }),
 );
 
 const resolve = (guess: number | string, model: Model, k: string) => (guess === "current" ? String(model.get(k)?.offset ?? 0) : String(guess));
