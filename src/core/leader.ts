@@ -7,6 +7,7 @@ import { ReadRounds, readQuorum } from "./read-index.ts";
 import { nextChunk, SnapshotSource } from "./snapshot-source.ts";
 import { StateMachine } from "./state-machine.ts";
 import { WriteQuorum } from "./write-quorum.ts";
+import type { ApplyOutcome } from "./txn.ts";
 import type { Entry, ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotReply } from "./types.ts";
 
 export interface LeaderOptions {
@@ -52,6 +53,8 @@ export class LeaderCore {
   readonly #snapshots = new SnapshotSource();
   /** Entries up to here were handed out by `ready` to be stored. */
   #storedOffset: number;
+  /** What conditional entries decided when applied, until the caller takes them (takeOutcomes). */
+  #outcomes: { offset: number; outcome: ApplyOutcome }[] = [];
 
   constructor(options: LeaderOptions) {
     assert(options.followerCount >= 0 && options.followerCount <= constants.followersMax, "follower count");
@@ -150,13 +153,24 @@ export class LeaderCore {
     return this.#deposedBy === null && this.uncommittedEntries < this.uncommittedEntriesMax;
   }
 
-  /** Appends a write (value null = delete) and returns its entry; it is not visible until committed. */
-  propose(key: string, value: string | null): Entry {
+  /**
+   * Appends a write (value null = delete) and returns its entry; it is not visible until
+   * committed. A `condition` (ifOffset, or a txn) is decided when the entry is applied, in log
+   * order: its outcome comes out of takeOutcomes then.
+   */
+  propose(key: string, value: string | null, condition?: Pick<Entry, "ifOffset" | "txn">): Entry {
     assert(this.#deposedBy === null, "a deposed leader takes no writes");
     assert(this.uncommittedEntries < this.uncommittedEntriesMax, "uncommitted entries within their bound");
-    const entry = this.log.append(this.epoch, key, value);
+    const entry = this.log.append(this.epoch, key, value, condition);
     this.#advanceCommit();
     return entry;
+  }
+
+  /** The outcomes of conditional entries applied since the last call, in offset order. */
+  takeOutcomes(): { offset: number; outcome: ApplyOutcome }[] {
+    const outcomes = this.#outcomes;
+    if (outcomes.length > 0) this.#outcomes = [];
+    return outcomes;
   }
 
   /** Followers holding `offset`. */
@@ -384,7 +398,10 @@ export class LeaderCore {
     // a later leader might otherwise take over a log without an older entry counted here.
     if (writeQuorum > 0 && this.log.at(offset).epoch !== this.epoch) return;
     this.#commitOffset = offset;
-    for (let next = this.state.appliedOffset + 1; next <= offset; next++) this.state.apply(this.log.at(next));
+    for (let next = this.state.appliedOffset + 1; next <= offset; next++) {
+      const outcome = this.state.apply(this.log.at(next));
+      if (outcome) this.#outcomes.push({ offset: next, outcome });
+    }
     this.#enforceRetention();
   }
 

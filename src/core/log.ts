@@ -1,4 +1,5 @@
 import { assert } from "./assert.ts";
+import { txnChars } from "./txn.ts";
 import type { Entry } from "./types.ts";
 
 /**
@@ -32,8 +33,9 @@ export class Log {
     return this.#entries.length - this.#head;
   }
 
-  append(epoch: number, key: string, value: string | null): Entry {
-    const entry: Entry = { offset: this.lastOffset + 1, epoch, key, value };
+  /** Appends a write; `condition` makes it conditional (ifOffset) or a transaction (txn, key "" and no value). */
+  append(epoch: number, key: string, value: string | null, condition?: Pick<Entry, "ifOffset" | "txn">): Entry {
+    const entry: Entry = condition ? { offset: this.lastOffset + 1, epoch, key, value, ...condition } : { offset: this.lastOffset + 1, epoch, key, value };
     this.#entries.push(entry);
     return entry;
   }
@@ -69,7 +71,7 @@ export class Log {
     let stop = start;
     while (stop < end) {
       const entry = this.#entries[stop]!;
-      chars += entry.key.length + (entry.value?.length ?? 0);
+      chars += entry.key.length + (entry.value?.length ?? 0) + (entry.txn ? txnChars(entry.txn) : 0);
       if (chars > charsMax && stop > start) break;
       stop++;
     }

@@ -67,3 +67,17 @@ test("snapshot: at most the commit it announces, within offsetMax, client keys o
   ];
   for (const [name, value, refused] of table) expect([name, snapshotProblem(follower, value, isClientKey) !== null]).toEqual([name, refused]);
 });
+
+test("transactions and conditional writes: every key a client key, a txn only on the empty key, no condition on a marker", () => {
+  const txn = (key: string) => ({ compare: [{ key: "a", offset: 0 }], success: [{ op: "put" as const, key, value: "1" }], failure: [] });
+  const table: [Entry, refused: boolean][] = [
+    [{ ...entry(101, "", null), txn: txn("b") }, false],
+    [{ ...entry(101, "", null), txn: txn("\u0001") }, true],
+    [{ ...entry(101, "a", null), txn: txn("b") }, true],
+    [{ ...entry(101, "a", "1"), ifOffset: 0 }, false],
+    [{ ...entry(101, "", null), ifOffset: 0 }, true],
+  ];
+  for (const [candidate, refused] of table) {
+    expect([candidate, replicateProblem(follower, replicate({ entries: [candidate] }), isClientKey) !== null]).toEqual([candidate, refused]);
+  }
+});

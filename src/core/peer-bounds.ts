@@ -1,5 +1,6 @@
 import { constants } from "./constants.ts";
 import { epochMarkerKey } from "./leader.ts";
+import { txnKeys } from "./txn.ts";
 import type { ReplicateMessage, SnapshotChunk } from "./types.ts";
 
 /**
@@ -42,7 +43,10 @@ export function replicateProblem(follower: FollowerPosition, message: ReplicateM
   }
   for (const entry of message.entries) {
     if (entry.epoch > message.epoch) return `entry ${entry.offset} has epoch ${entry.epoch}, newer than the message's ${message.epoch}`;
-    if (entry.key === epochMarkerKey ? entry.value !== null : !isClientKey(entry.key)) return `entry ${entry.offset} has a key no client could write`;
+    if (entry.key === epochMarkerKey ? entry.value !== null || entry.ifOffset !== undefined : !isClientKey(entry.key)) {
+      return `entry ${entry.offset} has a key no client could write`;
+    }
+    if (entry.txn && (entry.key !== epochMarkerKey || !txnKeys(entry.txn).every(isClientKey))) return `entry ${entry.offset} is a transaction with a key no client could write`;
   }
   return null;
 }

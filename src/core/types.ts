@@ -1,9 +1,18 @@
+import type { Txn } from "./txn.ts";
+
 /** One write in the replicated log. `value` is the JSON text of the value; null deletes the key. */
 export interface Entry {
   offset: number;
   epoch: number;
   key: string;
   value: string | null;
+  /**
+   * A conditional write (PUT|DELETE ?ifOffset): it changes the key only if the key's value was
+   * set at this offset (0: the key is absent) when the entry is applied, on every node alike.
+   */
+  ifOffset?: number;
+  /** A transaction (key "" and value null): applied as one step at this entry's offset. */
+  txn?: Txn;
 }
 
 /**

@@ -13,7 +13,10 @@ import { inspectionRoutes, replicateRoutes } from "./internal-routes.ts";
 import { countRequests, metricsRoutes } from "./metrics-routes.ts";
 import { dashboardRoutes } from "./dashboard/dashboard-routes.ts";
 import { emptyKeyRoutes, readRoutes } from "./read-routes.ts";
+import { scanRoutes } from "./scan-routes.ts";
 import { statusRoutes } from "./status-routes.ts";
+import { txnRoutes } from "./txn-routes.ts";
+import { watchRoutes } from "./watch-routes.ts";
 import { notLeaderRoutes, writeRoutes } from "./write-routes.ts";
 
 /** Largest replicate message a follower accepts: a full batch, JSON-escaped. */
@@ -46,12 +49,15 @@ export function createApp(node: LeaderNode | FollowerNode, metrics = new NodeMet
   app.route("/", dashboardRoutes(node, metrics));
   app.route("/", emptyKeyRoutes());
   app.route("/", readRoutes(node));
+  app.route("/", scanRoutes(node));
+  app.route("/", watchRoutes(node));
   app.route("/", inspectionRoutes(node));
   if (node instanceof FollowerNode) {
     app.route("/", notLeaderRoutes(node.config.leaderUrl));
     app.route("/", replicateRoutes(node));
   } else {
     app.route("/", writeRoutes(node));
+    app.route("/", txnRoutes(node));
     app.route("/", adminRoutes(node));
   }
   app.notFound(noRoute(methodsByPath(app)));

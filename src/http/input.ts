@@ -131,7 +131,7 @@ export function bodyLimits(maxBytesFor: (c: Context) => number): { announced: Mi
   };
 }
 
-const integerText = (min: number, max: number) =>
+export const integerText = (min: number, max: number) =>
   z
     .string()
     .regex(/^\d+$/, "must be a whole number")
@@ -143,6 +143,8 @@ export function writeQuerySchema(followerCount: number) {
   return z.object({
     quorum: integerText(0, followerCount).optional(),
     timeoutMs: integerText(1, 600_000).optional(),
+    /** A conditional write: the offset of the value the client read (0: the key must be absent). */
+    ifOffset: integerText(0, Number.MAX_SAFE_INTEGER).optional(),
   });
 }
 
@@ -152,6 +154,8 @@ const queryErrorCodes: Record<string, ErrorCode> = {
   quorum: "invalid_quorum",
   timeoutMs: "invalid_timeout",
   minOffset: "invalid_offset",
+  ifOffset: "invalid_offset",
+  fromOffset: "invalid_offset",
 };
 
 /** Hook for zValidator("query", …): the first bad parameter names the error code. */

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { constants } from "../core/constants.ts";
+import { txnOpsMax } from "../core/txn.ts";
 import type { FollowerNode } from "../node/follower-node.ts";
 import type { ServingNode } from "../node/serving-node.ts";
 import { ApiError } from "./errors.ts";
@@ -41,6 +42,16 @@ const jsonText = z.string().refine((text) => {
   }
 }, "value must be JSON text");
 
+/** A transaction as a log entry carries it (keys are checked against the follower's limit in core/peer-bounds.ts). */
+const txnOpSchema = z.discriminatedUnion("op", [
+  z.object({ op: z.literal("put"), key: z.string(), value: jsonText }),
+  z.object({ op: z.literal("delete"), key: z.string() }),
+  z.object({ op: z.literal("get"), key: z.string() }),
+]);
+const txnEntrySchema = z
+  .object({ compare: z.array(z.object({ key: z.string(), offset })), success: z.array(txnOpSchema), failure: z.array(txnOpSchema) })
+  .refine((txn) => txn.compare.length + txn.success.length + txn.failure.length <= txnOpsMax, `at most ${txnOpsMax} comparisons and operations`);
+
 export const replicateMessageSchema = z
   .object({
     epoch: z.number().int().min(0),
@@ -48,7 +59,16 @@ export const replicateMessageSchema = z
     prevOffset: offset,
     prevEpoch: z.number().int().min(-1),
     entries: z
-      .array(z.object({ offset: offset.min(1), epoch: z.number().int().min(0), key: z.string(), value: jsonText.nullable() }))
+      .array(
+        z.object({
+          offset: offset.min(1),
+          epoch: z.number().int().min(0),
+          key: z.string(),
+          value: jsonText.nullable(),
+          ifOffset: offset.optional(),
+          txn: txnEntrySchema.optional(),
+        }),
+      )
       .max(constants.batchEntriesMax),
     commitOffset: offset,
     writeQuorumFloor: z.number().int().min(0).max(constants.followersMax).optional(),

@@ -1,7 +1,7 @@
 import { zValidator } from "@hono/zod-validator";
 import { type Context, Hono } from "hono";
 import { z } from "zod";
-import type { LeaderNode } from "../node/leader-node.ts";
+import type { LeaderNode, WriteOutcome } from "../node/leader-node.ts";
 import { ApiError } from "./errors.ts";
 import { keyFromPath, keyRoute, keySchema, parseBody, queryHook, readJson, valueSchema, writeQuerySchema } from "./input.ts";
 
@@ -17,29 +17,21 @@ export function writeRoutes(leader: LeaderNode): Hono {
   const validateQuery = zValidator("query", querySchema, queryHook);
 
   const answer = async (c: Context, key: string, value: string | null, query: WriteQuery) => {
-    const outcome = await leader.write(key, value, query);
-    if (outcome.kind === "committed") return c.json({ key, offset: outcome.offset, acks: outcome.acks });
-    if (outcome.kind === "deposed") throw deposedError(outcome.epoch);
-    if (outcome.kind === "overloaded") {
-      throw new ApiError(503, "overloaded", `the leader holds MAX_PENDING_WRITES (${outcome.limit}) ${outcome.bound}; nothing was written, retry later`, {
-        bound: outcome.bound,
-        limit: outcome.limit,
-      });
+    const { ifOffset, ...options } = query;
+    const condition = ifOffset === undefined ? undefined : { ifOffset };
+    const outcome = await leader.write(key, value, { ...options, condition });
+    if (outcome.kind === "committed") {
+      const decided = outcome.decided;
+      if (decided?.kind === "precondition_failed") {
+        const now = decided.offset === 0 ? "the key is absent" : `its value is from offset ${decided.offset}`;
+        throw new ApiError(412, "precondition_failed", `ifOffset=${ifOffset} does not match: ${now} (decided at offset ${outcome.offset})`, {
+          key,
+          offset: decided.offset,
+        });
+      }
+      return c.json({ key, offset: outcome.offset, acks: outcome.acks });
     }
-    if (outcome.deposedBy !== undefined) {
-      throw new ApiError(
-        503,
-        "quorum_timeout",
-        `write ${outcome.offset} reached ${outcome.acks} of ${outcome.required} acks before this leader was deposed by epoch ${outcome.deposedBy}; the new leader may or may not have taken it over`,
-        { key, offset: outcome.offset, acks: outcome.acks, required: outcome.required, deposedBy: outcome.deposedBy },
-      );
-    }
-    throw new ApiError(
-      503,
-      "quorum_timeout",
-      `write ${outcome.offset} reached ${outcome.acks} of ${outcome.required} acks in time; it is in the leader's log and may still commit`,
-      { key, offset: outcome.offset, acks: outcome.acks, required: outcome.required },
-    );
+    throw unsettledError(outcome, key);
   };
 
   app.put(`/kv/${keyRoute}`, validateQuery, async (c) => {
@@ -59,6 +51,35 @@ export function writeRoutes(leader: LeaderNode): Hono {
     return answer(c, key, value, c.req.valid("query"));
   });
   return app;
+}
+
+/**
+ * The answer to a write that did not commit in time (503 quorum_timeout: indeterminate, never
+ * silently lost or done), or was refused before anything was appended (421, 503 overloaded).
+ */
+export function unsettledError(outcome: Exclude<WriteOutcome, { kind: "committed" }>, key?: string): ApiError {
+  if (outcome.kind === "deposed") return deposedError(outcome.epoch);
+  if (outcome.kind === "overloaded") {
+    return new ApiError(503, "overloaded", `the leader holds MAX_PENDING_WRITES (${outcome.limit}) ${outcome.bound}; nothing was written, retry later`, {
+      bound: outcome.bound,
+      limit: outcome.limit,
+    });
+  }
+  const details = { ...(key === undefined ? {} : { key }), offset: outcome.offset, acks: outcome.acks, required: outcome.required };
+  if (outcome.deposedBy !== undefined) {
+    return new ApiError(
+      503,
+      "quorum_timeout",
+      `write ${outcome.offset} reached ${outcome.acks} of ${outcome.required} acks before this leader was deposed by epoch ${outcome.deposedBy}; the new leader may or may not have taken it over`,
+      { ...details, deposedBy: outcome.deposedBy },
+    );
+  }
+  return new ApiError(
+    503,
+    "quorum_timeout",
+    `write ${outcome.offset} reached ${outcome.acks} of ${outcome.required} acks in time; it is in the leader's log and may still commit`,
+    details,
+  );
 }
 
 /**
@@ -89,6 +110,7 @@ export function notLeaderRoutes(leaderUrl: string | null): Hono {
   app.put(`/kv/${keyRoute}`, refuse);
   app.delete(`/kv/${keyRoute}`, refuse);
   app.post("/set", refuse);
+  app.post("/txn", refuse);
   app.put("/admin/config", refuse);
   return app;
 }

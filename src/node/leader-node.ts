@@ -2,6 +2,7 @@ import { LeaderCore, type LeaderOptions } from "../core/leader.ts";
 import { constants } from "../core/constants.ts";
 import { leaderReady } from "../core/leader-ready.ts";
 import type { Recovered } from "../core/recovery.ts";
+import type { ApplyOutcome } from "../core/txn.ts";
 import type { Entry, ReplicateMessage, SnapshotChunk } from "../core/types.ts";
 import { type WriteWaiter, WriteWaiters } from "../core/write-waiters.ts";
 import type { Config } from "../config.ts";
@@ -20,7 +21,8 @@ import { type Transport, TransportError } from "./transport.ts";
  * refused before anything was appended.
  */
 export type WriteOutcome =
-  | { kind: "committed"; offset: number; acks: number; required: number }
+  /** `decided`: what a conditional write or transaction decided when applied (absent for a plain write). */
+  | { kind: "committed"; offset: number; acks: number; required: number; decided?: ApplyOutcome }
   | { kind: "timeout"; offset: number; acks: number; required: number; deposedBy?: number }
   | { kind: "deposed"; epoch: number }
   | { kind: "overloaded"; bound: "uncommitted entries" | "waiting writes"; limit: number };
@@ -28,6 +30,14 @@ export type WriteOutcome =
 interface Waiter extends WriteWaiter {
   done: (outcome: WriteOutcome) => void;
   timer: TimerHandle;
+  decided?: ApplyOutcome;
+}
+
+/** A write's options: a per-request quorum and timeout, and a condition decided in log order (ifOffset, or a txn). */
+export interface WriteOptions {
+  quorum?: number;
+  timeoutMs?: number;
+  condition?: Pick<Entry, "ifOffset" | "txn">;
 }
 
 /** A read waiting for its confirmation round: served at `readIndex`, the commit offset when it arrived. */
@@ -84,6 +94,8 @@ export class LeaderNode implements ServingNode {
   readonly #waiters = new WriteWaiters<Waiter>();
   /** In the order their rounds opened. At most offsetWatchersMax. */
   #reads: PendingRead[] = [];
+  /** Waiters of conditional writes by offset, until their entry is applied (bounded as the waiters are). */
+  readonly #conditional = new Map<number, Waiter>();
   #pumpScheduled = false;
   #heartbeatTimer: TimerHandle | null = null;
   #stopped = false;
@@ -192,7 +204,7 @@ export class LeaderNode implements ServingNode {
   }
 
   /** Appends a write (null value = delete) and waits for max(quorum, WRITE_QUORUM) acks. */
-  write(key: string, value: string | null, options: { quorum?: number; timeoutMs?: number } = {}): Promise<WriteOutcome> {
+  write(key: string, value: string | null, options: WriteOptions = {}): Promise<WriteOutcome> {
     return new Promise((resolve) => this.propose(key, value, options, resolve));
   }
 
@@ -200,7 +212,7 @@ export class LeaderNode implements ServingNode {
    * `write` with a callback, called once: the path the simulator drives without a microtask
    * queue. Returns the write's offset, or null when refused (a deposed leader, or a bound reached).
    */
-  propose(key: string, value: string | null, options: { quorum?: number; timeoutMs?: number }, answer: (outcome: WriteOutcome) => void): number | null {
+  propose(key: string, value: string | null, options: WriteOptions, answer: (outcome: WriteOutcome) => void): number | null {
     const { observer, clock } = this.#env;
     const arrivedMs = observer ? clock.nowMs() : 0;
     const done = observer
@@ -223,7 +235,7 @@ export class LeaderNode implements ServingNode {
       done(refusal);
       return null;
     }
-    return this.#await(this.core.propose(key, value), options, done);
+    return this.#await(this.core.propose(key, value, options.condition), options, done);
   }
 
   /**
@@ -243,7 +255,7 @@ export class LeaderNode implements ServingNode {
     else this.#await(marker, {}, done);
   }
 
-  #await(entry: Entry, options: { quorum?: number; timeoutMs?: number }, done: (outcome: WriteOutcome) => void): number {
+  #await(entry: Entry, options: WriteOptions, done: (outcome: WriteOutcome) => void): number {
     const required = Math.max(options.quorum ?? 0, this.core.writeQuorum);
     const waiter: Waiter = {
       offset: entry.offset,
@@ -257,6 +269,7 @@ export class LeaderNode implements ServingNode {
       }),
     };
     this.#waiters.add(waiter);
+    if (options.condition) this.#conditional.set(entry.offset, waiter);
     this.#afterProgress();
     this.#schedulePump();
     return entry.offset;
@@ -322,17 +335,22 @@ export class LeaderNode implements ServingNode {
   /** Resolves a waiter already marked settled: committed, or timed out. */
   #answer(waiter: Waiter, committed: boolean): void {
     this.#env.timers.cancel(waiter.timer);
+    this.#conditional.delete(waiter.offset);
     const acks = this.core.ackCount(waiter.offset);
     const deposedBy = this.core.deposedBy ?? undefined;
     waiter.done(
       committed
-        ? { kind: "committed", offset: waiter.offset, acks, required: waiter.required }
+        ? { kind: "committed", offset: waiter.offset, acks, required: waiter.required, ...(waiter.decided ? { decided: waiter.decided } : {}) }
         : { kind: "timeout", offset: waiter.offset, acks, required: waiter.required, ...(deposedBy ? { deposedBy } : {}) },
     );
   }
 
   /** Answers every write that is now committed with enough acks; once deposed, every write still waiting. */
   #afterProgress(): void {
+    for (const { offset, outcome } of this.core.takeOutcomes()) {
+      const waiter = this.#conditional.get(offset);
+      if (waiter) waiter.decided = outcome;
+    }
     this.applied.notify();
     if (this.core.deposedBy !== null) {
       if (!this.#deposedLogged) {

@@ -17,22 +17,32 @@ export type ReadResult =
  * writes. A node that must serve no read (a diverged follower, a deposed leader) refuses at once.
  */
 export function readCommitted(node: ServingNode, key: string, minOffset: number, waitMs: number, done: (result: ReadResult) => void): void {
+  whenReadable(node, minOffset, waitMs, (gate) => done(gate.kind === "readable" ? { kind: "value", stored: node.state.get(key) } : gate));
+}
+
+export type ReadGate = Exclude<ReadResult, { kind: "value" }> | { kind: "readable" };
+
+/**
+ * The gate of readCommitted for any read of the state (a scan too): `readable` once the state may
+ * be read — on a leader, after its confirmation round.
+ */
+export function whenReadable(node: ServingNode, minOffset: number, waitMs: number, done: (gate: ReadGate) => void): void {
   const refusal = node.readRefusal;
   if (refusal) {
     done({ kind: "refused", ...refusal });
     return;
   }
   if (!node.confirmRead) {
-    serveApplied(node, key, minOffset, waitMs, done);
+    whenApplied(node, minOffset, waitMs, done);
     return;
   }
   node.confirmRead(waitMs, (confirmation: ReadConfirmation) => {
-    if (confirmation.kind === "confirmed") serveApplied(node, key, Math.max(minOffset, confirmation.readIndex), waitMs, done);
+    if (confirmation.kind === "confirmed") whenApplied(node, Math.max(minOffset, confirmation.readIndex), waitMs, done);
     else done(confirmation);
   });
 }
 
-function serveApplied(node: ServingNode, key: string, minOffset: number, waitMs: number, done: (result: ReadResult) => void): void {
+function whenApplied(node: ServingNode, minOffset: number, waitMs: number, done: (gate: ReadGate) => void): void {
   const needed = Math.max(minOffset, node.readBarrierOffset);
   // `applied` is what this node can vouch for (a follower's verified against its leader).
   if (!node.applied.reached(needed) && node.applied.full) {
@@ -41,6 +51,6 @@ function serveApplied(node: ServingNode, key: string, minOffset: number, waitMs:
   }
   node.applied.waitFor(needed, waitMs, (reached) => {
     if (!reached) done({ kind: "stale_read", needed, appliedOffset: node.state.appliedOffset });
-    else done({ kind: "value", stored: node.state.get(key) });
+    else done({ kind: "readable" });
   });
 }

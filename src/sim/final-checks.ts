@@ -1,4 +1,5 @@
-import type { StoredValue } from "../core/state-machine.ts";
+import { StateMachine, type StoredValue } from "../core/state-machine.ts";
+import { txnKeys } from "../core/txn.ts";
 import type { Entry } from "../core/types.ts";
 import type { InvariantName } from "./invariants.ts";
 import { checkRegister, formatOperation, type Operation } from "./linearizability.ts";
@@ -17,9 +18,12 @@ const historyLinesShownMax = 40;
 /**
  * Every acknowledged write is committed and, on every node, is the key's value or has been
  * replaced by a later committed write (which the node then shows). `committed[i]` is the entry
- * committed at offset i + 1.
+ * committed at offset i + 1. What a node should hold is the committed history replayed up to its
+ * applied offset: conditional writes and transactions decide there as everywhere (a failed
+ * condition changes nothing, a transaction writes the keys of the branch it ran).
  */
 export function checkDurability(committed: readonly Entry[], acked: readonly AckedWrite[], nodes: readonly FinalState[], report: Report): void {
+  const touched = new Map<string, AckedWrite>();
   for (const write of acked) {
     const what = `acknowledged write ${write.key}=${write.value ?? "(delete)"} at offset ${write.offset}`;
     const entry = committed[write.offset - 1];
@@ -31,19 +35,37 @@ export function checkDurability(committed: readonly Entry[], acked: readonly Ack
       report("durability", `${what}: the committed history has ${formatEntry(entry)} there`);
       continue;
     }
-    for (const node of nodes) {
-      const latest = latestWrite(committed, write.key, node.appliedOffset);
-      if (!latest || latest.offset < write.offset) {
+    for (const key of entry.txn ? txnKeys(entry.txn) : [entry.key]) touched.set(key, write);
+  }
+  const replays = replayAt(committed, nodes.map((node) => node.appliedOffset));
+  for (const node of nodes) {
+    const expected = replays.get(Math.min(node.appliedOffset, committed.length))!;
+    for (const [key, write] of touched) {
+      const what = `acknowledged write ${write.key}=${write.value ?? "(delete)"} at offset ${write.offset}`;
+      if (node.appliedOffset < write.offset) {
         report("durability", `${what} is missing on ${node.name} (applied up to ${node.appliedOffset})`);
         continue;
       }
-      const stored = node.values.get(write.key);
-      if ((stored?.value ?? null) !== latest.value || (stored && stored.offset !== latest.offset)) {
-        const holds = stored ? `${stored.value} from ${stored.offset}` : "nothing";
-        report("durability", `${what}: ${node.name} holds ${holds} instead of ${formatEntry(latest)}`);
+      const want = expected.get(key);
+      const stored = node.values.get(key);
+      if (want?.value !== stored?.value || want?.offset !== stored?.offset) {
+        const show = (value: StoredValue | undefined) => (value ? `${value.value} from ${value.offset}` : "nothing");
+        report("durability", `${what}: ${node.name} holds ${key} = ${show(stored)} instead of ${show(want)}`);
       }
     }
   }
+}
+
+/** The committed history replayed (by the production state machine's apply) up to each offset asked. */
+export function replayAt(committed: readonly Entry[], offsets: readonly number[]): Map<number, Map<string, StoredValue>> {
+  const wanted = [...new Set(offsets.map((offset) => Math.min(offset, committed.length)))].sort((a, b) => a - b);
+  const replays = new Map<number, Map<string, StoredValue>>();
+  const state = new StateMachine();
+  for (const offset of wanted) {
+    while (state.appliedOffset < offset) state.apply(committed[state.appliedOffset]!);
+    replays.set(offset, new Map(state.entries()));
+  }
+  return replays;
 }
 
 /** Leader reads and writes, key by key (linearizability is compositional). */
@@ -59,12 +81,4 @@ export function checkLinearizability(histories: ReadonlyMap<string, readonly Ope
 
 export function formatEntry(entry: Entry): string {
   return `${entry.offset} e${entry.epoch} ${entry.key}=${entry.value ?? "(delete)"}`;
-}
-
-/** The last committed write of `key` at or below `offset`. */
-function latestWrite(committed: readonly Entry[], key: string, offset: number): Entry | undefined {
-  for (let index = Math.min(offset, committed.length) - 1; index >= 0; index--) {
-    if (committed[index]!.key === key) return committed[index];
-  }
-  return undefined;
 }

@@ -2,7 +2,7 @@ import type { LeaderCore } from "../core/leader.ts";
 import type { StateMachine, StoredValue } from "../core/state-machine.ts";
 import type { Entry } from "../core/types.ts";
 import type { SimContext } from "./context.ts";
-import { checkDurability, checkLinearizability, formatEntry } from "./final-checks.ts";
+import { checkDurability, checkLinearizability, formatEntry, replayAt } from "./final-checks.ts";
 import type { LeaderHost, LeaderHostObserver } from "./leader-host.ts";
 import type { Operation } from "./linearizability.ts";
 import type { Recovery } from "../node/recovery.ts";
@@ -149,7 +149,7 @@ export class InvariantChecker implements LeaderHostObserver {
 
   beforeAck(leader: LeaderProcess, write: AckedWrite): void {
     this.acked.push({ ...write });
-    const entry: Entry = { offset: write.offset, epoch: leader.core.epoch, key: write.key, value: write.value };
+    const entry: Entry = { offset: write.offset, epoch: leader.core.epoch, key: write.key, value: write.value, ...write.condition };
     const held = this.#holders(leader, entry);
     const what = `${leader.name}: write ${write.key}=${write.value ?? "(delete)"} at offset ${write.offset}`;
     if (held < write.required) {
@@ -264,7 +264,7 @@ export class InvariantChecker implements LeaderHostObserver {
       } else {
         this.#compareWithCommitted(node, entry);
       }
-      apply(entry);
+      return apply(entry);
     };
   }
 
@@ -301,11 +301,7 @@ export class InvariantChecker implements LeaderHostObserver {
       this.report("visibility", `${node} restored a state at ${offset}, beyond the committed history (${this.committed.length})`);
       return;
     }
-    const expected = new Map<string, StoredValue>();
-    for (const entry of this.committed.slice(0, offset)) {
-      if (entry.value === null) expected.delete(entry.key);
-      else expected.set(entry.key, { value: entry.value, offset: entry.offset });
-    }
+    const expected = replayAt(this.committed, [offset]).get(offset)!;
     const actual = new Map(state.entries());
     for (const key of new Set([...expected.keys(), ...actual.keys()])) {
       const want = expected.get(key);
@@ -331,7 +327,8 @@ export class InvariantChecker implements LeaderHostObserver {
 }
 
 function sameEntry(a: Entry, b: Entry): boolean {
-  return a.offset === b.offset && a.epoch === b.epoch && a.key === b.key && a.value === b.value;
+  const sameCondition = a.ifOffset === b.ifOffset && (a.txn === b.txn || JSON.stringify(a.txn) === JSON.stringify(b.txn));
+  return a.offset === b.offset && a.epoch === b.epoch && a.key === b.key && a.value === b.value && sameCondition;
 }
 
 /** Whether `held` contains `entry` (an applied state is committed history, checked elsewhere). */

@@ -1,7 +1,7 @@
 import type { LeaderCore, LeaderOptions } from "../core/leader.ts";
 import type { RecoveryPolicy } from "../core/recovery.ts";
 import type { StoredValue } from "../core/state-machine.ts";
-import { LeaderNode, type WriteOutcome } from "../node/leader-node.ts";
+import { LeaderNode, type WriteOptions, type WriteOutcome } from "../node/leader-node.ts";
 import { readCommitted } from "../node/read.ts";
 import { type Recovery, RecoveryFailed, runRecovery } from "../node/recovery.ts";
 import { MemoryStorage } from "../node/storage.ts";
@@ -25,6 +25,8 @@ export interface AckedWrite {
   offset: number;
   /** Followers that had to hold it: max(the client's quorum, WRITE_QUORUM). */
   required: number;
+  /** A conditional write's or a transaction's condition, as its entry carries it. */
+  condition?: WriteOptions["condition"];
 }
 
 /** A follower that answered the recovery's last round, and what it held when it answered (for the checker). */
@@ -153,17 +155,18 @@ export class LeaderProcess {
     this.context.log(`${this.name} deposed (e${this.node?.epoch}): runs on unaware of its successor`);
   }
 
-  write(key: string, value: string | null, quorum: number | undefined, done: (outcome: ClientWriteOutcome) => void): void {
+  /** A client write; `condition` makes it a conditional write (ifOffset) or a transaction (key "", no value). */
+  write(key: string, value: string | null, quorum: number | undefined, done: (outcome: ClientWriteOutcome) => void, condition?: WriteOptions["condition"]): void {
     const node = this.node!;
     let offset = 0;
     const lose = () => done({ kind: "lost", offset });
     this.#unanswered.add(lose);
-    const proposed = node.propose(key, value, { quorum }, (outcome) => {
+    const proposed = node.propose(key, value, { quorum, condition }, (outcome) => {
       this.#unanswered.delete(lose);
       if (outcome.kind === "deposed" || outcome.kind === "overloaded") {
         this.context.log(`${this.name} refuses write ${key}: ${outcome.kind}`);
       } else {
-        if (outcome.kind === "committed") this.observer.beforeAck(this, { key, value, offset: outcome.offset, required: outcome.required });
+        if (outcome.kind === "committed") this.observer.beforeAck(this, { key, value, offset: outcome.offset, required: outcome.required, ...(condition ? { condition } : {}) });
         this.context.log(`${this.name} ${outcome.kind === "committed" ? "ack" : "timeout"} ${outcome.offset} ${key} acks=${outcome.acks}/${outcome.required}`);
       }
       done(outcome);

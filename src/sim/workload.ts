@@ -1,3 +1,5 @@
+import type { StoredValue } from "../core/state-machine.ts";
+import type { WriteOptions } from "../node/leader-node.ts";
 import type { SimContext } from "./context.ts";
 import { followerName } from "./format.ts";
 import type { InvariantChecker } from "./invariants.ts";
@@ -8,6 +10,9 @@ import type { FollowerHost } from "./follower-host.ts";
 export interface WorkloadStats {
   writes: number;
   committed: number;
+  /** Read-modify-writes (conditional writes and transactions) that committed: applied, or refused by their condition. */
+  casApplied: number;
+  casFailed: number;
   timedOut: number;
   /** Writes whose leader died before answering: the client saw a broken connection. */
   lost: number;
@@ -22,6 +27,13 @@ export interface WorkloadStats {
 
 /** Share of writes that are deletes, and that ask for their own quorum. */
 const deleteShare = 0.1;
+/**
+ * Share of writes that are read-modify-writes: a leader read, then a write conditional on the
+ * offset read (PUT ?ifOffset), or a transaction comparing it (POST /txn); and of those, the share
+ * that are transactions.
+ */
+const casShare = 0.25;
+const txnShare = 0.4;
 const ownQuorumShare = 0.25;
 /** Share of leader reads that go to a deposed leader while one runs. */
 const deposedReadShare = 0.5;
@@ -43,6 +55,8 @@ export class Workload {
   readonly stats: WorkloadStats = {
     writes: 0,
     committed: 0,
+    casApplied: 0,
+    casFailed: 0,
     timedOut: 0,
     lost: 0,
     refused: 0,
@@ -63,6 +77,8 @@ export class Workload {
     private readonly followers: readonly FollowerHost[],
     private readonly checker: InvariantChecker,
     private readonly deposedReads: boolean,
+    /** Whether this run's clients also do read-modify-writes (CAS and transactions). */
+    private readonly readModifyWrites: boolean,
   ) {}
 
   start(): void {
@@ -89,15 +105,48 @@ export class Workload {
     else {
       const value = rng.chance(deleteShare) ? null : JSON.stringify(`c${client}.${sequence}`);
       const quorum = rng.chance(ownQuorumShare) ? rng.int(0, scenario.followers) : undefined;
-      this.#write(client, key, value, quorum, then);
+      if (this.readModifyWrites && rng.chance(casShare)) this.#readModifyWrite(client, key, value, quorum, rng.chance(txnShare), then);
+      else this.#write(client, key, value, quorum, then);
     }
   }
 
-  #write(client: number, key: string, value: string | null, quorum: number | undefined, then: () => void): void {
+  /**
+   * A leader read, then a write of `value` conditional on the offset read: PUT ?ifOffset, or a
+   * transaction comparing the key (success: put or delete it; failure: get it). In the history it
+   * is the read, then a CAS expecting the value read (values are unique per write).
+   */
+  #readModifyWrite(client: number, key: string, value: string | null, quorum: number | undefined, asTxn: boolean, then: () => void): void {
+    this.#readLeader(client, key, (read) => {
+      if (!read) {
+        then();
+        return;
+      }
+      const ifOffset = read.stored?.offset ?? 0;
+      const expected = read.stored?.value ?? null;
+      const txn = {
+        compare: [{ key, offset: ifOffset }],
+        success: [value === null ? { op: "delete" as const, key } : { op: "put" as const, key, value }],
+        failure: [{ op: "get" as const, key }],
+      };
+      const what = asTxn ? `txn if ${key}@${ifOffset} then ${key}=${value ?? "(delete)"}` : `cas ${key}=${value ?? "(delete)"} ifOffset=${ifOffset}`;
+      const [writeKey, writeValue, condition] = asTxn ? ["", null, { txn }] : [key, value, { ifOffset }];
+      this.#write(client, writeKey, writeValue, quorum, then, { what, condition, record: { key, expected, value } });
+    });
+  }
+
+  /** A write; `cas` makes it a read-modify-write, recorded as a CAS of `record.key` from `record.expected`. */
+  #write(
+    client: number,
+    key: string,
+    value: string | null,
+    quorum: number | undefined,
+    then: () => void,
+    cas?: { what: string; condition: WriteOptions["condition"]; record: { key: string; expected: string | null; value: string | null } },
+  ): void {
     const { context } = this;
     const invokeUs = context.nowUs;
     this.#writesIssued++;
-    context.log(`c${client} write ${key}=${value ?? "(delete)"}${quorum === undefined ? "" : ` quorum=${quorum}`}`);
+    context.log(`c${client} ${cas?.what ?? `write ${key}=${value ?? "(delete)"}`}${quorum === undefined ? "" : ` quorum=${quorum}`}`);
     this.#clientHop(() => {
       const leader = this.host.serving;
       if (!leader) {
@@ -119,15 +168,27 @@ export class Workload {
           if (committed) this.stats.committed++;
           else if (outcome.kind === "timeout") this.stats.timedOut++;
           else this.stats.lost++;
-          context.log(`c${client} ← ${leader.name} write ${key} ${outcome.kind} at ${outcome.offset}`);
-          this.#record(key, { kind: "write", value, invokeUs, responseUs: committed ? context.nowUs : Number.POSITIVE_INFINITY });
+          const responseUs = committed ? context.nowUs : Number.POSITIVE_INFINITY;
+          if (!cas) {
+            context.log(`c${client} ← ${leader.name} write ${key} ${outcome.kind} at ${outcome.offset}`);
+            this.#record(key, { kind: "write", value, invokeUs, responseUs });
+          } else {
+            const decided = committed ? outcome.decided : undefined;
+            const succeeded = decided === undefined ? undefined : decided.kind === "txn" ? decided.succeeded : decided.kind === "written";
+            if (succeeded !== undefined) this.stats[succeeded ? "casApplied" : "casFailed"]++;
+            context.log(`c${client} ← ${leader.name} ${cas.what} ${outcome.kind}${succeeded === false ? " (condition failed)" : ""} at ${outcome.offset}`);
+            const { record } = cas;
+            this.#record(record.key, { kind: "cas", expected: record.expected, value: record.value, invokeUs, responseUs, ...(succeeded === undefined ? {} : { succeeded }) });
+          }
           then();
         }),
+        cas?.condition,
       );
     });
   }
 
-  #readLeader(client: number, key: string, then: () => void): void {
+  /** A leader read; `then` gets what it returned (absent when refused or lost: no answer to act on). */
+  #readLeader(client: number, key: string, then: (read?: { stored: StoredValue | undefined }) => void): void {
     const { context } = this;
     const invokeUs = context.nowUs;
     this.stats.leaderReads++;
@@ -148,6 +209,8 @@ export class Workload {
             const value = read.stored?.value ?? null;
             context.log(`c${client} ← ${leader.name} read ${key} = ${value ?? "(absent)"}`);
             this.#record(key, { kind: "read", value, invokeUs, responseUs: context.nowUs });
+            then({ stored: read.stored });
+            return;
           }
           then();
         }),

@@ -113,8 +113,9 @@ function routeMethods(role: Role, path: string): string[] {
   const read = ["GET", "HEAD"];
   if (/^\/kv\/./.test(path)) return ["DELETE", "GET", "HEAD", "PUT"];
   if (/^\/get\/./.test(path)) return read;
-  if (["/status", "/health", "/internal/digest", "/internal/dump"].includes(path)) return read;
+  if (["/status", "/health", "/internal/digest", "/internal/dump", "/kv", "/watch"].includes(path)) return read;
   if (["/", "/metrics", "/dashboard/app.js", "/dashboard/node.json", "/dashboard/cluster.json", "/dashboard/sweep.json"].includes(path)) return read;
+  if (path === "/txn") return ["POST"];
   if (path === "/set") return ["POST"];
   if (path === "/admin/config") return ["PUT"];
   if (role === "follower" && path === "/internal/recover") return read;

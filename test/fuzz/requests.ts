@@ -122,7 +122,7 @@ const adminBody: fc.Arbitrary<AdminBody> = fc.oneof(
 // ---------------------------------------------------------------------------------------------
 // Stray requests: unknown paths and wrong methods
 
-const knownFirstSegments = new Set(["kv", "get", "set", "status", "health", "internal", "admin", "metrics", "dashboard"]);
+const knownFirstSegments = new Set(["kv", "get", "set", "status", "health", "internal", "admin", "metrics", "dashboard", "txn", "watch"]);
 const methodsWithBody = ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
 
 const strayTarget: fc.Arbitrary<{ method: string; path: string }> = fc.oneof(
@@ -157,7 +157,9 @@ const strayTarget: fc.Arbitrary<{ method: string; path: string }> = fc.oneof(
     { method: "POST", path: "/internal/digest" },
     { method: "GET", path: "/internal/replicate" },
     { method: "PUT", path: "/internal/snapshot" },
-    { method: "GET", path: "/kv" },
+    { method: "POST", path: "/kv" },
+    { method: "GET", path: "/txn" },
+    { method: "PUT", path: "/watch" },
     { method: "POST", path: "/set/" },
     { method: "GET", path: "/KV/k" },
     { method: "GET", path: "/status/x" },

@@ -132,3 +132,48 @@ describe("checkRegister agrees with the definition", () => {
     expect(verdicts.false).toBeGreaterThan(100);
   });
 });
+
+describe("checkRegister with CAS (conditional writes, one-key transactions)", () => {
+  const cas = (expected: string | null, value: string | null, invokeUs: number, responseUs: number, succeeded?: boolean): Operation => ({
+    kind: "cas",
+    expected,
+    value,
+    invokeUs,
+    responseUs,
+    ...(succeeded === undefined ? {} : { succeeded }),
+  });
+
+  test("a CAS succeeds only on the value expected; a failed one saw something else and changed nothing", () => {
+    expect(verdict([write("a", 0, 1), cas("a", "b", 2, 3, true), read("b", 4, 5)])).toBe(true);
+    expect(verdict([write("a", 0, 1), cas("x", "b", 2, 3, true)])).toBe(false); // it could not have succeeded
+    expect(verdict([write("a", 0, 1), cas("a", "b", 2, 3, false)])).toBe(false); // it could not have failed
+    expect(verdict([write("a", 0, 1), cas("x", "b", 2, 3, false), read("a", 4, 5)])).toBe(true);
+    expect(verdict([write("a", 0, 1), cas("x", "b", 2, 3, false), read("b", 4, 5)])).toBe(false);
+    expect(verdict([cas(null, "a", 0, 1, true), read("a", 2, 3)])).toBe(true); // ifOffset=0 on an absent key
+  });
+
+  test("two concurrent CASes from the same value: at most one succeeds (no lost update)", () => {
+    expect(verdict([write("0", 0, 1), cas("0", "1a", 2, 10, true), cas("0", "1b", 3, 11, true)])).toBe(false);
+    expect(verdict([write("0", 0, 1), cas("0", "1a", 2, 10, true), cas("0", "1b", 3, 11, false), read("1a", 12, 13)])).toBe(true);
+  });
+
+  test("an unknown CAS may have taken effect (a read saw it) or not, but only where its expectation held", () => {
+    expect(verdict([write("a", 0, 1), cas("a", "b", 2, unknown), read("b", 5, 6)])).toBe(true);
+    expect(verdict([write("a", 0, 1), cas("a", "b", 2, unknown), read("a", 5, 6)])).toBe(true);
+    expect(verdict([write("a", 0, 1), cas("z", "b", 2, unknown), read("b", 5, 6)])).toBe(false);
+  });
+});
+
+test("a failed CAS may be explained by an unknown write that a later read shows, or that nobody read", () => {
+  const cas = (expected: string | null, value: string | null, invokeUs: number, responseUs: number, succeeded?: boolean): Operation => ({
+    kind: "cas",
+    expected,
+    value,
+    invokeUs,
+    responseUs,
+    ...(succeeded === undefined ? {} : { succeeded }),
+  });
+  expect(verdict([write("a", 0, 1), write("b", 2, unknown), read("a", 3, 4), cas("a", "c", 5, 6, false), read("b", 7, 8)])).toBe(true);
+  expect(verdict([write("a", 0, 1), write("b", 2, unknown), read("a", 3, 4), cas("a", "c", 5, 6, false)])).toBe(true);
+  expect(verdict([write("a", 0, 1), read("a", 3, 4), cas("a", "c", 5, 6, false)])).toBe(false);
+});
