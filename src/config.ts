@@ -43,6 +43,8 @@ export const configSchema = z
     CLUSTER_TOKEN: text().pipe(z.string().min(8, "must be at least 8 characters")),
     MAX_KEY_BYTES: integer(1, 65_536).default(1024),
     MAX_VALUE_BYTES: integer(16, 1024 * 1024 * 1024).default(1024 * 1024),
+    DATA_DIR: text().optional(),
+    SYNC: z.preprocess(blankToUndefined, z.enum(["fsync", "write", "none"], { error: "must be fsync, write or none" }).default("fsync")),
   })
   .superRefine((config, context) => {
     if (config.MIN_DELAY_MS > config.MAX_DELAY_MS) {
@@ -76,6 +78,8 @@ export const configSchema = z
     clusterToken: config.CLUSTER_TOKEN,
     maxKeyBytes: config.MAX_KEY_BYTES,
     maxValueBytes: config.MAX_VALUE_BYTES,
+    dataDir: config.DATA_DIR ?? null,
+    sync: config.SYNC,
   }));
 
 export type Config = Readonly<z.output<typeof configSchema>>;
@@ -147,4 +151,9 @@ Every setting is an environment variable or the same name as a --kebab-case flag
   CLUSTER_TOKEN       shared secret for /internal/* and /admin/* (required, 8+ chars)
   MAX_KEY_BYTES       longest key in UTF-8 bytes (default 1024)
   MAX_VALUE_BYTES     largest request body in bytes (default 1048576)
+  DATA_DIR            keep the log, epoch promises and snapshots in this directory, and start
+                      from them (default: none, everything in memory; see docs/storage.md)
+  SYNC                with DATA_DIR, when a write counts as stored: fsync (fdatasync before
+                      acknowledging, default), write (handed to the OS: survives a process
+                      crash, not a power cut) or none (written in the background)
 `;

@@ -6,7 +6,9 @@ import { FollowerNode } from "./node/follower-node.ts";
 import { HttpTransport } from "./node/http-transport.ts";
 import { LeaderNode } from "./node/leader-node.ts";
 import { recoverFromFollowers } from "./node/recovery.ts";
-import { MemoryStorage } from "./node/storage.ts";
+import { MemoryStorage, type Storage, type StoredData } from "./node/storage.ts";
+import { DiskStorage } from "./storage/disk-storage.ts";
+import { StorageCorrupt } from "./storage/load.ts";
 import { StreamTransport } from "./node/stream-transport.ts";
 
 function loadConfig(): Config {
@@ -24,12 +26,28 @@ function loadConfig(): Config {
   }
 }
 
+/** DATA_DIR's storage and what it holds, or memory; a DATA_DIR that cannot be repaired stops the process with one line. */
+function openStorage(config: Config, log: (line: string) => void): { storage: Storage; stored?: StoredData } {
+  if (config.dataDir === null) return { storage: new MemoryStorage() };
+  try {
+    const started = performance.now();
+    const { storage, data } = DiskStorage.open(config.dataDir, config.sync, { clock: realClock, timers: realTimers, log });
+    log(`storage: ${config.dataDir} (SYNC=${config.sync}): epoch ${data.epoch}, snapshot at ${data.snapshot?.offset ?? 0}, ${data.entries.length} entries after it, loaded in ${Math.round(performance.now() - started)} ms`);
+    return { storage, stored: data };
+  } catch (error) {
+    if (!(error instanceof StorageCorrupt)) throw error;
+    console.error(`quorumkv ${config.nodeId}: refusing to start: ${error.message}`);
+    process.exit(3);
+  }
+}
+
 async function createNode(config: Config): Promise<LeaderNode | FollowerNode> {
   const log = (line: string) => console.log(`${config.nodeId}: ${line}`);
-  if (config.role === "follower") return new FollowerNode(config, productionFollowerEnv(log));
+  const { storage, stored } = openStorage(config, log);
+  if (config.role === "follower") return new FollowerNode(config, { ...productionFollowerEnv(log), storage, stored });
   const transport = config.transport === "http" ? new HttpTransport(config.clusterToken) : new StreamTransport(config.clusterToken);
   const recovery = await recoverFromFollowers(config.nodeId, config.followers, config.writeQuorum, { clock: realClock, timers: realTimers, transport, log });
-  return new LeaderNode(config, { clock: realClock, timers: realTimers, random: realRandom, transport, storage: new MemoryStorage(), delays: realDelays(), log }, recovery);
+  return new LeaderNode(config, { clock: realClock, timers: realTimers, random: realRandom, transport, storage, delays: realDelays(), log }, recovery);
 }
 
 const config = loadConfig();

@@ -20,6 +20,9 @@ export function writeRoutes(leader: LeaderNode): Hono {
     const outcome = await leader.write(key, value, query);
     if (outcome.kind === "committed") return c.json({ key, offset: outcome.offset, acks: outcome.acks });
     if (outcome.kind === "deposed") throw deposedError(outcome.epoch);
+    if (outcome.kind === "storage_unavailable") {
+      throw new ApiError(503, "storage_unavailable", `the leader cannot store its log (${outcome.reason}); nothing was written, retry later`, { reason: outcome.reason });
+    }
     if (outcome.kind === "overloaded") {
       throw new ApiError(503, "overloaded", `the leader holds MAX_PENDING_WRITES (${outcome.limit}) ${outcome.bound}; nothing was written, retry later`, {
         bound: outcome.bound,
