@@ -23,6 +23,8 @@ export interface ClusterOptions {
   quorumTimeoutMs?: number;
   heartbeatMs?: number;
   logRetention?: number;
+  /** Each node keeps its data in `<dataDir>/<node id>` (DATA_DIR) and starts from it; omit for memory only. */
+  dataDir?: string;
   /** Extra env for every node. */
   env?: Record<string, string>;
   /** Where each node's output goes: a folder (one file per node), the terminal, or nowhere. */
@@ -135,7 +137,16 @@ function makeNode(id: string, role: "leader" | "follower", host: string, port: n
       typeof output === "object" ? Bun.file(join(output.logDir, `${id}.log`)) : output === "inherit" ? "inherit" : "ignore";
     child = Bun.spawn([process.execPath, mainPath], {
       cwd: projectRoot,
-      env: { ...process.env, ...env, ROLE: role, NODE_ID: id, HOST: host, PORT: String(port), QUORUMKV_PARENT_PID: String(process.pid) },
+      env: {
+        ...process.env,
+        ...env,
+        ...(options.dataDir ? { DATA_DIR: join(options.dataDir, id) } : {}),
+        ROLE: role,
+        NODE_ID: id,
+        HOST: host,
+        PORT: String(port),
+        QUORUMKV_PARENT_PID: String(process.pid),
+      },
       stdout,
       stderr: stdout,
       stdin: "ignore",

@@ -147,8 +147,7 @@ export class DiskStorage implements Storage {
   /** A clean stop: what is buffered is written (SYNC=none buffers past `sync`). */
   close(): void {
     try {
-      this.#storeSnapshot();
-      this.#flushBuffer();
+      this.#writeOut();
     } catch {
       // Nothing acknowledged is lost: SYNC fsync and write acknowledge only what was written.
     }
@@ -169,12 +168,7 @@ export class DiskStorage implements Storage {
     this.#flushScheduled = false;
     if (this.#syncing) return; // the sync in flight schedules the next one
     try {
-      this.#storeSnapshot();
-      this.#flushBuffer();
-      if (this.#epochDirty) {
-        this.#replaceFile(join(this.#dir, storageFiles.epoch), [encodeRecord({ epoch: this.#epoch })]);
-        this.#epochDirty = false;
-      }
+      this.#writeOut();
     } catch (error) {
       this.#failed(error);
       return;
@@ -200,6 +194,16 @@ export class DiskStorage implements Storage {
       for (const done of callbacks) done();
       if (this.#waiting.length > 0 || this.#buffer.length > 0) this.#scheduleFlush();
     });
+  }
+
+  /** Writes everything handed over (to the OS; the caller syncs the log). */
+  #writeOut(): void {
+    this.#storeSnapshot();
+    this.#flushBuffer();
+    if (this.#epochDirty) {
+      this.#replaceFile(join(this.#dir, storageFiles.epoch), [encodeRecord({ epoch: this.#epoch })]);
+      this.#epochDirty = false;
+    }
   }
 
   /** Storing failed: writes are refused (see `unavailable`) and storing is tried again until it works. */
