@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Cluster, startCluster } from "../src/cluster.ts";
@@ -89,4 +89,21 @@ test("a follower restarted with its data catches up from its own offset, not by 
     return first.partialResyncs > 0 ? first : null;
   });
   expect(progress.fullResyncs).toBe(0);
+}, 60_000);
+
+test("a follower whose log has a flipped byte in a middle record fetches what followed again from the leader", async () => {
+  const cluster = await durableCluster("fsync");
+  for (let n = 0; n < 100; n++) expect((await http(`${cluster.leader.url}/kv/k${n}`, { method: "PUT", json: { value: n } })).status).toBe(200);
+  await converged(cluster);
+  const follower = cluster.followers[1]!;
+  await follower.stop("SIGKILL");
+  const logPath = join(dirs.at(-1)!, follower.id, "log");
+  const bytes = readFileSync(logPath);
+  bytes[Math.floor(bytes.length / 2)]! ^= 0x10;
+  writeFileSync(logPath, bytes);
+  await follower.start();
+  expect((await http(`${cluster.leader.url}/kv/after`, { method: "PUT", json: { value: 1 } })).status).toBe(200);
+  const pairs = await converged(cluster);
+  expect(pairs.size).toBe(101);
+  expect(await dump(follower.url, cluster.token)).toEqual(pairs);
 }, 60_000);

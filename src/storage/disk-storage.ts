@@ -45,6 +45,8 @@ export class DiskStorage implements Storage {
   #flushScheduled = false;
   #syncing = false;
   #lastSyncMs: number | null = null;
+  /** fdatasync calls of the log so far (one per group of writes). */
+  syncCount = 0;
   #unavailable: string | null = null;
   #retryScheduled = false;
   /** A snapshot not yet stored (its write failed): stored before anything else. */
@@ -181,6 +183,7 @@ export class DiskStorage implements Storage {
       return;
     }
     this.#syncing = true;
+    this.syncCount++;
     const startedMs = this.#clock.nowMs();
     fdatasync(this.#logFd, (error) => {
       this.#syncing = false;
