@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { realClock, realTimers } from "../node/env.ts";
@@ -11,15 +11,15 @@ const root = mkdtempSync(join(tmpdir(), "quorumkv-disk-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let dirs = 0;
 
-export function openDisk(mode: SyncMode, dir = join(root, `d${++dirs}`), log: (line: string) => void = () => {}) {
+export function openDisk(mode: SyncMode, dir = join(root, `d${++dirs}`), log: (line: string) => void = () => {}, compactionMinLogBytes?: number) {
   const env = { clock: realClock, timers: realTimers, log };
-  let { storage } = DiskStorage.open(dir, mode, env);
+  let { storage } = DiskStorage.open(dir, mode, env, compactionMinLogBytes);
   return {
     dir,
     storage,
     reopen() {
       storage.close();
-      const opened = DiskStorage.open(dir, mode, env);
+      const opened = DiskStorage.open(dir, mode, env, compactionMinLogBytes);
       storage = opened.storage;
       return opened.data;
     },
@@ -92,4 +92,32 @@ describe("start-up checks on real files", () => {
     await Promise.all(all);
     expect(storage.syncCount - before).toBe(1);
   });
+});
+
+test("compaction keeps the disk within twice the live data, old files gone, and what it keeps restores the state", async () => {
+  const minLogBytes = 16 * 1024;
+  const disk = openDisk("fsync", undefined, () => {}, minLogBytes);
+  const state = new Map<string, [string, number]>();
+  let snapshots = 0;
+  for (let offset = 1; offset <= 20_000; offset++) {
+    const key = `key-${offset % 200}`;
+    disk.storage.appendEntries([entry(offset, 1, key, JSON.stringify("x".repeat(offset % 50)))]);
+    state.set(key, [JSON.stringify("x".repeat(offset % 50)), offset]);
+    if (offset % 100 === 0) {
+      await synced(disk.storage);
+      if (disk.storage.compactionDue) {
+        disk.storage.saveSnapshot({ offset, epoch: 1, pairs: [...state].map(([key, [value, at]]) => [key, value, at]) });
+        snapshots++;
+      }
+    }
+  }
+  await synced(disk.storage);
+  expect(snapshots).toBeGreaterThan(10);
+  const snapshotBytes = statSync(join(disk.dir, "snapshot")).size;
+  expect(disk.storage.status().bytes).toBeLessThanOrEqual(2 * snapshotBytes + minLogBytes);
+  expect(readdirSync(disk.dir).sort()).toEqual(["log", "snapshot"]);
+  const data = disk.reopen();
+  const restored = new Map(data.snapshot!.pairs.map(([key, value, at]) => [key, [value, at]]));
+  for (const stored of data.entries) restored.set(stored.key, [stored.value!, stored.offset]);
+  expect(restored).toEqual(state);
 });

@@ -52,7 +52,13 @@ export class DiskStorage implements Storage {
   /** A snapshot not yet stored (its write failed): stored before anything else. */
   #pendingSnapshot: StoredSnapshot | null = null;
 
-  private constructor(dir: string, mode: SyncMode, env: { timers: Timers; clock: Clock }, loaded: ReturnType<typeof loadDir>) {
+  private constructor(
+    dir: string,
+    mode: SyncMode,
+    env: { timers: Timers; clock: Clock },
+    loaded: ReturnType<typeof loadDir>,
+    readonly compactionMinLogBytes: number,
+  ) {
     this.#dir = dir;
     this.#mode = mode;
     this.#timers = env.timers;
@@ -67,15 +73,20 @@ export class DiskStorage implements Storage {
   }
 
   /** Opens (creating it if need be) and checks a DATA_DIR; throws StorageCorrupt when it cannot be repaired here. */
-  static open(dir: string, mode: SyncMode, env: { timers: Timers; clock: Clock; log: (line: string) => void }): { storage: DiskStorage; data: StoredData } {
+  static open(
+    dir: string,
+    mode: SyncMode,
+    env: { timers: Timers; clock: Clock; log: (line: string) => void },
+    compactionMinLogBytes: number = diskStorageLimits.compactionMinLogBytes,
+  ): { storage: DiskStorage; data: StoredData } {
     mkdirSync(dir, { recursive: true });
     const loaded = loadDir(dir, env.log);
-    const storage = new DiskStorage(dir, mode, env, loaded);
+    const storage = new DiskStorage(dir, mode, env, loaded, compactionMinLogBytes);
     return { storage, data: { epoch: loaded.epoch, snapshot: loaded.snapshot, entries: loaded.entries.slice() } };
   }
 
   get compactionDue(): boolean {
-    return this.#bytesSinceSnapshot > Math.max(this.#snapshotBytes, diskStorageLimits.compactionMinLogBytes);
+    return this.#bytesSinceSnapshot > Math.max(this.#snapshotBytes, this.compactionMinLogBytes);
   }
 
   get unavailable(): string | null {
