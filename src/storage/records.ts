@@ -33,7 +33,7 @@ export function decodeRecords(bytes: Uint8Array): { records: unknown[]; starts: 
     const end = position + headerBytes + length;
     if (end > view.length) return { records, starts, bad: { byteOffset: position, kind: "torn" } };
     const payload = view.subarray(position + headerBytes, end);
-    const parsed = Bun.hash.crc32(payload) === view.readUInt32LE(position + 4) ? parseJson(payload) : undefined;
+    const parsed = Bun.hash.crc32(payload) === view.readUInt32LE(position + 4) ? parseJson(view, position + headerBytes, end) : undefined;
     // A bad last record is a write the crash cut short; one with records after it was damaged at rest.
     if (parsed === undefined) return { records, starts, bad: { byteOffset: position, kind: end === view.length ? "torn" : "corrupt" } };
     records.push(parsed);
@@ -43,9 +43,9 @@ export function decodeRecords(bytes: Uint8Array): { records: unknown[]; starts: 
   return { records, starts, bad: null };
 }
 
-function parseJson(payload: Uint8Array): unknown {
+function parseJson(view: Buffer, start: number, end: number): unknown {
   try {
-    return JSON.parse(new TextDecoder().decode(payload));
+    return JSON.parse(view.toString("utf8", start, end));
   } catch {
     return undefined;
   }
