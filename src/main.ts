@@ -46,7 +46,8 @@ async function createNode(config: Config): Promise<LeaderNode | FollowerNode> {
   const { storage, stored } = openStorage(config, log);
   if (config.role === "follower") return new FollowerNode(config, { ...productionFollowerEnv(log), storage, stored });
   const transport = config.transport === "http" ? new HttpTransport(config.clusterToken) : new StreamTransport(config.clusterToken);
-  const recovery = await recoverFromFollowers(config.nodeId, config.followers, config.writeQuorum, { clock: realClock, timers: realTimers, transport, log });
+  const own = stored && { epoch: stored.epoch, appliedOffset: stored.snapshot?.offset ?? 0, appliedEpoch: stored.snapshot?.epoch ?? 0, pairs: stored.snapshot?.pairs ?? [], entries: stored.entries };
+  const recovery = await recoverFromFollowers(config.nodeId, config.followers, config.writeQuorum, { clock: realClock, timers: realTimers, transport, log, own });
   return new LeaderNode(config, { clock: realClock, timers: realTimers, random: realRandom, transport, storage, delays: realDelays(), log }, recovery);
 }
 

@@ -96,6 +96,7 @@ export class LeaderNode implements ServingNode {
       uncommittedEntriesMax: config.maxPendingWrites,
       recovered: start.recovered,
       writeQuorumFloor: start.writeQuorumFloor,
+      commitsOnlyStored: true,
     };
     this.core = env.newCore ? env.newCore(options) : new LeaderCore(options);
     this.delay = { minDelayMs: config.minDelayMs, maxDelayMs: config.maxDelayMs };
@@ -300,12 +301,20 @@ export class LeaderNode implements ServingNode {
     const ready = leaderReady(this.core, this.#env.clock.nowMs(), this.config.heartbeatMs);
     for (const { follower, reason } of ready.fullResyncs) this.#env.log(`full resync of ${this.followerIds[follower]} by snapshot: ${reason}`);
     const { storage } = this.#env;
-    if (ready.entries.length > 0) storage.appendEntries(ready.entries);
+    const last = ready.entries.at(-1);
+    if (last) storage.appendEntries(ready.entries);
     if (storage.compactionDue && this.state.appliedOffset > this.#snapshotOffset) this.#saveSnapshot();
-    storage.sync(() => {
-      for (const { follower, sequence, body } of ready.messages) this.#send(follower, sequence, body);
-      for (const { follower, sequence, body } of ready.chunks) this.#sendChunk(follower, sequence, body);
-    });
+    // Stored and sent at once: an entry commits only once stored here too (commitsOnlyStored),
+    // so the leader's own sync overlaps the followers'.
+    if (last) {
+      storage.sync(() => {
+        if (this.#stopped || !this.core.stored(last.offset)) return;
+        this.#afterProgress();
+        this.#schedulePump();
+      });
+    }
+    for (const { follower, sequence, body } of ready.messages) this.#send(follower, sequence, body);
+    for (const { follower, sequence, body } of ready.chunks) this.#sendChunk(follower, sequence, body);
   }
 
   #send(index: number, sequence: number, message: ReplicateMessage): void {
