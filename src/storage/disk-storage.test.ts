@@ -82,6 +82,18 @@ describe("start-up checks on real files", () => {
     expect(() => openDisk("fsync", disk.dir)).toThrow(new RegExp(`^${path} byte \\d+: the snapshot does not check`));
   });
 
+  test("a sync with nothing handed over since the last one costs no fdatasync", async () => {
+    const { storage } = openDisk("fsync");
+    storage.appendEntries([entry(1)]);
+    await synced(storage);
+    const before = storage.syncCount;
+    for (let index = 0; index < 10; index++) await synced(storage);
+    expect(storage.syncCount).toBe(before);
+    storage.appendEntries([entry(2)]);
+    await synced(storage);
+    expect(storage.syncCount).toBe(before + 1);
+  });
+
   test("one fdatasync covers every write of the same turn (group commit)", async () => {
     const { storage } = openDisk("fsync");
     const before = storage.syncCount;

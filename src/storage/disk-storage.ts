@@ -49,6 +49,9 @@ export class DiskStorage implements Storage {
   syncCount = 0;
   #unavailable: string | null = null;
   #retryScheduled = false;
+  /** Log bytes written since the start, and how many of them the last fdatasync covered. */
+  #writtenBytes = 0;
+  #syncedBytes = 0;
   /** A snapshot not yet stored (its write failed): stored before anything else. */
   #pendingSnapshot: StoredSnapshot | null = null;
 
@@ -148,8 +151,14 @@ export class DiskStorage implements Storage {
   }
 
   sync(done: () => void): void {
-    if (this.#mode === "none") done();
-    else this.#waiting.push(done);
+    // Nothing handed over since the last sync (a heartbeat's answer): no write, no fdatasync.
+    const idle = this.#buffer.length === 0 && !this.#epochDirty && this.#pendingSnapshot === null && !this.#syncing && this.#waiting.length === 0;
+    if (this.#mode === "none" || (idle && this.#writtenBytes === this.#syncedBytes && this.#unavailable === null)) {
+      done();
+      if (!idle) this.#scheduleFlush();
+      return;
+    }
+    this.#waiting.push(done);
     this.#scheduleFlush();
   }
 
@@ -188,7 +197,8 @@ export class DiskStorage implements Storage {
     }
     const callbacks = this.#waiting;
     this.#waiting = [];
-    if (this.#mode !== "fsync") {
+    if (this.#mode !== "fsync" || this.#writtenBytes === this.#syncedBytes) {
+      this.#syncedBytes = this.#writtenBytes;
       this.#unavailable = null;
       for (const done of callbacks) done();
       return;
@@ -196,6 +206,7 @@ export class DiskStorage implements Storage {
     this.#syncing = true;
     this.syncCount++;
     const startedMs = this.#clock.nowMs();
+    const covered = this.#writtenBytes;
     fdatasync(this.#logFd, (error) => {
       this.#syncing = false;
       if (error) {
@@ -204,6 +215,7 @@ export class DiskStorage implements Storage {
         return;
       }
       this.#lastSyncMs = this.#clock.nowMs() - startedMs;
+      this.#syncedBytes = covered;
       this.#unavailable = null;
       for (const done of callbacks) done();
       if (this.#waiting.length > 0 || this.#buffer.length > 0) this.#scheduleFlush();
@@ -243,6 +255,7 @@ export class DiskStorage implements Storage {
       throw error;
     }
     this.#buffer = [];
+    this.#writtenBytes += bytes.length;
     this.#logBytes += bytes.length;
     this.#bytesSinceSnapshot += bytes.length;
   }

@@ -88,6 +88,17 @@ export function storageConformance(open: () => StorageUnderTest): void {
     expect(reopen().entries.length).toBe(50);
   });
 
+  test("a sync with nothing new still waits for the sync of earlier writes (a heartbeat's answer acknowledges them too)", async () => {
+    const { storage, reopen } = open();
+    const order: string[] = [];
+    storage.appendEntries([entry(1)]);
+    const first = new Promise<void>((resolve) => storage.sync(() => { order.push("entries"); resolve(); }));
+    const second = new Promise<void>((resolve) => storage.sync(() => { order.push("heartbeat"); resolve(); }));
+    await Promise.all([first, second]);
+    expect(order).toEqual(["entries", "heartbeat"]);
+    expect(reopen().entries).toEqual([entry(1)]);
+  });
+
   test("status names the storage", () => {
     const { storage } = open();
     expect(storage.status().unavailable).toBeNull();
