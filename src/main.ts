@@ -35,15 +35,20 @@ function openStorage(config: Config, log: (line: string) => void): { storage: St
     log(`storage: ${config.dataDir} (SYNC=${config.sync}): epoch ${data.epoch}, snapshot at ${data.snapshot?.offset ?? 0}, ${data.entries.length} entries after it, loaded in ${Math.round(performance.now() - started)} ms`);
     return { storage, stored: data };
   } catch (error) {
-    if (!(error instanceof StorageCorrupt)) throw error;
-    console.error(`quorumkv ${config.nodeId}: refusing to start: ${error.message}`);
+    // A corrupt file (StorageCorrupt names it) or a directory that cannot be opened: one line.
+    const reason = error instanceof StorageCorrupt ? error.message : `${config.dataDir}: ${error instanceof Error ? error.message : String(error)}`;
+    console.error(`quorumkv ${config.nodeId}: refusing to start: ${reason}`);
     process.exit(3);
   }
 }
 
+/** The node's storage, closed on a clean stop (SYNC=none buffers writes). */
+let openedStorage: Storage | null = null;
+
 async function createNode(config: Config): Promise<LeaderNode | FollowerNode> {
   const log = (line: string) => console.log(`${config.nodeId}: ${line}`);
   const { storage, stored } = openStorage(config, log);
+  openedStorage = storage;
   if (config.role === "follower") return new FollowerNode(config, { ...productionFollowerEnv(log), storage, stored });
   const transport = config.transport === "http" ? new HttpTransport(config.clusterToken) : new StreamTransport(config.clusterToken);
   const own = stored && { epoch: stored.epoch, appliedOffset: stored.snapshot?.offset ?? 0, appliedEpoch: stored.snapshot?.epoch ?? 0, pairs: stored.snapshot?.pairs ?? [], entries: stored.entries };
@@ -77,6 +82,7 @@ console.log(`quorumkv ${config.role} ${config.nodeId} (epoch ${node.epoch}) list
 function shutdown(signal: string) {
   console.log(`quorumkv ${config.nodeId}: ${signal}, stopping`);
   node.stop();
+  if (openedStorage instanceof DiskStorage) openedStorage.close();
   server.stop(true);
   process.exit(0);
 }

@@ -2,7 +2,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Cluster, startCluster } from "../src/cluster.ts";
+import { type Cluster, freePort, startCluster } from "../src/cluster.ts";
+import { realClock, realTimers } from "../src/node/env.ts";
+import { DiskStorage } from "../src/storage/disk-storage.ts";
 import { dump, http, waitFor } from "./helpers.ts";
 
 const clusters: Cluster[] = [];
@@ -107,3 +109,22 @@ test("a follower whose log has a flipped byte in a middle record fetches what fo
   expect(pairs.size).toBe(101);
   expect(await dump(follower.url, cluster.token)).toEqual(pairs);
 }, 60_000);
+
+test("a node whose snapshot does not check refuses to start, with one line naming the file and the offset", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "quorumkv-corrupt-"));
+  dirs.push(dataDir);
+  const { storage } = DiskStorage.open(dataDir, "fsync", { clock: realClock, timers: realTimers, log: () => {} });
+  storage.saveSnapshot({ offset: 2, epoch: 1, pairs: [["a", "1", 1], ["b", "2", 2]] });
+  storage.close();
+  const path = join(dataDir, "snapshot");
+  const bytes = readFileSync(path);
+  bytes[bytes.length - 20]! ^= 0x04;
+  writeFileSync(path, bytes);
+  const run = Bun.spawnSync([process.execPath, "src/main.ts"], {
+    env: { ...process.env, ROLE: "follower", CLUSTER_TOKEN: "test-token-0123456789", PORT: String(freePort()), DATA_DIR: dataDir },
+  });
+  expect(run.exitCode).toBe(3);
+  const lines = run.stderr.toString().trim().split("\n");
+  expect(lines.length).toBe(1);
+  expect(lines[0]).toMatch(new RegExp(`^quorumkv follower-\\d+: refusing to start: ${path} byte \\d+: the snapshot does not check`));
+});
