@@ -12,7 +12,10 @@ let mounted = false;
 let cluster: Cluster | undefined;
 
 beforeAll(() => {
-  if (!isRoot) return;
+  if (!isRoot) {
+    console.warn("disk-full test skipped: mounting a tmpfs needs root");
+    return;
+  }
   const mount = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mountPoint]);
   mounted = mount.exitCode === 0;
   if (!mounted) console.warn(`disk-full test skipped: mount tmpfs failed: ${mount.stderr.toString().trim()}`);
