@@ -13,6 +13,8 @@ COPY package.json tsconfig.json bunfig.toml ./
 COPY src ./src
 ENV HOST=0.0.0.0 PORT=5000
 EXPOSE 5000
+# DATA_DIR in compose: a named volume mounted here starts with this folder's owner, the bun user.
+RUN mkdir /data && chown bun:bun /data
 # The image's unprivileged user: a node needs no root, and a break-in gets none.
 USER bun
 # Bun runs as PID 1 and receives SIGTERM itself (no `bun run` wrapper in between).

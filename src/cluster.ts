@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { ConfigError, configFlags, configNames, configValuesToEnv, parseConfig } from "./config.ts";
 import { FlagError, type FlagSpecs, type FlagValues, parseFlags } from "./flags.ts";
+import { type ClusterFile, clusterFile, describeTakenPort, isAlive, readClusterFile, shellWord, shownPath, stateDir } from "./cluster-file.ts";
 import { constants } from "./core/constants.ts";
 
 /**
@@ -23,6 +24,10 @@ export interface ClusterOptions {
   quorumTimeoutMs?: number;
   heartbeatMs?: number;
   logRetention?: number;
+  /** Each node keeps its data in `<dataDir>/<node id>` (DATA_DIR) and starts from it; omit for memory only. */
+  dataDir?: string;
+  /** Wipe `dataDir` first (`npm start -- --fresh`). */
+  fresh?: boolean;
   /** Extra env for every node. */
   env?: Record<string, string>;
   /** Where each node's output goes: a folder (one file per node), the terminal, or nowhere. */
@@ -130,12 +135,13 @@ function makeNode(id: string, role: "leader" | "follower", host: string, port: n
   const url = `http://${host}:${port}`;
   let child: Subprocess | null = null;
   const output = options.output ?? "ignore";
+  const dataDirEnv = options.dataDir ? { DATA_DIR: join(options.dataDir, id) } : {};
   const spawn = () => {
     const stdout =
       typeof output === "object" ? Bun.file(join(output.logDir, `${id}.log`)) : output === "inherit" ? "inherit" : "ignore";
     child = Bun.spawn([process.execPath, mainPath], {
       cwd: projectRoot,
-      env: { ...process.env, ...env, ROLE: role, NODE_ID: id, HOST: host, PORT: String(port), QUORUMKV_PARENT_PID: String(process.pid) },
+      env: { ...process.env, ...env, ...dataDirEnv, ROLE: role, NODE_ID: id, HOST: host, PORT: String(port), QUORUMKV_PARENT_PID: String(process.pid) },
       stdout,
       stderr: stdout,
       stdin: "ignore",
@@ -183,6 +189,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const taken = ports.find((port) => !portIsFree(host, port));
   if (taken !== undefined) throw new PortInUseError(host, taken);
   if (typeof options.output === "object") mkdirSync(options.output.logDir, { recursive: true });
+  if (options.fresh && options.dataDir) rmSync(options.dataDir, { recursive: true, force: true });
   const common: Record<string, string> = { ...options.env, CLUSTER_TOKEN: token };
   const set = (name: string, value: number | undefined) => {
     if (value !== undefined) common[name] = String(value);
@@ -222,25 +229,21 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   return { token, leader, followers, nodes, stop };
 }
 
-/** Where `npm start` keeps its state: `.quorumkv/` in the project, or QUORUMKV_STATE_DIR (the tests use a temp folder). */
-export const stateDir = process.env.QUORUMKV_STATE_DIR ? resolve(process.env.QUORUMKV_STATE_DIR) : join(projectRoot, ".quorumkv");
-/** The running cluster's URLs and token for the tools (DESIGN §7), written by `npm start`. */
-export const clusterFile = join(stateDir, "cluster.json");
+export { clusterFile, stateDir } from "./cluster-file.ts";
 
-type ClusterFile = { leader: string; followers: string[]; token: string; pids: (number | undefined)[]; launcherPid: number };
-
-const cliHelp = `Usage: npm start -- [--followers 5] [--quorum 3] [--base-port 5001] [--host 127.0.0.1] [--token T] [--SETTING v]...
+const cliHelp = `Usage: npm start -- [--followers 5] [--quorum 3] [--base-port 5001] [--host 127.0.0.1] [--token T] [--fresh] [--SETTING v]...
 
 Starts 1 leader + N followers on consecutive ports (refusing if one is taken), prints their URLs
 and the cluster token, writes them to .quorumkv/cluster.json for the tools (QUORUMKV_STATE_DIR
-moves that folder), and stops every node on Ctrl-C, SIGTERM or SIGHUP.
+moves that folder), and stops every node on Ctrl-C, SIGTERM or SIGHUP. Each node keeps its data
+in .quorumkv/data/<node> and starts from it next time; --fresh wipes it first.
 Every node setting (bun src/main.ts --help) is read from the environment or the same name as a
 flag: WRITE_QUORUM=2 or --write-quorum 2 (--quorum), CLUSTER_TOKEN or --cluster-token (--token).
-The launcher sets ROLE, NODE_ID, PORT, FOLLOWERS and LEADER_URL itself.
+The launcher sets ROLE, NODE_ID, PORT, FOLLOWERS, LEADER_URL and DATA_DIR itself.
 `;
 
 /** Settings the launcher gives each node itself. */
-const perNodeNames = new Set(["ROLE", "NODE_ID", "PORT", "FOLLOWERS", "LEADER_URL"]);
+const perNodeNames = new Set(["ROLE", "NODE_ID", "PORT", "FOLLOWERS", "LEADER_URL", "DATA_DIR"]);
 
 /** Node settings as flags, but --followers, which is the launcher's count (it sets FOLLOWERS itself). */
 const { followers: _followerUrls, ...nodeSettingFlags } = configFlags;
@@ -252,6 +255,7 @@ const launcherFlags = {
   basePort: { type: "number", default: 5001, integer: true, min: 1, max: 65_535 - constants.followersMax, help: "the leader's port; followers take the next ones" },
   quorum: { type: "string", help: "short for --write-quorum" },
   token: { type: "string", help: "short for --cluster-token" },
+  fresh: { type: "boolean", help: "wipe the nodes' data (.quorumkv/data) first" },
 } as const satisfies FlagSpecs;
 
 /**
@@ -288,44 +292,8 @@ export function parseLauncherArgs(argv: readonly string[], env: Record<string, s
     WRITE_QUORUM: settings.WRITE_QUORUM ?? String(Math.min(3, followers)),
     CLUSTER_TOKEN: settings.CLUSTER_TOKEN ?? generateToken(),
   });
-  return { followers, basePort, host: leader.host, token: leader.clusterToken, writeQuorum: leader.writeQuorum, env: settings, output: "inherit" };
-}
-
-/** A token as one shell word: a --token may hold spaces or quotes. */
-const shellWord = (text: string) => (/^[\w.:@%+=\/-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`);
-const shownPath = (path: string) => (relative(process.cwd(), path).startsWith("..") ? path : relative(process.cwd(), path));
-
-function readClusterFile(): { text: string; saved: ClusterFile | null } | null {
-  let text: string;
-  try {
-    text = readFileSync(clusterFile, "utf8");
-  } catch {
-    return null;
-  }
-  try {
-    return { text, saved: JSON.parse(text) as ClusterFile };
-  } catch {
-    return { text, saved: null };
-  }
-}
-
-function isAlive(pid: unknown): boolean {
-  if (typeof pid !== "number" || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The refusal for a taken port, naming the cluster of cluster.json when it is the holder. */
-export function describeTakenPort(error: PortInUseError): string {
-  const saved = readClusterFile()?.saved;
-  const ports = saved ? [saved.leader, ...saved.followers].map((url) => Number(new URL(url).port)) : [];
-  if (!saved || !ports.includes(error.port) || !isAlive(saved.launcherPid)) return `port ${error.port} is in use; stop what holds it or pass --base-port`;
-  const cluster = `the cluster started by pid ${saved.launcherPid} on ${Math.min(...ports)}–${Math.max(...ports)}, see ${shownPath(clusterFile)}`;
-  return `port ${error.port} is in use (${cluster}); stop it first or pass --base-port`;
+  const dataDir = join(stateDir, "data");
+  return { followers, basePort, host: leader.host, token: leader.clusterToken, writeQuorum: leader.writeQuorum, env: settings, output: "inherit", dataDir, fresh: values.fresh };
 }
 
 async function main() {
@@ -382,6 +350,7 @@ async function main() {
   console.log(`
 quorumkv: ${cluster.followers.length} followers, write quorum ${options.writeQuorum}, all healthy
 ${rows.join("\n")}
+Data: ${shownPath(options.dataDir ?? "")}/<node> (kept across restarts; --fresh wipes it)
 
 Dashboard (live, any node serves it): ${leaderUrl}/   metrics: ${leaderUrl}/metrics
 

@@ -46,6 +46,8 @@ export const configSchema = z
     MAX_VALUE_BYTES: integer(16, 1024 * 1024 * 1024).default(1024 * 1024),
     LOG_LEVEL: z.preprocess(blankToUndefined, z.enum(logLevels, { error: "must be debug, info, warn or error" }).default("info")),
     LOG_FORMAT: z.preprocess(blankToUndefined, z.enum(logFormats, { error: "must be json or pretty" }).default("json")),
+    DATA_DIR: text().optional(),
+    SYNC: z.preprocess(blankToUndefined, z.enum(["fsync", "write", "none"], { error: "must be fsync, write or none" }).default("fsync")),
   })
   .superRefine((config, context) => {
     if (config.MIN_DELAY_MS > config.MAX_DELAY_MS) {
@@ -81,6 +83,8 @@ export const configSchema = z
     maxValueBytes: config.MAX_VALUE_BYTES,
     logLevel: config.LOG_LEVEL,
     logFormat: config.LOG_FORMAT,
+    dataDir: config.DATA_DIR ?? null,
+    sync: config.SYNC,
   }));
 
 export type Config = Readonly<z.output<typeof configSchema>>;
@@ -154,4 +158,9 @@ Every setting is an environment variable or the same name as a --kebab-case flag
   MAX_VALUE_BYTES     largest request body in bytes (default 1048576)
   LOG_LEVEL           debug | info | warn | error: the least severe logged (default info)
   LOG_FORMAT          json (one object per line, default) | pretty (one readable line; npm start)
+  DATA_DIR            keep the log, epoch promises and snapshots in this directory, and start
+                      from them (default: none, everything in memory; see docs/storage.md)
+  SYNC                with DATA_DIR, when a write counts as stored: fsync (fdatasync before
+                      acknowledging, default), write (handed to the OS: survives a process
+                      crash, not a power cut) or none (written in the background)
 `;

@@ -1,6 +1,6 @@
 import { ConfigError, type Config, configHelp, parseConfig } from "./config.ts";
 import { createApp, replicateBodyLimitBytes } from "./http/app.ts";
-import { Logger } from "./log.ts";
+import { Logger, type NodeLog } from "./log.ts";
 import { streamHandler, streamUpgrader } from "./http/stream.ts";
 import { productionFollowerEnv, realClock, realDelays, realRandom, realTimers } from "./node/env.ts";
 import { FollowerNode } from "./node/follower-node.ts";
@@ -8,7 +8,9 @@ import { HttpTransport } from "./node/http-transport.ts";
 import { LeaderNode } from "./node/leader-node.ts";
 import { NodeMetrics } from "./node/metrics.ts";
 import { RecoveryFailed, recoverFromFollowers } from "./node/recovery.ts";
-import { MemoryStorage } from "./node/storage.ts";
+import { MemoryStorage, type Storage, type StoredData } from "./node/storage.ts";
+import { DiskStorage } from "./storage/disk-storage.ts";
+import { StorageCorrupt } from "./storage/load.ts";
 import { StreamTransport } from "./node/stream-transport.ts";
 
 function loadConfig(): Config {
@@ -26,12 +28,40 @@ function loadConfig(): Config {
   }
 }
 
+/** DATA_DIR's storage and what it holds, or memory; a DATA_DIR that cannot be repaired stops the process with one line. */
+function openStorage(config: Config, log: NodeLog): { storage: Storage; stored?: StoredData } {
+  if (config.dataDir === null) return { storage: new MemoryStorage() };
+  try {
+    const started = performance.now();
+    const storageLog = (line: string) => log(line, { event: "storage", level: "warn" });
+    const { storage, data } = DiskStorage.open(config.dataDir, config.sync, { clock: realClock, timers: realTimers, log: storageLog });
+    const loadedMs = Math.round(performance.now() - started);
+    const snapshotOffset = data.snapshot?.offset ?? 0;
+    log(`storage: ${config.dataDir} (SYNC=${config.sync}): epoch ${data.epoch}, snapshot at ${snapshotOffset}, ${data.entries.length} entries after it, loaded in ${loadedMs} ms`, {
+      event: "storage_loaded",
+      fields: { dir: config.dataDir, sync: config.sync, epoch: data.epoch, snapshotOffset, entries: data.entries.length, loadedMs },
+    });
+    return { storage, stored: data };
+  } catch (error) {
+    // A corrupt file (StorageCorrupt names it) or a directory that cannot be opened: one line.
+    const reason = error instanceof StorageCorrupt ? error.message : `${config.dataDir}: ${error instanceof Error ? error.message : String(error)}`;
+    console.error(`quorumkv ${config.nodeId}: refusing to start: ${reason}`);
+    process.exit(3);
+  }
+}
+
+/** The node's storage, closed on a clean stop (SYNC=none buffers writes). */
+let openedStorage: Storage | null = null;
+
 async function createNode(config: Config, metrics: NodeMetrics, logger: Logger): Promise<LeaderNode | FollowerNode> {
   const log = logger.forNode;
-  if (config.role === "follower") return new FollowerNode(config, productionFollowerEnv(log));
+  const { storage, stored } = openStorage(config, log);
+  openedStorage = storage;
+  if (config.role === "follower") return new FollowerNode(config, { ...productionFollowerEnv(log), storage, stored });
   const transport = config.transport === "http" ? new HttpTransport(config.clusterToken) : new StreamTransport(config.clusterToken);
-  const recovery = await recoverFromFollowers(config.nodeId, config.followers, config.writeQuorum, { clock: realClock, timers: realTimers, transport, log });
-  return new LeaderNode(config, { clock: realClock, timers: realTimers, random: realRandom, transport, storage: new MemoryStorage(), delays: realDelays(), log, observer: metrics }, recovery);
+  const own = stored && { epoch: stored.epoch, appliedOffset: stored.snapshot?.offset ?? 0, appliedEpoch: stored.snapshot?.epoch ?? 0, pairs: stored.snapshot?.pairs ?? [], entries: stored.entries };
+  const recovery = await recoverFromFollowers(config.nodeId, config.followers, config.writeQuorum, { clock: realClock, timers: realTimers, transport, log, own });
+  return new LeaderNode(config, { clock: realClock, timers: realTimers, random: realRandom, transport, storage, delays: realDelays(), log, observer: metrics }, recovery);
 }
 
 const config = loadConfig();
@@ -75,6 +105,7 @@ logger.info("start", `listening on ${url}`, {
 function shutdown(signal: string) {
   logger.info("stop", "stopping", { signal });
   node.stop();
+  if (openedStorage instanceof DiskStorage) openedStorage.close();
   server.stop(true);
   process.exit(0);
 }

@@ -16,8 +16,8 @@ function interpolate(value: unknown, env: Record<string, string>): string {
   });
 }
 
-type Service = { command: string[]; environment: Record<string, unknown>; ports: string[]; build?: string; healthcheck?: unknown };
-const compose = parse(readFileSync("compose.yaml", "utf8"), { merge: true }) as { services: Record<string, Service> };
+type Service = { command: string[]; environment: Record<string, unknown>; ports: string[]; volumes?: string[]; build?: string; healthcheck?: unknown };
+const compose = parse(readFileSync("compose.yaml", "utf8"), { merge: true }) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
 const services = compose.services;
 const withToken = { CLUSTER_TOKEN: "a-token-from-the-operator" };
 const envOf = (name: string, env: Record<string, string> = withToken) =>
@@ -81,4 +81,18 @@ test("the image installs from package-lock.json exactly, runs the locked Bun, an
   expect(user).toBeDefined();
   expect(user).not.toMatch(/^USER (root|0)(:|$)/);
   expect(runtimeStage.indexOf(user!)).toBeLessThan(runtimeStage.findIndex((line) => line.startsWith("CMD ")));
+});
+
+test("every node keeps its data in a volume of its own, with SYNC=fsync unless the operator says otherwise", () => {
+  const volumes = Object.entries(services).map(([name, service]) => {
+    const config = parseConfig(envOf(name));
+    expect(config.dataDir).toBe("/data");
+    expect(config.sync).toBe("fsync");
+    expect(service.volumes).toEqual([`${name}-data:/data`]);
+    return `${name}-data`;
+  });
+  expect(new Set(volumes).size).toBe(6);
+  expect(Object.keys(compose.volumes ?? {}).sort()).toEqual(volumes.sort());
+  expect(parseConfig(envOf("leader", { ...withToken, SYNC: "write" })).sync).toBe("write");
+  expect(dockerfile).toContain("RUN mkdir /data && chown bun:bun /data");
 });

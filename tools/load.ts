@@ -1,6 +1,6 @@
 import { FlagError, parseToolFlags } from "../src/flags.ts";
 import { LatencyRecorder, type LatencyStatsMs, type PercentilePoint } from "./lib/latency.ts";
-import { withLocalCluster } from "./lib/local-cluster.ts";
+import { toolStorageChoices, withLocalCluster } from "./lib/local-cluster.ts";
 import { progressBar } from "./lib/progress.ts";
 import { TargetError, resolveLeaderUrl, fetchLeaderStatus } from "./lib/target.ts";
 
@@ -270,6 +270,7 @@ const flags = {
   minDelayMs: { type: "number", min: 0, help: "--local: MIN_DELAY_MS (node default 0.1)" },
   maxDelayMs: { type: "number", min: 0, help: "--local: MAX_DELAY_MS (node default 10)" },
   writeQuorum: { type: "number", integer: true, min: 0, help: "--local: WRITE_QUORUM (default min(3, followers))" },
+  sync: { type: "string", default: "memory", choices: toolStorageChoices, help: "--local: the nodes' storage, memory or DATA_DIR with SYNC=fsync|write|none" },
   json: { type: "boolean", help: "print the summary as JSON on stdout" },
 } as const;
 
@@ -293,6 +294,7 @@ async function main(): Promise<void> {
     ? await withLocalCluster(
         { followers: options.followers, minDelayMs: options.minDelayMs, maxDelayMs: options.maxDelayMs, writeQuorum: options.writeQuorum },
         (cluster) => run(cluster.leader.url),
+        options.sync,
       )
     : await (async () => {
         const leaderUrl = resolveLeaderUrl(options.leader);

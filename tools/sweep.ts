@@ -5,7 +5,7 @@ import { type ConsistencyReport, checkConsistency } from "./lib/consistency.ts";
 import { FlagError, parseToolFlags } from "../src/flags.ts";
 import { K6Error, findK6, runK6Writes } from "./lib/k6-driver.ts";
 import type { LatencyStatsMs, PercentilePoint } from "./lib/latency.ts";
-import { withLocalCluster } from "./lib/local-cluster.ts";
+import { toolStorageChoices, withLocalCluster } from "./lib/local-cluster.ts";
 import { progressBar } from "./lib/progress.ts";
 import { type Target, TargetError, fetchLeaderStatus, findTarget, putAdminConfig } from "./lib/target.ts";
 import { type LoadSummary, runClosedLoad } from "./load.ts";
@@ -81,6 +81,7 @@ const flags = {
   transport: { type: "string", default: "websocket", choices: ["websocket", "http"], help: "local cluster: TRANSPORT, how the leader replicates" },
   maxDelayMs: { type: "number", default: 10, min: 0, help: "local cluster: MAX_DELAY_MS" },
   consistencyWaitMs: { type: "number", default: 10_000, min: 0, help: "bound on waiting for the nodes to converge" },
+  sync: { type: "string", default: "memory", choices: toolStorageChoices, help: "local cluster: the nodes' storage, memory or DATA_DIR with SYNC=fsync|write|none" },
   outDir: { type: "string", default: sweepOutDirDefault, help: "where the four files go (results: the committed figures)" },
   seed: { type: "number", default: 1, integer: true, help: "seed of the ordered-log Monte Carlo" },
 } as const;
@@ -230,6 +231,7 @@ async function main(): Promise<void> {
     : await withLocalCluster(
         { followers: options.followers, minDelayMs: options.minDelayMs, maxDelayMs: options.maxDelayMs, writeQuorum: 1, env: { TRANSPORT: options.transport } },
         async (cluster) => sweep(options, await findTarget({ leader: cluster.leader.url, token: cluster.token }), true),
+        options.sync,
       );
   const files = await writeReport(report, options.outDir);
   console.log(markdownTable(report));

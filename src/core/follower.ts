@@ -1,3 +1,4 @@
+import { assert } from "./assert.ts";
 import { constants } from "./constants.ts";
 import { StateMachine } from "./state-machine.ts";
 import type { Entry, ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotPair, SnapshotReply } from "./types.ts";
@@ -74,6 +75,24 @@ export class FollowerCore {
 
   /** `incarnation` tells this run of the process from earlier ones (the node draws it at random; only equality counts). */
   constructor(readonly incarnation = 0) {}
+
+  /**
+   * A restart with stored data (nothing is to be stored again): the promised epoch, the state of
+   * the latest snapshot, and the entries after it held but not applied. Under the next leader
+   * they are verified and applied as if just received, so the follower catches up from its own
+   * offset.
+   */
+  restore(epoch: number, snapshot: { offset: number; epoch: number; pairs: readonly SnapshotPair[] } | null, entries: readonly Entry[]): void {
+    this.epoch = epoch;
+    if (snapshot) {
+      this.#state = StateMachine.restore(snapshot.offset, snapshot.epoch, snapshot.pairs);
+      this.#appliedEpochs = new EpochRuns(snapshot.offset, snapshot.epoch);
+    }
+    assert(entries.length === 0 || (entries[0]!.offset === this.appliedOffset + 1 && entries.at(-1)!.offset === this.appliedOffset + entries.length), "stored entries follow the snapshot without holes");
+    this.#pending = [...entries];
+    this.#lastOffset = this.appliedOffset + entries.length;
+    this.#knownCommitOffset = this.appliedOffset;
+  }
 
   /** What happened since the last call: to store before answering, and what became visible. */
   takeReady(): FollowerReady {

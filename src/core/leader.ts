@@ -23,6 +23,8 @@ export interface LeaderOptions {
   recovered?: { state: StateMachine; entries: Entry[] };
   /** The lowest write quorum that may have acknowledged a recovered entry (default: writeQuorum). */
   writeQuorumFloor?: number;
+  /** Commit only what the caller reported stored (`stored`): the leader's own log is durable before an entry commits. */
+  commitsOnlyStored?: boolean;
 }
 
 /** The key of the entry a recovered leader appends to mark its epoch (client keys are never empty). */
@@ -55,6 +57,8 @@ export class LeaderCore {
   #storedOffset: number;
   /** What conditional entries decided when applied, until the caller takes them (takeOutcomes). */
   #outcomes: { offset: number; outcome: ApplyOutcome }[] = [];
+  /** Entries up to here are stored (reported by `stored`); the commit offset stays at or below it. */
+  #durableOffset: number;
 
   constructor(options: LeaderOptions) {
     assert(options.followerCount >= 0 && options.followerCount <= constants.followersMax, "follower count");
@@ -73,6 +77,7 @@ export class LeaderCore {
     if (recoveredEntries.length > 0) this.log.append(this.epoch, epochMarkerKey, null);
     this.readBarrierOffset = this.log.lastOffset;
     this.#storedOffset = this.state.appliedOffset;
+    this.#durableOffset = options.commitsOnlyStored ? this.state.appliedOffset : Number.POSITIVE_INFINITY;
     this.#commitOffset = this.state.appliedOffset;
     this.followers = Array.from({ length: options.followerCount }, () => new FollowerProgress());
     for (const progress of this.followers) progress.nextOffset = this.log.lastOffset + 1;
@@ -188,6 +193,13 @@ export class LeaderCore {
     const from = Math.max(this.#storedOffset + 1, this.log.firstOffset);
     this.#storedOffset = this.log.lastOffset;
     return this.log.slice(from, this.log.lastOffset - from + 1);
+  }
+
+  /** The caller stored every entry up to `offset` (see commitsOnlyStored). Returns true when the commit offset advanced. */
+  stored(offset: number): boolean {
+    if (offset <= this.#durableOffset) return false;
+    this.#durableOffset = offset;
+    return this.#advanceCommitReporting();
   }
 
   /**
@@ -392,7 +404,7 @@ export class LeaderCore {
   }
 
   #advanceCommitAt(writeQuorum: number): void {
-    const offset = commitOffset(this.matchOffsets(), writeQuorum, this.log.lastOffset);
+    const offset = commitOffset(this.matchOffsets(), writeQuorum, Math.min(this.log.lastOffset, this.#durableOffset));
     if (offset <= this.#commitOffset) return;
     // Counting followers commits only an entry of this epoch (older ones commit along with it):
     // a later leader might otherwise take over a log without an older entry counted here.

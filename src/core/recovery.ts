@@ -137,6 +137,8 @@ export class RecoveryCore {
   /** The followers of the last round not yet tried as the source, and whether fewer may do. */
   #candidates: FollowerPosition[] = [];
   #asyncGiveUp = false;
+  /** The restarting leader's own stored log, ranked with the followers' but not counted among them. */
+  #own: FollowerPosition | null = null;
 
   constructor(
     readonly followerCount: number,
@@ -149,6 +151,14 @@ export class RecoveryCore {
 
   get epoch(): number {
     return this.#epoch;
+  }
+
+  /**
+   * The leader's own stored log (DATA_DIR) is a candidate too: entries it stored may have been
+   * acknowledged (in asynchronous mode, by nobody else). It never replaces a follower's answer.
+   */
+  considerOwn(position: FollowerPosition): void {
+    this.#own = position;
   }
 
   /** Followers whose answers are needed now. */
@@ -185,7 +195,7 @@ export class RecoveryCore {
       return { kind: "retry", reason: `waiting for followers, ${positions.length} of the ${this.needed} needed answered${why}` };
     }
     if (!this.policy.fences) this.#epoch = nextEpoch(positions, this.#epoch);
-    this.#candidates = [...positions];
+    this.#candidates = this.#own ? [...positions, this.#own] : [...positions];
     return this.#next();
   }
 
@@ -202,8 +212,9 @@ export class RecoveryCore {
 
   /** The most advanced candidate left, while the candidates are still enough. */
   #next(): RecoveryStep {
-    if (this.#candidates.length === 0 || (this.#candidates.length < this.needed && !this.#asyncGiveUp)) {
-      return { kind: "retry", reason: `the followers left (${this.#candidates.length}) are fewer than the ${this.needed} needed; fencing again` };
+    const followersLeft = this.#candidates.filter((candidate) => candidate !== this.#own).length;
+    if (followersLeft === 0 || (followersLeft < this.needed && !this.#asyncGiveUp)) {
+      return { kind: "retry", reason: `the followers left (${followersLeft}) are fewer than the ${this.needed} needed; fencing again` };
     }
     const best = this.policy.rank(this.#candidates);
     if (!best || best.lastOffset === 0) return { kind: "done", epoch: this.#epoch, writeQuorumFloor: this.#lowestQuorum, candidates: [...this.#candidates] };

@@ -25,6 +25,7 @@ export type ErrorCode =
   | "quorum_timeout"
   | "stale_read"
   | "overloaded"
+  | "storage_unavailable"
   | "upgrade_required"
   | "internal";
 

@@ -59,6 +59,9 @@ export function writeRoutes(leader: LeaderNode): Hono {
  */
 export function unsettledError(outcome: Exclude<WriteOutcome, { kind: "committed" }>, key?: string): ApiError {
   if (outcome.kind === "deposed") return deposedError(outcome.epoch);
+  if (outcome.kind === "storage_unavailable") {
+    return new ApiError(503, "storage_unavailable", `the leader cannot store its log (${outcome.reason}); nothing was written, retry later`, { reason: outcome.reason });
+  }
   if (outcome.kind === "overloaded") {
     return new ApiError(503, "overloaded", `the leader holds MAX_PENDING_WRITES (${outcome.limit}) ${outcome.bound}; nothing was written, retry later`, {
       bound: outcome.bound,

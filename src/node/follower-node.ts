@@ -7,7 +7,7 @@ import type { NodeLog } from "../log.ts";
 import { type Clock, type Random, randomIncarnation, type Timers } from "./env.ts";
 import { OffsetWatch } from "./offset-watch.ts";
 import type { ReadRefusal, ServingNode } from "./serving-node.ts";
-import type { Storage } from "./storage.ts";
+import type { Storage, StoredData } from "./storage.ts";
 import { type NodeTimings, nodeTimings } from "./timings.ts";
 
 /** What a follower process runs on: production's in src/main.ts, simulated ones in src/sim. */
@@ -16,6 +16,8 @@ export interface FollowerEnv {
   timers: Timers;
   random: Random;
   storage: Storage;
+  /** What `storage` held at start-up: the follower goes on from there. */
+  stored?: StoredData;
   log: NodeLog;
   timings?: Partial<NodeTimings>;
   /** The core to run (the simulator's mutants pass a broken subclass). */
@@ -57,6 +59,7 @@ export class FollowerNode implements ServingNode {
   ) {
     const incarnation = randomIncarnation(env.random);
     this.core = env.newCore ? env.newCore(incarnation) : new FollowerCore(incarnation);
+    if (env.stored) this.core.restore(env.stored.epoch, env.stored.snapshot, env.stored.entries);
     this.timings = { ...nodeTimings, ...env.timings };
     this.#clock = env.clock;
     this.#silenceMs = Math.max(constants.followerReadSilenceMs, 2 * config.heartbeatMs);
@@ -113,6 +116,7 @@ export class FollowerNode implements ServingNode {
       snapshotsInstalled: this.core.snapshotsInstalled,
       writeQuorumFloor: this.core.writeQuorumFloor,
       diverged: this.core.diverged,
+      storage: this.#storage.status(),
     };
   }
 
@@ -193,6 +197,11 @@ export class FollowerNode implements ServingNode {
     if (ready.truncatedAfter !== null) this.#storage.truncateAfter(ready.truncatedAfter);
     if (ready.entries.length > 0) this.#storage.appendEntries(ready.entries);
     if (ready.epoch !== null) this.#storage.promiseEpoch(ready.epoch);
+    // A snapshot installed replaces the stored log up to it; else the log is compacted now and then.
+    const state = this.core.state;
+    if (ready.snapshotInstalled || (this.#storage.compactionDue && ready.committed.length > 0)) {
+      this.#storage.saveSnapshot({ offset: state.appliedOffset, epoch: state.appliedEpoch, pairs: state.snapshotPairs() });
+    }
     this.#storage.sync(() => {
       then();
       this.received.notify();

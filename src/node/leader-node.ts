@@ -18,14 +18,16 @@ import { type Transport, TransportError } from "./transport.ts";
 /**
  * `timeout` is indeterminate (with `deposedBy` when a newer leader deposed this one meanwhile: it
  * may have taken the write over); `deposed` and `overloaded` (MAX_PENDING_WRITES reached):
- * refused before anything was appended.
+ * refused before anything was appended; so is `storage_unavailable` (the leader cannot store its
+ * log: disk full or an I/O error; writes go on by themselves once it can).
  */
 export type WriteOutcome =
   /** `decided`: what a conditional write or transaction decided when applied (absent for a plain write). */
   | { kind: "committed"; offset: number; acks: number; required: number; decided?: ApplyOutcome }
   | { kind: "timeout"; offset: number; acks: number; required: number; deposedBy?: number }
   | { kind: "deposed"; epoch: number }
-  | { kind: "overloaded"; bound: "uncommitted entries" | "waiting writes"; limit: number };
+  | { kind: "overloaded"; bound: "uncommitted entries" | "waiting writes"; limit: number }
+  | { kind: "storage_unavailable"; reason: string };
 
 interface Waiter extends WriteWaiter {
   done: (outcome: WriteOutcome) => void;
@@ -100,6 +102,8 @@ export class LeaderNode implements ServingNode {
   #heartbeatTimer: TimerHandle | null = null;
   #stopped = false;
   #deposedLogged = false;
+  /** Offset of the snapshot last stored. */
+  #snapshotOffset = 0;
 
   constructor(
     readonly config: Config,
@@ -119,10 +123,22 @@ export class LeaderNode implements ServingNode {
       uncommittedEntriesMax: config.maxPendingWrites,
       recovered: start.recovered,
       writeQuorumFloor: start.writeQuorumFloor,
+      commitsOnlyStored: true,
     };
     this.core = env.newCore ? env.newCore(options) : new LeaderCore(options);
     this.delay = { minDelayMs: config.minDelayMs, maxDelayMs: config.maxDelayMs };
     this.applied = new OffsetWatch(() => this.core.state.appliedOffset, env.timers);
+    // The stored log starts over from what this leader recovered (its own old log may hold entries
+    // the followers do not): the recovered state as a snapshot, then its log as pump stores it.
+    env.storage.truncateAfter(this.state.appliedOffset);
+    this.#saveSnapshot();
+  }
+
+  /** Stores the applied state as a snapshot (compaction: the stored log before it is dropped). */
+  #saveSnapshot(): void {
+    const state = this.state;
+    this.#snapshotOffset = state.appliedOffset;
+    this.#env.storage.saveSnapshot({ offset: state.appliedOffset, epoch: state.appliedEpoch, pairs: state.snapshotPairs() });
   }
 
   get state() {
@@ -169,6 +185,7 @@ export class LeaderNode implements ServingNode {
       digest: this.state.digest().digest,
       writeQuorum: this.core.writeQuorum,
       transport: this.#env.transport.name,
+      storage: this.#env.storage.status(),
       pendingWriteQuorum: this.core.pendingWriteQuorum,
       writeQuorumFloor: this.core.writeQuorumFloor,
       uncommittedEntries: this.core.uncommittedEntries,
@@ -223,9 +240,12 @@ export class LeaderNode implements ServingNode {
       : answer;
     const deposedBy = this.core.deposedBy;
     const limit = this.config.maxPendingWrites;
+    const storageUnavailable = this.#env.storage.unavailable;
     const refusal: WriteOutcome | null =
       deposedBy !== null
         ? { kind: "deposed", epoch: deposedBy }
+        : storageUnavailable !== null
+          ? { kind: "storage_unavailable", reason: storageUnavailable }
         : !this.core.canPropose()
           ? { kind: "overloaded", bound: "uncommitted entries", limit }
           : this.#waiters.size >= limit
@@ -385,11 +405,20 @@ export class LeaderNode implements ServingNode {
       this.#env.log(`full resync of ${id} by snapshot: ${reason}`, { event: "resync", fields: { follower: id, kind: "full", reason } });
     }
     const { storage } = this.#env;
-    if (ready.entries.length > 0) storage.appendEntries(ready.entries);
-    storage.sync(() => {
-      for (const { follower, sequence, body } of ready.messages) this.#send(follower, sequence, body);
-      for (const { follower, sequence, body } of ready.chunks) this.#sendChunk(follower, sequence, body);
-    });
+    const last = ready.entries.at(-1);
+    if (last) storage.appendEntries(ready.entries);
+    if (storage.compactionDue && this.state.appliedOffset > this.#snapshotOffset) this.#saveSnapshot();
+    // Stored and sent at once: an entry commits only once stored here too (commitsOnlyStored),
+    // so the leader's own sync overlaps the followers'.
+    if (last) {
+      storage.sync(() => {
+        if (this.#stopped || !this.core.stored(last.offset)) return;
+        this.#afterProgress();
+        this.#schedulePump();
+      });
+    }
+    for (const { follower, sequence, body } of ready.messages) this.#send(follower, sequence, body);
+    for (const { follower, sequence, body } of ready.chunks) this.#sendChunk(follower, sequence, body);
   }
 
   #send(index: number, sequence: number, message: ReplicateMessage): void {

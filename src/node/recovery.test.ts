@@ -4,7 +4,7 @@ import { parseConfig } from "../config.ts";
 import { productionFollowerEnv, realClock, realTimers } from "./env.ts";
 import { FollowerNode } from "./follower-node.ts";
 import { InProcessTransport } from "./in-process-transport.ts";
-import { recoverFromFollowers } from "./recovery.ts";
+import { ownUrl, recoverFromFollowers } from "./recovery.ts";
 import { TransportError } from "./transport.ts";
 
 function followers(count: number) {
@@ -59,4 +59,26 @@ test("recovery gives up after its rounds when too few followers answer, having s
   const recovery = recoverFromFollowers("L", urls, 2, env);
   await expect(recovery).rejects.toThrow("recovery gave up after 3 rounds");
   expect(lines[0]).toBe("recovery: waiting for followers, 1 of the 2 needed answered");
+});
+
+test("a leader restarting with its own stored log takes it when it is the most advanced, a follower's when that is", async () => {
+  const { transport, urls, nodes } = followers(3);
+  for (const node of nodes) {
+    await replicate(node, { epoch: 1, leaderId: "L0", prevOffset: 0, prevEpoch: 0, entries: [1, 2].map((o) => entry(o, 1)), commitOffset: 1 });
+  }
+  const recoverWith = (entries: ReturnType<typeof entry>[]) =>
+    recoverFromFollowers("L", urls, 2, {
+      clock: realClock,
+      timers: realTimers,
+      transport,
+      log: () => {},
+      own: { epoch: 0, appliedOffset: 0, appliedEpoch: 0, pairs: [], entries },
+    });
+  const ahead = await recoverWith([1, 2, 3].map((o) => entry(o, 1)));
+  expect(ahead.recovered?.from).toBe(ownUrl);
+  expect(ahead.recovered?.entries.map((e) => e.offset)).toEqual([1, 2, 3]);
+  const behind = await recoverWith([entry(1, 1)]);
+  expect(behind.recovered?.from).toBe(urls[0]);
+  expect(behind.recovered?.state.appliedOffset).toBe(1);
+  expect(behind.recovered?.entries.map((e) => e.offset)).toEqual([2]);
 });

@@ -1,5 +1,6 @@
 import { type FollowerPosition, type Recovered, RecoveryCore, type RecoveryPolicy, type RecoveryStep } from "../core/recovery.ts";
 import type { NodeLog } from "../log.ts";
+import type { RecoveryData } from "../core/types.ts";
 import type { Clock, Timers } from "./env.ts";
 import { type NodeTimings, nodeTimings } from "./timings.ts";
 import { type Transport, TransportError } from "./transport.ts";
@@ -25,7 +26,12 @@ export interface RecoveryEnv {
   policy?: RecoveryPolicy;
   /** Rounds before recovery gives up (default recoveryRoundsMax). */
   roundsMax?: number;
+  /** The leader's own stored data (DATA_DIR), a candidate beside the followers'. */
+  own?: RecoveryData;
 }
+
+/** Where the leader's own stored log stands, as a follower would report it. */
+export const ownUrl = "own-storage";
 
 /** Rounds between two log lines that repeat the same reason to wait. */
 const waitingLogEveryRounds = 10;
@@ -50,6 +56,9 @@ export function runRecovery(
 ): { abort(): void } {
   const timings = { ...nodeTimings, ...env.timings };
   const core = new RecoveryCore(followerUrls.length, writeQuorum, env.policy, env.roundsMax);
+  const own = env.own;
+  const ownPosition = own ? positionOf(own) : null;
+  if (ownPosition && ownPosition.lastOffset > 0) core.considerOwn(ownPosition);
   const startedMs = env.clock.nowMs();
   let aborted = false;
   let lastReason = "";
@@ -103,6 +112,10 @@ export function runRecovery(
         return;
       }
       case "fetch":
+        if (step.from === ownPosition && own) {
+          run(core.afterFetch(step.from, own));
+          return;
+        }
         env.transport.recover(step.from.url, timings.recoverTimeoutMs, (answer) => {
           if (aborted) return;
           const next = core.afterFetch(step.from, answer instanceof TransportError ? answer.message : answer);
@@ -138,6 +151,11 @@ export function runRecovery(
       aborted = true;
     },
   };
+}
+
+function positionOf(data: RecoveryData): FollowerPosition {
+  const last = data.entries.at(-1);
+  return { url: ownUrl, epoch: data.epoch, lastOffset: last?.offset ?? data.appliedOffset, lastEntryEpoch: last?.epoch ?? data.appliedEpoch, appliedOffset: data.appliedOffset };
 }
 
 /** `runRecovery` as a Promise: a leader listens only once it has recovered (rejects with RecoveryFailed). */

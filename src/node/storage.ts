@@ -1,9 +1,35 @@
-import type { Entry } from "../core/types.ts";
+import type { Entry, SnapshotPair } from "../core/types.ts";
+
+/** SYNC: when a stored write counts as stored (see docs/storage.md). */
+export type SyncMode = "fsync" | "write" | "none";
+
+/** The state at `offset` (the entry there of `epoch`), for compaction and for a snapshot installed from the leader. */
+export interface StoredSnapshot {
+  offset: number;
+  epoch: number;
+  pairs: readonly SnapshotPair[];
+}
+
+/** What a node finds stored when it starts: its promise, its latest snapshot and the log after it (checked). */
+export interface StoredData {
+  epoch: number;
+  snapshot: { offset: number; epoch: number; pairs: SnapshotPair[] } | null;
+  entries: Entry[];
+}
+
+export interface StorageStatus {
+  dir: string | null;
+  sync: SyncMode | "memory";
+  bytes: number;
+  /** Duration of the last sync to disk, or null before the first. */
+  lastSyncMs: number | null;
+  unavailable: string | null;
+}
 
 /**
- * Where a node keeps its log and its epoch promise (DESIGN §8). The node hands over what the
- * core's Ready says and answers only once `sync` calls back, so a disk implementation can make
- * acknowledgements and fence answers durable without any change to the node.
+ * Where a node keeps its log, its epoch promise and snapshots of its state (DESIGN §8). The node
+ * hands over what the core's Ready says and answers only once `sync` calls back, so acknowledgements
+ * and fence answers are durable (per SYNC) without the node knowing which storage it runs on.
  */
 export interface Storage {
   /** Drops stored entries beyond `offset` (a conflicting tail, or a snapshot replaced them). */
@@ -11,8 +37,15 @@ export interface Storage {
   appendEntries(entries: readonly Entry[]): void;
   /** This node never answers a leader older than `epoch` again. */
   promiseEpoch(epoch: number): void;
+  /** The state at `snapshot.offset` replaces every stored entry up to there. */
+  saveSnapshot(snapshot: StoredSnapshot): void;
+  /** Whether the log kept since the last snapshot has grown enough that the node should save one. */
+  readonly compactionDue: boolean;
   /** Calls `done` once everything handed over so far is stored. */
   sync(done: () => void): void;
+  /** Why nothing can be stored now (disk full, I/O error), or null; writes are refused meanwhile. */
+  readonly unavailable: string | null;
+  status(): StorageStatus;
 }
 
 /**
@@ -23,6 +56,9 @@ export class MemoryStorage implements Storage {
   lastOffset = 0;
   epoch = 0;
   syncs = 0;
+  snapshotOffset = 0;
+  readonly compactionDue = false;
+  readonly unavailable = null;
 
   truncateAfter(offset: number): void {
     this.lastOffset = Math.min(this.lastOffset, offset);
@@ -37,8 +73,17 @@ export class MemoryStorage implements Storage {
     this.epoch = Math.max(this.epoch, epoch);
   }
 
+  saveSnapshot(snapshot: StoredSnapshot): void {
+    this.snapshotOffset = snapshot.offset;
+    this.lastOffset = Math.max(this.lastOffset, snapshot.offset);
+  }
+
   sync(done: () => void): void {
     this.syncs++;
     done();
+  }
+
+  status(): StorageStatus {
+    return { dir: null, sync: "memory", bytes: 0, lastSyncMs: null, unavailable: null };
   }
 }

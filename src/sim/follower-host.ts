@@ -3,11 +3,11 @@ import type { StateMachine, StoredValue } from "../core/state-machine.ts";
 import type { Entry } from "../core/types.ts";
 import { FollowerNode } from "../node/follower-node.ts";
 import { readCommitted } from "../node/read.ts";
-import { MemoryStorage } from "../node/storage.ts";
 import type { SimContext } from "./context.ts";
 import { followerName } from "./format.ts";
 import { nodeConfig } from "./node-config.ts";
 import { ProcessTimers } from "./sim-env.ts";
+import { SimDisk } from "./sim-disk.ts";
 
 /** A read served by a follower: the stored value and the commit offset the follower knew. */
 export interface FollowerRead {
@@ -34,8 +34,10 @@ export function isFailure(answer: unknown): answer is Failure {
 export interface FollowerHooks {
   /** A new StateMachine (a start, or a snapshot installed), before anything is applied to it. */
   watch(follower: FollowerHost, state: StateMachine): void;
-  /** The process is about to lose everything it holds. */
-  crashing(follower: FollowerHost, held: HeldLog): void;
+  /** Whether the disk may have a record corrupted now (one follower in a run). */
+  mayCorrupt(follower: FollowerHost): boolean;
+  /** A corrupt record cut the follower's log at its restart: these synced entries are gone. */
+  lostSynced(follower: FollowerHost, lost: readonly Entry[]): void;
 }
 
 interface Deferred {
@@ -43,12 +45,16 @@ interface Deferred {
   abort(): void;
 }
 
+/** Chance that a follower restarting finds a corrupt record in its log (at most one follower per run). */
+const corruptionChance = 0.3;
+
 /**
  * The machine one follower runs on: it starts the production FollowerNode (src/node/) on
- * simulated timers, randomness and memory storage, and hands it the requests the network
- * delivers. The process can crash (its timers fall silent, requests it had not answered fail
- * as a reset connection, and it restarts empty as a new FollowerNode: followers keep no disk)
- * and pause (requests queue until it resumes).
+ * simulated timers, randomness and a simulated disk (SimDisk), and hands it the requests the
+ * network delivers. The process can crash (its timers fall silent, requests it had not answered
+ * fail as a reset connection, the disk keeps what was synced and maybe some of the rest, and a
+ * new FollowerNode starts from it, at times with a corrupt record that cuts its log) and pause
+ * (requests queue until it resumes).
  */
 export class FollowerHost {
   readonly name: string;
@@ -59,8 +65,9 @@ export class FollowerHost {
   readonly incarnationIds: number[] = [];
   down = false;
   paused = false;
-  /** What each past incarnation held when it crashed. */
+  /** What each past incarnation had synced when it crashed. */
   readonly heldAtCrash: HeldLog[] = [];
+  readonly disk: SimDisk;
   #snapshotsOfPastProcesses = 0;
   #timers: ProcessTimers;
   #watchedState: StateMachine;
@@ -75,6 +82,7 @@ export class FollowerHost {
     private readonly hooks: FollowerHooks,
   ) {
     this.name = followerName(index);
+    this.disk = new SimDisk(context.rng, context.scenario.diskSyncDelay);
     this.#timers = new ProcessTimers(context.queue);
     this.node = this.#startNode();
     this.#watchedState = this.node.core.state;
@@ -148,12 +156,12 @@ export class FollowerHost {
 
   crash(): void {
     this.context.log(`${this.name} crash (incarnation ${this.incarnation}, held ${this.core.lastOffset}, applied ${this.core.appliedOffset})`);
-    const held = this.held();
-    this.hooks.crashing(this, held);
-    this.heldAtCrash[this.incarnation] = held;
     this.down = true;
     this.paused = false;
     this.#timers.kill();
+    this.disk.crash();
+    const synced = this.disk.synced();
+    this.heldAtCrash[this.incarnation] = { appliedOffset: synced.appliedOffset, pending: synced.pending.slice() };
     this.#snapshotsOfPastProcesses += this.node.core.snapshotsInstalled;
     const owed = [...this.#owed];
     this.#owed.clear();
@@ -163,15 +171,20 @@ export class FollowerHost {
     for (const item of deferred) item.abort();
   }
 
-  /** Starts a crashed process again, empty, as a new FollowerNode. */
+  /** Starts a crashed process again as a new FollowerNode, from what its disk holds. */
   restart(): void {
+    const lost = this.hooks.mayCorrupt(this) && this.context.rng.chance(corruptionChance) ? this.disk.corrupt() : null;
+    if (lost) {
+      this.context.log(`${this.name} disk: a corrupt record at offset ${lost[0]!.offset} cuts the log (${lost.length} synced entries lost)`);
+      this.hooks.lostSynced(this, lost);
+    }
     this.incarnation++;
     this.#timers = new ProcessTimers(this.context.queue);
     this.node = this.#startNode();
     this.#watchedState = this.core.state;
     this.hooks.watch(this, this.#watchedState);
     this.down = false;
-    this.context.log(`${this.name} restart empty (incarnation ${this.incarnation})`);
+    this.context.log(`${this.name} restart from its disk (incarnation ${this.incarnation}, log to ${this.core.lastOffset}, applied ${this.core.appliedOffset})`);
   }
 
   pause(): void {
@@ -193,7 +206,8 @@ export class FollowerHost {
       clock: context.clock,
       timers: this.#timers,
       random: context.rng,
-      storage: new MemoryStorage(),
+      storage: this.disk.storage(this.#timers),
+      stored: this.disk.load(),
       log: (line) => context.log(`${this.name}: ${line}`),
       timings: context.scenario.timings,
       newCore: this.newCore,

@@ -32,12 +32,12 @@ export interface Violation {
 const violationsKeptMax = 20;
 
 /**
- * Checked even after followers' amnesia lost committed entries: they hold whatever the history.
+ * Checked even after a corrupt record lost synced committed entries: they hold whatever the history.
  * The others compare against the one committed history, which such a loss forks.
  */
 const checkedOutsideContract: ReadonlySet<InvariantName> = new Set(["ack-quorum", "commit-monotonic", "apply-order", "peer-bounds", "core-assertion"]);
 
-/** A follower crash: followers keep no disk, so what it held is gone (a leader may commit with its ack after). */
+/** A corrupt record cut a follower's log: synced entries it had acknowledged are gone (a leader may commit with its ack after). */
 interface Amnesia {
   follower: string;
   atUs: number;
@@ -60,8 +60,8 @@ export class InvariantChecker implements LeaderHostObserver {
   /** `committed[i]` is the entry committed at offset i + 1. */
   readonly committed: Entry[] = [];
   /**
-   * Why the run left the contract, or null: followers keep no disk, so once every follower that
-   * held a committed entry crashed before a leader restart polled them, nothing can bring it back.
+   * Why the run left the contract, or null: a corrupt record cut a follower's log, losing synced
+   * entries it had acknowledged; when it was the only holder a leader restart polled, nothing can bring them back.
    */
   outsideContract: string | null = null;
   #host: LeaderHost | null = null;
@@ -94,15 +94,20 @@ export class InvariantChecker implements LeaderHostObserver {
     this.#watchState(node, null, state);
   }
 
-  followerCrashing(follower: FollowerHost, held: HeldLog): void {
-    this.#amnesia.push({ follower: follower.name, atUs: this.context.nowUs, held });
+  /** Disks lose synced data on one follower per run at most (more than the quorum allows is outside the contract by definition). */
+  mayCorrupt(): boolean {
+    return this.#amnesia.length === 0;
+  }
+
+  followerLostSynced(follower: FollowerHost, lost: readonly Entry[]): void {
+    this.#amnesia.push({ follower: follower.name, atUs: this.context.nowUs, held: { appliedOffset: lost[0]!.offset - 1, pending: lost } });
   }
 
   /**
    * Leader completeness (Raft's name): a leader that starts holds every committed entry, in its
-   * state or its log. Unless no follower it polled still held the first one it lacks (a holder may
-   * have crashed after it answered) and a follower that held it crashed (its ack may have counted
-   * for the commit after that): then the run is outside the contract.
+   * state or its log. Unless no follower it polled still held the first one it lacks and a
+   * follower that held it lost it to a corrupt record (more synced copies lost than the quorum
+   * allows): then the run is outside the contract.
    */
   leaderStarted(leader: LeaderProcess, recovery: Recovery, polled: PolledFollower[]): void {
     const { core } = leader;
@@ -115,7 +120,8 @@ export class InvariantChecker implements LeaderHostObserver {
     const missing = this.committed[heldUpTo]!;
     const where = heldUpTo < core.lastOffset ? `its log has ${formatEntry(core.log.at(missing.offset))} there` : `its log ends at ${core.lastOffset}`;
     const what = `${leader.name} (e${core.epoch}, from ${recovery.recovered?.from ?? "nothing"}) lacks committed ${formatEntry(missing)}: ${where}`;
-    // A holder that crashed after it answered (before recovery fetched its data) lost it: amnesia, below.
+    // A holder that crashed after it answered may be passed over (its data did not arrive); the
+    // followers left still include a holder, unless a corrupt record cut one's log (below).
     const polledHolders = polled.filter((polled) => {
       const follower = this.#followers.find((host) => host.name === polled.position.url)!;
       const sameProcess = !follower.down && follower.incarnation === polled.incarnation;
@@ -128,11 +134,11 @@ export class InvariantChecker implements LeaderHostObserver {
     }
     const lost = this.#amnesia.filter((crash) => holds(crash.held, missing));
     if (lost.length === 0) {
-      this.report("leader-completeness", `${what}; no follower polled held it, and none that held it crashed: committed after the poll?`);
+      this.report("leader-completeness", `${what}; no follower polled held it, and none that held it lost it from its disk: committed after the poll?`);
       return;
     }
-    const crashes = lost.map((crash) => `${crash.follower} at ${crash.atUs / 1000}ms`).join(", ");
-    this.outsideContract = `${what}; no follower polled still held it, and followers that held it crashed (${crashes}), losing it: followers keep no disk`;
+    const losses = lost.map((crash) => `${crash.follower} at ${crash.atUs / 1000}ms`).join(", ");
+    this.outsideContract = `${what}; no follower polled still held it, and a follower that held it lost it to a corrupt record (${losses}): more synced copies lost than the quorum allows`;
     this.context.log(`outside the contract from now on: ${this.outsideContract}`);
   }
 
@@ -269,13 +275,14 @@ export class InvariantChecker implements LeaderHostObserver {
   }
 
   /**
-   * Followers holding `entry` of `leader`: now, or in an incarnation that crashed since and whose
-   * loss the leader has not heard of yet (it still counts that incarnation's acknowledgement).
+   * Followers holding `entry` of `leader` on disk (synced) now, or in an incarnation that crashed
+   * since and whose loss the leader has not heard of yet (it still counts that incarnation's acknowledgement).
    */
   #holders(leader: LeaderProcess, entry: Entry): number {
     let count = 0;
     for (const follower of this.#followers) {
-      if (!follower.down && holds(follower.held(), entry)) {
+      // Held means on its disk, synced: a node answers only once stored.
+      if (follower.disk.holds(entry)) {
         count++;
         continue;
       }

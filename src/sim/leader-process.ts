@@ -163,7 +163,7 @@ export class LeaderProcess {
     this.#unanswered.add(lose);
     const proposed = node.propose(key, value, { quorum, condition }, (outcome) => {
       this.#unanswered.delete(lose);
-      if (outcome.kind === "deposed" || outcome.kind === "overloaded") {
+      if (outcome.kind === "deposed" || outcome.kind === "overloaded" || outcome.kind === "storage_unavailable") {
         this.context.log(`${this.name} refuses write ${key}: ${outcome.kind}`);
       } else {
         if (outcome.kind === "committed") this.observer.beforeAck(this, { key, value, offset: outcome.offset, required: outcome.required, ...(condition ? { condition } : {}) });

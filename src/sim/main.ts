@@ -96,7 +96,7 @@ function runMany(start: number, count: number): boolean {
   const seconds = (performance.now() - startedMs) / 1000;
   const show = (totals: Record<string, number>) => Object.entries(totals).map(([name, total]) => `${name}=${total}`).join(" ");
   console.log(`faults injected: ${show(injected)}; snapshots installed: ${snapshots}`);
-  console.log(`leader processes: ${show(leader)} in ${withLeaderFaults} seeds with leader faults; outside the contract (follower amnesia lost committed entries): ${outsideContract}`);
+  console.log(`leader processes: ${show(leader)} in ${withLeaderFaults} seeds with leader faults; outside the contract (a corrupt record lost synced entries): ${outsideContract}`);
   console.log(
     `${count} seeds (${start}…${start + count - 1}), ${failures} failed, ${events} events in ${seconds.toFixed(2)}s: ` +
       `${(count / seconds).toFixed(1)} seeds/s, ${Math.round(events / seconds)} events/s`,

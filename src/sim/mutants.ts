@@ -40,6 +40,8 @@ export interface Mutant {
   /** The checks the HTTP layer runs on peers' messages (src/core/peer-bounds.ts). */
   peerChecks?: PeerChecks;
   needsLeaderRestarts?: boolean;
+  /** Followers' storage calls back before the sync it was asked for (as a node answering before it stored). */
+  followerAcksBeforeSync?: boolean;
 }
 
 /** The ranking recovery used before: by the newest epoch seen, then the longest log. */
@@ -52,6 +54,12 @@ function bySeenEpoch(positions: readonly FollowerPosition[]): FollowerPosition |
 }
 
 const registry = {
+  "follower-acks-before-sync": {
+    breaks: "ack-quorum",
+    seedsTried: 100,
+    description: "a follower answers a replicate message before what it carried is on its disk",
+    followerAcksBeforeSync: true,
+  },
   "ack-before-quorum": {
     breaks: "ack-quorum",
     seedsTried: 100,

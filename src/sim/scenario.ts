@@ -26,6 +26,8 @@ export interface Scenario {
   requestDelay: DelayRangeUs;
   /** One network hop between nodes, either way. */
   linkDelay: DelayRangeUs;
+  /** A follower disk's sync (fdatasync), per group of writes. */
+  diskSyncDelay: DelayRangeUs;
   /** Client ↔ node, each way. */
   clientDelay: DelayRangeUs;
   thinkTime: DelayRangeUs;
@@ -125,6 +127,7 @@ export function drawScenario(rng: Random, options: ScenarioOptions): Scenario {
     followerReadShare: 0.1,
     requestDelay,
     linkDelay,
+    diskSyncDelay: { minUs: 50, maxUs: 500 },
     clientDelay: { minUs: 20, maxUs: 500 },
     thinkTime: { minUs: 0, maxUs: 5 * usPerMs },
     dropProbability: lossy * rng.pick([0, 0.01, 0.05, 0.1]),

@@ -49,7 +49,7 @@ export interface RunResult {
   network: NetworkStats;
   faults: FaultStats;
   leader: LeaderStats;
-  /** Why the run left the contract (followers' amnesia lost committed entries), or null. */
+  /** Why the run left the contract (a corrupt record lost synced entries), or null. */
   outsideContract: string | null;
   /** Followers that caught up by snapshot (the leader's log no longer held what they needed). */
   snapshotsInstalled: number;
@@ -86,9 +86,11 @@ export function runSimulation(options: RunOptions): RunResult {
     (_, index) =>
       new FollowerHost(index, context, mutant?.follower, {
         watch: (follower, state) => checker.watchFollowerState(follower.name, state),
-        crashing: (follower, held) => checker.followerCrashing(follower, held),
+        mayCorrupt: () => checker.mayCorrupt(),
+        lostSynced: (follower, lost) => checker.followerLostSynced(follower, lost),
       }),
   );
+  if (mutant?.followerAcksBeforeSync) for (const follower of followers) follower.disk.acksBeforeSync = true;
   const host = new LeaderHost(context, followers, network, checker, { newCore: mutant?.leader, policy: mutant?.recovery });
   checker.attach(host, followers);
   // Even seeds add read-modify-writes (CAS, transactions) to the workload; odd seeds draw nothing

@@ -157,7 +157,7 @@ export class Workload {
       this.stats.writes++;
       leader.write(key, value, quorum, (outcome) =>
         this.#clientHop(() => {
-          if (outcome.kind === "deposed" || outcome.kind === "overloaded") {
+          if (outcome.kind === "deposed" || outcome.kind === "overloaded" || outcome.kind === "storage_unavailable") {
             // 421 or 503 overloaded: refused before anything was appended, as if no leader served.
             this.stats.writes--;
             this.#writesIssued--;

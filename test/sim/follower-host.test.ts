@@ -14,15 +14,15 @@ const gapWaitMs = 5;
 function setUp() {
   const rng = new Random(1);
   const drawn = drawScenario(rng, { followers: 1, writes: 0, faults: false, leaderRestarts: "never", deposedLeaders: false });
-  const scenario = { ...drawn, timings: { ...drawn.timings, gapWaitMs } };
+  const scenario = { ...drawn, timings: { ...drawn.timings, gapWaitMs }, diskSyncDelay: { minUs: 0, maxUs: 0 } };
   const queue = new EventQueue();
   const context = new SimContext(queue, rng, scenario, new Trace(false));
   const answers: string[] = [];
   const watched: StateMachine[] = [];
-  const crashes: number[] = [];
   const follower = new FollowerHost(0, context, undefined, {
     watch: (_follower, state) => watched.push(state),
-    crashing: (_follower, held) => crashes.push(held.appliedOffset + held.pending.length),
+    mayCorrupt: () => false,
+    lostSynced: () => {},
   });
   /** `i0`, `i1`…: which process answered, by start order (incarnations themselves are random). */
   const show = (id: number, answer: ReplicateReply | SnapshotReply | Failure) => {
@@ -47,7 +47,7 @@ function setUp() {
   const runAll = () => {
     while (queue.runNext());
   };
-  return { queue, follower, answers, watched, crashes, send, deliver, deliverSnapshot, runAll };
+  return { queue, follower, answers, watched, send, deliver, deliverSnapshot, runAll };
 }
 
 describe("FollowerNode (src/node/follower-node.ts) on its simulated host", () => {
@@ -79,8 +79,8 @@ describe("FollowerNode (src/node/follower-node.ts) on its simulated host", () =>
     expect(answers).toEqual(["50 #1 ok last=1 i0", "50 #2 ok last=2 i0"]);
   });
 
-  test("a crash resets held calls and silences its timers, a down process refuses, and a restart is empty with a new incarnation", () => {
-    const { queue, follower, answers, crashes, send, runAll } = setUp();
+  test("a crash resets held calls and silences its timers, a down process refuses, and a restart starts from the disk with a new incarnation", () => {
+    const { queue, follower, answers, send, runAll } = setUp();
     send(1, 0, 2);
     send(2, 5, 1);
     queue.at(10, () => follower.crash());
@@ -91,7 +91,8 @@ describe("FollowerNode (src/node/follower-node.ts) on its simulated host", () =>
     // #2 was held for the gap wait: the crash answers it, and its gap timer never fires.
     expect(answers).toEqual(["0 #1 ok last=2 i0", "10 #2 reset", "20 #3 refused", "40 #4 ok last=1 i1"]);
     expect(follower.heldAtCrash.map((held) => held.appliedOffset + held.pending.length)).toEqual([2]);
-    expect(crashes).toEqual([2]);
+    // The restarted process holds what its predecessor synced.
+    expect(follower.core.lastOffset).toBe(2);
     expect(follower.incarnationIds.length).toBe(2);
     expect(follower.incarnationIds[0]).not.toBe(follower.incarnationIds[1]);
     expect(follower.core.incarnation).toBe(follower.incarnationIds[1]!);
@@ -127,6 +128,7 @@ describe("FollowerNode (src/node/follower-node.ts) on its simulated host", () =>
     const positions: unknown[] = [];
     follower.handle("fence", (node, reply) => node.fence(7, "L2", reply), (answer) => positions.push(answer));
     deliver(2, { epoch: 1, leaderId: "leader", prevOffset: 3, prevEpoch: 1, entries: [], commitOffset: 3 });
+    runAll();
     expect(positions).toEqual([{ epoch: 1, lastOffset: 3, lastEntryEpoch: 1, appliedOffset: 3, writeQuorumFloor: null }]);
     expect(follower.core.epoch).toBe(7);
     expect(answers.at(-1)).toBe("0 #2 stale_epoch e7");

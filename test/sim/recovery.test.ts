@@ -24,13 +24,13 @@ function setUp(held: number[], applied: number[], writeQuorum: number, policy: R
   const rng = new Random(1);
   const drawn = drawScenario(rng, { followers: held.length, writes: 0, faults: false, leaderRestarts: "never", deposedLeaders: false });
   const timings = { ...nodeTimings, positionTimeoutMs, positionRetryMs: 5, recoverTimeoutMs: 50 };
-  const scenario = { ...drawn, writeQuorum, timings, linkDelay: { minUs: linkUs, maxUs: linkUs } };
+  const scenario = { ...drawn, writeQuorum, timings, linkDelay: { minUs: linkUs, maxUs: linkUs }, diskSyncDelay: { minUs: 0, maxUs: 0 } };
   const queue = new EventQueue();
   const trace = new Trace(true);
   const context = new SimContext(queue, rng, scenario, trace);
   const network = new Network(context, held.length);
   network.lossy = false;
-  const followers = held.map((_, index) => new FollowerHost(index, context, undefined, { watch: () => {}, crashing: () => {} }));
+  const followers = held.map((_, index) => new FollowerHost(index, context, undefined, { watch: () => {}, mayCorrupt: () => false, lostSynced: () => {} }));
   for (const [index, follower] of followers.entries()) {
     const entries: Entry[] = Array.from({ length: held[index]! }, (_, i) => ({ offset: i + 1, epoch: 1, key: `k${i % 2}`, value: `"${i + 1}"` }));
     follower.node.replicate({ epoch: 1, leaderId: "L0", prevOffset: 0, prevEpoch: 0, entries, commitOffset: applied[index]! }, () => {});
@@ -80,6 +80,7 @@ describe("recovery (src/node/recovery.ts) on the simulated network", () => {
   test("with nothing held anywhere, epoch 1 and no takeover", () => {
     const { followers, start, outcomes, runAll } = setUp([0, 0, 0], [0, 0, 0], 2);
     for (const follower of followers) follower.crash();
+    for (const follower of followers) follower.disk.wipe();
     for (const follower of followers) follower.restart();
     start();
     runAll();
@@ -90,9 +91,10 @@ describe("recovery (src/node/recovery.ts) on the simulated network", () => {
     const { queue, followers, start, outcomes, runAll } = setUp([4, 6, 9], [2, 3, 5], 2);
     queue.at(0, () => start());
     // Rounds at epochs 1 and 2 end at 200 and 400 µs; the fetch reaches f2 at 500 µs. f2 answers
-    // its position (9 entries), then restarts empty before its data is fetched.
+    // its position (9 entries), then restarts empty (a new disk) before its data is fetched.
     queue.at(450, () => {
       followers[2]!.crash();
+      followers[2]!.disk.wipe();
       followers[2]!.restart();
     });
     runAll();
@@ -107,6 +109,7 @@ describe("recovery (src/node/recovery.ts) on the simulated network", () => {
     queue.at(0, () => start());
     queue.at(450, () => {
       followers[2]!.crash();
+      followers[2]!.disk.wipe();
       followers[2]!.restart();
     });
     runAll();
@@ -136,6 +139,7 @@ describe("recovery (src/node/recovery.ts) on the simulated network", () => {
     expect(followers.map((follower) => follower.core.epoch)).toEqual([epoch, epoch, epoch]);
     const replies: ReplicateReply[] = [];
     followers[0]!.node.replicate({ epoch: 1, leaderId: "L0", prevOffset: 3, prevEpoch: 1, entries: [], commitOffset: 3 }, (reply) => replies.push(reply));
+    runAll();
     expect(replies).toEqual([{ kind: "stale_epoch", epoch }]);
   });
 

@@ -65,7 +65,7 @@ test(
     };
     const rare = Object.entries(totals).filter(([name, total]) => total < seeds * (leaderShares[name as keyof typeof totals] ?? 1 / 2));
     expect(rare).toEqual([]);
-    // Runs where followers' amnesia lost committed entries prove nothing; they stay few.
+    // Runs where a corrupt record lost synced committed entries prove nothing; they stay few.
     expect(outsideContract).toBeLessThan(seeds / 50);
   },
   testTimeoutMs,

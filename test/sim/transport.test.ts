@@ -19,7 +19,7 @@ transportConformance("simulated network (src/sim)", async () => {
   const context = new SimContext(new EventQueue(), rng, { ...drawn, timings: nodeTimings }, new Trace(false));
   const network = new Network(context, 2);
   network.lossy = false;
-  const hooks = { watch: () => {}, crashing: () => {} };
+  const hooks = { watch: () => {}, mayCorrupt: () => false, lostSynced: () => {} };
   const followers = [new FollowerHost(0, context, undefined, hooks), new FollowerHost(1, context, undefined, hooks)];
   followers[1]!.crash();
   const transport = new SimTransport("L1", context, network, followers, new ProcessTimers(context.queue));

@@ -1,0 +1,135 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { realClock, realTimers } from "../node/env.ts";
+import type { SyncMode } from "../node/storage.ts";
+import { DiskStorage } from "./disk-storage.ts";
+import { entry, storageConformance, synced } from "./storage-conformance.ts";
+
+const root = mkdtempSync(join(tmpdir(), "quorumkv-disk-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let dirs = 0;
+
+export function openDisk(mode: SyncMode, dir = join(root, `d${++dirs}`), log: (line: string) => void = () => {}, compactionMinLogBytes?: number) {
+  const env = { clock: realClock, timers: realTimers, log };
+  let { storage } = DiskStorage.open(dir, mode, env, compactionMinLogBytes);
+  return {
+    dir,
+    storage,
+    reopen() {
+      storage.close();
+      const opened = DiskStorage.open(dir, mode, env, compactionMinLogBytes);
+      storage = opened.storage;
+      return opened.data;
+    },
+  };
+}
+
+for (const mode of ["fsync", "write", "none"] as const) {
+  describe(`DiskStorage SYNC=${mode}`, () => storageConformance(() => openDisk(mode)));
+}
+
+describe("start-up checks on real files", () => {
+  /** Ten entries, one log record each; returns the byte offset where each record starts. */
+  async function tenRecords() {
+    const disk = openDisk("fsync");
+    const starts: number[] = [];
+    for (let offset = 1; offset <= 10; offset++) {
+      starts.push(statSync(join(disk.dir, "log")).size);
+      disk.storage.appendEntries([entry(offset)]);
+      await synced(disk.storage);
+    }
+    disk.storage.close();
+    return { ...disk, starts, logPath: join(disk.dir, "log") };
+  }
+
+  test("a torn record at the end is cut off, and the log goes on from there", async () => {
+    const { dir, starts, logPath } = await tenRecords();
+    truncateSync(logPath, statSync(logPath).size - 3);
+    const lines: string[] = [];
+    const reopened = openDisk("fsync", dir, (line) => lines.push(line));
+    const data = reopened.reopen();
+    expect(data.entries.map((e) => e.offset)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(lines.join("\n")).toContain(`${logPath} byte ${starts[9]}: a torn record at the end`);
+    expect(statSync(logPath).size).toBe(starts[9]!);
+    reopened.storage.appendEntries([entry(10, 2)]);
+    await synced(reopened.storage);
+    expect(reopened.reopen().entries.at(-1)).toEqual(entry(10, 2));
+  });
+
+  test("a flipped byte in a middle record: the log is cut before it, never served", async () => {
+    const { dir, starts, logPath } = await tenRecords();
+    const bytes = readFileSync(logPath);
+    bytes[starts[4]! + 12]! ^= 0x01;
+    writeFileSync(logPath, bytes);
+    const lines: string[] = [];
+    const data = openDisk("fsync", dir, (line) => lines.push(line)).reopen();
+    expect(data.entries.map((e) => e.offset)).toEqual([1, 2, 3, 4]);
+    expect(lines.join("\n")).toContain(`${logPath} byte ${starts[4]}: a corrupt record`);
+  });
+
+  test("a corrupt snapshot: the node refuses to start, naming the file and the offset", async () => {
+    const disk = openDisk("fsync");
+    disk.storage.appendEntries([entry(1), entry(2)]);
+    disk.storage.saveSnapshot({ offset: 2, epoch: 1, pairs: [["k1", "1", 1], ["k2", "2", 2]] });
+    await synced(disk.storage);
+    disk.storage.close();
+    const path = join(disk.dir, "snapshot");
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 30]! ^= 0x40;
+    writeFileSync(path, bytes);
+    expect(() => openDisk("fsync", disk.dir)).toThrow(new RegExp(`^${path} byte \\d+: the snapshot does not check`));
+  });
+
+  test("a sync with nothing handed over since the last one costs no fdatasync", async () => {
+    const { storage } = openDisk("fsync");
+    storage.appendEntries([entry(1)]);
+    await synced(storage);
+    const before = storage.syncCount;
+    for (let index = 0; index < 10; index++) await synced(storage);
+    expect(storage.syncCount).toBe(before);
+    storage.appendEntries([entry(2)]);
+    await synced(storage);
+    expect(storage.syncCount).toBe(before + 1);
+  });
+
+  test("one fdatasync covers every write of the same turn (group commit)", async () => {
+    const { storage } = openDisk("fsync");
+    const before = storage.syncCount;
+    const all = Array.from({ length: 100 }, (_, index) => {
+      storage.appendEntries([entry(index + 1)]);
+      return synced(storage);
+    });
+    await Promise.all(all);
+    expect(storage.syncCount - before).toBe(1);
+  });
+});
+
+test("compaction keeps the disk within twice the live data, old files gone, and what it keeps restores the state", async () => {
+  const minLogBytes = 16 * 1024;
+  const disk = openDisk("fsync", undefined, () => {}, minLogBytes);
+  const state = new Map<string, [string, number]>();
+  let snapshots = 0;
+  for (let offset = 1; offset <= 20_000; offset++) {
+    const key = `key-${offset % 200}`;
+    disk.storage.appendEntries([entry(offset, 1, key, JSON.stringify("x".repeat(offset % 50)))]);
+    state.set(key, [JSON.stringify("x".repeat(offset % 50)), offset]);
+    if (offset % 100 === 0) {
+      await synced(disk.storage);
+      if (disk.storage.compactionDue) {
+        disk.storage.saveSnapshot({ offset, epoch: 1, pairs: [...state].map(([key, [value, at]]) => [key, value, at]) });
+        snapshots++;
+      }
+    }
+  }
+  await synced(disk.storage);
+  expect(snapshots).toBeGreaterThan(10);
+  const snapshotBytes = statSync(join(disk.dir, "snapshot")).size;
+  expect(disk.storage.status().bytes).toBeLessThanOrEqual(2 * snapshotBytes + minLogBytes);
+  expect(readdirSync(disk.dir).sort()).toEqual(["log", "snapshot"]);
+  const data = disk.reopen();
+  const restored = new Map(data.snapshot!.pairs.map(([key, value, at]) => [key, [value, at]]));
+  for (const stored of data.entries) restored.set(stored.key, [stored.value!, stored.offset]);
+  expect(restored).toEqual(state);
+});
