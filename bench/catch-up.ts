@@ -27,11 +27,12 @@ await withLocalCluster(
     const behind = cluster.followers[4]!;
     await behind.stop("SIGKILL");
     const load = await runClosedLoad({ leaderUrl: cluster.leader.url, writes: flags.behind, concurrency: 50, keys: flags.keys });
-    const digest = async (url: string) => (await (await authorizedFetch(cluster.token, `${url}/internal/digest`)).json()) as {
-      commitOffset: number;
-      appliedOffset: number;
-      digest: string;
-    };
+    const digest = async (url: string) =>
+      (await (await authorizedFetch(cluster.token, `${url}/internal/digest`)).json()) as {
+        commitOffset: number;
+        appliedOffset: number;
+        digest: string;
+      };
     const target = await digest(cluster.leader.url);
     const startedMs = performance.now();
     await behind.start();

@@ -109,7 +109,9 @@ await withLocalCluster({ followers: flags.followers, minDelayMs: 0, maxDelayMs: 
     none.push(without);
     scrape.push(withScraper);
     ratios.push(withScraper / without);
-    console.log(`pair ${pair + 1}: without ${without.toFixed(0)} writes/s, with scraper ${withScraper.toFixed(0)} writes/s (${percent(withScraper / without)})`);
+    console.log(
+      `pair ${pair + 1}: without ${without.toFixed(0)} writes/s, with scraper ${withScraper.toFixed(0)} writes/s (${percent(withScraper / without)})`,
+    );
   }
   const mean = ratios.reduce((sum, ratio) => sum + ratio, 0) / ratios.length;
   const standardError = Math.sqrt(ratios.reduce((sum, ratio) => sum + (ratio - mean) ** 2, 0) / Math.max(1, ratios.length - 1) / ratios.length);
@@ -134,5 +136,7 @@ await withLocalCluster({ followers: flags.followers, minDelayMs: 0, maxDelayMs: 
   const elapsedSeconds = (performance.now() - startedMs) / 1000;
   const perScrapeUs = (((await cpuSeconds()) - before - idlePerSecond * elapsedSeconds) / serial) * 1e6;
   const bytes = (await (await fetch(urls[0]!)).text()).length;
-  console.log(`leader: ${bytes} bytes and ${perScrapeUs.toFixed(0)} µs of CPU per scrape (request included); every ${flags.scrapeMs} ms that is ${((perScrapeUs / 1e6 / (flags.scrapeMs / 1000)) * 100).toFixed(2)} % of one core`);
+  console.log(
+    `leader: ${bytes} bytes and ${perScrapeUs.toFixed(0)} µs of CPU per scrape (request included); every ${flags.scrapeMs} ms that is ${((perScrapeUs / 1e6 / (flags.scrapeMs / 1000)) * 100).toFixed(2)} % of one core`,
+  );
 });

@@ -68,11 +68,15 @@ for (let round = 1; round <= values.rounds; round++) {
   for (const tree of trees) {
     const run = await runOnce(tree);
     runs.get(tree)!.push(run);
-    console.log(`round ${round} ${tree}: ${run.readsPerS.toFixed(0)} reads/s, p50 ${run.p50Ms.toFixed(2)} ms, p99 ${run.p99Ms.toFixed(2)} ms, errors ${run.errors}`);
+    console.log(
+      `round ${round} ${tree}: ${run.readsPerS.toFixed(0)} reads/s, p50 ${run.p50Ms.toFixed(2)} ms, p99 ${run.p99Ms.toFixed(2)} ms, errors ${run.errors}`,
+    );
   }
 }
 console.log(`\nmedians of ${values.rounds} runs, ${values.clients} clients, ${values.seconds} s each:`);
 for (const [tree, list] of runs) {
   const f = (pick: (run: Run) => number, digits: number) => median(list.map(pick)).toFixed(digits);
-  console.log(`  ${tree}: ${f((r) => r.readsPerS, 0)} reads/s, p50 ${f((r) => r.p50Ms, 2)} ms, p99 ${f((r) => r.p99Ms, 2)} ms, errors ${f((r) => r.errors, 0)}`);
+  console.log(
+    `  ${tree}: ${f((r) => r.readsPerS, 0)} reads/s, p50 ${f((r) => r.p50Ms, 2)} ms, p99 ${f((r) => r.p99Ms, 2)} ms, errors ${f((r) => r.errors, 0)}`,
+  );
 }

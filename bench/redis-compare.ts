@@ -43,8 +43,18 @@ async function startRedis(): Promise<{ port: number; stop: () => Promise<void> }
     Bun.spawn(
       [
         "redis-server",
-        "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-        "--dir", directory, "--dbfilename", `dump-${port}.rdb`,
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        directory,
+        "--dbfilename",
+        `dump-${port}.rdb`,
         ...(i === 0 ? [] : ["--replicaof", "127.0.0.1", String(ports[0])]),
       ],
       { stdout: "ignore", stderr: "ignore" },
@@ -98,25 +108,21 @@ async function redisRound(port: number): Promise<Round> {
   return { throughput: latency.count / seconds, latencyMs: latency.stats(), failed };
 }
 
-
 const redis = await startRedis();
 const rounds: { redis: Round[]; quorumkv: Round[] } = { redis: [], quorumkv: [] };
 try {
-  await withLocalCluster(
-    { followers: replicaCount, writeQuorum: flags.quorum, minDelayMs: 0, maxDelayMs: 0 },
-    async (cluster) => {
-      for (let round = 1; round <= flags.rounds; round++) {
-        rounds.redis.push(await redisRound(redis.port));
-        const ours = await runClosedLoad({ leaderUrl: cluster.leader.url, writes: flags.writes, concurrency: flags.concurrency, keys: flags.keys });
-        rounds.quorumkv.push({ throughput: ours.throughput, latencyMs: ours.latencyMs, failed: ours.failed });
-        const last = (name: "redis" | "quorumkv") => rounds[name].at(-1)!;
-        console.log(
-          `round ${round}: redis ${last("redis").throughput.toFixed(0)} writes/s (p50 ${last("redis").latencyMs.p50} ms), ` +
-            `quorumkv ${last("quorumkv").throughput.toFixed(0)} writes/s (p50 ${last("quorumkv").latencyMs.p50} ms)`,
-        );
-      }
-    },
-  );
+  await withLocalCluster({ followers: replicaCount, writeQuorum: flags.quorum, minDelayMs: 0, maxDelayMs: 0 }, async (cluster) => {
+    for (let round = 1; round <= flags.rounds; round++) {
+      rounds.redis.push(await redisRound(redis.port));
+      const ours = await runClosedLoad({ leaderUrl: cluster.leader.url, writes: flags.writes, concurrency: flags.concurrency, keys: flags.keys });
+      rounds.quorumkv.push({ throughput: ours.throughput, latencyMs: ours.latencyMs, failed: ours.failed });
+      const last = (name: "redis" | "quorumkv") => rounds[name].at(-1)!;
+      console.log(
+        `round ${round}: redis ${last("redis").throughput.toFixed(0)} writes/s (p50 ${last("redis").latencyMs.p50} ms), ` +
+          `quorumkv ${last("quorumkv").throughput.toFixed(0)} writes/s (p50 ${last("quorumkv").latencyMs.p50} ms)`,
+      );
+    }
+  });
 } finally {
   await redis.stop();
 }

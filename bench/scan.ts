@@ -63,7 +63,10 @@ const app = scanRoutes(node);
 const latenciesMs: number[] = [];
 for (let i = 0; i < flags.scans; i++) {
   const from = order[i % order.length]!;
-  const path = i % 2 === 0 ? `/kv?after=${encodeURIComponent(keyOf(from))}&limit=${flags.limit}` : `/kv?prefix=${encodeURIComponent(keyOf(from).slice(0, 9))}&limit=${flags.limit}`;
+  const path =
+    i % 2 === 0
+      ? `/kv?after=${encodeURIComponent(keyOf(from))}&limit=${flags.limit}`
+      : `/kv?prefix=${encodeURIComponent(keyOf(from).slice(0, 9))}&limit=${flags.limit}`;
   const t0 = performance.now();
   const response = await app.request(path);
   const text = await response.text();
@@ -73,4 +76,6 @@ for (let i = 0; i < flags.scans; i++) {
 latenciesMs.sort((a, b) => a - b);
 const at = (q: number) => latenciesMs[Math.min(latenciesMs.length - 1, Math.floor(q * latenciesMs.length))]!.toFixed(2);
 console.log(`keys ${flags.keys}, scans of ${flags.limit}: p50 ${at(0.5)} ms, p90 ${at(0.9)} ms, p99 ${at(0.99)} ms, max ${at(1)} ms`);
-console.log(`apply: ${Math.round(flags.keys / insertSeconds)} new keys/s (index insert), ${Math.round(flags.keys / overwriteSeconds)} overwrites/s (index untouched)`);
+console.log(
+  `apply: ${Math.round(flags.keys / insertSeconds)} new keys/s (index insert), ${Math.round(flags.keys / overwriteSeconds)} overwrites/s (index untouched)`,
+);

@@ -104,7 +104,11 @@ console.log(`  bun:sqlite                      ${Math.round(median(figures.sqlit
 // Restart with a large state: a snapshot of `keys` pairs and a log after it, loaded and restored
 // as src/main.ts does for a follower.
 const dir = newDir();
-const pairs: SnapshotPair[] = Array.from({ length: flags.keys }, (_, index) => [`user:${index}`, JSON.stringify({ n: index, name: `name-${index}` }), index + 1]);
+const pairs: SnapshotPair[] = Array.from({ length: flags.keys }, (_, index) => [
+  `user:${index}`,
+  JSON.stringify({ n: index, name: `name-${index}` }),
+  index + 1,
+]);
 const liveBytes = pairs.reduce((sum, [key, value]) => sum + key.length + value.length, 0);
 const env = { clock: realClock, timers: realTimers, log: () => {} };
 const writer = DiskStorage.open(dir, "fsync", env).storage;
@@ -119,6 +123,8 @@ started = performance.now();
 const { data } = DiskStorage.open(dir, "fsync", env);
 const state = StateMachine.restore(data.snapshot!.offset, data.snapshot!.epoch, data.snapshot!.pairs);
 const restartMs = performance.now() - started;
-console.log(`restart with ${flags.keys.toLocaleString("en")} keys (+ ${data.entries.length.toLocaleString("en")} log entries): ${Math.round(restartMs)} ms (load, check, restore ${state.size.toLocaleString("en")} keys)`);
+console.log(
+  `restart with ${flags.keys.toLocaleString("en")} keys (+ ${data.entries.length.toLocaleString("en")} log entries): ${Math.round(restartMs)} ms (load, check, restore ${state.size.toLocaleString("en")} keys)`,
+);
 console.log(`snapshot write: ${Math.round(snapshotMs)} ms; disk bytes per live byte (key + value): ${(diskBytes / liveBytes).toFixed(2)}`);
 rmSync(root, { recursive: true, force: true });

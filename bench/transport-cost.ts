@@ -42,7 +42,10 @@ const server = Bun.spawn(
   { stdout: "ignore", stderr: "inherit" },
 );
 for (let attempt = 0; ; attempt++) {
-  const up = await fetch(`http://127.0.0.1:${port}/`, { method: "POST", body: "{}" }).then(() => true, () => false);
+  const up = await fetch(`http://127.0.0.1:${port}/`, { method: "POST", body: "{}" }).then(
+    () => true,
+    () => false,
+  );
   if (up) break;
   if (attempt > 200) throw new Error("the answering process did not start");
   await Bun.sleep(25);
@@ -129,7 +132,10 @@ async function roundTrips(): Promise<void> {
 }
 
 try {
-  for (const [name, run] of [["HTTP", overHttp], ["WebSocket", overWebSocket]] as const) {
+  for (const [name, run] of [
+    ["HTTP", overHttp],
+    ["WebSocket", overWebSocket],
+  ] as const) {
     const { wallMs, clientCpuUs, serverCpuUs } = await cpuOf(run);
     console.log(
       `${name.padEnd(9)} ${Math.round(exchanges / (wallMs / 1000))} exchanges/s, CPU per exchange: ` +

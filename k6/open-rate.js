@@ -8,15 +8,15 @@
 // (`bun run load --rate R` does the same and measures latency from each write's scheduled start.)
 //
 //   k6 run -e RATE=1000 -e DURATION=30s k6/open-rate.js
-import http from 'k6/http';
-import { check } from 'k6';
-import exec from 'k6/execution';
+import http from "k6/http";
+import { check } from "k6";
+import exec from "k6/execution";
 
-const BASE_URL = (__ENV.BASE_URL || 'http://127.0.0.1:5001').replace(/\/+$/, '');
+const BASE_URL = (__ENV.BASE_URL || "http://127.0.0.1:5001").replace(/\/+$/, "");
 const RATE = Number(__ENV.RATE || 1000);
-const DURATION = __ENV.DURATION || '30s';
+const DURATION = __ENV.DURATION || "30s";
 const KEYS = Number(__ENV.KEYS || 100);
-const QUERY = __ENV.QUORUM ? `?quorum=${__ENV.QUORUM}` : '';
+const QUERY = __ENV.QUORUM ? `?quorum=${__ENV.QUORUM}` : "";
 // Enough VUs for RATE writes/s at ~20 ms each, with room for stalls up to MAX_VUS.
 const PRE_ALLOCATED_VUS = Number(__ENV.PRE_ALLOCATED_VUS || 50);
 const MAX_VUS = Number(__ENV.MAX_VUS || 500);
@@ -24,26 +24,26 @@ const MAX_VUS = Number(__ENV.MAX_VUS || 500);
 export const options = {
   scenarios: {
     open_rate: {
-      executor: 'constant-arrival-rate',
+      executor: "constant-arrival-rate",
       rate: RATE,
-      timeUnit: '1s',
+      timeUnit: "1s",
       duration: DURATION,
       preAllocatedVUs: PRE_ALLOCATED_VUS,
       maxVUs: MAX_VUS,
     },
   },
   thresholds: {
-    http_req_failed: ['rate<0.001'],
-    'http_req_duration{expected_response:true}': ['p(95)<100'],
+    http_req_failed: ["rate<0.001"],
+    "http_req_duration{expected_response:true}": ["p(95)<100"],
     // Every scheduled write must have been sent, or the percentiles above are not the whole story.
-    dropped_iterations: ['count==0'],
+    dropped_iterations: ["count==0"],
   },
 };
 
 export default function () {
   const i = exec.scenario.iterationInTest;
   const response = http.put(`${BASE_URL}/kv/key-${i % KEYS}${QUERY}`, JSON.stringify({ value: `value-${i}` }), {
-    headers: { 'Content-Type': 'application/json' },
+    headers: { "Content-Type": "application/json" },
   });
-  check(response, { 'status is 200': (r) => r.status === 200 });
+  check(response, { "status is 200": (r) => r.status === 200 });
 }

@@ -3,16 +3,16 @@
 //
 //   k6 run k6/writes.js
 //   k6 run -e BASE_URL=http://127.0.0.1:5001 -e WRITES=10000 -e VUS=20 -e KEYS=100 -e QUORUM=3 k6/writes.js
-import http from 'k6/http';
-import { check, sleep } from 'k6';
-import exec from 'k6/execution';
+import http from "k6/http";
+import { check, sleep } from "k6";
+import exec from "k6/execution";
 
-const BASE_URL = (__ENV.BASE_URL || 'http://127.0.0.1:5001').replace(/\/+$/, '');
+const BASE_URL = (__ENV.BASE_URL || "http://127.0.0.1:5001").replace(/\/+$/, "");
 const WRITES = Number(__ENV.WRITES || 10000);
 const VUS = Number(__ENV.VUS || 20);
 const KEYS = Number(__ENV.KEYS || 100);
 // Per-request quorum (the leader uses max(quorum, WRITE_QUORUM)); unset = the cluster's own.
-const QUERY = __ENV.QUORUM ? `?quorum=${__ENV.QUORUM}` : '';
+const QUERY = __ENV.QUORUM ? `?quorum=${__ENV.QUORUM}` : "";
 // Pause after each answer (bun run load --think-ms); VUS=1 THINK_MS=12 spaces writes wider than
 // MAX_DELAY_MS, the unordered bound's setting.
 const THINK_MS = Number(__ENV.THINK_MS || 0);
@@ -21,17 +21,17 @@ export const options = {
   scenarios: {
     writes: {
       // Closed model: each VU sends its next write when the last one answered.
-      executor: 'shared-iterations',
+      executor: "shared-iterations",
       vus: VUS,
       iterations: WRITES,
-      maxDuration: '10m',
+      maxDuration: "10m",
     },
   },
   thresholds: {
     // The seed lost 0.6 % of its writes; here none should fail.
-    http_req_failed: ['rate<0.001'],
+    http_req_failed: ["rate<0.001"],
     // Successful writes only, like `bun run load`; generous for a 2-core machine.
-    'http_req_duration{expected_response:true}': ['p(95)<100'],
+    "http_req_duration{expected_response:true}": ["p(95)<100"],
   },
 };
 
@@ -39,8 +39,8 @@ export default function () {
   // Unique across all VUs, so the values are value-0 … value-<WRITES−1> as in tools/load.ts.
   const i = exec.scenario.iterationInTest;
   const response = http.put(`${BASE_URL}/kv/key-${i % KEYS}${QUERY}`, JSON.stringify({ value: `value-${i}` }), {
-    headers: { 'Content-Type': 'application/json' },
+    headers: { "Content-Type": "application/json" },
   });
-  check(response, { 'status is 200': (r) => r.status === 200 });
+  check(response, { "status is 200": (r) => r.status === 200 });
   if (THINK_MS > 0) sleep(THINK_MS / 1000);
 }

@@ -137,8 +137,7 @@ function makeNode(id: string, role: "leader" | "follower", host: string, port: n
   const output = options.output ?? "ignore";
   const dataDirEnv = options.dataDir ? { DATA_DIR: join(options.dataDir, id) } : {};
   const spawn = () => {
-    const stdout =
-      typeof output === "object" ? Bun.file(join(output.logDir, `${id}.log`)) : output === "inherit" ? "inherit" : "ignore";
+    const stdout = typeof output === "object" ? Bun.file(join(output.logDir, `${id}.log`)) : output === "inherit" ? "inherit" : "ignore";
     child = Bun.spawn([process.execPath, mainPath], {
       cwd: projectRoot,
       env: { ...process.env, ...env, ...dataDirEnv, ROLE: role, NODE_ID: id, HOST: host, PORT: String(port), QUORUMKV_PARENT_PID: String(process.pid) },
@@ -200,9 +199,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   set("HEARTBEAT_MS", options.heartbeatMs);
   set("LOG_RETENTION", options.logRetention);
   const leaderUrl = `http://${host}:${ports[0]}`;
-  const followers = ports.slice(1).map((port, i) =>
-    makeNode(`follower${i + 1}`, "follower", host, port, { ...common, LEADER_URL: leaderUrl }, options),
-  );
+  const followers = ports.slice(1).map((port, i) => makeNode(`follower${i + 1}`, "follower", host, port, { ...common, LEADER_URL: leaderUrl }, options));
   const leader = makeNode(
     "leader",
     "leader",
@@ -252,7 +249,14 @@ const { followers: _followerUrls, ...nodeSettingFlags } = configFlags;
 const launcherFlags = {
   ...nodeSettingFlags,
   followers: { type: "number", default: 5, integer: true, min: 1, max: constants.followersMax, help: "followers" },
-  basePort: { type: "number", default: 5001, integer: true, min: 1, max: 65_535 - constants.followersMax, help: "the leader's port; followers take the next ones" },
+  basePort: {
+    type: "number",
+    default: 5001,
+    integer: true,
+    min: 1,
+    max: 65_535 - constants.followersMax,
+    help: "the leader's port; followers take the next ones",
+  },
   quorum: { type: "string", help: "short for --write-quorum" },
   token: { type: "string", help: "short for --cluster-token" },
   fresh: { type: "boolean", help: "wipe the nodes' data (.quorumkv/data) first" },
@@ -293,7 +297,17 @@ export function parseLauncherArgs(argv: readonly string[], env: Record<string, s
     CLUSTER_TOKEN: settings.CLUSTER_TOKEN ?? generateToken(),
   });
   const dataDir = join(stateDir, "data");
-  return { followers, basePort, host: leader.host, token: leader.clusterToken, writeQuorum: leader.writeQuorum, env: settings, output: "inherit", dataDir, fresh: values.fresh };
+  return {
+    followers,
+    basePort,
+    host: leader.host,
+    token: leader.clusterToken,
+    writeQuorum: leader.writeQuorum,
+    env: settings,
+    output: "inherit",
+    dataDir,
+    fresh: values.fresh,
+  };
 }
 
 async function main() {

@@ -5,13 +5,10 @@ import { logFormats, logLevels } from "./log.ts";
 
 /** One schema for env and CLI flags (`--write-quorum 3` is WRITE_QUORUM=3). Parsed once, frozen. */
 
-const blankToUndefined = (value: unknown) =>
-  typeof value === "string" && value.trim() === "" ? undefined : typeof value === "string" ? value.trim() : value;
+const blankToUndefined = (value: unknown) => (typeof value === "string" && value.trim() === "" ? undefined : typeof value === "string" ? value.trim() : value);
 
-const number = (min: number, max: number) =>
-  z.preprocess(blankToUndefined, z.coerce.number().finite().min(min).max(max));
-const integer = (min: number, max: number) =>
-  z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max));
+const number = (min: number, max: number) => z.preprocess(blankToUndefined, z.coerce.number().finite().min(min).max(max));
+const integer = (min: number, max: number) => z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max));
 const text = () => z.preprocess(blankToUndefined, z.string());
 
 const baseUrl = z
@@ -28,7 +25,13 @@ export const configSchema = z
     PORT: integer(1, 65535).default(5001),
     FOLLOWERS: z
       .preprocess(
-        (value) => (typeof value === "string" ? value.split(",").map((s) => s.trim()).filter(Boolean) : value),
+        (value) =>
+          typeof value === "string"
+            ? value
+                .split(",")
+                .map((s) => s.trim())
+                .filter(Boolean)
+            : value,
         z.array(baseUrl).max(constants.followersMax),
       )
       .default([]),

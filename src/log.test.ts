@@ -6,7 +6,10 @@ const at = new Date("2026-11-30T12:00:00.000Z");
 
 function capture(options: Partial<LoggerOptions> = {}) {
   const lines: string[] = [];
-  const logger = new Logger({ node: "leader", level: "info", format: "json", write: (line) => lines.push(line), now: () => at, ...options }, { role: "leader", epoch: null });
+  const logger = new Logger(
+    { node: "leader", level: "info", format: "json", write: (line) => lines.push(line), now: () => at, ...options },
+    { role: "leader", epoch: null },
+  );
   return { logger, lines };
 }
 
@@ -36,8 +39,13 @@ describe("structured logs", () => {
 
   test("pretty: one readable line, strings with spaces quoted", () => {
     const { logger, lines } = capture({ format: "pretty" });
-    logger.forNode("full resync of follower2 by snapshot: too far behind", { event: "resync", fields: { follower: "follower2", reason: "too far behind", kind: "full" } });
-    expect(lines).toEqual([`${at.toISOString()} INFO  leader (leader) resync: full resync of follower2 by snapshot: too far behind follower=follower2 reason="too far behind" kind=full`]);
+    logger.forNode("full resync of follower2 by snapshot: too far behind", {
+      event: "resync",
+      fields: { follower: "follower2", reason: "too far behind", kind: "full" },
+    });
+    expect(lines).toEqual([
+      `${at.toISOString()} INFO  leader (leader) resync: full resync of follower2 by snapshot: too far behind follower=follower2 reason="too far behind" kind=full`,
+    ]);
   });
 
   test("LOG_LEVEL and LOG_FORMAT are settings with defaults, and a bad value names the setting", () => {

@@ -73,7 +73,9 @@ export class Logger {
         .filter(([, value]) => value !== undefined)
         .map(([name, value]) => ` ${name}=${prettyValue(value)}`)
         .join("");
-      this.#write(`${time} ${level.toUpperCase().padEnd(5)} ${this.#options.node} (${role}${epoch === null ? "" : `, epoch ${epoch}`}) ${event}: ${message}${extra}`);
+      this.#write(
+        `${time} ${level.toUpperCase().padEnd(5)} ${this.#options.node} (${role}${epoch === null ? "" : `, epoch ${epoch}`}) ${event}: ${message}${extra}`,
+      );
       return;
     }
     const record: Record<string, unknown> = { level, time, node: this.#options.node, role, epoch, event, message };

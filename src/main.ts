@@ -37,10 +37,13 @@ function openStorage(config: Config, log: NodeLog): { storage: Storage; stored?:
     const { storage, data } = DiskStorage.open(config.dataDir, config.sync, { clock: realClock, timers: realTimers, log: storageLog });
     const loadedMs = Math.round(performance.now() - started);
     const snapshotOffset = data.snapshot?.offset ?? 0;
-    log(`storage: ${config.dataDir} (SYNC=${config.sync}): epoch ${data.epoch}, snapshot at ${snapshotOffset}, ${data.entries.length} entries after it, loaded in ${loadedMs} ms`, {
-      event: "storage_loaded",
-      fields: { dir: config.dataDir, sync: config.sync, epoch: data.epoch, snapshotOffset, entries: data.entries.length, loadedMs },
-    });
+    log(
+      `storage: ${config.dataDir} (SYNC=${config.sync}): epoch ${data.epoch}, snapshot at ${snapshotOffset}, ${data.entries.length} entries after it, loaded in ${loadedMs} ms`,
+      {
+        event: "storage_loaded",
+        fields: { dir: config.dataDir, sync: config.sync, epoch: data.epoch, snapshotOffset, entries: data.entries.length, loadedMs },
+      },
+    );
     return { storage, stored: data };
   } catch (error) {
     // A corrupt file (StorageCorrupt names it) or a directory that cannot be opened: one line.
@@ -59,9 +62,25 @@ async function createNode(config: Config, metrics: NodeMetrics, logger: Logger):
   openedStorage = storage;
   if (config.role === "follower") return new FollowerNode(config, { ...productionFollowerEnv(log), storage, stored });
   const transport = config.transport === "http" ? new HttpTransport(config.clusterToken) : new StreamTransport(config.clusterToken);
-  const own = stored && { epoch: stored.epoch, appliedOffset: stored.snapshot?.offset ?? 0, appliedEpoch: stored.snapshot?.epoch ?? 0, pairs: stored.snapshot?.pairs ?? [], entries: stored.entries };
-  const recovery = await recoverFromFollowers(config.nodeId, config.followers, config.writeQuorum, { clock: realClock, timers: realTimers, transport, log, own });
-  return new LeaderNode(config, { clock: realClock, timers: realTimers, random: realRandom, transport, storage, delays: realDelays(), log, observer: metrics }, recovery);
+  const own = stored && {
+    epoch: stored.epoch,
+    appliedOffset: stored.snapshot?.offset ?? 0,
+    appliedEpoch: stored.snapshot?.epoch ?? 0,
+    pairs: stored.snapshot?.pairs ?? [],
+    entries: stored.entries,
+  };
+  const recovery = await recoverFromFollowers(config.nodeId, config.followers, config.writeQuorum, {
+    clock: realClock,
+    timers: realTimers,
+    transport,
+    log,
+    own,
+  });
+  return new LeaderNode(
+    config,
+    { clock: realClock, timers: realTimers, random: realRandom, transport, storage, delays: realDelays(), log, observer: metrics },
+    recovery,
+  );
 }
 
 const config = loadConfig();

@@ -40,34 +40,38 @@ function fill(path: string): void {
   }
 }
 
-test.skipIf(!isRoot)("a full disk: writes answer 503 storage_unavailable, nothing acknowledged is lost, and writes resume once space returns", async () => {
-  if (!mounted) return;
-  cluster = await startCluster({ followers: 5, writeQuorum: 3, dataDir: mountPoint, quorumTimeoutMs: 1000 });
-  const put = (key: string) => http(`${cluster!.leader.url}/kv/${key}`, { method: "PUT", json: { value: key } });
-  const acknowledged: string[] = [];
-  for (let n = 0; n < 50; n++) {
-    expect((await put(`before-${n}`)).status).toBe(200);
-    acknowledged.push(`before-${n}`);
-  }
-  const filler = join(mountPoint, "filler");
-  fill(filler);
-  const refused = await waitFor("a write refused with storage_unavailable", async () => {
-    const answer = await put(`full-${performance.now()}`);
-    if (answer.status === 200) acknowledged.push(answer.body.key);
-    return answer.body.error === "storage_unavailable" ? answer : null;
-  });
-  expect(refused.status).toBe(503);
-  expect((await http(`${cluster.leader.url}/status`)).body.storage.unavailable).toContain("ENOSPC");
-  rmSync(filler);
-  await waitFor("writes to resume", async () => (await put("after")).status === 200, 15_000);
-  const pairs = await dump(cluster.leader.url, cluster.token);
-  for (const key of acknowledged) expect(pairs.get(key)?.value).toBe(key);
-  // And after a kill of everything, from disk.
-  for (const node of cluster.nodes) process.kill(node.pid!, "SIGKILL");
-  await Promise.all(cluster.nodes.map((node) => node.stop("SIGKILL")));
-  await Promise.all(cluster.followers.map((node) => node.start()));
-  await cluster.leader.start();
-  expect((await put("after-restart")).status).toBe(200);
-  const restarted = await dump(cluster.leader.url, cluster.token);
-  for (const key of acknowledged) expect(restarted.get(key)?.value).toBe(key);
-}, 90_000);
+test.skipIf(!isRoot)(
+  "a full disk: writes answer 503 storage_unavailable, nothing acknowledged is lost, and writes resume once space returns",
+  async () => {
+    if (!mounted) return;
+    cluster = await startCluster({ followers: 5, writeQuorum: 3, dataDir: mountPoint, quorumTimeoutMs: 1000 });
+    const put = (key: string) => http(`${cluster!.leader.url}/kv/${key}`, { method: "PUT", json: { value: key } });
+    const acknowledged: string[] = [];
+    for (let n = 0; n < 50; n++) {
+      expect((await put(`before-${n}`)).status).toBe(200);
+      acknowledged.push(`before-${n}`);
+    }
+    const filler = join(mountPoint, "filler");
+    fill(filler);
+    const refused = await waitFor("a write refused with storage_unavailable", async () => {
+      const answer = await put(`full-${performance.now()}`);
+      if (answer.status === 200) acknowledged.push(answer.body.key);
+      return answer.body.error === "storage_unavailable" ? answer : null;
+    });
+    expect(refused.status).toBe(503);
+    expect((await http(`${cluster.leader.url}/status`)).body.storage.unavailable).toContain("ENOSPC");
+    rmSync(filler);
+    await waitFor("writes to resume", async () => (await put("after")).status === 200, 15_000);
+    const pairs = await dump(cluster.leader.url, cluster.token);
+    for (const key of acknowledged) expect(pairs.get(key)?.value).toBe(key);
+    // And after a kill of everything, from disk.
+    for (const node of cluster.nodes) process.kill(node.pid!, "SIGKILL");
+    await Promise.all(cluster.nodes.map((node) => node.stop("SIGKILL")));
+    await Promise.all(cluster.followers.map((node) => node.start()));
+    await cluster.leader.start();
+    expect((await put("after-restart")).status).toBe(200);
+    const restarted = await dump(cluster.leader.url, cluster.token);
+    for (const key of acknowledged) expect(restarted.get(key)?.value).toBe(key);
+  },
+  90_000,
+);

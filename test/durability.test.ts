@@ -114,7 +114,14 @@ test("a node whose snapshot does not check refuses to start, with one line namin
   const dataDir = mkdtempSync(join(tmpdir(), "quorumkv-corrupt-"));
   dirs.push(dataDir);
   const { storage } = DiskStorage.open(dataDir, "fsync", { clock: realClock, timers: realTimers, log: () => {} });
-  storage.saveSnapshot({ offset: 2, epoch: 1, pairs: [["a", "1", 1], ["b", "2", 2]] });
+  storage.saveSnapshot({
+    offset: 2,
+    epoch: 1,
+    pairs: [
+      ["a", "1", 1],
+      ["b", "2", 2],
+    ],
+  });
   storage.close();
   const path = join(dataDir, "snapshot");
   const bytes = readFileSync(path);

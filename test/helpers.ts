@@ -1,10 +1,5 @@
 /** Polls `check` until it returns a truthy value, at most `timeoutMs`; throws naming `what` otherwise. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T> | T,
-  timeoutMs = 10_000,
-  intervalMs = 20,
-): Promise<NonNullable<T>> {
+export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 10_000, intervalMs = 20): Promise<NonNullable<T>> {
   const deadline = performance.now() + timeoutMs;
   let last: unknown;
   for (;;) {

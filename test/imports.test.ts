@@ -34,7 +34,9 @@ interface Import {
 function relativeImports(source: string): Import[] {
   const imports = [
     ...[...source.matchAll(fromPattern)].map((match) => ({ specifier: match[2]!, typeOnly: match[1] !== undefined })),
-    ...[bareImportPattern, dynamicImportPattern].flatMap((pattern) => [...source.matchAll(pattern)].map((match) => ({ specifier: match[1]!, typeOnly: false }))),
+    ...[bareImportPattern, dynamicImportPattern].flatMap((pattern) =>
+      [...source.matchAll(pattern)].map((match) => ({ specifier: match[1]!, typeOnly: false })),
+    ),
   ];
   return imports.filter((entry) => entry.specifier.startsWith("."));
 }
@@ -143,6 +145,14 @@ describe("imports", () => {
       ["d", ["b"]],
     ]);
     expect(findCycle(graphWithCycle)).toEqual(["b", "d", "b"]);
-    expect(findCycle(new Map([["a", ["b"]], ["b", ["c"]], ["c", []]]))).toBeNull();
+    expect(
+      findCycle(
+        new Map([
+          ["a", ["b"]],
+          ["b", ["c"]],
+          ["c", []],
+        ]),
+      ),
+    ).toBeNull();
   });
 });

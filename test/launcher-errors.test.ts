@@ -69,7 +69,10 @@ describe("a wrong method on a known route is 405 with Allow", () => {
     ["GET", "/internal/fence", "POST"],
     ["POST", "/internal/recover", read],
   ];
-  for (const [role, cases] of [["leader", leaderCases], ["follower", followerCases]] as const) {
+  for (const [role, cases] of [
+    ["leader", leaderCases],
+    ["follower", followerCases],
+  ] as const) {
     for (const [method, path, allow] of cases) {
       test(`${method} ${path} on a ${role}: Allow ${allow}`, async () => {
         cluster = inProcessCluster();
@@ -88,7 +91,11 @@ describe("a wrong method on a known route is 405 with Allow", () => {
 
   test("a path no route knows stays 404 not_found, without Allow", async () => {
     cluster = inProcessCluster();
-    for (const [method, path] of [["GET", "/nope"], ["POST", "/internal/nope"], ["GET", "/kvx/k"]]) {
+    for (const [method, path] of [
+      ["GET", "/nope"],
+      ["POST", "/internal/nope"],
+      ["GET", "/kvx/k"],
+    ]) {
       const answer = await call(cluster.leader.app, path!, { method, headers: auth });
       expect({ path, status: answer.status, error: answer.body.error, allow: answer.allow }).toEqual({ path, status: 404, error: "not_found", allow: null });
     }

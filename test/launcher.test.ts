@@ -72,10 +72,14 @@ function launch(args: string[], env: Record<string, string> = {}): Launcher {
 }
 
 async function healthy(launcher: Launcher): Promise<void> {
-  await waitFor("the launcher to report all healthy", () => {
-    if (launcher.child.exitCode !== null) throw new Error(`launcher exited ${launcher.child.exitCode}: ${launcher.stderr}`);
-    return launcher.stdout.includes("all healthy");
-  }, 60_000);
+  await waitFor(
+    "the launcher to report all healthy",
+    () => {
+      if (launcher.child.exitCode !== null) throw new Error(`launcher exited ${launcher.child.exitCode}: ${launcher.stderr}`);
+      return launcher.stdout.includes("all healthy");
+    },
+    60_000,
+  );
   for (const match of launcher.stdout.matchAll(/ pid (\d+)$/gm)) nodePids.add(Number(match[1]));
 }
 
@@ -222,9 +226,11 @@ describe("launcher settings: env or flag, checked before anything starts", () =>
 test("a plain `bun test` gets the preload's timeout in every file, so a test may outlast Bun's default 5 s", async () => {
   const [code, stdout, stderr] = await Promise.all([plainBunTest.exited, new Response(plainBunTest.stdout).text(), new Response(plainBunTest.stderr).text()]);
   const output = `${stdout}${stderr}`;
-  expect({ code, files: output.match(/^test\/fixtures\/timeout\/\S+:$/gm), counts: output.match(/^ *\d+ (pass|fail)$/gm)?.map((line) => line.trim()) }).toEqual({
-    code: 0,
-    files: ["test/fixtures/timeout/1-first.test.ts:", "test/fixtures/timeout/2-second.test.ts:"],
-    counts: ["2 pass", "0 fail"],
-  });
+  expect({ code, files: output.match(/^test\/fixtures\/timeout\/\S+:$/gm), counts: output.match(/^ *\d+ (pass|fail)$/gm)?.map((line) => line.trim()) }).toEqual(
+    {
+      code: 0,
+      files: ["test/fixtures/timeout/1-first.test.ts:", "test/fixtures/timeout/2-second.test.ts:"],
+      counts: ["2 pass", "0 fail"],
+    },
+  );
 });

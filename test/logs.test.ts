@@ -45,9 +45,17 @@ test("a restarted leader logs its recovery, and the followers the new epoch's fe
   expect((await http(`${cluster.leader.url}/kv/a`, { method: "PUT", json: { value: 1 } })).status).toBe(200);
   await cluster.leader.stop("SIGKILL");
   await cluster.leader.start();
-  const read = (id: string) => readFileSync(join(dir, `${id}.log`), "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line));
+  const read = (id: string) =>
+    readFileSync(join(dir, `${id}.log`), "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
   const recovery = await waitFor("the recovery line", () => read("leader").find((r) => r.event === "recovery" && r.step === "took_over"));
   expect(recovery).toMatchObject({ level: "info", newEpoch: 2, entries: expect.any(Number) });
   await waitFor("follower1's second fence", () => read("follower1").filter((r) => r.event === "fence").length === 2);
-  expect(read("follower1").filter((r) => r.event === "fence").map((r) => r.epoch)).toEqual([1, 2]);
+  expect(
+    read("follower1")
+      .filter((r) => r.event === "fence")
+      .map((r) => r.epoch),
+  ).toEqual([1, 2]);
 });

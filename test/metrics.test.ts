@@ -27,7 +27,7 @@ function value(families: Map<string, Family>, name: string, labels: Record<strin
 describe("the strict exposition reader", () => {
   test("refuses what Prometheus would refuse", () => {
     expect(() => parsePrometheusText("a 1\n")).toThrow("not a sample of a declared family");
-    expect(() => parsePrometheusText("# HELP a x\n# TYPE a gauge\na{b=\"1\"} one\n")).toThrow("bad value");
+    expect(() => parsePrometheusText('# HELP a x\n# TYPE a gauge\na{b="1"} one\n')).toThrow("bad value");
     expect(() => parsePrometheusText("# HELP a x\n# TYPE a gauge\na 1\na 2\n")).toThrow("series twice");
     expect(() => parsePrometheusText("# HELP a x\n# TYPE a gauge\nb 1\n")).toThrow("does not belong");
     expect(() => parsePrometheusText("# HELP a x\n# TYPE a histogram\na_bucket 1\n")).toThrow("without le");
@@ -79,7 +79,12 @@ describe("GET /metrics on a real cluster", () => {
 
     const followerIds = cluster.followers.map((f) => f.id);
     for (const name of ["quorumkv_follower_match_offset", "quorumkv_follower_lag_entries", "quorumkv_follower_healthy"]) {
-      expect(leader.get(name)!.samples.map((s) => s.labels.follower).sort()).toEqual(followerIds);
+      expect(
+        leader
+          .get(name)!
+          .samples.map((s) => s.labels.follower)
+          .sort(),
+      ).toEqual(followerIds);
     }
     const lastOffset = value(leader, "quorumkv_last_offset")!;
     for (const follower of followerIds) {
@@ -103,7 +108,10 @@ describe("GET /metrics on a real cluster", () => {
   test("a killed follower's health gauge drops to 0 and its lag grows", async () => {
     const victim = cluster.followers[4]!;
     await victim.stop("SIGKILL");
-    await waitFor(`${victim.id} unhealthy in /metrics`, async () => value(await scrape(cluster.leader.url), "quorumkv_follower_healthy", { follower: victim.id }) === 0);
+    await waitFor(
+      `${victim.id} unhealthy in /metrics`,
+      async () => value(await scrape(cluster.leader.url), "quorumkv_follower_healthy", { follower: victim.id }) === 0,
+    );
     const answer = await http(`${cluster.leader.url}/kv/after-kill`, { method: "PUT", json: { value: 1 } });
     expect(answer.status).toBe(200);
     const after = await scrape(cluster.leader.url);

@@ -68,7 +68,10 @@ export function parsePrometheusText(text: string): Map<string, Family> {
     if (!allowed.includes(name)) throw new Error(`sample ${name} does not belong to family ${current.name}`);
     const labels = parseLabels(labelText ?? "", line);
     if (name.endsWith("_bucket") && labels.le === undefined) throw new Error(`bucket without le: ${line}`);
-    const series = `${name}{${Object.entries(labels).sort().map(([k, v]) => `${k}=${v}`).join(",")}}`;
+    const series = `${name}{${Object.entries(labels)
+      .sort()
+      .map(([k, v]) => `${k}=${v}`)
+      .join(",")}}`;
     if (seen.has(series)) throw new Error(`series twice: ${series}`);
     seen.add(series);
     current.samples.push({ name, labels, value: parseValue(valueText, line) });

@@ -27,7 +27,13 @@ function programOf(name: string, seen: string[] = []): Program {
   if (seen.includes(name)) throw new Error(`scripts run each other in a loop: ${[...seen, name].join(" -> ")}`);
   const match = /^((?:[A-Z_]+=\S+ )*)bun (?:run ([a-z0-9-]+)|(\S+\.ts))$/.exec(script);
   if (!match) throw new Error(`script "${name}" is not of the form [NAME=value ...] bun file.ts: ${script}`);
-  const env = Object.fromEntries(match[1]!.trim().split(" ").filter(Boolean).map((pair) => pair.split("=") as [string, string]));
+  const env = Object.fromEntries(
+    match[1]!
+      .trim()
+      .split(" ")
+      .filter(Boolean)
+      .map((pair) => pair.split("=") as [string, string]),
+  );
   if (match[2] !== undefined) {
     const inner = programOf(match[2], [...seen, name]);
     return { file: inner.file, env: { ...inner.env, ...env } };

@@ -22,7 +22,10 @@ test("with TRANSPORT=http writes commit with the quorum's acks and every followe
   }
   const leaderDigest = (await http(`${cluster.leader.url}/internal/digest`, { token: cluster.token })).body;
   for (const follower of cluster.followers) {
-    await waitFor(`${follower.id} to apply 20`, async () => (await http(`${follower.url}/internal/digest`, { token: cluster.token })).body.appliedOffset === 20);
+    await waitFor(
+      `${follower.id} to apply 20`,
+      async () => (await http(`${follower.url}/internal/digest`, { token: cluster.token })).body.appliedOffset === 20,
+    );
     expect((await http(`${follower.url}/internal/digest`, { token: cluster.token })).body.digest).toBe(leaderDigest.digest);
   }
 });

@@ -88,13 +88,19 @@ export function formatReport(result: CheckResult): string {
     for (const kind of ["missing", "extra", "different"] as const) {
       const keys = diff[kind];
       if (keys.length === 0) continue;
-      const shown = keys.slice(0, listedKeysMax).map((key) => JSON.stringify(key)).join(", ");
+      const shown = keys
+        .slice(0, listedKeysMax)
+        .map((key) => JSON.stringify(key))
+        .join(", ");
       lines.push(`  ${kind} ${keys.length}: ${shown}${keys.length > listedKeysMax ? ", …" : ""}`);
     }
   }
   const followers = result.nodes.slice(1);
   const agreeing = followers.filter((node) => verdict(node, leader, result.diffs[node.url]) === "CONSISTENT").length;
-  lines.push("", `Result: ${agreeing}/${followers.length} followers consistent with the leader${result.converged ? "" : ` (not converged after ${result.waitedMs} ms)`}`);
+  lines.push(
+    "",
+    `Result: ${agreeing}/${followers.length} followers consistent with the leader${result.converged ? "" : ` (not converged after ${result.waitedMs} ms)`}`,
+  );
   return lines.join("\n");
 }
 

@@ -52,7 +52,8 @@ const parseValue = (text: string, asString: boolean): unknown => {
 
 const commands: Record<string, Command> = {
   put: {
-    usage: "kv put KEY VALUE [--if-offset N] [--string]\n\nSets KEY to VALUE (JSON if it parses as JSON, else a string); --if-offset N writes only if\nthe value read was set at offset N (0: the key must be absent); else exit 1 with the current offset.",
+    usage:
+      "kv put KEY VALUE [--if-offset N] [--string]\n\nSets KEY to VALUE (JSON if it parses as JSON, else a string); --if-offset N writes only if\nthe value read was set at offset N (0: the key must be absent); else exit 1 with the current offset.",
     positionals: ["KEY", "VALUE"],
     flags: {
       ifOffset: { type: "number", integer: true, min: 0, help: "write only if KEY's value is from offset N (0: KEY is absent)" },

@@ -3,7 +3,7 @@ import { type Cluster, startCluster } from "../src/cluster.ts";
 import { checkConsistency } from "./lib/consistency.ts";
 import { runClosedLoad, runOpenLoad, workloadRequest } from "./load.ts";
 
-test("the workload shape is the k6 scripts': key-<i % keys>, {\"value\": \"value-<i>\"}, ?quorum=", () => {
+test('the workload shape is the k6 scripts\': key-<i % keys>, {"value": "value-<i>"}, ?quorum=', () => {
   expect(workloadRequest(123, 100)).toEqual({ path: "/kv/key-23", body: '{"value":"value-123"}' });
   expect(workloadRequest(7, 5, 2).path).toBe("/kv/key-2?quorum=2");
 });

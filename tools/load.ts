@@ -240,7 +240,8 @@ export function formatSummary(summary: LoadSummary): string {
   ];
   const acks = Object.entries(summary.acks).map(([count, writes]) => `${count}: ${writes}`);
   if (acks.length > 0) lines.push(`  acks        ${acks.join(", ")} (followers holding a write when it was answered: writes)`);
-  if (summary.sendLagMs) lines.push(`  send lag ms mean ${summary.sendLagMs.mean.toFixed(2)}  max ${summary.sendLagMs.max.toFixed(2)} (generator's own lateness)`);
+  if (summary.sendLagMs)
+    lines.push(`  send lag ms mean ${summary.sendLagMs.mean.toFixed(2)}  max ${summary.sendLagMs.max.toFixed(2)} (generator's own lateness)`);
   return lines.join("\n");
 }
 
@@ -281,12 +282,24 @@ async function main(): Promise<void> {
     if (options.rate !== undefined) {
       const total = Math.floor(options.rate * options.duration);
       const bar = progressBar(total, "load");
-      const summary = await runOpenLoad({ ...workload, rate: options.rate, durationS: options.duration, inFlightMax: options.inFlightMax, onProgress: bar.set });
+      const summary = await runOpenLoad({
+        ...workload,
+        rate: options.rate,
+        durationS: options.duration,
+        inFlightMax: options.inFlightMax,
+        onProgress: bar.set,
+      });
       bar.finish();
       return summary;
     }
     const bar = progressBar(options.writes, "load");
-    const summary = await runClosedLoad({ ...workload, writes: options.writes, concurrency: options.concurrency, thinkMs: options.thinkMs, onProgress: bar.set });
+    const summary = await runClosedLoad({
+      ...workload,
+      writes: options.writes,
+      concurrency: options.concurrency,
+      thinkMs: options.thinkMs,
+      onProgress: bar.set,
+    });
     bar.finish();
     return summary;
   };

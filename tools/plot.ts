@@ -57,9 +57,7 @@ function seriesEncoding(domain: string[], colors: string[], dashes: number[][]) 
 function distributionRows(report: SweepReport) {
   // Up to p99: the few slowest writes (p95..max are in the table) would stretch the axis and
   // squeeze every curve into its left third.
-  return report.results.flatMap((r) =>
-    r.distribution.filter((p) => p.percentile <= 99).map((p) => ({ quorum: `quorum ${r.quorum}`, ...p })),
-  );
+  return report.results.flatMap((r) => r.distribution.filter((p) => p.percentile <= 99).map((p) => ({ quorum: `quorum ${r.quorum}`, ...p })));
 }
 
 const quorumAxis = { field: "quorum", type: "quantitative", title: "write quorum", axis: { tickMinStep: 1, format: "d" } } as const;
@@ -146,7 +144,16 @@ export function sweepChartSpec(report: SweepReport): TopLevelSpec {
       font: fontFamily,
       title: { fontSize: 14 },
       axis: { labelFontSize: 12, titleFontSize: 13, grid: true },
-      legend: { labelFontSize: 12, labelLimit: 260, orient: "bottom", direction: "horizontal", columns: 2, symbolType: "stroke", symbolSize: 400, symbolStrokeWidth: 2.5 },
+      legend: {
+        labelFontSize: 12,
+        labelLimit: 260,
+        orient: "bottom",
+        direction: "horizontal",
+        columns: 2,
+        symbolType: "stroke",
+        symbolSize: 400,
+        symbolStrokeWidth: 2.5,
+      },
     },
   };
 }

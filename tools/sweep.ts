@@ -81,7 +81,12 @@ const flags = {
   transport: { type: "string", default: "websocket", choices: ["websocket", "http"], help: "local cluster: TRANSPORT, how the leader replicates" },
   maxDelayMs: { type: "number", default: 10, min: 0, help: "local cluster: MAX_DELAY_MS" },
   consistencyWaitMs: { type: "number", default: 10_000, min: 0, help: "bound on waiting for the nodes to converge" },
-  sync: { type: "string", default: "memory", choices: toolStorageChoices, help: "local cluster: the nodes' storage, memory or DATA_DIR with SYNC=fsync|write|none" },
+  sync: {
+    type: "string",
+    default: "memory",
+    choices: toolStorageChoices,
+    help: "local cluster: the nodes' storage, memory or DATA_DIR with SYNC=fsync|write|none",
+  },
   outDir: { type: "string", default: sweepOutDirDefault, help: "where the four files go (results: the committed figures)" },
   seed: { type: "number", default: 1, integer: true, help: "seed of the ordered-log Monte Carlo" },
 } as const;

@@ -75,8 +75,11 @@ async function main(): Promise<number> {
   } else {
     console.log(formatSummary(summary));
     console.log(`  5xx         ${serverErrors.length > 0 ? serverErrors.map(([code, n]) => `${code} ${n}`).join(", ") : "none"}`);
-    console.log(`  consistency ${check.consistent ? "all followers hold the leader's digest" : "FOLLOWERS DIFFER"} (${check.nodes.map((n) => `${n.id ?? n.url} ${n.digest ?? n.error}`).join(", ")})`);
-    for (const [name, series] of Object.entries(rss)) console.log(`  RSS ${name.padEnd(10)} ${mib(series.firstBytes)} → max ${mib(series.maxBytes)}, end ${mib(series.lastBytes)}`);
+    console.log(
+      `  consistency ${check.consistent ? "all followers hold the leader's digest" : "FOLLOWERS DIFFER"} (${check.nodes.map((n) => `${n.id ?? n.url} ${n.digest ?? n.error}`).join(", ")})`,
+    );
+    for (const [name, series] of Object.entries(rss))
+      console.log(`  RSS ${name.padEnd(10)} ${mib(series.firstBytes)} → max ${mib(series.maxBytes)}, end ${mib(series.lastBytes)}`);
     console.log(passed ? "PASS: 100 % of writes succeeded, followers converged" : "FAIL");
   }
   return passed ? 0 : 1;

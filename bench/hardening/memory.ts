@@ -68,7 +68,10 @@ export interface MemoryRun {
   passed: boolean;
 }
 
-export async function measureMemory(cluster: Cluster, options: { writes: number; keys: number; concurrency: number; valueChars: number; logRetention: number; onProgress?: (done: number) => void }): Promise<MemoryRun> {
+export async function measureMemory(
+  cluster: Cluster,
+  options: { writes: number; keys: number; concurrency: number; valueChars: number; logRetention: number; onProgress?: (done: number) => void },
+): Promise<MemoryRun> {
   const leaderUrl = cluster.leader.url;
   const watched = { leader: cluster.leader.pid!, follower1: cluster.followers[0]!.pid! };
   // Warm-up: JIT and connection pools, so "idle" is a node that has served requests.
@@ -123,7 +126,9 @@ async function main(): Promise<number> {
       console.log(`  leader log holds ${run.logEntries} entries`);
       for (const node of run.nodes) {
         const verdict = node.maxBytes <= node.boundBytes ? "ok" : "OVER";
-        console.log(`  ${node.name.padEnd(10)} RSS idle ${mib(node.idleBytes)}, max ${mib(node.maxBytes)}, end ${mib(node.endBytes)}; bound ${mib(node.boundBytes)} ${verdict}`);
+        console.log(
+          `  ${node.name.padEnd(10)} RSS idle ${mib(node.idleBytes)}, max ${mib(node.maxBytes)}, end ${mib(node.endBytes)}; bound ${mib(node.boundBytes)} ${verdict}`,
+        );
       }
       console.log(run.passed ? "PASS: every node within its bound" : "FAIL");
     }

@@ -195,7 +195,6 @@ test("a recovered leader catches up a follower behind its log without waiting fo
   for (const follower of empty) expect(follower.state.digest()).toEqual(leader.state.digest());
 });
 
-
 test("a clock that steps back neither stretches a backoff nor silences heartbeats", () => {
   const leader = new LeaderCore({ id: "L", epoch: 1, followerCount: 1, writeQuorum: 1 });
   leader.propose("k", "1");

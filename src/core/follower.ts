@@ -88,7 +88,10 @@ export class FollowerCore {
       this.#state = StateMachine.restore(snapshot.offset, snapshot.epoch, snapshot.pairs);
       this.#appliedEpochs = new EpochRuns(snapshot.offset, snapshot.epoch);
     }
-    assert(entries.length === 0 || (entries[0]!.offset === this.appliedOffset + 1 && entries.at(-1)!.offset === this.appliedOffset + entries.length), "stored entries follow the snapshot without holes");
+    assert(
+      entries.length === 0 || (entries[0]!.offset === this.appliedOffset + 1 && entries.at(-1)!.offset === this.appliedOffset + entries.length),
+      "stored entries follow the snapshot without holes",
+    );
     this.#pending = [...entries];
     this.#lastOffset = this.appliedOffset + entries.length;
     this.#knownCommitOffset = this.appliedOffset;

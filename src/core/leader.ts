@@ -140,7 +140,10 @@ export class LeaderCore {
 
   /** The confirmation round a read arriving now waits for (it reads at the current commit offset). */
   openRead(): number {
-    return this.#reads.open(this.followers.map((progress) => progress.sentCount), this.readQuorum());
+    return this.#reads.open(
+      this.followers.map((progress) => progress.sentCount),
+      this.readQuorum(),
+    );
   }
 
   /** Reads of rounds up to this one may be served once the state applied their offsets. */

@@ -46,7 +46,8 @@ export function replicateProblem(follower: FollowerPosition, message: ReplicateM
     if (entry.key === epochMarkerKey ? entry.value !== null || entry.ifOffset !== undefined : !isClientKey(entry.key)) {
       return `entry ${entry.offset} has a key no client could write`;
     }
-    if (entry.txn && (entry.key !== epochMarkerKey || !txnKeys(entry.txn).every(isClientKey))) return `entry ${entry.offset} is a transaction with a key no client could write`;
+    if (entry.txn && (entry.key !== epochMarkerKey || !txnKeys(entry.txn).every(isClientKey)))
+      return `entry ${entry.offset} is a transaction with a key no client could write`;
   }
   return null;
 }

@@ -204,7 +204,13 @@ export class RecoveryCore {
     if (typeof data !== "string" && (!this.policy.checksSource || reaches(data, from))) {
       const state = StateMachine.restore(data.appliedOffset, data.appliedEpoch, data.pairs);
       const entries = this.policy.takePendingEntries ? data.entries : [];
-      return { kind: "done", epoch: this.#epoch, recovered: { state, entries, from: from.url }, writeQuorumFloor: this.#lowestQuorum, candidates: [...this.#candidates] };
+      return {
+        kind: "done",
+        epoch: this.#epoch,
+        recovered: { state, entries, from: from.url },
+        writeQuorumFloor: this.#lowestQuorum,
+        candidates: [...this.#candidates],
+      };
     }
     this.#candidates.splice(this.#candidates.indexOf(from), 1);
     return this.#next();

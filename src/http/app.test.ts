@@ -203,7 +203,14 @@ describe("fencing by a restarting leader", () => {
     const fenced = await call(follower.app, "/internal/fence", jsonRequest("POST", { epoch: 99, leaderId: "new" }, auth));
     expect(fenced).toEqual({
       status: 200,
-      body: { epoch: cluster.leader.node.epoch, lastOffset: 1, lastEntryEpoch: cluster.leader.node.epoch, appliedOffset: 1, writeQuorumFloor: cluster.leader.node.core.writeQuorum, nodeId: "follower1" },
+      body: {
+        epoch: cluster.leader.node.epoch,
+        lastOffset: 1,
+        lastEntryEpoch: cluster.leader.node.epoch,
+        appliedOffset: 1,
+        writeQuorumFloor: cluster.leader.node.core.writeQuorum,
+        nodeId: "follower1",
+      },
     });
     expect(follower.node.epoch).toBe(99);
     // The old leader's next message is refused: it can no longer count this follower.

@@ -46,8 +46,16 @@ describe("POST /txn", () => {
     cluster = inProcessCluster();
     await put("a", 1);
     const ok = await txn({
-      compare: [{ key: "a", offset: 1 }, { key: "b", offset: 0 }],
-      success: [{ op: "put", key: "b", value: { n: 2 } }, { op: "get", key: "b" }, { op: "delete", key: "a" }, { op: "get", key: "a" }],
+      compare: [
+        { key: "a", offset: 1 },
+        { key: "b", offset: 0 },
+      ],
+      success: [
+        { op: "put", key: "b", value: { n: 2 } },
+        { op: "get", key: "b" },
+        { op: "delete", key: "a" },
+        { op: "get", key: "a" },
+      ],
       failure: [{ op: "get", key: "a" }],
     });
     expect(ok).toEqual({
@@ -98,11 +106,24 @@ describe("POST /txn", () => {
   });
 
   test("peer validation carries a txn entry and a conditional one whole, and refuses a malformed one", () => {
-    const message = (entry: Record<string, unknown>) => ({ epoch: 1, leaderId: "L", prevOffset: 0, prevEpoch: 0, entries: [{ offset: 1, epoch: 1, ...entry }], commitOffset: 0 });
-    const txnEntry = { key: "", value: null, txn: { compare: [{ key: "a", offset: 0 }], success: [{ op: "put" as const, key: "a", value: "1" }], failure: [] } };
+    const message = (entry: Record<string, unknown>) => ({
+      epoch: 1,
+      leaderId: "L",
+      prevOffset: 0,
+      prevEpoch: 0,
+      entries: [{ offset: 1, epoch: 1, ...entry }],
+      commitOffset: 0,
+    });
+    const txnEntry = {
+      key: "",
+      value: null,
+      txn: { compare: [{ key: "a", offset: 0 }], success: [{ op: "put" as const, key: "a", value: "1" }], failure: [] },
+    };
     expect(replicateMessageSchema.parse(message(txnEntry)).entries[0]).toEqual({ offset: 1, epoch: 1, ...txnEntry });
     expect(replicateMessageSchema.parse(message({ key: "a", value: "1", ifOffset: 0 })).entries[0]!.ifOffset).toBe(0);
-    expect(replicateMessageSchema.safeParse(message({ ...txnEntry, txn: { compare: [], success: [{ op: "put", key: "a", value: "{" }], failure: [] } })).success).toBe(false);
+    expect(
+      replicateMessageSchema.safeParse(message({ ...txnEntry, txn: { compare: [], success: [{ op: "put", key: "a", value: "{" }], failure: [] } })).success,
+    ).toBe(false);
     expect(replicateMessageSchema.safeParse(message({ key: "a", value: "1", ifOffset: -1 })).success).toBe(false);
   });
 });
@@ -114,7 +135,14 @@ describe("GET /kv (scan)", () => {
     const first = await call(cluster.leader.app, "/kv?prefix=user/&limit=2");
     expect(first).toEqual({
       status: 200,
-      body: { items: [{ key: "user/1", value: 6, offset: 2 }, { key: "user/10", value: 7, offset: 5 }], appliedOffset: 6, next: "user/10" },
+      body: {
+        items: [
+          { key: "user/1", value: 6, offset: 2 },
+          { key: "user/10", value: 7, offset: 5 },
+        ],
+        appliedOffset: 6,
+        next: "user/10",
+      },
     });
     const second = await call(cluster.leader.app, `/kv?prefix=user/&limit=2&after=${encodeURIComponent(first.body.next)}`);
     expect(second.body.items.map((item: { key: string }) => item.key)).toEqual(["user/2", "user/3"]);

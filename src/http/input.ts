@@ -132,11 +132,7 @@ export function bodyLimits(maxBytesFor: (c: Context) => number): { announced: Mi
 }
 
 export const integerText = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, "must be a whole number")
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+  z.string().regex(/^\d+$/, "must be a whole number").transform(Number).pipe(z.number().int().min(min).max(max));
 
 /** Query parameters of a write: `quorum` (0..followers) and `timeoutMs`. */
 export function writeQuerySchema(followerCount: number) {

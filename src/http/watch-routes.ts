@@ -54,7 +54,12 @@ export function watchRoutes(node: ServingNode): Hono {
           } else if (step.kind === "wait") {
             if (!(await waitApplied(node, cursor))) await stream.write(": keepalive\n\n");
           } else {
-            const data = step.kind === "dropped" ? { resumeFrom: step.resumeFrom } : step.kind === "compacted" ? { oldestOffset: step.oldestOffset } : { message: step.message };
+            const data =
+              step.kind === "dropped"
+                ? { resumeFrom: step.resumeFrom }
+                : step.kind === "compacted"
+                  ? { oldestOffset: step.oldestOffset }
+                  : { message: step.message };
             await stream.write(`event: ${step.kind === "refused" ? "error" : step.kind}\ndata: ${JSON.stringify(data)}\n\n`);
             return;
           }

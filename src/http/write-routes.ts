@@ -39,9 +39,7 @@ export function writeRoutes(leader: LeaderNode): Hono {
     const { value } = await showingShape('{"value": <any JSON>}', async () => parseBody(putBody, await readJson(c), "invalid_value"));
     return answer(c, key, value, c.req.valid("query"));
   });
-  app.delete(`/kv/${keyRoute}`, validateQuery, (c) =>
-    answer(c, keyFromPath(c, "/kv/", maxKeyBytes), null, c.req.valid("query")),
-  );
+  app.delete(`/kv/${keyRoute}`, validateQuery, (c) => answer(c, keyFromPath(c, "/kv/", maxKeyBytes), null, c.req.valid("query")));
   app.post("/set", validateQuery, async (c) => {
     const { key, value } = await showingShape('{"key": "<key>", "value": <any JSON>}', async () => {
       const body = await readJson(c);
@@ -60,7 +58,9 @@ export function writeRoutes(leader: LeaderNode): Hono {
 export function unsettledError(outcome: Exclude<WriteOutcome, { kind: "committed" }>, key?: string): ApiError {
   if (outcome.kind === "deposed") return deposedError(outcome.epoch);
   if (outcome.kind === "storage_unavailable") {
-    return new ApiError(503, "storage_unavailable", `the leader cannot store its log (${outcome.reason}); nothing was written, retry later`, { reason: outcome.reason });
+    return new ApiError(503, "storage_unavailable", `the leader cannot store its log (${outcome.reason}); nothing was written, retry later`, {
+      reason: outcome.reason,
+    });
   }
   if (outcome.kind === "overloaded") {
     return new ApiError(503, "overloaded", `the leader holds MAX_PENDING_WRITES (${outcome.limit}) ${outcome.bound}; nothing was written, retry later`, {

@@ -149,7 +149,8 @@ export class FollowerNode implements ServingNode {
   receiveSnapshot(chunk: SnapshotChunk, done: (reply: SnapshotReply) => void): void {
     this.#lastLeaderMessageAtMs = this.#clock.nowMs();
     const reply = this.core.receiveSnapshot(chunk);
-    if (chunk.done && reply.kind === "ok") this.#log(`installed snapshot at offset ${chunk.snapshotOffset}`, { event: "snapshot", fields: { offset: chunk.snapshotOffset, epoch: chunk.epoch } });
+    if (chunk.done && reply.kind === "ok")
+      this.#log(`installed snapshot at offset ${chunk.snapshotOffset}`, { event: "snapshot", fields: { offset: chunk.snapshotOffset, epoch: chunk.epoch } });
     this.#store(() => done(reply));
   }
 

@@ -67,7 +67,13 @@ async function post(url: string, headers: Record<string, string>, payload: unkno
 }
 
 /** `POST /internal/fence`: the follower adopts `epoch` and says where it was. */
-export async function fenceOverHttp(url: string, headers: Record<string, string>, epoch: number, leaderId: string, timeoutMs: number): Promise<FollowerPosition> {
+export async function fenceOverHttp(
+  url: string,
+  headers: Record<string, string>,
+  epoch: number,
+  leaderId: string,
+  timeoutMs: number,
+): Promise<FollowerPosition> {
   const { status, body } = await post(`${url}/internal/fence`, headers, { epoch, leaderId }, timeoutMs);
   const numbers = ["epoch", "lastOffset", "lastEntryEpoch", "appliedOffset"] as const;
   if (status !== 200 || !body || numbers.some((name) => typeof body[name] !== "number")) {

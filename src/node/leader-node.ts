@@ -246,11 +246,11 @@ export class LeaderNode implements ServingNode {
         ? { kind: "deposed", epoch: deposedBy }
         : storageUnavailable !== null
           ? { kind: "storage_unavailable", reason: storageUnavailable }
-        : !this.core.canPropose()
-          ? { kind: "overloaded", bound: "uncommitted entries", limit }
-          : this.#waiters.size >= limit
-            ? { kind: "overloaded", bound: "waiting writes", limit }
-            : null;
+          : !this.core.canPropose()
+            ? { kind: "overloaded", bound: "uncommitted entries", limit }
+            : this.#waiters.size >= limit
+              ? { kind: "overloaded", bound: "waiting writes", limit }
+              : null;
     if (refusal) {
       done(refusal);
       return null;
@@ -268,7 +268,10 @@ export class LeaderNode implements ServingNode {
       done({ kind: "deposed", epoch: deposedBy });
       return;
     }
-    this.#env.log(`write quorum ${this.core.writeQuorum} → ${quorum} requested`, { event: "config_changed", fields: { writeQuorum: quorum, from: this.core.writeQuorum } });
+    this.#env.log(`write quorum ${this.core.writeQuorum} → ${quorum} requested`, {
+      event: "config_changed",
+      fields: { writeQuorum: quorum, from: this.core.writeQuorum },
+    });
     const marker = this.core.setWriteQuorum(quorum);
     this.#afterProgress();
     if (!marker) done(null);
@@ -349,7 +352,8 @@ export class LeaderNode implements ServingNode {
   setDelay(delay: Partial<Delay>): void {
     const changed = Object.entries(delay).some(([name, value]) => this.delay[name as keyof Delay] !== value);
     Object.assign(this.delay, delay);
-    if (changed) this.#env.log(`simulated delay now U(${this.delay.minDelayMs}, ${this.delay.maxDelayMs}) ms`, { event: "config_changed", fields: { ...this.delay } });
+    if (changed)
+      this.#env.log(`simulated delay now U(${this.delay.minDelayMs}, ${this.delay.maxDelayMs}) ms`, { event: "config_changed", fields: { ...this.delay } });
   }
 
   /** Resolves a waiter already marked settled: committed, or timed out. */
@@ -374,7 +378,11 @@ export class LeaderNode implements ServingNode {
     this.applied.notify();
     if (this.core.deposedBy !== null) {
       if (!this.#deposedLogged) {
-        this.#env.log(`deposed by epoch ${this.core.deposedBy}; refusing reads and writes`, { event: "deposed", level: "warn", fields: { deposedBy: this.core.deposedBy } });
+        this.#env.log(`deposed by epoch ${this.core.deposedBy}; refusing reads and writes`, {
+          event: "deposed",
+          level: "warn",
+          fields: { deposedBy: this.core.deposedBy },
+        });
       }
       this.#deposedLogged = true;
       for (const waiter of this.#waiters.takeAll()) this.#answer(waiter, false);

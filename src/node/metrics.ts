@@ -13,9 +13,7 @@ export interface NodeObserver {
 }
 
 /** Write latency buckets, in seconds: 100 µs to 10 s, 1-2.5-5 steps. */
-export const writeDurationBoundsSeconds = [
-  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-] as const;
+export const writeDurationBoundsSeconds = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 
 const writeOutcomes = ["committed", "timeout", "deposed", "overloaded"] as const satisfies readonly WriteOutcome["kind"][];
 
@@ -52,9 +50,7 @@ export function renderMetrics(node: LeaderNode | FollowerNode, metrics: NodeMetr
   const out = new Exposition();
   const deposed = node.role === "leader" && (node as LeaderNode).core.deposedBy !== null;
   const role = deposed ? "deposed" : node.role;
-  out.family("quorumkv_role", "gauge", "1 for the role this node plays now (a deposed leader refuses reads and writes)", [
-    { labels: { role }, value: 1 },
-  ]);
+  out.family("quorumkv_role", "gauge", "1 for the role this node plays now (a deposed leader refuses reads and writes)", [{ labels: { role }, value: 1 }]);
   out.single("quorumkv_epoch", "gauge", "Epoch this node is in", node.epoch);
   out.single("quorumkv_last_offset", "gauge", "Offset of the last log entry held", node.lastOffset);
   out.single("quorumkv_commit_offset", "gauge", "Highest offset known committed", node.commitOffset);
@@ -89,7 +85,12 @@ function leaderFamilies(out: Exposition, leader: LeaderNode, metrics: NodeMetric
   out.single("quorumkv_write_quorum", "gauge", "Follower acks a write needs (WRITE_QUORUM, as changed at run time)", core.writeQuorum);
   out.single("quorumkv_uncommitted_entries", "gauge", "Log entries not yet committed (bounded by MAX_PENDING_WRITES)", core.uncommittedEntries);
   const writes = [...metrics.writeDurations];
-  out.family("quorumkv_writes_total", "counter", "Client writes answered, by outcome", writes.map(([outcome, h]) => ({ labels: { outcome }, value: h.count })));
+  out.family(
+    "quorumkv_writes_total",
+    "counter",
+    "Client writes answered, by outcome",
+    writes.map(([outcome, h]) => ({ labels: { outcome }, value: h.count })),
+  );
   out.histogram(
     "quorumkv_write_duration_seconds",
     "Time from a write's arrival at the leader to its answer, by outcome",
@@ -97,9 +98,24 @@ function leaderFamilies(out: Exposition, leader: LeaderNode, metrics: NodeMetric
   );
   const nowMs = metrics.clock.nowMs();
   const followers = core.followers.map((progress, index) => ({ progress, follower: leader.followerIds[index]! }));
-  out.family("quorumkv_follower_match_offset", "gauge", "Highest offset each follower acknowledged holding", followers.map(({ progress, follower }) => ({ labels: { follower }, value: progress.matchOffset })));
-  out.family("quorumkv_follower_lag_entries", "gauge", "Entries the leader holds beyond each follower's match offset", followers.map(({ progress, follower }) => ({ labels: { follower }, value: leader.lastOffset - progress.matchOffset })));
-  out.family("quorumkv_follower_healthy", "gauge", "1 if the follower answered lately", followers.map(({ progress, follower }) => ({ labels: { follower }, value: progress.healthy(nowMs) ? 1 : 0 })));
+  out.family(
+    "quorumkv_follower_match_offset",
+    "gauge",
+    "Highest offset each follower acknowledged holding",
+    followers.map(({ progress, follower }) => ({ labels: { follower }, value: progress.matchOffset })),
+  );
+  out.family(
+    "quorumkv_follower_lag_entries",
+    "gauge",
+    "Entries the leader holds beyond each follower's match offset",
+    followers.map(({ progress, follower }) => ({ labels: { follower }, value: leader.lastOffset - progress.matchOffset })),
+  );
+  out.family(
+    "quorumkv_follower_healthy",
+    "gauge",
+    "1 if the follower answered lately",
+    followers.map(({ progress, follower }) => ({ labels: { follower }, value: progress.healthy(nowMs) ? 1 : 0 })),
+  );
   out.family(
     "quorumkv_follower_state",
     "gauge",
@@ -122,11 +138,18 @@ function leaderFamilies(out: Exposition, leader: LeaderNode, metrics: NodeMetric
     "quorumkv_follower_last_ack_age_seconds",
     "gauge",
     "Time since each follower last answered (absent until it has)",
-    followers.filter(({ progress }) => Number.isFinite(progress.lastReplyAtMs)).map(({ progress, follower }) => ({ labels: { follower }, value: (nowMs - progress.lastReplyAtMs) / 1000 })),
+    followers
+      .filter(({ progress }) => Number.isFinite(progress.lastReplyAtMs))
+      .map(({ progress, follower }) => ({ labels: { follower }, value: (nowMs - progress.lastReplyAtMs) / 1000 })),
   );
 }
 
 function followerFamilies(out: Exposition, follower: FollowerNode): void {
   out.single("quorumkv_snapshots_installed_total", "counter", "Snapshots installed from a leader", follower.core.snapshotsInstalled);
-  out.single("quorumkv_diverged", "gauge", "1 while this follower holds writes the leader does not (refusing reads until repaired)", follower.core.diverged ? 1 : 0);
+  out.single(
+    "quorumkv_diverged",
+    "gauge",
+    "1 while this follower holds writes the leader does not (refusing reads until repaired)",
+    follower.core.diverged ? 1 : 0,
+  );
 }

@@ -47,7 +47,9 @@ test("when the chosen follower's data does not arrive, recovery takes the next m
   const recovery = await recover(3, lines);
   expect(recovery.recovered?.from).toBe(urls[1]);
   expect(recovery.recovered?.state.appliedOffset).toBe(2);
-  expect(lines[0]).toBe(`recovery: fetching the data of ${urls[0]} failed (${urls[0]}/internal/recover sent nothing for 2000 ms); trying the next most advanced`);
+  expect(lines[0]).toBe(
+    `recovery: fetching the data of ${urls[0]} failed (${urls[0]}/internal/recover sent nothing for 2000 ms); trying the next most advanced`,
+  );
 });
 
 test("recovery gives up after its rounds when too few followers answer, having said why", async () => {

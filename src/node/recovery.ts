@@ -73,11 +73,14 @@ export function runRecovery(
       positions = answers.filter((answer) => answer !== null);
       const step = core.afterRound(positions, env.clock.nowMs() - startedMs, timings.asyncWaitMs);
       if (step.kind === "fetch" && positions.length < core.needed) {
-        env.log(`recovery: only ${positions.length} of ${followerUrls.length} followers answered; in asynchronous mode the others' unreplicated writes may be lost`, {
-          event: "recovery",
-          level: "warn",
-          fields: { step: "partial", answered: positions.length, followers: followerUrls.length },
-        });
+        env.log(
+          `recovery: only ${positions.length} of ${followerUrls.length} followers answered; in asynchronous mode the others' unreplicated writes may be lost`,
+          {
+            event: "recovery",
+            level: "warn",
+            fields: { step: "partial", answered: positions.length, followers: followerUrls.length },
+          },
+        );
       }
       run(step);
     };
@@ -105,7 +108,8 @@ export function runRecovery(
       case "retry": {
         // The first round that waits says why, then every tenth; another reason is said at once.
         const waiting = step.reason.startsWith("waiting");
-        if (!waiting || step.reason !== lastReason || waitingRounds % waitingLogEveryRounds === 0) env.log(`recovery: ${step.reason}`, { event: "recovery", fields: { step: "retry", reason: step.reason } });
+        if (!waiting || step.reason !== lastReason || waitingRounds % waitingLogEveryRounds === 0)
+          env.log(`recovery: ${step.reason}`, { event: "recovery", fields: { step: "retry", reason: step.reason } });
         waitingRounds = waiting ? waitingRounds + 1 : 0;
         lastReason = step.reason;
         env.timers.after(timings.positionRetryMs, () => run(core.poll()));
@@ -124,7 +128,11 @@ export function runRecovery(
               answer instanceof TransportError
                 ? `fetching the data of ${step.from.url} failed (${answer.message})`
                 : `the data of ${step.from.url} no longer reaches the position it reported (${step.from.lastOffset}, epoch ${step.from.lastEntryEpoch})`;
-            env.log(`recovery: ${why}; trying the next most advanced`, { event: "recovery", level: "warn", fields: { step: "fetch_failed", from: step.from.url } });
+            env.log(`recovery: ${why}; trying the next most advanced`, {
+              event: "recovery",
+              level: "warn",
+              fields: { step: "fetch_failed", from: step.from.url },
+            });
           }
           run(next);
         });
@@ -155,7 +163,13 @@ export function runRecovery(
 
 function positionOf(data: RecoveryData): FollowerPosition {
   const last = data.entries.at(-1);
-  return { url: ownUrl, epoch: data.epoch, lastOffset: last?.offset ?? data.appliedOffset, lastEntryEpoch: last?.epoch ?? data.appliedEpoch, appliedOffset: data.appliedOffset };
+  return {
+    url: ownUrl,
+    epoch: data.epoch,
+    lastOffset: last?.offset ?? data.appliedOffset,
+    lastEntryEpoch: last?.epoch ?? data.appliedEpoch,
+    appliedOffset: data.appliedOffset,
+  };
 }
 
 /** `runRecovery` as a Promise: a leader listens only once it has recovered (rejects with RecoveryFailed). */

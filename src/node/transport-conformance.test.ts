@@ -44,5 +44,11 @@ function servedFollower(newTransport: (token: string) => Transport) {
   };
 }
 
-transportConformance("WebSocket stream (TRANSPORT=websocket)", servedFollower((clusterToken) => new StreamTransport(clusterToken)));
-transportConformance("HTTP (TRANSPORT=http)", servedFollower((clusterToken) => new HttpTransport(clusterToken)));
+transportConformance(
+  "WebSocket stream (TRANSPORT=websocket)",
+  servedFollower((clusterToken) => new StreamTransport(clusterToken)),
+);
+transportConformance(
+  "HTTP (TRANSPORT=http)",
+  servedFollower((clusterToken) => new HttpTransport(clusterToken)),
+);

@@ -47,9 +47,17 @@ export function forge(rng: Random, position: FollowerPosition, maxKeyBytes: numb
     case 2:
       return { kind: "replicate", what: "an entry at offset 2^53 - 1", message: message(farOffset - 1, "k") };
     case 3:
-      return { kind: "replicate", what: "an entry whose key no client could write", message: message(position.lastOffset, rng.pick(["..", ".", "a\u0000b", "x".repeat(maxKeyBytes + 1)])) };
+      return {
+        kind: "replicate",
+        what: "an entry whose key no client could write",
+        message: message(position.lastOffset, rng.pick(["..", ".", "a\u0000b", "x".repeat(maxKeyBytes + 1)])),
+      };
     case 4:
-      return { kind: "replicate", what: `an epoch ${constants.epochJumpMax + 1} above the follower's`, message: message(position.lastOffset, "k", position.epoch + constants.epochJumpMax + 1) };
+      return {
+        kind: "replicate",
+        what: `an epoch ${constants.epochJumpMax + 1} above the follower's`,
+        message: message(position.lastOffset, "k", position.epoch + constants.epochJumpMax + 1),
+      };
     default:
       return {
         kind: "snapshot",

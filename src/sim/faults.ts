@@ -228,8 +228,10 @@ export class FaultInjector {
         return;
       }
       const label = `${follower.name} ← deposed ${formatMessage(message)}`;
-      follower.handle<ReplicateReply>(label, (node, reply) => node.replicate(message, reply), (answer) =>
-        context.log(`${label}: ${isFailure(answer) ? answer.failure : formatReply(answer)}, nobody listens`),
+      follower.handle<ReplicateReply>(
+        label,
+        (node, reply) => node.replicate(message, reply),
+        (answer) => context.log(`${label}: ${isFailure(answer) ? answer.failure : formatReply(answer)}, nobody listens`),
       );
     });
   }

@@ -37,7 +37,10 @@ export function checkDurability(committed: readonly Entry[], acked: readonly Ack
     }
     for (const key of entry.txn ? txnKeys(entry.txn) : [entry.key]) touched.set(key, write);
   }
-  const replays = replayAt(committed, nodes.map((node) => node.appliedOffset));
+  const replays = replayAt(
+    committed,
+    nodes.map((node) => node.appliedOffset),
+  );
   for (const node of nodes) {
     const expected = replays.get(Math.min(node.appliedOffset, committed.length))!;
     for (const [key, write] of touched) {

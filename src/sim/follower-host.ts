@@ -184,7 +184,9 @@ export class FollowerHost {
     this.#watchedState = this.core.state;
     this.hooks.watch(this, this.#watchedState);
     this.down = false;
-    this.context.log(`${this.name} restart from its disk (incarnation ${this.incarnation}, log to ${this.core.lastOffset}, applied ${this.core.appliedOffset})`);
+    this.context.log(
+      `${this.name} restart from its disk (incarnation ${this.incarnation}, log to ${this.core.lastOffset}, applied ${this.core.appliedOffset})`,
+    );
   }
 
   pause(): void {

@@ -318,7 +318,8 @@ export class InvariantChecker implements LeaderHostObserver {
       this.report("log-prefix", `${node} restored a state at ${offset} with ${key} = ${show(got)}, the committed history gives ${show(want)}`);
     }
     const epoch = offset === 0 ? 0 : this.committed[offset - 1]!.epoch;
-    if (state.appliedEpoch !== epoch) this.report("log-prefix", `${node} restored a state at ${offset} of epoch ${state.appliedEpoch}, the committed entry there is of epoch ${epoch}`);
+    if (state.appliedEpoch !== epoch)
+      this.report("log-prefix", `${node} restored a state at ${offset} of epoch ${state.appliedEpoch}, the committed entry there is of epoch ${epoch}`);
   }
 
   #compareWithCommitted(node: string, entry: Entry): void {

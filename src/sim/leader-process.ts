@@ -99,7 +99,14 @@ export class LeaderProcess {
       this.name,
       this.followers.map((follower) => follower.name),
       context.scenario.writeQuorum,
-      { clock: context.clock, timers: this.#timers, transport: this.transport, log: (line) => context.log(`${this.name}: ${line}`), timings: context.scenario.timings, policy: this.build.policy },
+      {
+        clock: context.clock,
+        timers: this.#timers,
+        transport: this.transport,
+        log: (line) => context.log(`${this.name}: ${line}`),
+        timings: context.scenario.timings,
+        policy: this.build.policy,
+      },
       (recovery) => {
         this.#recovery = null;
         if (recovery instanceof RecoveryFailed) {
@@ -156,7 +163,13 @@ export class LeaderProcess {
   }
 
   /** A client write; `condition` makes it a conditional write (ifOffset) or a transaction (key "", no value). */
-  write(key: string, value: string | null, quorum: number | undefined, done: (outcome: ClientWriteOutcome) => void, condition?: WriteOptions["condition"]): void {
+  write(
+    key: string,
+    value: string | null,
+    quorum: number | undefined,
+    done: (outcome: ClientWriteOutcome) => void,
+    condition?: WriteOptions["condition"],
+  ): void {
     const node = this.node!;
     let offset = 0;
     const lose = () => done({ kind: "lost", offset });
@@ -166,14 +179,16 @@ export class LeaderProcess {
       if (outcome.kind === "deposed" || outcome.kind === "overloaded" || outcome.kind === "storage_unavailable") {
         this.context.log(`${this.name} refuses write ${key}: ${outcome.kind}`);
       } else {
-        if (outcome.kind === "committed") this.observer.beforeAck(this, { key, value, offset: outcome.offset, required: outcome.required, ...(condition ? { condition } : {}) });
+        if (outcome.kind === "committed")
+          this.observer.beforeAck(this, { key, value, offset: outcome.offset, required: outcome.required, ...(condition ? { condition } : {}) });
         this.context.log(`${this.name} ${outcome.kind === "committed" ? "ack" : "timeout"} ${outcome.offset} ${key} acks=${outcome.acks}/${outcome.required}`);
       }
       done(outcome);
     });
     if (proposed === null) return;
     offset = proposed;
-    if (this.#unanswered.has(lose)) this.context.log(`${this.name} propose ${offset} ${key}=${value ?? "(delete)"} quorum=${Math.max(quorum ?? 0, node.core.writeQuorum)}`);
+    if (this.#unanswered.has(lose))
+      this.context.log(`${this.name} propose ${offset} ${key}=${value ?? "(delete)"} quorum=${Math.max(quorum ?? 0, node.core.writeQuorum)}`);
   }
 
   /** A client read, as GET /kv/:key serves it (src/node/read.ts). */

@@ -77,13 +77,26 @@ function runMany(start: number, count: number): boolean {
   let snapshots = 0;
   let outsideContract = 0;
   let withLeaderFaults = 0;
-  const injected = { crashes: 0, partitions: 0, oneWayPartitions: 0, pauses: 0, deposedMessages: 0, quorumChanges: 0, clockSteps: 0, adversarialMessages: 0, dropped: 0, duplicated: 0, slowed: 0 };
+  const injected = {
+    crashes: 0,
+    partitions: 0,
+    oneWayPartitions: 0,
+    pauses: 0,
+    deposedMessages: 0,
+    quorumChanges: 0,
+    clockSteps: 0,
+    adversarialMessages: 0,
+    dropped: 0,
+    duplicated: 0,
+    slowed: 0,
+  };
   const leader = { leaderCrashes: 0, leaderDeposals: 0, recoveries: 0, takeovers: 0 };
   for (let seed = start; seed < start + count; seed++) {
     const result = runSimulation({ ...base, seed });
     events += result.events;
     snapshots += result.snapshotsInstalled;
-    for (const key of ["crashes", "partitions", "oneWayPartitions", "pauses", "deposedMessages", "quorumChanges", "clockSteps", "adversarialMessages"] as const) injected[key] += result.faults[key];
+    for (const key of ["crashes", "partitions", "oneWayPartitions", "pauses", "deposedMessages", "quorumChanges", "clockSteps", "adversarialMessages"] as const)
+      injected[key] += result.faults[key];
     for (const key of ["dropped", "duplicated", "slowed"] as const) injected[key] += result.network[key];
     for (const key of Object.keys(leader) as (keyof typeof leader)[]) leader[key] += result.leader[key];
     if (result.scenario.leaderFaults > 0) withLeaderFaults++;
@@ -94,9 +107,14 @@ function runMany(start: number, count: number): boolean {
     printViolations(result);
   }
   const seconds = (performance.now() - startedMs) / 1000;
-  const show = (totals: Record<string, number>) => Object.entries(totals).map(([name, total]) => `${name}=${total}`).join(" ");
+  const show = (totals: Record<string, number>) =>
+    Object.entries(totals)
+      .map(([name, total]) => `${name}=${total}`)
+      .join(" ");
   console.log(`faults injected: ${show(injected)}; snapshots installed: ${snapshots}`);
-  console.log(`leader processes: ${show(leader)} in ${withLeaderFaults} seeds with leader faults; outside the contract (a corrupt record lost synced entries): ${outsideContract}`);
+  console.log(
+    `leader processes: ${show(leader)} in ${withLeaderFaults} seeds with leader faults; outside the contract (a corrupt record lost synced entries): ${outsideContract}`,
+  );
   console.log(
     `${count} seeds (${start}…${start + count - 1}), ${failures} failed, ${events} events in ${seconds.toFixed(2)}s: ` +
       `${(count / seconds).toFixed(1)} seeds/s, ${Math.round(events / seconds)} events/s`,

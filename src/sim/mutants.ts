@@ -11,14 +11,7 @@ import {
   GapIgnoringFollower,
   SnapshotTruncatingFollower,
 } from "./mutant-followers.ts";
-import {
-  CoalescingLeader,
-  NoCatchUpLeader,
-  NoReadBarrierLeader,
-  OneShortLeader,
-  ReadCachingLeader,
-  UnconfirmedReadLeader,
-} from "./mutant-leaders.ts";
+import { CoalescingLeader, NoCatchUpLeader, NoReadBarrierLeader, OneShortLeader, ReadCachingLeader, UnconfirmedReadLeader } from "./mutant-leaders.ts";
 
 /**
  * A deliberately broken variant of the production code, and the invariant the simulator must see

@@ -29,14 +29,24 @@ export class SimTransport implements Transport {
   ) {}
 
   replicate(url: string, message: ReplicateMessage, timeoutMs: number, done: Answer<TransportReply<ReplicateReply>>): void {
-    this.#call(url, formatMessage(message), timeoutMs, done, (node, reply) => node.replicate(message, (r) => reply({ reply: r })), (answer) =>
-      formatReply(answer.reply),
+    this.#call(
+      url,
+      formatMessage(message),
+      timeoutMs,
+      done,
+      (node, reply) => node.replicate(message, (r) => reply({ reply: r })),
+      (answer) => formatReply(answer.reply),
     );
   }
 
   snapshot(url: string, chunk: SnapshotChunk, timeoutMs: number, done: Answer<TransportReply<SnapshotReply>>): void {
-    this.#call(url, formatChunk(chunk), timeoutMs, done, (node, reply) => node.receiveSnapshot(chunk, (r) => reply({ reply: r })), (answer) =>
-      formatReply(answer.reply),
+    this.#call(
+      url,
+      formatChunk(chunk),
+      timeoutMs,
+      done,
+      (node, reply) => node.receiveSnapshot(chunk, (r) => reply({ reply: r })),
+      (answer) => formatReply(answer.reply),
     );
   }
 
@@ -50,14 +60,21 @@ export class SimTransport implements Transport {
         if (!(answer instanceof TransportError)) this.heldAtFence.set(url, { held: answer.held, incarnation: answer.incarnation });
         done(answer instanceof TransportError ? answer : answer.position);
       },
-      (node, reply) => node.fence(epoch, leaderId, (position) => reply({ position: { ...position, url }, held: follower.held(), incarnation: follower.incarnation })),
-      ({ position }) => `e${position.epoch} last=${position.lastOffset} (e${position.lastEntryEpoch}) applied=${position.appliedOffset}, now e${follower.core.epoch}`,
+      (node, reply) =>
+        node.fence(epoch, leaderId, (position) => reply({ position: { ...position, url }, held: follower.held(), incarnation: follower.incarnation })),
+      ({ position }) =>
+        `e${position.epoch} last=${position.lastOffset} (e${position.lastEntryEpoch}) applied=${position.appliedOffset}, now e${follower.core.epoch}`,
     );
   }
 
   recover(url: string, timeoutMs: number, done: Answer<RecoveryData>): void {
-    this.#call(url, "recover", timeoutMs, done, (node, reply) => reply(node.recoveryData()), (data) =>
-      `applied=${data.appliedOffset} (e${data.appliedEpoch}) + ${data.entries.length} entries`,
+    this.#call(
+      url,
+      "recover",
+      timeoutMs,
+      done,
+      (node, reply) => reply(node.recoveryData()),
+      (data) => `applied=${data.appliedOffset} (e${data.appliedEpoch}) + ${data.entries.length} entries`,
     );
   }
 

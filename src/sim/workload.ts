@@ -155,33 +155,44 @@ export class Workload {
         return;
       }
       this.stats.writes++;
-      leader.write(key, value, quorum, (outcome) =>
-        this.#clientHop(() => {
-          if (outcome.kind === "deposed" || outcome.kind === "overloaded" || outcome.kind === "storage_unavailable") {
-            // 421 or 503 overloaded: refused before anything was appended, as if no leader served.
-            this.stats.writes--;
-            this.#writesIssued--;
-            this.#refused(client, `write ${key} (deposed leader)`, then);
-            return;
-          }
-          const committed = outcome.kind === "committed";
-          if (committed) this.stats.committed++;
-          else if (outcome.kind === "timeout") this.stats.timedOut++;
-          else this.stats.lost++;
-          const responseUs = committed ? context.nowUs : Number.POSITIVE_INFINITY;
-          if (!cas) {
-            context.log(`c${client} ← ${leader.name} write ${key} ${outcome.kind} at ${outcome.offset}`);
-            this.#record(key, { kind: "write", value, invokeUs, responseUs });
-          } else {
-            const decided = committed ? outcome.decided : undefined;
-            const succeeded = decided === undefined ? undefined : decided.kind === "txn" ? decided.succeeded : decided.kind === "written";
-            if (succeeded !== undefined) this.stats[succeeded ? "casApplied" : "casFailed"]++;
-            context.log(`c${client} ← ${leader.name} ${cas.what} ${outcome.kind}${succeeded === false ? " (condition failed)" : ""} at ${outcome.offset}`);
-            const { record } = cas;
-            this.#record(record.key, { kind: "cas", expected: record.expected, value: record.value, invokeUs, responseUs, ...(succeeded === undefined ? {} : { succeeded }) });
-          }
-          then();
-        }),
+      leader.write(
+        key,
+        value,
+        quorum,
+        (outcome) =>
+          this.#clientHop(() => {
+            if (outcome.kind === "deposed" || outcome.kind === "overloaded" || outcome.kind === "storage_unavailable") {
+              // 421 or 503 overloaded: refused before anything was appended, as if no leader served.
+              this.stats.writes--;
+              this.#writesIssued--;
+              this.#refused(client, `write ${key} (deposed leader)`, then);
+              return;
+            }
+            const committed = outcome.kind === "committed";
+            if (committed) this.stats.committed++;
+            else if (outcome.kind === "timeout") this.stats.timedOut++;
+            else this.stats.lost++;
+            const responseUs = committed ? context.nowUs : Number.POSITIVE_INFINITY;
+            if (!cas) {
+              context.log(`c${client} ← ${leader.name} write ${key} ${outcome.kind} at ${outcome.offset}`);
+              this.#record(key, { kind: "write", value, invokeUs, responseUs });
+            } else {
+              const decided = committed ? outcome.decided : undefined;
+              const succeeded = decided === undefined ? undefined : decided.kind === "txn" ? decided.succeeded : decided.kind === "written";
+              if (succeeded !== undefined) this.stats[succeeded ? "casApplied" : "casFailed"]++;
+              context.log(`c${client} ← ${leader.name} ${cas.what} ${outcome.kind}${succeeded === false ? " (condition failed)" : ""} at ${outcome.offset}`);
+              const { record } = cas;
+              this.#record(record.key, {
+                kind: "cas",
+                expected: record.expected,
+                value: record.value,
+                invokeUs,
+                responseUs,
+                ...(succeeded === undefined ? {} : { succeeded }),
+              });
+            }
+            then();
+          }),
         cas?.condition,
       );
     });

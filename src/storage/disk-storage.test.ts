@@ -72,7 +72,14 @@ describe("start-up checks on real files", () => {
   test("a corrupt snapshot: the node refuses to start, naming the file and the offset", async () => {
     const disk = openDisk("fsync");
     disk.storage.appendEntries([entry(1), entry(2)]);
-    disk.storage.saveSnapshot({ offset: 2, epoch: 1, pairs: [["k1", "1", 1], ["k2", "2", 2]] });
+    disk.storage.saveSnapshot({
+      offset: 2,
+      epoch: 1,
+      pairs: [
+        ["k1", "1", 1],
+        ["k2", "2", 2],
+      ],
+    });
     await synced(disk.storage);
     disk.storage.close();
     const path = join(disk.dir, "snapshot");

@@ -56,7 +56,9 @@ export function loadDir(dir: string, log: (line: string) => void): Loaded {
   if (misplaced !== null) goodBytes = misplaced;
   if (goodBytes < bytes.length) {
     const kind = misplaced !== null ? "a record out of sequence" : bad?.kind === "torn" ? "a torn record at the end" : "a corrupt record";
-    log(`storage: ${logPath} byte ${goodBytes}: ${kind}; the log is cut there (${bytes.length - goodBytes} bytes dropped), the leader sends what followed again`);
+    log(
+      `storage: ${logPath} byte ${goodBytes}: ${kind}; the log is cut there (${bytes.length - goodBytes} bytes dropped), the leader sends what followed again`,
+    );
     truncateSync(logPath, goodBytes);
   }
   return { epoch, snapshot, entries, logBytes: goodBytes, snapshotBytes };
@@ -66,7 +68,10 @@ function loadEpoch(path: string): number {
   if (!existsSync(path)) return 0;
   const { records, bad } = decodeRecords(readFileSync(path));
   const record = records[0] as { epoch?: unknown } | undefined;
-  if (bad || typeof record?.epoch !== "number") throw new StorageCorrupt(`${path} byte ${bad?.byteOffset ?? 0}: the epoch promise does not check; restore the directory or start this node empty (it then rejoins from the leader)`);
+  if (bad || typeof record?.epoch !== "number")
+    throw new StorageCorrupt(
+      `${path} byte ${bad?.byteOffset ?? 0}: the epoch promise does not check; restore the directory or start this node empty (it then rejoins from the leader)`,
+    );
   return record.epoch;
 }
 
@@ -77,7 +82,9 @@ function loadSnapshot(path: string): { snapshot: StoredData["snapshot"]; snapsho
   const head = records[0] as { offset?: unknown; epoch?: unknown } | undefined;
   const end = records.at(-1) as { end?: unknown } | undefined;
   if (bad || typeof head?.offset !== "number" || typeof head.epoch !== "number" || typeof end?.end !== "number") {
-    throw new StorageCorrupt(`${path} byte ${bad?.byteOffset ?? bytes.length}: the snapshot does not check; restore the directory or start this node empty (it then rejoins from the leader)`);
+    throw new StorageCorrupt(
+      `${path} byte ${bad?.byteOffset ?? bytes.length}: the snapshot does not check; restore the directory or start this node empty (it then rejoins from the leader)`,
+    );
   }
   const pairs: SnapshotPair[] = [];
   for (const record of records.slice(1, -1) as { pairs: SnapshotPair[] }[]) for (const pair of record.pairs) pairs.push(pair);

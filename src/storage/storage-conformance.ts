@@ -55,11 +55,25 @@ export function storageConformance(open: () => StorageUnderTest): void {
   test("a snapshot replaces the entries up to it; those after it stay", async () => {
     const { storage, reopen } = open();
     storage.appendEntries(entries(1, 10));
-    storage.saveSnapshot({ offset: 8, epoch: 1, pairs: [["a", "1", 3], ["b", "2", 8]] });
+    storage.saveSnapshot({
+      offset: 8,
+      epoch: 1,
+      pairs: [
+        ["a", "1", 3],
+        ["b", "2", 8],
+      ],
+    });
     storage.appendEntries(entries(11, 12));
     await synced(storage);
     const data = reopen();
-    expect(data.snapshot).toEqual({ offset: 8, epoch: 1, pairs: [["a", "1", 3], ["b", "2", 8]] });
+    expect(data.snapshot).toEqual({
+      offset: 8,
+      epoch: 1,
+      pairs: [
+        ["a", "1", 3],
+        ["b", "2", 8],
+      ],
+    });
     expect(data.entries).toEqual([...entries(9, 12)]);
   });
 
@@ -81,7 +95,14 @@ export function storageConformance(open: () => StorageUnderTest): void {
     const all: Promise<void>[] = [];
     for (let index = 1; index <= 50; index++) {
       storage.appendEntries([entry(index)]);
-      all.push(new Promise((resolve) => storage.sync(() => { calls.push(index); resolve(); })));
+      all.push(
+        new Promise((resolve) =>
+          storage.sync(() => {
+            calls.push(index);
+            resolve();
+          }),
+        ),
+      );
     }
     await Promise.all(all);
     expect(calls).toEqual(entries(1, 50).map((e) => e.offset));
@@ -92,8 +113,18 @@ export function storageConformance(open: () => StorageUnderTest): void {
     const { storage, reopen } = open();
     const order: string[] = [];
     storage.appendEntries([entry(1)]);
-    const first = new Promise<void>((resolve) => storage.sync(() => { order.push("entries"); resolve(); }));
-    const second = new Promise<void>((resolve) => storage.sync(() => { order.push("heartbeat"); resolve(); }));
+    const first = new Promise<void>((resolve) =>
+      storage.sync(() => {
+        order.push("entries");
+        resolve();
+      }),
+    );
+    const second = new Promise<void>((resolve) =>
+      storage.sync(() => {
+        order.push("heartbeat");
+        resolve();
+      }),
+    );
     await Promise.all([first, second]);
     expect(order).toEqual(["entries", "heartbeat"]);
     expect(reopen().entries).toEqual([entry(1)]);

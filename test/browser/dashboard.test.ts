@@ -13,7 +13,16 @@ import { http, waitFor } from "../helpers.ts";
  */
 
 const executablePath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const chromiumArgs = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"];
+const chromiumArgs = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-quic",
+];
 
 let cluster: Cluster;
 let userDataDir: string;
@@ -104,7 +113,11 @@ describe("the dashboard at GET / in Chromium", () => {
     // The followers it last heard of stay on screen while the leader is gone.
     expect(await page.locator("tr[data-node]").count()).toBe(6);
     await cluster.leader.start();
-    await onScreen("the restarted leader healthy, in a newer epoch", async () => (await health("leader")) === "healthy" && (await cell("leader", "epoch")) > epoch, 10_000);
+    await onScreen(
+      "the restarted leader healthy, in a newer epoch",
+      async () => (await health("leader")) === "healthy" && (await cell("leader", "epoch")) > epoch,
+      10_000,
+    );
     expect(consoleErrors).toEqual([]);
   });
 });

@@ -46,7 +46,12 @@ test("scan pages, txn from stdin, watch from an offset, status and check", async
   for (let i = 0; i < 5; i++) expect((await kv(["put", `scan/${i}`, String(i)])).code).toBe(0);
   const scan = await kv(["scan", "--prefix", "scan/", "--limit", "2", "--all"]);
   expect(scan.code).toBe(0);
-  expect(scan.stdout.split("\n").filter(Boolean).map((line) => line.split("\t")[0])).toEqual(["scan/0", "scan/1", "scan/2", "scan/3", "scan/4"]);
+  expect(
+    scan.stdout
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => line.split("\t")[0]),
+  ).toEqual(["scan/0", "scan/1", "scan/2", "scan/3", "scan/4"]);
   const txn = JSON.stringify({ compare: [{ key: "scan/0", offset: 0 }], success: [], failure: [{ op: "get", key: "scan/0" }] });
   const failed = await kv(["txn"], txn);
   expect(failed.code).toBe(1);
@@ -56,7 +61,12 @@ test("scan pages, txn from stdin, watch from an offset, status and check", async
   expect(JSON.parse(succeeded.stdout)).toMatchObject({ succeeded: true, results: [{ op: "put", key: "scan/5" }] });
   const watch = await kv(["watch", "--prefix", "scan/", "--from-offset", "1", "--count", "3", "--json"]);
   expect(watch.code).toBe(0);
-  expect(watch.stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line).key)).toEqual(["scan/0", "scan/1", "scan/2"]);
+  expect(
+    watch.stdout
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line).key),
+  ).toEqual(["scan/0", "scan/1", "scan/2"]);
   const status = await kv(["status"]);
   expect(status).toMatchObject({ code: 0 });
   expect(status.stdout).toContain("follower");

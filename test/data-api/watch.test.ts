@@ -30,7 +30,12 @@ test("a watcher on a follower gets every committed change from fromOffset in ord
   await cluster.leader.app.request("/kv/a", { method: "DELETE" });
   await cluster.leader.app.request(
     "/txn",
-    jsonRequest("POST", { success: [{ op: "put", key: "c", value: 3 }, { op: "put", key: "skip/d", value: 4 }] }),
+    jsonRequest("POST", {
+      success: [
+        { op: "put", key: "c", value: 3 },
+        { op: "put", key: "skip/d", value: 4 },
+      ],
+    }),
   );
   const follower = cluster.followers[1]!.app;
   const seen = events(follower, "/watch?fromOffset=1", 5);
@@ -76,7 +81,13 @@ test("410 compacted when the node no longer holds fromOffset; bad parameters are
 });
 
 test("formatChanges: one event per change, the id only on the last change of an offset", () => {
-  expect(formatChanges([{ key: "a", value: "1", offset: 7 }, { key: "b", value: null, offset: 7 }, { key: "c", value: '"x"', offset: 8 }])).toBe(
+  expect(
+    formatChanges([
+      { key: "a", value: "1", offset: 7 },
+      { key: "b", value: null, offset: 7 },
+      { key: "c", value: '"x"', offset: 8 },
+    ]),
+  ).toBe(
     'event: change\ndata: {"key":"a","value":1,"offset":7}\n\n' +
       'event: change\ndata: {"key":"b","deleted":true,"offset":7}\nid: 7\n\n' +
       'event: change\ndata: {"key":"c","value":"x","offset":8}\nid: 8\n\n',

@@ -24,7 +24,14 @@ afterEach(async () => {
 const statusOf = async (url: string) => (await http(`${url}/status`)).body;
 
 test("a returning follower with writes the new leader lacks is diverged, serves none of them, and is repaired by snapshot", async () => {
-  cluster = await startCluster({ followers: 5, writeQuorum: 0, minDelayMs: 0, maxDelayMs: 1, startTimeoutMs: 60_000, output: { logDir: mkdtempSync(join(tmpdir(), "quorumkv-diverged-")) } });
+  cluster = await startCluster({
+    followers: 5,
+    writeQuorum: 0,
+    minDelayMs: 0,
+    maxDelayMs: 1,
+    startTimeoutMs: 60_000,
+    output: { logDir: mkdtempSync(join(tmpdir(), "quorumkv-diverged-")) },
+  });
   const { leader, followers } = cluster;
   const first = await http(`${leader.url}/kv/before`, { method: "PUT", json: { value: 0 } });
   expect(first.status).toBe(200);
@@ -95,7 +102,10 @@ test("a diverged follower answers every read 503 stale_read (reason diverged) un
     expect([answer.status, await answer.json()]).toEqual([503, expect.objectContaining({ error: "stale_read", reason: "diverged" })]);
   }
   expect(node.status()).toMatchObject({ diverged: true });
-  node.receiveSnapshot({ epoch: 2, leaderId: "L2", snapshotOffset: 1, snapshotEpoch: 2, chunk: 0, pairs: [["k", '"new"', 1]], done: true, commitOffset: 1 }, () => {});
+  node.receiveSnapshot(
+    { epoch: 2, leaderId: "L2", snapshotOffset: 1, snapshotEpoch: 2, chunk: 0, pairs: [["k", '"new"', 1]], done: true, commitOffset: 1 },
+    () => {},
+  );
   const answer = await app.request("/kv/k?minOffset=1");
   expect([answer.status, await answer.json()]).toEqual([200, { key: "k", value: "new", offset: 1 }]);
   node.stop();

@@ -46,7 +46,16 @@ test("fences, replicate messages and snapshots no honest peer sends are refused,
     [
       "a snapshot at 2^53 - 1",
       "/internal/snapshot",
-      { epoch: 1, leaderId: "L", snapshotOffset: Number.MAX_SAFE_INTEGER, snapshotEpoch: 1, chunk: 0, pairs: [], done: true, commitOffset: Number.MAX_SAFE_INTEGER },
+      {
+        epoch: 1,
+        leaderId: "L",
+        snapshotOffset: Number.MAX_SAFE_INTEGER,
+        snapshotEpoch: 1,
+        chunk: 0,
+        pairs: [],
+        done: true,
+        commitOffset: Number.MAX_SAFE_INTEGER,
+      },
     ],
     [
       "a snapshot beyond its commit",

@@ -37,7 +37,14 @@ const step = fc.oneof(
     compare: fc.array(fc.record({ key, offset: offsetGuess }), { maxLength: 3 }),
     success: fc.array(op, { maxLength: 4 }),
     failure: fc.array(op, { maxLength: 4 }),
-    junk: fc.option(fc.oneof(junkOp.map((j) => ({ success: [j] })), fc.constant({ extra: 1 }), fc.constant({ success: Array(txnOpsMax + 1).fill({ op: "get", key: "a" }) })), { freq: 5 }),
+    junk: fc.option(
+      fc.oneof(
+        junkOp.map((j) => ({ success: [j] })),
+        fc.constant({ extra: 1 }),
+        fc.constant({ success: Array(txnOpsMax + 1).fill({ op: "get", key: "a" }) }),
+      ),
+      { freq: 5 },
+    ),
   }),
   fc.record({
     kind: fc.constant("scan" as const),
@@ -84,7 +91,10 @@ test("fuzzing the data API in process: conditions, transactions and scans agree 
             decided++;
             const current = model.get(s.key)?.offset ?? 0;
             if (current !== Number(ifOffset)) {
-              expect({ status: answer.status, body: answer.body }).toMatchObject({ status: 412, body: { error: "precondition_failed", key: s.key, offset: current } });
+              expect({ status: answer.status, body: answer.body }).toMatchObject({
+                status: 412,
+                body: { error: "precondition_failed", key: s.key, offset: current },
+              });
             } else {
               expect(answer).toMatchObject({ status: 200, body: { offset } });
               if (s.method === "PUT") model.set(s.key, { value: s.value, offset });
@@ -92,7 +102,11 @@ test("fuzzing the data API in process: conditions, transactions and scans agree 
             }
           } else if (s.kind === "txn") {
             const compare = s.compare.map((c) => ({ key: c.key, offset: resolve(c.offset, model, c.key) }));
-            const body = s.junk ?? { compare: compare.map((c) => ({ key: c.key, offset: isOffset(c.offset) ? Number(c.offset) : c.offset })), success: s.success, failure: s.failure };
+            const body = s.junk ?? {
+              compare: compare.map((c) => ({ key: c.key, offset: isOffset(c.offset) ? Number(c.offset) : c.offset })),
+              success: s.success,
+              failure: s.failure,
+            };
             const answer = await call(cluster.leader.app, "/txn", { method: "POST", body: JSON.stringify(body) });
             if (s.junk || !compare.every((c) => isOffset(c.offset))) {
               expect(answer.body.error).toBe("invalid_txn");
@@ -138,7 +152,12 @@ test("fuzzing the data API in process: conditions, transactions and scans agree 
           expect(cluster.leader.node.lastOffset).toBe(offset);
         }
         const leader = cluster.leader.node;
-        await waitFor("followers apply the leader's commit", () => cluster.followers.every((f) => f.node.state.appliedOffset === leader.commitOffset), 10_000, 1);
+        await waitFor(
+          "followers apply the leader's commit",
+          () => cluster.followers.every((f) => f.node.state.appliedOffset === leader.commitOffset),
+          10_000,
+          1,
+        );
         const expected = [...model].map(([k, stored]) => [k, JSON.stringify(stored.value), stored.offset]).sort();
         for (const node of [leader, ...cluster.followers.map((f) => f.node)]) {
           const actual = [...node.state.entries()].map(([k, stored]) => [k, stored.value, stored.offset]).sort();

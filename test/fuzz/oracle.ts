@@ -151,7 +151,10 @@ function verify(request: RenderedRequest, answer: Answer, prediction: Prediction
       check(answer.contentType?.startsWith("application/json") === true, where, answer, "a JSON error (content-type application/json)");
       const body = parseJson(answer, where);
       check(
-        typeof body.error === "string" && prediction.codes.includes(body.error) && statusOfCode[body.error] === answer.status && typeof body.message === "string",
+        typeof body.error === "string" &&
+          prediction.codes.includes(body.error) &&
+          statusOfCode[body.error] === answer.status &&
+          typeof body.message === "string",
         where,
         answer,
         `{error: ${prediction.codes.join(" | ")}, message}`,
@@ -163,7 +166,11 @@ function verify(request: RenderedRequest, answer: Answer, prediction: Prediction
       check(answer.status === 200, where, answer, `200 for a valid write of ${JSON.stringify(prediction.key)}`);
       const body = parseJson(answer, where);
       check(
-        body.key === prediction.key && body.offset === offset && typeof body.acks === "number" && body.acks >= prediction.required && body.acks <= contract.followers,
+        body.key === prediction.key &&
+          body.offset === offset &&
+          typeof body.acks === "number" &&
+          body.acks >= prediction.required &&
+          body.acks <= contract.followers,
         where,
         answer,
         `{key: ${JSON.stringify(prediction.key)}, offset: ${offset}, acks: ${prediction.required}..${contract.followers}}`,
@@ -188,7 +195,12 @@ function verify(request: RenderedRequest, answer: Answer, prediction: Prediction
       }
       check(body.key === prediction.key && typeof body.offset === "number" && body.offset <= model.lastOffset, where, answer, "{key, value, offset}");
       if (prediction.exact) {
-        check(JSON.stringify(body.value) === stored!.value && body.offset === stored!.offset, where, answer, `value ${stored!.value} at offset ${stored!.offset}`);
+        check(
+          JSON.stringify(body.value) === stored!.value && body.offset === stored!.offset,
+          where,
+          answer,
+          `value ${stored!.value} at offset ${stored!.offset}`,
+        );
       }
       return;
     }
@@ -196,7 +208,9 @@ function verify(request: RenderedRequest, answer: Answer, prediction: Prediction
       check(answer.status === 200, where, answer, `200 with ${JSON.stringify(prediction.config)}`);
       const body = parseJson(answer, where);
       check(
-        body.writeQuorum === prediction.config.writeQuorum && body.minDelayMs === prediction.config.minDelayMs && body.maxDelayMs === prediction.config.maxDelayMs,
+        body.writeQuorum === prediction.config.writeQuorum &&
+          body.minDelayMs === prediction.config.minDelayMs &&
+          body.maxDelayMs === prediction.config.maxDelayMs,
         where,
         answer,
         JSON.stringify(prediction.config),
@@ -257,7 +271,8 @@ export async function execute(target: FuzzTarget, model: ExpectedState, fuzz: Fu
   if (lowered) model.lastOffset++;
   if (prediction.outcome === "write" || lowered) {
     stats.writes++;
-    if (leaderAfter.lastOffset !== leaderBefore.lastOffset + 1) throw new Violation(`${where}\na valid write moved the log from ${leaderBefore.lastOffset} to ${leaderAfter.lastOffset}`);
+    if (leaderAfter.lastOffset !== leaderBefore.lastOffset + 1)
+      throw new Violation(`${where}\na valid write moved the log from ${leaderBefore.lastOffset} to ${leaderAfter.lastOffset}`);
   } else if (leaderAfter.lastOffset !== leaderBefore.lastOffset || leaderAfter.digest !== leaderBefore.digest) {
     throw new Violation(
       `${where}\n→ ${answer.status} ${answer.text.slice(0, 200)}\nchanged the leader's state without a valid write: offset ${leaderBefore.lastOffset}→${leaderAfter.lastOffset}, digest ${leaderBefore.digest}→${leaderAfter.digest}`,
@@ -265,7 +280,8 @@ export async function execute(target: FuzzTarget, model: ExpectedState, fuzz: Fu
   }
   if (followerBefore) {
     const followerAfter = await target.state("follower");
-    if (followerAfter.epoch !== followerBefore.epoch) throw new Violation(`${where}\nchanged the follower's epoch ${followerBefore.epoch}→${followerAfter.epoch}`);
+    if (followerAfter.epoch !== followerBefore.epoch)
+      throw new Violation(`${where}\nchanged the follower's epoch ${followerBefore.epoch}→${followerAfter.epoch}`);
   }
 }
 

@@ -59,7 +59,16 @@ function attacks(epoch: number, lastOffset: number): ((i: number) => Attack)[] {
     entries: [{ offset: lastOffset + 1, epoch: newerEpoch, key: "seed-0", value: '"hijacked"' }],
     commitOffset: lastOffset + 1,
   };
-  const snapshot = { epoch: newerEpoch, leaderId: "intruder", snapshotOffset: lastOffset + 10, snapshotEpoch: epoch, chunk: 0, pairs: [["seed-0", '"hijacked"', 1]], done: true, commitOffset: lastOffset + 10 };
+  const snapshot = {
+    epoch: newerEpoch,
+    leaderId: "intruder",
+    snapshotOffset: lastOffset + 10,
+    snapshotEpoch: epoch,
+    chunk: 0,
+    pairs: [["seed-0", '"hijacked"', 1]],
+    done: true,
+    commitOffset: lastOffset + 10,
+  };
   return [
     (i: number) => ({ url: `${follower(i)}/internal/replicate`, method: "POST", body: JSON.stringify(replicate) }),
     (i: number) => ({ url: `${follower(i)}/internal/snapshot`, method: "POST", body: JSON.stringify(snapshot) }),
@@ -99,7 +108,12 @@ async function attempt(count: number, headersFor: (i: number) => Record<string, 
     while (next < count) {
       const i = next++;
       const { url, method, body } = targets[i % targets.length]!(i);
-      const response = await fetch(url, { method, body, headers: { "content-type": "application/json", ...headersFor(i) }, signal: AbortSignal.timeout(10_000) });
+      const response = await fetch(url, {
+        method,
+        body,
+        headers: { "content-type": "application/json", ...headersFor(i) },
+        signal: AbortSignal.timeout(10_000),
+      });
       const answer = (await response.json()) as { error?: string; message?: string };
       statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
       if (response.status !== 401 || answer.error !== "unauthorized" || typeof answer.message !== "string") {
@@ -144,7 +158,16 @@ describe("with the right token, an older epoch is fenced", () => {
         status: 409,
         body: { error: "stale_epoch", message: expect.any(String), epoch, nodeId: expect.any(String) },
       });
-      const snapshot = { epoch: epoch - 1, leaderId: "old-leader", snapshotOffset: lastOffset + 5, snapshotEpoch: epoch - 1, chunk: 0, pairs: [["seed-0", '"stale"', 1]], done: true, commitOffset: lastOffset + 5 };
+      const snapshot = {
+        epoch: epoch - 1,
+        leaderId: "old-leader",
+        snapshotOffset: lastOffset + 5,
+        snapshotEpoch: epoch - 1,
+        chunk: 0,
+        pairs: [["seed-0", '"stale"', 1]],
+        done: true,
+        commitOffset: lastOffset + 5,
+      };
       expect(await http(`${follower.url}/internal/snapshot`, { method: "POST", token: cluster.token, json: snapshot })).toMatchObject({
         status: 409,
         body: { error: "stale_epoch", epoch },
@@ -160,12 +183,24 @@ describe("with the right token, an older epoch is fenced", () => {
   test("garbage with the right token is a 400 invalid_message, never a 500, and changes nothing", async () => {
     const before = await clusterView();
     const follower = cluster.followers[0]!.url;
-    const bodies = ["{}", "[]", "null", '{"epoch":"1"}', JSON.stringify({ epoch: before.nodes[1]!.epoch, leaderId: "x", prevOffset: -1, prevEpoch: 0, entries: [], commitOffset: 0 })];
+    const bodies = [
+      "{}",
+      "[]",
+      "null",
+      '{"epoch":"1"}',
+      JSON.stringify({ epoch: before.nodes[1]!.epoch, leaderId: "x", prevOffset: -1, prevEpoch: 0, entries: [], commitOffset: 0 }),
+    ];
     for (const route of ["/internal/replicate", "/internal/snapshot"]) {
       for (const body of bodies) {
-        expect(await http(`${follower}${route}`, { method: "POST", token: cluster.token, body })).toMatchObject({ status: 400, body: { error: "invalid_message" } });
+        expect(await http(`${follower}${route}`, { method: "POST", token: cluster.token, body })).toMatchObject({
+          status: 400,
+          body: { error: "invalid_message" },
+        });
       }
-      expect(await http(`${follower}${route}`, { method: "POST", token: cluster.token, body: "{not json" })).toMatchObject({ status: 400, body: { error: "invalid_json" } });
+      expect(await http(`${follower}${route}`, { method: "POST", token: cluster.token, body: "{not json" })).toMatchObject({
+        status: 400,
+        body: { error: "invalid_json" },
+      });
     }
     expect(await clusterView()).toEqual(before);
     expect((await http(`${follower}/health`)).status).toBe(200);

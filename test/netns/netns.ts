@@ -111,5 +111,8 @@ export class PrivateNetwork {
 
 /** Namespaces of ours left behind (by a crashed run), for the test to assert none remain. */
 export async function ourNamespaces(prefix: string): Promise<string[]> {
-  return (await ip(["netns", "list"])).split("\n").map((line) => line.split(" ")[0]!).filter((name) => name.startsWith(prefix));
+  return (await ip(["netns", "list"]))
+    .split("\n")
+    .map((line) => line.split(" ")[0]!)
+    .filter((name) => name.startsWith(prefix));
 }

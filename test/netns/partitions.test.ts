@@ -120,7 +120,8 @@ beforeAll(async () => {
       network.spawn(follower, "src/main.ts", { ...common, ROLE: "follower", NODE_ID: follower.name, HOST: follower.address, LEADER_URL: leaderUrl });
     }
     client = new Client(network.spawn(clientHost, "test/netns/client-agent.ts", {}, "pipe"));
-    for (const follower of followers) await waitFor(`${follower.name} to serve`, async () => (await client.call("GET", follower, "/health", undefined, 500)).status === 200, 20_000, 100);
+    for (const follower of followers)
+      await waitFor(`${follower.name} to serve`, async () => (await client.call("GET", follower, "/health", undefined, 500)).status === 200, 20_000, 100);
     const followerUrls = followers.map((follower) => `http://${follower.address}:${port}`).join(",");
     network.spawn(leader, "src/main.ts", { ...common, ROLE: "leader", NODE_ID: "leader", HOST: leader.address, FOLLOWERS: followerUrls, WRITE_QUORUM: "2" });
     await waitFor("the leader to serve", async () => (await client.call("GET", leader, "/health", undefined, 500)).status === 200, 20_000, 100);

@@ -20,8 +20,12 @@ describe("bun run sim", () => {
   test("--seeds runs a range and reports seeds per second", () => {
     const run = sim("--seeds", "3", "--start", "10");
     expect(run.exitCode).toBe(0);
-    expect(run.stdout).toMatch(/^faults injected: crashes=\d+ partitions=\d+ oneWayPartitions=\d+ pauses=\d+ deposedMessages=\d+ quorumChanges=\d+ clockSteps=\d+ adversarialMessages=\d+ dropped=\d+ duplicated=\d+ slowed=\d+; snapshots installed: \d+\n/);
-    expect(run.stdout).toMatch(/\nleader processes: leaderCrashes=\d+ leaderDeposals=\d+ recoveries=\d+ takeovers=\d+ in \d+ seeds with leader faults; outside the contract \(a corrupt record lost synced entries\): \d+\n/);
+    expect(run.stdout).toMatch(
+      /^faults injected: crashes=\d+ partitions=\d+ oneWayPartitions=\d+ pauses=\d+ deposedMessages=\d+ quorumChanges=\d+ clockSteps=\d+ adversarialMessages=\d+ dropped=\d+ duplicated=\d+ slowed=\d+; snapshots installed: \d+\n/,
+    );
+    expect(run.stdout).toMatch(
+      /\nleader processes: leaderCrashes=\d+ leaderDeposals=\d+ recoveries=\d+ takeovers=\d+ in \d+ seeds with leader faults; outside the contract \(a corrupt record lost synced entries\): \d+\n/,
+    );
     expect(run.stdout).toMatch(/\n3 seeds \(10…12\), 0 failed, \d+ events in [\d.]+s: [\d.]+ seeds\/s, \d+ events\/s\n$/);
   });
 

@@ -32,9 +32,17 @@ function setUp() {
     return `${queue.nowUs} #${id} ${answer.kind} ${what}${process}`;
   };
   const deliver = (id: number, message: ReplicateMessage) =>
-    follower.handle<ReplicateReply>(`#${id}`, (node, reply) => node.replicate(message, reply), (answer) => answers.push(show(id, answer)));
+    follower.handle<ReplicateReply>(
+      `#${id}`,
+      (node, reply) => node.replicate(message, reply),
+      (answer) => answers.push(show(id, answer)),
+    );
   const deliverSnapshot = (id: number, chunk: SnapshotChunk) =>
-    follower.handle<SnapshotReply>(`#${id}`, (node, reply) => node.receiveSnapshot(chunk, reply), (answer) => answers.push(show(id, answer)));
+    follower.handle<SnapshotReply>(
+      `#${id}`,
+      (node, reply) => node.receiveSnapshot(chunk, reply),
+      (answer) => answers.push(show(id, answer)),
+    );
   const send = (id: number, prevOffset: number, count: number) =>
     deliver(id, {
       epoch: 1,
@@ -126,7 +134,11 @@ describe("FollowerNode (src/node/follower-node.ts) on its simulated host", () =>
     send(1, 0, 3);
     runAll();
     const positions: unknown[] = [];
-    follower.handle("fence", (node, reply) => node.fence(7, "L2", reply), (answer) => positions.push(answer));
+    follower.handle(
+      "fence",
+      (node, reply) => node.fence(7, "L2", reply),
+      (answer) => positions.push(answer),
+    );
     deliver(2, { epoch: 1, leaderId: "leader", prevOffset: 3, prevEpoch: 1, entries: [], commitOffset: 3 });
     runAll();
     expect(positions).toEqual([{ epoch: 1, lastOffset: 3, lastEntryEpoch: 1, appliedOffset: 3, writeQuorumFloor: null }]);

@@ -110,12 +110,14 @@ describe("checkRegister agrees with the definition", () => {
     unknown: fc.boolean(),
   });
   const history = fc.array(operation, { minLength: 0, maxLength: 7 }).map((ops) =>
-    ops.map(({ kind, value, invokeUs, durationUs, unknown }): Operation => ({
-      kind,
-      value,
-      invokeUs,
-      responseUs: kind === "write" && unknown ? Number.POSITIVE_INFINITY : invokeUs + durationUs,
-    })),
+    ops.map(
+      ({ kind, value, invokeUs, durationUs, unknown }): Operation => ({
+        kind,
+        value,
+        invokeUs,
+        responseUs: kind === "write" && unknown ? Number.POSITIVE_INFINITY : invokeUs + durationUs,
+      }),
+    ),
   );
 
   test("on small random histories, both linearizable and not", () => {

@@ -10,7 +10,14 @@ describe("Random", () => {
   });
 
   test("neighbouring seeds, and seeds differing only above 2^32, give different sequences", () => {
-    const draw = (seed: number) => Array.from({ length: 8 }, ((rng) => () => rng.uint32())(new Random(seed)));
+    const draw = (seed: number) =>
+      Array.from(
+        { length: 8 },
+        (
+          (rng) => () =>
+            rng.uint32()
+        )(new Random(seed)),
+      );
     expect(draw(1)).not.toEqual(draw(2));
     expect(draw(5)).not.toEqual(draw(5 + 2 ** 32));
   });

@@ -39,10 +39,16 @@ function setUp(held: number[], applied: number[], writeQuorum: number, policy: R
   const transport = new SimTransport("L1", context, network, followers, timers);
   const outcomes: Recovery[] = [];
   const start = () =>
-    runRecovery("L1", followers.map((follower) => follower.name), writeQuorum, { clock: new SimClock(queue), timers, transport, log: (line) => context.log(line), timings, policy }, (recovery) => {
-      if (recovery instanceof RecoveryFailed) throw recovery;
-      outcomes.push(recovery);
-    });
+    runRecovery(
+      "L1",
+      followers.map((follower) => follower.name),
+      writeQuorum,
+      { clock: new SimClock(queue), timers, transport, log: (line) => context.log(line), timings, policy },
+      (recovery) => {
+        if (recovery instanceof RecoveryFailed) throw recovery;
+        outcomes.push(recovery);
+      },
+    );
   const runAll = () => {
     while (queue.nowUs < 1_000_000 && queue.runNext());
   };

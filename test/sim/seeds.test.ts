@@ -45,7 +45,17 @@ test(
       if (result.outsideContract !== null && result.violations.length > 0) {
         failures.push(`${result.replayCommand}: ${result.violations.map((v) => `${v.invariant}: ${v.message}`).join("; ")}`);
       }
-      for (const key of ["crashes", "partitions", "oneWayPartitions", "pauses", "deposedMessages", "quorumChanges", "clockSteps", "adversarialMessages"] as const) totals[key] += result.faults[key];
+      for (const key of [
+        "crashes",
+        "partitions",
+        "oneWayPartitions",
+        "pauses",
+        "deposedMessages",
+        "quorumChanges",
+        "clockSteps",
+        "adversarialMessages",
+      ] as const)
+        totals[key] += result.faults[key];
       for (const key of ["dropped", "duplicated", "slowed", "lostInPartition"] as const) totals[key] += result.network[key];
       for (const key of ["committed", "timedOut", "lost", "refused", "leaderReads", "followerReads"] as const) totals[key] += result.workload[key];
       for (const key of ["leaderCrashes", "leaderDeposals", "takeovers"] as const) totals[key] += result.leader[key];

@@ -52,9 +52,7 @@ export function hasConverged(leader: NodeDigest, nodes: NodeDigest[]): boolean {
 /** Same state everywhere: same applied offset, key count and digest as the leader. */
 export function digestsAgree(leader: NodeDigest, nodes: NodeDigest[]): boolean {
   if (leader.error || leader.digest === undefined) return false;
-  return nodes.every(
-    (node) => !node.error && node.digest === leader.digest && node.keys === leader.keys && node.appliedOffset === leader.appliedOffset,
-  );
+  return nodes.every((node) => !node.error && node.digest === leader.digest && node.keys === leader.keys && node.appliedOffset === leader.appliedOffset);
 }
 
 export async function checkConsistency(options: {

@@ -20,7 +20,8 @@ export class K6Error extends Error {
 
 export function findK6(): string {
   const path = Bun.which("k6");
-  if (!path) throw new K6Error("--driver k6 needs the k6 binary on PATH (https://grafana.com/docs/k6/latest/set-up/install-k6/); the default driver needs nothing");
+  if (!path)
+    throw new K6Error("--driver k6 needs the k6 binary on PATH (https://grafana.com/docs/k6/latest/set-up/install-k6/); the default driver needs nothing");
   return path;
 }
 

@@ -73,9 +73,7 @@ export async function fetchLeaderStatus(leaderUrl: string): Promise<LeaderStatus
   try {
     response = await fetch(`${leaderUrl}/status`, { signal: AbortSignal.timeout(statusTimeoutMs) });
   } catch (error) {
-    throw new TargetError(
-      `no cluster answers at ${leaderUrl} (${(error as Error).message}); start one with \`npm start\` or pass --leader URL`,
-    );
+    throw new TargetError(`no cluster answers at ${leaderUrl} (${(error as Error).message}); start one with \`npm start\` or pass --leader URL`);
   }
   const status = (await response.json().catch(() => null)) as (LeaderStatus & { role: string; leader?: string }) | null;
   if (!response.ok || !status) throw new TargetError(`${leaderUrl}/status answered ${response.status}, not a quorumkv node`);

@@ -20,7 +20,14 @@ function el(tag, attributes = {}, ...children) {
 }
 
 const figure = (label, value, field) => el("div", { class: "figure", "data-figure": field }, el("b", {}, value), el("span", {}, label));
-const formatMs = (seconds) => (seconds === null ? "–" : seconds === Number.POSITIVE_INFINITY ? "> 10 s" : seconds < 0.001 ? `${(seconds * 1e6).toFixed(0)} µs` : `${(seconds * 1000).toFixed(seconds < 0.01 ? 2 : 1)} ms`);
+const formatMs = (seconds) =>
+  seconds === null
+    ? "–"
+    : seconds === Number.POSITIVE_INFINITY
+      ? "> 10 s"
+      : seconds < 0.001
+        ? `${(seconds * 1e6).toFixed(0)} µs`
+        : `${(seconds * 1000).toFixed(seconds < 0.01 ? 2 : 1)} ms`;
 const show = (value) => (value === undefined || value === null ? "–" : String(value));
 
 /** The q-quantile of a histogram of counts between two samples, interpolated within its bucket (as Prometheus does). */
@@ -73,7 +80,12 @@ function drawWrites(writes) {
     figure(`committed (${Math.round(seconds)} s)`, deltas.at(-1), "committed"),
   );
   // Write rate between consecutive polls, over the window.
-  const points = samples.slice(1).map((sample, i) => ({ atMs: sample.atMs, perSecond: (sample.committed - samples[i].committed) / Math.max(0.001, (sample.atMs - samples[i].atMs) / 1000) }));
+  const points = samples
+    .slice(1)
+    .map((sample, i) => ({
+      atMs: sample.atMs,
+      perSecond: (sample.committed - samples[i].committed) / Math.max(0.001, (sample.atMs - samples[i].atMs) / 1000),
+    }));
   const top = Math.max(1, ...points.map((p) => p.perSecond));
   const x = (atMs) => 40 + ((atMs - (last.atMs - windowMs)) / windowMs) * 375;
   const y = (value) => 95 - (value / top) * 85;
@@ -83,7 +95,12 @@ function drawWrites(writes) {
     el("svg:text", { x: 0, y: 98 }, "0"),
     el("svg:text", { x: 40, y: 108 }, "−60 s"),
     el("svg:text", { x: 395, y: 108 }, "now"),
-    el("svg:polyline", { fill: "none", stroke: "#2f5fd0", "stroke-width": 1.5, points: points.map((p) => `${x(p.atMs).toFixed(1)},${y(p.perSecond).toFixed(1)}`).join(" ") }),
+    el("svg:polyline", {
+      fill: "none",
+      stroke: "#2f5fd0",
+      "stroke-width": 1.5,
+      points: points.map((p) => `${x(p.atMs).toFixed(1)},${y(p.perSecond).toFixed(1)}`).join(" "),
+    }),
   );
 }
 
@@ -109,7 +126,8 @@ function drawNodes(view) {
     const status = node.report?.status ?? {};
     const follower = progress.get(node.id);
     const lag = follower ? follower.lag : null;
-    const lagCell = lag === null ? "–" : [el("span", { class: "lag" }, el("i", { style: `width:${Math.min(100, (lag / scale) * 100).toFixed(1)}%` })), String(lag)];
+    const lagCell =
+      lag === null ? "–" : [el("span", { class: "lag" }, el("i", { style: `width:${Math.min(100, (lag / scale) * 100).toFixed(1)}%` })), String(lag)];
     const health = [el("span", { class: `badge ${node.health}` }, node.health === "down" ? "down" : node.health)];
     if (node.problem) health.push(el("div", { class: "problem" }, node.problem));
     const cells = [
@@ -167,19 +185,33 @@ function drawSweep(sweep) {
   const y = (ms) => 150 - (ms / top) * 130;
   const svg = el("svg:svg", { width: "100%", height: 190, viewBox: "0 0 420 190", "data-chart": "sweep" });
   for (const fraction of [0, 0.5, 1]) {
-    svg.append(el("svg:line", { x1: 45, x2: 375, y1: y(top * fraction), y2: y(top * fraction), stroke: "#e3e6ec" }), el("svg:text", { x: 0, y: y(top * fraction) + 4 }, `${(top * fraction).toFixed(1)} ms`));
+    svg.append(
+      el("svg:line", { x1: 45, x2: 375, y1: y(top * fraction), y2: y(top * fraction), stroke: "#e3e6ec" }),
+      el("svg:text", { x: 0, y: y(top * fraction) + 4 }, `${(top * fraction).toFixed(1)} ms`),
+    );
   }
   for (const q of quorums) svg.append(el("svg:text", { x: x(q) - 3, y: 166 }, q));
   svg.append(el("svg:text", { x: 170, y: 184 }, "write quorum"));
   series.forEach((s, i) => {
-    svg.append(el("svg:polyline", { fill: "none", stroke: s.color, "stroke-width": 2, points: results.map((r) => `${x(r.quorum).toFixed(1)},${y(s.value(r)).toFixed(1)}`).join(" ") }));
+    svg.append(
+      el("svg:polyline", {
+        fill: "none",
+        stroke: s.color,
+        "stroke-width": 2,
+        points: results.map((r) => `${x(r.quorum).toFixed(1)},${y(s.value(r)).toFixed(1)}`).join(" "),
+      }),
+    );
     for (const r of results) svg.append(el("svg:circle", { cx: x(r.quorum), cy: y(s.value(r)), r: 2.5, fill: s.color }));
     svg.append(el("svg:rect", { x: 385, y: 20 + i * 16, width: 10, height: 3, fill: s.color }), el("svg:text", { x: 398, y: 25 + i * 16 }, s.name));
   });
   const w = sweep.workload ?? {};
   $("sweep").replaceChildren(
     svg,
-    el("div", { class: "empty" }, `${w.writes ?? "?"} writes × quorum, concurrency ${w.concurrency ?? "?"}, delay U(${w.minDelayMs}, ${w.maxDelayMs}) ms; ${new Date(sweep.generatedAt).toLocaleString()}`),
+    el(
+      "div",
+      { class: "empty" },
+      `${w.writes ?? "?"} writes × quorum, concurrency ${w.concurrency ?? "?"}, delay U(${w.minDelayMs}, ${w.maxDelayMs}) ms; ${new Date(sweep.generatedAt).toLocaleString()}`,
+    ),
   );
 }
 

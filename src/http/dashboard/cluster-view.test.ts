@@ -32,7 +32,9 @@ test("a peer that accepts but never answers is down after peerTimeoutMs", async 
     cluster = inProcessCluster({ followers: 1 });
     const leader = cluster.leader.node;
     // The leader as it is, but naming the silent listener as its follower.
-    const naming = Object.assign(Object.create(leader), { status: () => ({ ...leader.status(), followers: [{ id: "silent", url: `http://127.0.0.1:${port}` }] }) });
+    const naming = Object.assign(Object.create(leader), {
+      status: () => ({ ...leader.status(), followers: [{ id: "silent", url: `http://127.0.0.1:${port}` }] }),
+    });
     const viewer = new ClusterViewer(naming, new NodeMetrics(realClock));
     const startedMs = performance.now();
     const view = await viewer.view();

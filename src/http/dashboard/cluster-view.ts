@@ -139,7 +139,15 @@ export class ClusterViewer {
     if (!report) return { id: null, url, self, role: "unknown", health: "down", problem: "unreachable", report: null };
     const role = String(report.status.role);
     const deposed = role === "deposed";
-    return { id: String(report.status.id), url, self, role, health: deposed ? "unhealthy" : "healthy", problem: deposed ? `deposed by epoch ${report.status.deposedBy}` : null, report };
+    return {
+      id: String(report.status.id),
+      url,
+      self,
+      role,
+      health: deposed ? "unhealthy" : "healthy",
+      problem: deposed ? `deposed by epoch ${report.status.deposedBy}` : null,
+      report,
+    };
   }
 
   /** A follower is healthy if it answers and its leader (when reachable) says it answers it too. */
