@@ -80,12 +80,10 @@ function drawWrites(writes) {
     figure(`committed (${Math.round(seconds)} s)`, deltas.at(-1), "committed"),
   );
   // Write rate between consecutive polls, over the window.
-  const points = samples
-    .slice(1)
-    .map((sample, i) => ({
-      atMs: sample.atMs,
-      perSecond: (sample.committed - samples[i].committed) / Math.max(0.001, (sample.atMs - samples[i].atMs) / 1000),
-    }));
+  const points = samples.slice(1).map((sample, i) => ({
+    atMs: sample.atMs,
+    perSecond: (sample.committed - samples[i].committed) / Math.max(0.001, (sample.atMs - samples[i].atMs) / 1000),
+  }));
   const top = Math.max(1, ...points.map((p) => p.perSecond));
   const x = (atMs) => 40 + ((atMs - (last.atMs - windowMs)) / windowMs) * 375;
   const y = (value) => 95 - (value / top) * 85;
