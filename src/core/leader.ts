@@ -213,7 +213,7 @@ export class LeaderCore {
   takeMessages(index: number, nowMs: number, heartbeatMs: number): ReplicateMessage[] {
     const progress = this.#progress(index);
     if (progress.state !== "snapshot" && progress.nextOffset < this.log.firstOffset) {
-      this.#startSnapshot(progress, `needs offset ${progress.nextOffset}, log starts at ${this.log.firstOffset}`);
+      progress.startSnapshot(`needs offset ${progress.nextOffset}, log starts at ${this.log.firstOffset}`);
     }
     if (progress.state === "snapshot") return [];
     const messages: ReplicateMessage[] = [];
@@ -262,7 +262,7 @@ export class LeaderCore {
     switch (reply.kind) {
       case "ok":
         if (reply.lastOffset > this.log.lastOffset) {
-          this.#diverged(progress, reply.lastOffset, `it reports offset ${reply.lastOffset}, beyond this leader's ${this.log.lastOffset}`);
+          progress.markDiverged(reply.lastOffset, `it reports offset ${reply.lastOffset}, beyond this leader's ${this.log.lastOffset}`);
           break;
         }
         progress.matchOffset = Math.max(progress.matchOffset, reply.lastOffset);
@@ -274,7 +274,7 @@ export class LeaderCore {
         break;
       case "gap":
         if (reply.diverged) {
-          this.#diverged(progress, reply.lastOffset, `it applied writes up to ${reply.lastOffset} this leader does not have`);
+          progress.markDiverged(reply.lastOffset, `it applied writes up to ${reply.lastOffset} this leader does not have`);
           break;
         }
         // The follower holds less than we thought (it restarted, or a message was lost), or
@@ -302,21 +302,13 @@ export class LeaderCore {
     if (reply.kind !== "stale_epoch" && !progress.fromCurrentProcess(reply.incarnation, 0, sequence)) return this.#advanceCommitReporting();
     switch (reply.kind) {
       case "chunk_ok":
-        if (progress.state === "snapshot" && reply.chunk === progress.snapshotChunk) {
-          progress.snapshotPairIndex = progress.snapshotChunkEndIndex;
-          progress.snapshotChunk++;
-        }
+        progress.chunkAcknowledged(reply.chunk);
         return false;
       case "ok":
-        progress.matchOffset = Math.max(progress.matchOffset, reply.lastOffset);
-        progress.nextOffset = progress.matchOffset + 1;
-        progress.state = "probe";
-        progress.snapshotOffset = 0;
-        progress.diverged = false;
+        progress.snapshotInstalled(reply.lastOffset);
         return this.#advanceCommitReporting();
       case "gap":
-        progress.snapshotPairIndex = 0;
-        progress.snapshotChunk = 0;
+        progress.restartSnapshot();
         return false;
       case "stale_epoch":
         this.#deposed(progress, reply.epoch);
@@ -330,8 +322,7 @@ export class LeaderCore {
     this.#settleOne(progress);
     progress.pausedUntilMs = nowMs + constants.retryBackoffMs;
     if (progress.state === "snapshot") {
-      progress.snapshotPairIndex = 0;
-      progress.snapshotChunk = 0;
+      progress.restartSnapshot();
       return;
     }
     progress.state = "probe";
@@ -347,25 +338,6 @@ export class LeaderCore {
     if (epoch <= this.epoch) return;
     this.#deposedBy = Math.max(this.#deposedBy ?? 0, epoch);
     this.#reads.clear();
-  }
-
-  /**
-   * The follower applied writes this leader does not have (after a lossy asynchronous-mode
-   * recovery): it no longer counts toward any quorum, and a snapshot replaces its state once this
-   * leader's state reaches its applied offset (so a follower's offsets never go back).
-   */
-  #diverged(progress: FollowerProgress, appliedOffset: number, why: string): void {
-    progress.diverged = true;
-    progress.divergedAppliedOffset = appliedOffset;
-    progress.matchOffset = 0;
-    this.#startSnapshot(progress, `diverged: ${why}`);
-  }
-
-  #startSnapshot(progress: FollowerProgress, reason: string): void {
-    progress.state = "snapshot";
-    progress.fullResyncs++;
-    progress.lastFullResyncReason = reason;
-    progress.snapshotOffset = 0;
   }
 
   #message(progress: FollowerProgress, prevOffset: number, entries: Entry[], nowMs: number): ReplicateMessage {

@@ -85,4 +85,46 @@ export class FollowerProgress {
   healthy(nowMs: number): boolean {
     return nowMs - this.lastReplyAtMs < constants.unhealthyAfterMs;
   }
+
+  /** Catch-up by snapshot: the log no longer holds what it needs, or it diverged. */
+  startSnapshot(reason: string): void {
+    this.state = "snapshot";
+    this.fullResyncs++;
+    this.lastFullResyncReason = reason;
+    this.snapshotOffset = 0;
+  }
+
+  /**
+   * It applied writes this leader does not have (after a lossy asynchronous-mode recovery): it no
+   * longer counts toward any quorum, and a snapshot replaces its state once the leader's state
+   * reaches its applied offset (so a follower's offsets never go back).
+   */
+  markDiverged(appliedOffset: number, why: string): void {
+    this.diverged = true;
+    this.divergedAppliedOffset = appliedOffset;
+    this.matchOffset = 0;
+    this.startSnapshot(`diverged: ${why}`);
+  }
+
+  /** The chunk in flight arrived: the next one starts after it (an answer to an older chunk changes nothing). */
+  chunkAcknowledged(chunk: number): void {
+    if (this.state !== "snapshot" || chunk !== this.snapshotChunk) return;
+    this.snapshotPairIndex = this.snapshotChunkEndIndex;
+    this.snapshotChunk++;
+  }
+
+  /** A chunk was lost or arrived out of order: the snapshot starts over from its first chunk. */
+  restartSnapshot(): void {
+    this.snapshotPairIndex = 0;
+    this.snapshotChunk = 0;
+  }
+
+  /** The follower installed the whole snapshot and holds up to `lastOffset`: probe the log from there. */
+  snapshotInstalled(lastOffset: number): void {
+    this.matchOffset = Math.max(this.matchOffset, lastOffset);
+    this.nextOffset = this.matchOffset + 1;
+    this.state = "probe";
+    this.snapshotOffset = 0;
+    this.diverged = false;
+  }
 }

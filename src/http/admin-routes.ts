@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import type { LeaderNode, WriteOutcome } from "../node/leader-node.ts";
+import type { WriteOutcome } from "../node/leader-env.ts";
+import type { LeaderNode } from "../node/leader-node.ts";
 import { ApiError } from "./errors.ts";
 import { parseBody, readJson } from "./input.ts";
 import { deposedError } from "./write-routes.ts";

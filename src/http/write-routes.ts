@@ -1,7 +1,8 @@
 import { zValidator } from "@hono/zod-validator";
 import { type Context, Hono } from "hono";
 import { z } from "zod";
-import type { LeaderNode, WriteOutcome } from "../node/leader-node.ts";
+import type { WriteOutcome } from "../node/leader-env.ts";
+import type { LeaderNode } from "../node/leader-node.ts";
 import { ApiError } from "./errors.ts";
 import { keyFromPath, keyRoute, keySchema, parseBody, queryHook, readJson, valueSchema, writeQuerySchema } from "./input.ts";
 

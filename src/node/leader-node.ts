@@ -1,33 +1,17 @@
 import { LeaderCore, type LeaderOptions } from "../core/leader.ts";
-import { constants } from "../core/constants.ts";
 import { leaderReady } from "../core/leader-ready.ts";
-import type { Recovered } from "../core/recovery.ts";
 import type { ApplyOutcome } from "../core/txn.ts";
 import type { Entry, ReplicateMessage, SnapshotChunk } from "../core/types.ts";
 import { type WriteWaiter, WriteWaiters } from "../core/write-waiters.ts";
 import type { Config } from "../config.ts";
-import type { NodeLog } from "../log.ts";
-import type { Clock, Delays, Random, TimerHandle, Timers } from "./env.ts";
-import type { NodeObserver } from "./metrics.ts";
+import type { TimerHandle } from "./env.ts";
+import type { LeaderEnv, LeaderStart, WriteOptions, WriteOutcome } from "./leader-env.ts";
+import { leaderStatus } from "./leader-status.ts";
 import { OffsetWatch } from "./offset-watch.ts";
+import { PendingReads } from "./pending-reads.ts";
 import type { ReadConfirmation, ReadRefusal, ServingNode } from "./serving-node.ts";
-import type { Storage } from "./storage.ts";
 import { type NodeTimings, nodeTimings } from "./timings.ts";
-import { type Transport, TransportError } from "./transport.ts";
-
-/**
- * `timeout` is indeterminate (with `deposedBy` when a newer leader deposed this one meanwhile: it
- * may have taken the write over); `deposed` and `overloaded` (MAX_PENDING_WRITES reached):
- * refused before anything was appended; so is `storage_unavailable` (the leader cannot store its
- * log: disk full or an I/O error; writes go on by themselves once it can).
- */
-export type WriteOutcome =
-  /** `decided`: what a conditional write or transaction decided when applied (absent for a plain write). */
-  | { kind: "committed"; offset: number; acks: number; required: number; decided?: ApplyOutcome }
-  | { kind: "timeout"; offset: number; acks: number; required: number; deposedBy?: number }
-  | { kind: "deposed"; epoch: number }
-  | { kind: "overloaded"; bound: "uncommitted entries" | "waiting writes"; limit: number }
-  | { kind: "storage_unavailable"; reason: string };
+import { TransportError } from "./transport.ts";
 
 interface Waiter extends WriteWaiter {
   done: (outcome: WriteOutcome) => void;
@@ -35,47 +19,9 @@ interface Waiter extends WriteWaiter {
   decided?: ApplyOutcome;
 }
 
-/** A write's options: a per-request quorum and timeout, and a condition decided in log order (ifOffset, or a txn). */
-export interface WriteOptions {
-  quorum?: number;
-  timeoutMs?: number;
-  condition?: Pick<Entry, "ifOffset" | "txn">;
-}
-
-/** A read waiting for its confirmation round: served at `readIndex`, the commit offset when it arrived. */
-interface PendingRead {
-  round: number;
-  readIndex: number;
-  done: (confirmation: ReadConfirmation) => void;
-  timer: TimerHandle;
-}
-
 interface Delay {
   minDelayMs: number;
   maxDelayMs: number;
-}
-
-/** What a leader process runs on: production's in src/main.ts, simulated ones in src/sim. */
-export interface LeaderEnv {
-  clock: Clock;
-  timers: Timers;
-  random: Random;
-  transport: Transport;
-  storage: Storage;
-  delays: Delays;
-  log: NodeLog;
-  timings?: Partial<NodeTimings>;
-  /** The core to run (the simulator's mutants pass a broken subclass). */
-  newCore?: (options: LeaderOptions) => LeaderCore;
-  /** Told of every client write's answer, for metrics (src/node/metrics.ts). */
-  observer?: NodeObserver;
-}
-
-/** The recovery a leader starts from (src/node/recovery.ts): its epoch, what it took over, the lowest write quorum reported. */
-export interface LeaderStart {
-  epoch: number;
-  recovered?: Recovered;
-  writeQuorumFloor?: number;
 }
 
 /**
@@ -94,8 +40,7 @@ export class LeaderNode implements ServingNode {
   readonly timings: NodeTimings;
   readonly #env: LeaderEnv;
   readonly #waiters = new WriteWaiters<Waiter>();
-  /** In the order their rounds opened. At most offsetWatchersMax. */
-  #reads: PendingRead[] = [];
+  readonly #reads: PendingReads;
   /** Waiters of conditional writes by offset, until their entry is applied (bounded as the waiters are). */
   readonly #conditional = new Map<number, Waiter>();
   #pumpScheduled = false;
@@ -111,6 +56,7 @@ export class LeaderNode implements ServingNode {
     start: LeaderStart = { epoch: 1 },
   ) {
     this.#env = env;
+    this.#reads = new PendingReads(env.timers);
     this.timings = { ...nodeTimings, ...env.timings };
     this.followerUrls = config.followers;
     this.followerIds = config.followers.map((url) => url.replace(/^https?:\/\//, ""));
@@ -172,37 +118,7 @@ export class LeaderNode implements ServingNode {
   }
 
   status(): Record<string, unknown> {
-    const nowMs = this.#env.clock.nowMs();
-    return {
-      id: this.config.nodeId,
-      role: this.core.deposedBy === null ? this.role : "deposed",
-      deposedBy: this.core.deposedBy,
-      epoch: this.epoch,
-      lastOffset: this.lastOffset,
-      commitOffset: this.commitOffset,
-      logFirstOffset: this.core.log.firstOffset,
-      keys: this.state.size,
-      digest: this.state.digest().digest,
-      writeQuorum: this.core.writeQuorum,
-      transport: this.#env.transport.name,
-      storage: this.#env.storage.status(),
-      pendingWriteQuorum: this.core.pendingWriteQuorum,
-      writeQuorumFloor: this.core.writeQuorumFloor,
-      uncommittedEntries: this.core.uncommittedEntries,
-      delay: { ...this.delay, measured: this.#env.delays.quartiles() },
-      followers: this.core.followers.map((progress, index) => ({
-        id: this.followerIds[index],
-        url: this.followerUrls[index],
-        state: progress.diverged ? "diverged" : progress.state === "streaming" ? "streaming" : progress.state === "probe" ? "catching_up" : "snapshot",
-        matchOffset: progress.matchOffset,
-        lag: this.lastOffset - progress.matchOffset,
-        healthy: progress.healthy(nowMs),
-        lastAckMsAgo: Number.isFinite(progress.lastReplyAtMs) ? Math.round(nowMs - progress.lastReplyAtMs) : null,
-        partialResyncs: progress.partialResyncs,
-        fullResyncs: progress.fullResyncs,
-        lastFullResyncReason: progress.lastFullResyncReason,
-      })),
-    };
+    return leaderStatus(this, this.#env);
   }
 
   start(): void {
@@ -215,7 +131,7 @@ export class LeaderNode implements ServingNode {
     if (this.#heartbeatTimer !== null) this.#env.timers.cancel(this.#heartbeatTimer);
     this.#heartbeatTimer = null;
     this.applied.close();
-    for (const read of this.#takeReads(Number.POSITIVE_INFINITY)) read.done(this.#unconfirmed());
+    this.#reads.refuseAll();
     this.#env.delays.stop();
     this.#env.transport.close();
   }
@@ -311,7 +227,7 @@ export class LeaderNode implements ServingNode {
       done({ kind: "refused", ...refusal });
       return;
     }
-    if (this.#reads.length >= constants.offsetWatchersMax) {
+    if (this.#reads.full) {
       done({ kind: "overloaded" });
       return;
     }
@@ -321,32 +237,8 @@ export class LeaderNode implements ServingNode {
       done({ kind: "confirmed", readIndex });
       return;
     }
-    const read: PendingRead = {
-      round,
-      readIndex,
-      done,
-      timer: this.#env.timers.after(waitMs, () => {
-        this.#reads = this.#reads.filter((pending) => pending !== read);
-        done(this.#unconfirmed(waitMs));
-      }),
-    };
-    this.#reads.push(read);
+    this.#reads.add(round, readIndex, waitMs, done);
     this.#schedulePump();
-  }
-
-  #unconfirmed(waitMs?: number): ReadConfirmation {
-    const within = waitMs === undefined ? "before it stopped" : `within ${waitMs} ms`;
-    const message = `this leader could not confirm ${within} that it still leads (too few followers answered); retry, or read from the current leader`;
-    return { kind: "refused", reason: "unconfirmed", message };
-  }
-
-  /** Removes and returns the pending reads of rounds up to `round`, their timers cancelled. */
-  #takeReads(round: number): PendingRead[] {
-    let count = 0;
-    while (count < this.#reads.length && this.#reads[count]!.round <= round) count++;
-    const taken = this.#reads.splice(0, count);
-    for (const read of taken) this.#env.timers.cancel(read.timer);
-    return taken;
   }
 
   setDelay(delay: Partial<Delay>): void {
@@ -387,11 +279,11 @@ export class LeaderNode implements ServingNode {
       this.#deposedLogged = true;
       for (const waiter of this.#waiters.takeAll()) this.#answer(waiter, false);
       const refusal = this.readRefusal!;
-      for (const read of this.#takeReads(Number.POSITIVE_INFINITY)) read.done({ kind: "refused", ...refusal });
+      this.#reads.refuseAll({ kind: "refused", ...refusal });
       return;
     }
     for (const waiter of this.#waiters.takeReady(this.core.commitOffset, this.#ackCount)) this.#answer(waiter, true);
-    for (const read of this.#takeReads(this.core.readsConfirmedRound)) read.done({ kind: "confirmed", readIndex: read.readIndex });
+    this.#reads.confirmUpTo(this.core.readsConfirmedRound);
   }
 
   #ackCount = (offset: number) => this.core.ackCount(offset);

@@ -1,6 +1,7 @@
 import type { Clock } from "./env.ts";
 import type { FollowerNode } from "./follower-node.ts";
-import type { LeaderNode, WriteOutcome } from "./leader-node.ts";
+import type { WriteOutcome } from "./leader-env.ts";
+import type { LeaderNode } from "./leader-node.ts";
 import { Exposition, Histogram } from "./prometheus.ts";
 
 /**

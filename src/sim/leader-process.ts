@@ -1,7 +1,8 @@
 import type { LeaderCore, LeaderOptions } from "../core/leader.ts";
 import type { RecoveryPolicy } from "../core/recovery.ts";
 import type { StoredValue } from "../core/state-machine.ts";
-import { LeaderNode, type WriteOptions, type WriteOutcome } from "../node/leader-node.ts";
+import type { WriteOptions, WriteOutcome } from "../node/leader-env.ts";
+import { LeaderNode } from "../node/leader-node.ts";
 import { readCommitted } from "../node/read.ts";
 import { type Recovery, RecoveryFailed, runRecovery } from "../node/recovery.ts";
 import { MemoryStorage } from "../node/storage.ts";

@@ -1,5 +1,5 @@
 import type { StoredValue } from "../core/state-machine.ts";
-import type { WriteOptions } from "../node/leader-node.ts";
+import type { WriteOptions } from "../node/leader-env.ts";
 import type { SimContext } from "./context.ts";
 import { followerName } from "./format.ts";
 import type { InvariantChecker } from "./invariants.ts";
