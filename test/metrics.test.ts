@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type Cluster, startCluster } from "../src/cluster.ts";
 import { http, waitFor } from "./helpers.ts";
 import { type Family, parsePrometheusText } from "./prometheus-text.ts";
@@ -118,4 +121,21 @@ describe("GET /metrics on a real cluster", () => {
     expect(value(after, "quorumkv_follower_lag_entries", { follower: victim.id })).toBeGreaterThanOrEqual(1);
     expect(value(after, "quorumkv_follower_healthy", { follower: cluster.followers[0]!.id })).toBe(1);
   });
+});
+
+test("with DATA_DIR, every node reports its storage: bytes on disk, the latest sync, and whether it can store", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "quorumkv-metrics-"));
+  const cluster = await startCluster({ followers: 2, writeQuorum: 2, dataDir });
+  try {
+    for (let n = 0; n < 20; n++) expect((await http(`${cluster.leader.url}/kv/k${n}`, { method: "PUT", json: { value: n } })).status).toBe(200);
+    for (const node of cluster.nodes) {
+      const families = await scrape(node.url);
+      expect(value(families, "quorumkv_storage_bytes")).toBeGreaterThan(0);
+      expect(value(families, "quorumkv_storage_last_sync_seconds")).toBeGreaterThanOrEqual(0);
+      expect(value(families, "quorumkv_storage_unavailable")).toBe(0);
+    }
+  } finally {
+    await cluster.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });

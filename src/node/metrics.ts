@@ -1,6 +1,7 @@
 import type { Clock } from "./env.ts";
 import type { FollowerNode } from "./follower-node.ts";
 import type { WriteOutcome } from "./leader-env.ts";
+import type { StorageStatus } from "./storage.ts";
 import type { LeaderNode } from "./leader-node.ts";
 import { Exposition, Histogram } from "./prometheus.ts";
 
@@ -16,7 +17,9 @@ export interface NodeObserver {
 /** Write latency buckets, in seconds: 100 µs to 10 s, 1-2.5-5 steps. */
 export const writeDurationBoundsSeconds = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 
-const writeOutcomes = ["committed", "timeout", "deposed", "overloaded"] as const satisfies readonly WriteOutcome["kind"][];
+/** Every outcome a write can have: a record, so that a new kind does not compile until it is listed here. */
+const writeOutcomeKinds: Record<WriteOutcome["kind"], true> = { committed: true, timeout: true, deposed: true, overloaded: true, storage_unavailable: true };
+const writeOutcomes = Object.keys(writeOutcomeKinds) as WriteOutcome["kind"][];
 
 /** The counters and histograms of one node process; gauges are read from the node when scraped. */
 export class NodeMetrics implements NodeObserver {
@@ -59,6 +62,7 @@ export function renderMetrics(node: LeaderNode | FollowerNode, metrics: NodeMetr
   out.single("quorumkv_keys", "gauge", "Keys in the state", node.state.size);
   if (node.role === "leader") leaderFamilies(out, node as LeaderNode, metrics);
   else followerFamilies(out, node as FollowerNode);
+  storageFamilies(out, node.status().storage as StorageStatus);
   out.family(
     "quorumkv_overloaded_total",
     "counter",
@@ -79,6 +83,20 @@ export function renderMetrics(node: LeaderNode | FollowerNode, metrics: NodeMetr
   out.single("process_resident_memory_bytes", "gauge", "Resident memory size", process.memoryUsage.rss());
   out.single("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch", metrics.startedAtSeconds);
   return out.text();
+}
+
+/** With DATA_DIR only: a node in memory has no disk to report. */
+function storageFamilies(out: Exposition, storage: StorageStatus): void {
+  if (storage.dir === null) return;
+  out.single("quorumkv_storage_bytes", "gauge", "Bytes of the log, snapshot and epoch files in DATA_DIR", storage.bytes);
+  if (storage.lastSyncMs !== null)
+    out.single("quorumkv_storage_last_sync_seconds", "gauge", "Duration of the latest sync to disk (one per group of writes)", storage.lastSyncMs / 1000);
+  out.single(
+    "quorumkv_storage_unavailable",
+    "gauge",
+    "1 while the node cannot store (disk full, I/O error): writes answer 503 storage_unavailable",
+    storage.unavailable === null ? 0 : 1,
+  );
 }
 
 function leaderFamilies(out: Exposition, leader: LeaderNode, metrics: NodeMetrics): void {
