@@ -1,8 +1,8 @@
 import { afterEach, expect, test } from "bun:test";
-import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { type Cluster, freePort, startCluster } from "../../src/cluster.ts";
+import { type Cluster, startCluster } from "../../src/cluster.ts";
 import { http, waitFor } from "../helpers.ts";
+import { startSecondLeader } from "./second-leader.ts";
 
 // A leader that a newer one replaced while it was paused must not serve a read from its own
 // state: the newer leader may have acknowledged writes it has not seen. Before ReadIndex it
@@ -23,36 +23,14 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-/** A second leader process over the same followers, with the same token (as an operator's mistake would start one). */
-async function startSecondLeader(cluster: Cluster): Promise<string> {
-  const port = freePort();
-  second = Bun.spawn([process.execPath, join(resolve(import.meta.dir, "../.."), "src", "main.ts")], {
-    env: {
-      ...process.env,
-      ROLE: "leader",
-      NODE_ID: "leader2",
-      PORT: String(port),
-      FOLLOWERS: cluster.followers.map((f) => f.url).join(","),
-      WRITE_QUORUM: "3",
-      CLUSTER_TOKEN: cluster.token,
-      MIN_DELAY_MS: "0",
-      MAX_DELAY_MS: "1",
-      QUORUMKV_PARENT_PID: String(process.pid),
-    },
-    stdout: "ignore",
-    stderr: "ignore",
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor("the second leader to serve", async () => (await http(`${url}/health`)).status === 200, 20_000, 50);
-  return url;
-}
-
 test("a deposed leader that cannot reach its followers answers a read 503 unconfirmed, never the overwritten value", async () => {
   cluster = await startCluster({ followers: 5, writeQuorum: 3, minDelayMs: 0, maxDelayMs: 1 });
   const first = cluster.leader;
   expect((await http(`${first.url}/kv/k`, { method: "PUT", json: { value: 1 } })).status).toBe(200);
   first.pause();
-  const secondUrl = await startSecondLeader(cluster);
+  const started = await startSecondLeader(cluster);
+  second = started.process;
+  const secondUrl = started.url;
   expect((await http(`${secondUrl}/kv/k`, { method: "PUT", json: { value: 2 } })).status).toBe(200);
   second!.kill("SIGKILL");
   await second!.exited;

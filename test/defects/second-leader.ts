@@ -1,0 +1,31 @@
+import { join, resolve } from "node:path";
+import type { Subprocess } from "bun";
+import { type Cluster, freePort } from "../../src/cluster.ts";
+import { http, waitFor } from "../helpers.ts";
+
+/**
+ * A second leader process over the same followers, with the same token (as an operator's mistake
+ * would start one): it fences them at a newer epoch. The caller kills `process` when done.
+ */
+export async function startSecondLeader(cluster: Cluster): Promise<{ url: string; process: Subprocess }> {
+  const port = freePort();
+  const child = Bun.spawn([process.execPath, join(resolve(import.meta.dir, "../.."), "src", "main.ts")], {
+    env: {
+      ...process.env,
+      ROLE: "leader",
+      NODE_ID: "leader2",
+      PORT: String(port),
+      FOLLOWERS: cluster.followers.map((f) => f.url).join(","),
+      WRITE_QUORUM: "3",
+      CLUSTER_TOKEN: cluster.token,
+      MIN_DELAY_MS: "0",
+      MAX_DELAY_MS: "1",
+      QUORUMKV_PARENT_PID: String(process.pid),
+    },
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor("the second leader to serve", async () => (await http(`${url}/health`)).status === 200, 20_000, 50);
+  return { url, process: child };
+}
