@@ -11,11 +11,19 @@ import { ApiError } from "./errors.ts";
  * the answers of the other middleware (401, 413) too.
  */
 export function countRequests(metrics: NodeMetrics): MiddlewareHandler {
+  // Label of each matched pattern, worked out once: the patterns are the app's own, so few.
+  const labels = new Map<string, string>();
   return async (c, next) => {
     await next();
-    // Unmatched paths report the catch-all middleware's own pattern: one label for all of them.
-    const route = routePath(c, -1).replace(/\{[^/]*\}/g, "");
-    metrics.httpAnswered(c.req.method, route === "/*" || route === "*" ? "unmatched" : route, c.res.status);
+    const pattern = routePath(c, -1);
+    let label = labels.get(pattern);
+    if (label === undefined) {
+      // Unmatched paths report the catch-all middleware's own pattern: one label for all of them.
+      const route = pattern.replace(/\{[^/]*\}/g, "");
+      label = route === "/*" || route === "*" ? "unmatched" : route;
+      labels.set(pattern, label);
+    }
+    metrics.httpAnswered(c.req.method, label, c.res.status);
     const error = c.error;
     if (error instanceof ApiError && error.code === "overloaded") metrics.boundHit(String(error.details.bound ?? "unknown"));
   };
