@@ -81,10 +81,28 @@ test("stale entries of an older epoch are never applied, whatever the new leader
   // A heartbeat of epoch 2 announcing commit 5: nothing here is verified against epoch 2 yet.
   expect(follower.receive({ ...message(0, [], 5, 2) })).toEqual({ kind: "ok", lastOffset: 0, incarnation: 0 });
   expect(follower.appliedOffset).toBe(0);
-  // Its log says the entry at 5 is of epoch 2, ours is of epoch 1: drop the unverified, ask again.
-  expect(follower.receive({ ...message(5, [], 5, 2), prevEpoch: 2 })).toEqual({ kind: "gap", lastOffset: 0, incarnation: 0 });
-  expect(follower.pendingEntries()).toEqual([]);
+  // Its log says the entry at 5 is of epoch 2, ours is of epoch 1: drop ours from 5 on, ask again.
+  expect(follower.receive({ ...message(5, [], 5, 2), prevEpoch: 2 })).toEqual({ kind: "gap", lastOffset: 4, incarnation: 0 });
+  expect(follower.pendingEntries().map((entry) => entry.offset)).toEqual([1, 2, 3, 4]);
   expect(follower.appliedOffset).toBe(0);
+  // The leader probes at 4: ours is of epoch 1 there too, not the leader's 2; that goes as well.
+  expect(follower.receive({ ...message(4, [], 5, 2), prevEpoch: 2 })).toEqual({ kind: "gap", lastOffset: 3, incarnation: 0 });
+  expect(follower.appliedOffset).toBe(0);
+});
+
+test("a conflict at prevOffset drops only from there on: entries before it may be committed writes this follower acknowledged", () => {
+  const follower = new FollowerCore();
+  follower.receive(message(0, entries(1, 5, 1), 0, 1)); // holds 1..5 of epoch 1, nothing applied
+  // A new leader of epoch 2 took over a log with 1..4 of epoch 1 and put its marker at 5.
+  expect(follower.receive({ ...message(5, [], 0, 2), prevEpoch: 2 })).toEqual({ kind: "gap", lastOffset: 4, incarnation: 0 });
+  expect(follower.pendingEntries().map((entry) => entry.offset)).toEqual([1, 2, 3, 4]);
+  // Its probe at 4 (epoch 1) matches: the follower holds 1..4 verified, and takes the marker.
+  expect(follower.receive({ ...message(4, [{ offset: 5, epoch: 2, key: "", value: null }], 5, 2), prevEpoch: 1 })).toEqual({
+    kind: "ok",
+    lastOffset: 5,
+    incarnation: 0,
+  });
+  expect(follower.appliedOffset).toBe(5);
 });
 
 test("replies carry the incarnation the follower was started with", () => {
