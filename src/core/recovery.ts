@@ -93,9 +93,17 @@ export interface RecoveryPolicy {
   checksSource: boolean;
   /** Whether position requests carry the new epoch, which followers adopt before they answer. */
   fences: boolean;
+  /** Whether the answers needed follow the lowest write quorum a follower reported (a quorum lowered at run time), not only the configured one. */
+  honoursQuorumFloor: boolean;
 }
 
-export const recoveryPolicy: RecoveryPolicy = { rank: mostAdvanced, takePendingEntries: true, checksSource: true, fences: true };
+export const recoveryPolicy: RecoveryPolicy = {
+  rank: mostAdvanced,
+  takePendingEntries: true,
+  checksSource: true,
+  fences: true,
+  honoursQuorumFloor: true,
+};
 
 export interface Recovered {
   state: StateMachine;
@@ -163,7 +171,7 @@ export class RecoveryCore {
 
   /** Followers whose answers are needed now. */
   get needed(): number {
-    return fenceQuorum(this.followerCount, this.#lowestQuorum);
+    return fenceQuorum(this.followerCount, this.policy.honoursQuorumFloor ? this.#lowestQuorum : this.writeQuorum);
   }
 
   get lowestQuorum(): number {

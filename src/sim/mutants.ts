@@ -167,6 +167,16 @@ const registry = {
     leader: (options) => new UnconfirmedReadLeader(options),
     needsLeaderRestarts: true,
   },
+  "recovery-ignores-quorum-floor": {
+    breaks: "leader-completeness",
+    // A quorum lowered at run time, then a leader restart that hears too few followers: the first seed that shows it is 3,976.
+    seedsTried: 100,
+    firstSeed: 3950,
+    description:
+      "recovery waits for the answers its own WRITE_QUORUM needs, not those of the lowest quorum a follower reports: a write acknowledged under a lowered quorum may be held by none it heard",
+    recovery: { ...recoveryPolicy, honoursQuorumFloor: false },
+    needsLeaderRestarts: true,
+  },
 } satisfies Record<string, Mutant>;
 
 export type MutantName = keyof typeof registry;
