@@ -152,11 +152,11 @@ export class FollowerCore {
     if (this.#diverged) return this.#gap();
     if (message.prevOffset > this.#lastOffset) return this.#gap();
     if (message.prevOffset > this.appliedOffset && this.#heldAt(message.prevOffset).epoch !== message.prevEpoch) {
-      // Our entry at prevOffset is not the leader's, nor is anything after it: drop those. The
-      // entries before it stay (unverified, unapplied): they may be committed writes this
-      // follower acknowledged, and a recovery counts on every holder keeping them (Raft deletes
-      // only from a conflict on). The gap answer makes the leader probe from there.
-      this.#truncateAfter(message.prevOffset - 1);
+      // Our entry at prevOffset is not the leader's, nor is anything after it: drop those, but
+      // never what this leader already verified here. The entries before it stay (unapplied):
+      // they may be committed writes this follower acknowledged, and a recovery counts on every
+      // holder keeping them (Raft deletes only from a conflict on). The leader probes from there.
+      this.#truncateAfter(Math.max(message.prevOffset - 1, this.#verifiedOffset));
       return this.#gap();
     }
     if (this.#appliedDiffers(message.prevOffset, message.prevEpoch)) return this.#diverge();
