@@ -32,6 +32,15 @@ export type LinearizabilityResult = { linearizable: true } | { linearizable: fal
 export const searchStatesMax = 200_000;
 
 /**
+ * Unknown writes that are interchangeable: plain writes of one value, or CAS operations with one
+ * expected value and one new value. A CAS is not interchangeable with a plain write of its value:
+ * it takes effect only where the register holds what it expected.
+ */
+function writerKey(op: Operation): string {
+  return op.kind === "cas" ? `cas ${JSON.stringify(op.expected ?? null)} ${JSON.stringify(op.value)}` : `write ${JSON.stringify(op.value)}`;
+}
+
+/**
  * Unknown writes are what makes the search explode, so they only ever enter it paired with a
  * read of their value: if an unknown write takes effect and the next operation is not a read
  * of its value, dropping it leaves an equally valid order — unless a failed CAS needed the
@@ -63,9 +72,9 @@ export function checkRegister(history: readonly Operation[], initial: string | n
     for (let i = 0; i < ops.length && ops[i]!.invokeUs <= earliestResponseUs; i++) {
       if (!(linearized & bits[i]!)) candidates.push(i);
     }
-    const unknownWriter = new Map<string | null, number>();
+    const unknownWriter = new Map<string, number>();
     for (const i of candidates) {
-      if (ops[i]!.kind !== "read" && !Number.isFinite(ops[i]!.responseUs)) unknownWriter.set(ops[i]!.value, i);
+      if (ops[i]!.kind !== "read" && !Number.isFinite(ops[i]!.responseUs)) unknownWriter.set(writerKey(ops[i]!), i);
     }
     for (const i of candidates) {
       const op = ops[i]!;
@@ -83,7 +92,7 @@ export function checkRegister(history: readonly Operation[], initial: string | n
       } else if (Number.isFinite(op.responseUs)) {
         nextValue = op.value;
       } else {
-        if (unknownWriter.get(op.value) !== i) continue;
+        if (unknownWriter.get(writerKey(op)) !== i) continue;
         const reader = candidates.find((j) => ops[j]!.kind === "read" && ops[j]!.value === op.value);
         // Unread, it matters only to a failed CAS that expected the value held now: then it may
         // enter alone (the register changed, so that CAS could fail).

@@ -179,3 +179,28 @@ test("a failed CAS may be explained by an unknown write that a later read shows,
   expect(verdict([write("a", 0, 1), write("b", 2, unknown), read("a", 3, 4), cas("a", "c", 5, 6, false)])).toBe(true);
   expect(verdict([write("a", 0, 1), read("a", 3, 4), cas("a", "c", 5, 6, false)])).toBe(false);
 });
+
+test("an unknown CAS is not interchangeable with an unknown plain write of its value (simulator seed 926)", () => {
+  const cas = (expected: string | null, value: string | null, invokeUs: number, responseUs: number, succeeded?: boolean): Operation => ({
+    kind: "cas",
+    value,
+    expected,
+    invokeUs,
+    responseUs,
+    ...(succeeded === undefined ? {} : { succeeded }),
+  });
+  // A CAS set k; an unknown delete explains the reads of absent that follow. An unknown CAS of
+  // the same value (delete if absent) is pending alongside: it cannot take effect while k holds
+  // "a", so it must not stand in for the plain delete.
+  const history = [
+    read(null, 0, 10),
+    cas(null, "a", 10, 20, true),
+    write(null, 15, unknown),
+    read(null, 30, 40),
+    cas(null, null, 35, unknown),
+    read(null, 50, 60),
+  ];
+  expect(verdict(history)).toBe(true);
+  // Without the plain delete nothing explains the reads: not linearizable.
+  expect(verdict(history.filter((op) => op.kind !== "write"))).toBe(false);
+});
