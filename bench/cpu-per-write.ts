@@ -1,0 +1,65 @@
+import { readFileSync } from "node:fs";
+import { startCluster } from "../src/cluster.ts";
+import { parseToolFlags } from "../src/flags.ts";
+import { runClosedLoad } from "../tools/load.ts";
+
+/**
+ * CPU per acknowledged write of each process, read from /proc (steadier than writes/s on a shared
+ * machine): a local cluster with zero simulated delay, a warm-up, then closed-loop writes from
+ * this process; each node's utime + stime over the measured writes, divided by the writes
+ * acknowledged. Rounds are separate clusters; the medians are printed last.
+ */
+const flags = parseToolFlags(
+  "bench:cpu",
+  `Usage: bun run bench:cpu [--rounds 3] [--writes 40000] [--concurrency 20] [--quorum 3]
+
+Starts a local cluster (1 leader + 5 followers, free ports, no simulated delay) per round and
+prints µs of CPU per acknowledged write for the leader, each follower and this client.`,
+  {
+    rounds: { type: "number", default: 3, integer: true, min: 1, help: "rounds, a fresh cluster each" },
+    writes: { type: "number", default: 40_000, integer: true, min: 100, help: "measured writes per round" },
+    warmupWrites: { type: "number", default: 5_000, integer: true, min: 0, help: "unmeasured writes first (JIT warm-up)" },
+    concurrency: { type: "number", default: 20, integer: true, min: 1, help: "concurrent clients" },
+    quorum: { type: "number", default: 3, integer: true, min: 0, max: 5, help: "WRITE_QUORUM" },
+  },
+);
+
+/** Clock ticks of user + system CPU a process has used (/proc/<pid>/stat fields 14 and 15). */
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+/** Linux reports /proc times in USER_HZ, 100 per second on every common build. */
+const microsecondsPerTick = 10_000;
+const median = (values: number[]) => values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+const rows: { leader: number; followers: number[]; client: number; throughput: number }[] = [];
+for (let round = 1; round <= flags.rounds; round++) {
+  const cluster = await startCluster({ followers: 5, writeQuorum: flags.quorum, minDelayMs: 0, maxDelayMs: 0, output: "ignore" });
+  try {
+    const workload = { leaderUrl: cluster.leader.url, keys: 100, concurrency: flags.concurrency };
+    if (flags.warmupWrites > 0) await runClosedLoad({ ...workload, writes: flags.warmupWrites });
+    const before = cluster.nodes.map((node) => cpuTicks(node.pid!));
+    const clientBefore = process.cpuUsage();
+    const summary = await runClosedLoad({ ...workload, writes: flags.writes });
+    const client = process.cpuUsage(clientBefore);
+    const perWrite = cluster.nodes.map((node, i) => ((cpuTicks(node.pid!) - before[i]!) * microsecondsPerTick) / summary.succeeded);
+    const row = {
+      leader: perWrite[0]!,
+      followers: perWrite.slice(1),
+      client: (client.user + client.system) / summary.succeeded,
+      throughput: summary.throughput,
+    };
+    rows.push(row);
+    const followers = row.followers.map((us) => us.toFixed(1)).join(" ");
+    console.log(
+      `round ${round}: leader ${row.leader.toFixed(1)} µs, followers ${followers} µs, client ${row.client.toFixed(1)} µs per write; ${Math.round(row.throughput)} writes/s`,
+    );
+  } finally {
+    await cluster.stop();
+  }
+}
+const followerMedian = median(rows.flatMap((row) => row.followers));
+console.log(
+  `median: leader ${median(rows.map((r) => r.leader)).toFixed(1)} µs, each follower ${followerMedian.toFixed(1)} µs, client ${median(rows.map((r) => r.client)).toFixed(1)} µs per write; ${Math.round(median(rows.map((r) => r.throughput)))} writes/s`,
+);
