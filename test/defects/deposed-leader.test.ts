@@ -1,20 +1,14 @@
 import { afterEach, expect, test } from "bun:test";
-import type { Subprocess } from "bun";
 import { type Cluster, startCluster } from "../../src/cluster.ts";
 import { http, waitFor } from "../helpers.ts";
-import { startSecondLeader } from "./second-leader.ts";
+import { startSecondLeader, stopSecondLeader } from "./second-leader.ts";
 
 // Issue 11, item 3: a leader that a newer one replaced (paused while the other fenced its
 // followers) must stop serving the moment it learns of the newer epoch.
 
 let cluster: Cluster | undefined;
-let second: Subprocess | undefined;
 afterEach(async () => {
-  if (second) {
-    second.kill("SIGKILL");
-    await second.exited;
-    second = undefined;
-  }
+  await stopSecondLeader();
   await cluster?.stop();
   cluster = undefined;
 });
@@ -24,9 +18,7 @@ test("a deposed leader stops serving reads and writes once it learns of the newe
   const first = cluster.leader;
   expect((await http(`${first.url}/kv/k`, { method: "PUT", json: { value: "old" } })).status).toBe(200);
   first.pause();
-  const started = await startSecondLeader(cluster);
-  second = started.process;
-  const secondUrl = started.url;
+  const secondUrl = await startSecondLeader(cluster);
   expect((await http(`${secondUrl}/kv/k`, { method: "PUT", json: { value: "new" } })).status).toBe(200);
   first.resume();
 

@@ -1,8 +1,7 @@
 import { afterEach, expect, test } from "bun:test";
-import type { Subprocess } from "bun";
 import { type Cluster, startCluster } from "../../src/cluster.ts";
 import { http, waitFor } from "../helpers.ts";
-import { startSecondLeader } from "./second-leader.ts";
+import { startSecondLeader, stopSecondLeader } from "./second-leader.ts";
 
 // A leader that a newer one replaced while it was paused must not serve a read from its own
 // state: the newer leader may have acknowledged writes it has not seen. Before ReadIndex it
@@ -11,13 +10,8 @@ import { startSecondLeader } from "./second-leader.ts";
 // are unreachable (503 stale_read, reason unconfirmed), then learns it was deposed.
 
 let cluster: Cluster | undefined;
-let second: Subprocess | undefined;
 afterEach(async () => {
-  if (second) {
-    second.kill("SIGKILL");
-    await second.exited;
-    second = undefined;
-  }
+  await stopSecondLeader();
   for (const follower of cluster?.followers ?? []) follower.resume();
   await cluster?.stop();
   cluster = undefined;
@@ -28,13 +22,9 @@ test("a deposed leader that cannot reach its followers answers a read 503 unconf
   const first = cluster.leader;
   expect((await http(`${first.url}/kv/k`, { method: "PUT", json: { value: 1 } })).status).toBe(200);
   first.pause();
-  const started = await startSecondLeader(cluster);
-  second = started.process;
-  const secondUrl = started.url;
+  const secondUrl = await startSecondLeader(cluster);
   expect((await http(`${secondUrl}/kv/k`, { method: "PUT", json: { value: 2 } })).status).toBe(200);
-  second!.kill("SIGKILL");
-  await second!.exited;
-  second = undefined;
+  await stopSecondLeader();
   for (const follower of cluster.followers) follower.pause();
   first.resume();
 

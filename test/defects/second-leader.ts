@@ -3,13 +3,15 @@ import type { Subprocess } from "bun";
 import { type Cluster, freePort } from "../../src/cluster.ts";
 import { http, waitFor } from "../helpers.ts";
 
+let running: Subprocess | undefined;
+
 /**
  * A second leader process over the same followers, with the same token (as an operator's mistake
- * would start one): it fences them at a newer epoch. The caller kills `process` when done.
+ * would start one): it fences them at a newer epoch. Returns its URL; stopSecondLeader kills it.
  */
-export async function startSecondLeader(cluster: Cluster): Promise<{ url: string; process: Subprocess }> {
+export async function startSecondLeader(cluster: Cluster): Promise<string> {
   const port = freePort();
-  const child = Bun.spawn([process.execPath, join(resolve(import.meta.dir, "../.."), "src", "main.ts")], {
+  running = Bun.spawn([process.execPath, join(resolve(import.meta.dir, "../.."), "src", "main.ts")], {
     env: {
       ...process.env,
       ROLE: "leader",
@@ -27,5 +29,14 @@ export async function startSecondLeader(cluster: Cluster): Promise<{ url: string
   });
   const url = `http://127.0.0.1:${port}`;
   await waitFor("the second leader to serve", async () => (await http(`${url}/health`)).status === 200, 20_000, 50);
-  return { url, process: child };
+  return url;
+}
+
+/** Kills the second leader, if one runs (for afterEach). */
+export async function stopSecondLeader(): Promise<void> {
+  const child = running;
+  running = undefined;
+  if (!child) return;
+  child.kill("SIGKILL");
+  await child.exited;
 }

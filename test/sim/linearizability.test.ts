@@ -5,6 +5,15 @@ import { checkRegister, type Operation } from "../../src/sim/linearizability.ts"
 const unknown = Number.POSITIVE_INFINITY;
 const write = (value: string | null, invokeUs: number, responseUs: number): Operation => ({ kind: "write", value, invokeUs, responseUs });
 const read = (value: string | null, invokeUs: number, responseUs: number): Operation => ({ kind: "read", value, invokeUs, responseUs });
+/** `succeeded` absent: the CAS's outcome is unknown. */
+const cas = (expected: string | null, value: string | null, invokeUs: number, responseUs: number, succeeded?: boolean): Operation => ({
+  kind: "cas",
+  expected,
+  value,
+  invokeUs,
+  responseUs,
+  ...(succeeded === undefined ? {} : { succeeded }),
+});
 const verdict = (history: Operation[]) => checkRegister(history).linearizable;
 
 describe("checkRegister", () => {
@@ -136,15 +145,6 @@ describe("checkRegister agrees with the definition", () => {
 });
 
 describe("checkRegister with CAS (conditional writes, one-key transactions)", () => {
-  const cas = (expected: string | null, value: string | null, invokeUs: number, responseUs: number, succeeded?: boolean): Operation => ({
-    kind: "cas",
-    expected,
-    value,
-    invokeUs,
-    responseUs,
-    ...(succeeded === undefined ? {} : { succeeded }),
-  });
-
   test("a CAS succeeds only on the value expected; a failed one saw something else and changed nothing", () => {
     expect(verdict([write("a", 0, 1), cas("a", "b", 2, 3, true), read("b", 4, 5)])).toBe(true);
     expect(verdict([write("a", 0, 1), cas("x", "b", 2, 3, true)])).toBe(false); // it could not have succeeded
@@ -167,28 +167,12 @@ describe("checkRegister with CAS (conditional writes, one-key transactions)", ()
 });
 
 test("a failed CAS may be explained by an unknown write that a later read shows, or that nobody read", () => {
-  const cas = (expected: string | null, value: string | null, invokeUs: number, responseUs: number, succeeded?: boolean): Operation => ({
-    kind: "cas",
-    expected,
-    value,
-    invokeUs,
-    responseUs,
-    ...(succeeded === undefined ? {} : { succeeded }),
-  });
   expect(verdict([write("a", 0, 1), write("b", 2, unknown), read("a", 3, 4), cas("a", "c", 5, 6, false), read("b", 7, 8)])).toBe(true);
   expect(verdict([write("a", 0, 1), write("b", 2, unknown), read("a", 3, 4), cas("a", "c", 5, 6, false)])).toBe(true);
   expect(verdict([write("a", 0, 1), read("a", 3, 4), cas("a", "c", 5, 6, false)])).toBe(false);
 });
 
 test("an unknown CAS is not interchangeable with an unknown plain write of its value (simulator seed 926)", () => {
-  const cas = (expected: string | null, value: string | null, invokeUs: number, responseUs: number, succeeded?: boolean): Operation => ({
-    kind: "cas",
-    value,
-    expected,
-    invokeUs,
-    responseUs,
-    ...(succeeded === undefined ? {} : { succeeded }),
-  });
   // A CAS set k; an unknown delete explains the reads of absent that follow. An unknown CAS of
   // the same value (delete if absent) is pending alongside: it cannot take effect while k holds
   // "a", so it must not stand in for the plain delete.
