@@ -6,6 +6,7 @@ import { ConfigError, configFlags, configNames, configValuesToEnv, parseConfig }
 import { FlagError, type FlagSpecs, type FlagValues, parseFlags } from "./flags.ts";
 import { type ClusterFile, clusterFile, describeTakenPort, isAlive, readClusterFile, shellWord, shownPath, stateDir } from "./cluster-file.ts";
 import { constants } from "./core/constants.ts";
+import { waitForLeader } from "./cluster-leader.ts";
 
 /**
  * The local launcher: 1 leader + N followers as child processes of this one. `npm start` uses
@@ -34,6 +35,11 @@ export interface ClusterOptions {
   output?: { logDir: string } | "inherit" | "ignore";
   /** Bound on waiting for a node to answer /health. */
   startTimeoutMs?: number;
+  /**
+   * Every node gets PEERS (all of them) and may lead (automatic failover, docs/failover.md); the
+   * node started as leader stands at once. `leader` is then whichever node leads once started.
+   */
+  peers?: boolean;
 }
 
 export interface ClusterNode {
@@ -54,6 +60,7 @@ export interface ClusterNode {
 
 export interface Cluster {
   readonly token: string;
+  /** The leader once started (among PEERS another node may lead later: see `leaderOf`). */
   readonly leader: ClusterNode;
   readonly followers: readonly ClusterNode[];
   readonly nodes: readonly ClusterNode[];
@@ -199,34 +206,34 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   set("HEARTBEAT_MS", options.heartbeatMs);
   set("LOG_RETENTION", options.logRetention);
   const leaderUrl = `http://${host}:${ports[0]}`;
-  const followers = ports.slice(1).map((port, i) => makeNode(`follower${i + 1}`, "follower", host, port, { ...common, LEADER_URL: leaderUrl }, options));
-  const leader = makeNode(
-    "leader",
-    "leader",
-    host,
-    ports[0]!,
-    {
-      ...common,
-      FOLLOWERS: followers.map((f) => f.url).join(","),
-      WRITE_QUORUM: String(options.writeQuorum ?? Math.min(3, followerCount)),
-    },
-    options,
-  );
-  const nodes = [leader, ...followers];
+  const urls = ports.map((port) => `http://${host}:${port}`);
+  const writeQuorum = String(options.writeQuorum ?? Math.min(3, followerCount));
+  // Among PEERS every node knows every node and the write quorum; otherwise roles are fixed.
+  const followerEnv = options.peers ? { ...common, PEERS: urls.join(","), WRITE_QUORUM: writeQuorum } : { ...common, LEADER_URL: leaderUrl };
+  const followers = ports.slice(1).map((port, i) => makeNode(`follower${i + 1}`, "follower", host, port, followerEnv, options));
+  const leaderEnv = options.peers ? followerEnv : { ...common, FOLLOWERS: followers.map((f) => f.url).join(","), WRITE_QUORUM: writeQuorum };
+  const started = makeNode("leader", "leader", host, ports[0]!, leaderEnv, options);
+  const nodes = [started, ...followers];
   const stop = async () => {
     await Promise.all(nodes.map((node) => node.stop()));
   };
   try {
+    if (options.peers) {
+      await Promise.all(nodes.map((node) => node.start()));
+      const leader = await waitForLeader(nodes, options.startTimeoutMs ?? 15_000);
+      return { token, leader, followers: nodes.filter((node) => node !== leader), nodes, stop };
+    }
     await Promise.all(followers.map((f) => f.start()));
-    await leader.start();
+    await started.start();
   } catch (error) {
     await stop();
     throw error;
   }
-  return { token, leader, followers, nodes, stop };
+  return { token, leader: started, followers, nodes, stop };
 }
 
 export { clusterFile, stateDir } from "./cluster-file.ts";
+export { leaderOf, waitForLeader } from "./cluster-leader.ts";
 
 const cliHelp = `Usage: npm start -- [--followers 5] [--quorum 3] [--base-port 5001] [--host 127.0.0.1] [--token T] [--fresh] [--SETTING v]...
 
