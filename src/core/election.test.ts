@@ -17,8 +17,8 @@ function popcount(mask: number): number {
 }
 
 describe("electionQuorum (Flexible Paxos, at least a majority)", () => {
-  test("six nodes: W = 0 has no election; then 5, 4, 4, 4, 4", () => {
-    expect([0, 1, 2, 3, 4, 5].map((w) => electionQuorum(6, w))).toEqual([null, 5, 4, 4, 4, 4]);
+  test("six nodes: W = 0 needs all six (the old leader too); then 5, 4, 4, 4, 4", () => {
+    expect([0, 1, 2, 3, 4, 5].map((w) => electionQuorum(6, w))).toEqual([6, 5, 4, 4, 4, 4]);
   });
 
   test("every election quorum meets every write quorum (leader + W) and every other election quorum, and is the smallest that does", () => {
@@ -96,11 +96,13 @@ describe("votes: one per epoch", () => {
     });
   });
 
-  test("W = 0 fails at once: no lossless election; a forced one (promote) goes on with the candidate alone", () => {
+  test("W = 0 waits for every node, however long; a forced one (promote) goes on with the candidate alone", () => {
     const core = new RecoveryCore(6, 0, undefined, 3, { startEpoch: 2 });
     core.poll();
     const own = { url: "self", epoch: 1, lastOffset: 4, lastEntryEpoch: 1, appliedOffset: 4 };
-    expect(core.afterRound([own], 60_000, 0).kind).toBe("failed");
+    const others = ["a", "b", "c", "d"].map((url) => ({ ...own, url }));
+    expect(core.afterRound([own, ...others], 600_000, 0).kind).toBe("retry");
+    expect(core.afterRound([own, ...others, { ...own, url: "e", lastOffset: 5 }], 0, 0)).toMatchObject({ kind: "fetch", from: { url: "e" } });
     const forced = new RecoveryCore(6, 0, undefined, 1, { startEpoch: 2, forced: true });
     forced.poll();
     expect(forced.afterRound([own], 0, 0)).toMatchObject({ kind: "fetch", from: { url: "self" } });

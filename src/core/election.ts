@@ -13,11 +13,14 @@ import { assert } from "./assert.ts";
  * the voters holds every acknowledged write. At least a majority too, so two candidates can never
  * both win one epoch (each node promises an epoch once) and a minority never elects itself; that
  * floor costs no write availability, since it only binds when W ≥ M/2, where a write already
- * needs a majority of nodes alive. Null for W = 0: no lossless election exists.
+ * needs a majority of nodes alive. W = 0 (asynchronous): a write acknowledged by the leader alone
+ * is held by it alone, so only every node, the old leader included, will do: once the leader is
+ * gone the cluster waits for it (or for POST /admin/promote, lossy); a brand-new cluster, all
+ * nodes up, still elects its first leader.
  */
-export function electionQuorum(nodeCount: number, writeQuorum: number): number | null {
+export function electionQuorum(nodeCount: number, writeQuorum: number): number {
   assert(nodeCount >= 1 && writeQuorum >= 0 && writeQuorum < nodeCount, "write quorum below the node count");
-  if (writeQuorum === 0) return null;
+  if (writeQuorum === 0) return nodeCount;
   return Math.max(nodeCount - writeQuorum, Math.floor(nodeCount / 2) + 1);
 }
 

@@ -96,8 +96,8 @@ export interface RecoveryPolicy {
   fences: boolean;
   /** Whether the answers needed follow the lowest write quorum a follower reported (a quorum lowered at run time), not only the configured one. */
   honoursQuorumFloor: boolean;
-  /** Promises an election needs among `nodeCount` peers, the candidate included (core/election.ts); null: none suffices. */
-  electionQuorum(nodeCount: number, writeQuorum: number): number | null;
+  /** Promises an election needs among `nodeCount` peers, the candidate included (core/election.ts). */
+  electionQuorum(nodeCount: number, writeQuorum: number): number;
 }
 
 export const recoveryPolicy: RecoveryPolicy = {
@@ -191,7 +191,7 @@ export class RecoveryCore {
     const writeQuorum = this.policy.honoursQuorumFloor ? this.#lowestQuorum : this.writeQuorum;
     if (!this.election) return fenceQuorum(this.followerCount, writeQuorum);
     if (this.election.forced) return 1;
-    return this.policy.electionQuorum(this.followerCount, writeQuorum) ?? Number.POSITIVE_INFINITY;
+    return this.policy.electionQuorum(this.followerCount, writeQuorum);
   }
 
   get lowestQuorum(): number {

@@ -237,21 +237,9 @@ export class PeerNode {
       done({ kind: "failed", reason: `this node is a ${this.#role}` });
       return;
     }
-    const quorum = (this.env.policy ?? recoveryPolicy).electionQuorum(this.config.peers.length, this.#writeQuorum());
-    if (quorum === null && !how.forced) {
-      if (!this.#noElectionLogged) {
-        this.env.log("no leader heard, but with a write quorum of 0 no election is lossless: waiting for the leader (POST /admin/promote forces one)", {
-          event: "election",
-          level: "warn",
-          fields: { step: "waiting_w0" },
-        });
-      }
-      this.#noElectionLogged = true;
-      this.#armElectionTimer();
-      done({ kind: "failed", reason: "write quorum 0: no lossless election" });
-      return;
-    }
-    if (!how.preVote || quorum === null) {
+    const writeQuorum = this.#writeQuorum();
+    const quorum = (this.env.policy ?? recoveryPolicy).electionQuorum(this.config.peers.length, writeQuorum);
+    if (!how.preVote) {
       this.#elect(how.forced, done);
       return;
     }
@@ -269,6 +257,17 @@ export class PeerNode {
       const heardMs = this.env.clock.nowMs() - this.#follower!.quietSinceMs;
       if (won && heardMs >= this.config.electionTimeoutMs) this.#elect(false, done);
       else {
+        if (writeQuorum === 0 && !this.#noElectionLogged) {
+          this.env.log(
+            "no leader heard; with a write quorum of 0 an election needs every node, the old leader included: waiting for it (POST /admin/promote forces one, lossy)",
+            {
+              event: "election",
+              level: "warn",
+              fields: { step: "waiting_w0" },
+            },
+          );
+          this.#noElectionLogged = true;
+        }
         this.#armElectionTimer();
         done({ kind: "failed", reason: `pre-vote: ${granted} of the ${quorum} needed` });
       }
