@@ -212,10 +212,14 @@ export class PeerNode {
     this.#notify();
   }
 
-  #armElectionTimer(): void {
+  /**
+   * Stands once the leader has been silent for the election timeout (randomised), or for
+   * `timeoutMs`: a pre-vote the others refused is asked again after a heartbeat or two, since
+   * they refuse only while they heard the leader within the timeout (a few ms of difference).
+   */
+  #armElectionTimer(timeoutMs = electionTimeoutMs(this.config.electionTimeoutMs, this.env.random.float())): void {
     if (this.#stopped) return;
     if (this.#electionTimer !== null) this.env.timers.cancel(this.#electionTimer);
-    const timeoutMs = electionTimeoutMs(this.config.electionTimeoutMs, this.env.random.float());
     const check = () => {
       this.#electionTimer = null;
       if (this.#role !== "follower" || this.#stopped) return;
@@ -268,7 +272,8 @@ export class PeerNode {
           );
           this.#noElectionLogged = true;
         }
-        this.#armElectionTimer();
+        const stillSilent = heardMs >= this.config.electionTimeoutMs;
+        this.#armElectionTimer(stillSilent ? electionTimeoutMs(this.config.heartbeatMs, this.env.random.float()) : undefined);
         done({ kind: "failed", reason: `pre-vote: ${granted} of the ${quorum} needed` });
       }
     };

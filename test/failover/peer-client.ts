@@ -101,7 +101,7 @@ export class PeerClient {
   /** Polls every node's /status (bounded backoff) until one says it leads; shared by every caller waiting at once. */
   rediscover(): Promise<void> {
     this.#rediscovering ??= (async () => {
-      for (let backoffMs = 5; ; backoffMs = Math.min(100, backoffMs * 2)) {
+      for (let backoffMs = 5; ; backoffMs = Math.min(25, backoffMs * 2)) {
         const leader = await findLeader(this.nodes);
         if (leader) {
           this.leaderUrl = leader;
