@@ -237,17 +237,18 @@ export { leaderOf, waitForLeader } from "./cluster-leader.ts";
 
 const cliHelp = `Usage: npm start -- [--followers 5] [--quorum 3] [--base-port 5001] [--host 127.0.0.1] [--token T] [--fresh] [--SETTING v]...
 
-Starts 1 leader + N followers on consecutive ports (refusing if one is taken), prints their URLs
+Starts 1 leader + N followers on consecutive ports (refusing if one is taken), every node given
+PEERS (all of them): if the leader dies another takes over (docs/failover.md). Prints their URLs
 and the cluster token, writes them to .quorumkv/cluster.json for the tools (QUORUMKV_STATE_DIR
 moves that folder), and stops every node on Ctrl-C, SIGTERM or SIGHUP. Each node keeps its data
 in .quorumkv/data/<node> and starts from it next time; --fresh wipes it first.
 Every node setting (bun src/main.ts --help) is read from the environment or the same name as a
 flag: WRITE_QUORUM=2 or --write-quorum 2 (--quorum), CLUSTER_TOKEN or --cluster-token (--token).
-The launcher sets ROLE, NODE_ID, PORT, FOLLOWERS, LEADER_URL and DATA_DIR itself.
+The launcher sets ROLE, NODE_ID, PORT, PEERS, FOLLOWERS, LEADER_URL and DATA_DIR itself.
 `;
 
 /** Settings the launcher gives each node itself. */
-const perNodeNames = new Set(["ROLE", "NODE_ID", "PORT", "FOLLOWERS", "LEADER_URL", "DATA_DIR"]);
+const perNodeNames = new Set(["ROLE", "NODE_ID", "PORT", "FOLLOWERS", "LEADER_URL", "DATA_DIR", "PEERS", "ADVERTISE_URL"]);
 
 /** Node settings as flags, but --followers, which is the launcher's count (it sets FOLLOWERS itself). */
 const { followers: _followerUrls, ...nodeSettingFlags } = configFlags;
@@ -314,6 +315,7 @@ export function parseLauncherArgs(argv: readonly string[], env: Record<string, s
     output: "inherit",
     dataDir,
     fresh: values.fresh,
+    peers: true,
   };
 }
 
@@ -353,6 +355,7 @@ async function main() {
   const saved: ClusterFile = {
     leader: cluster.leader.url,
     followers: cluster.followers.map((f) => f.url),
+    nodes: cluster.nodes.map((n) => n.url),
     token: cluster.token,
     pids: cluster.nodes.map((n) => n.pid),
     launcherPid: process.pid,
@@ -366,7 +369,7 @@ async function main() {
     written = JSON.stringify(saved, null, 2);
     writeFileSync(clusterFile, written);
   }
-  const rows = cluster.nodes.map((n) => `  ${n.id.padEnd(10)} ${n.role.padEnd(9)} ${n.url}   pid ${n.pid}`);
+  const rows = cluster.nodes.map((n) => `  ${n.id.padEnd(10)} ${(n === cluster.leader ? "leader" : "follower").padEnd(9)} ${n.url}   pid ${n.pid}`);
   const leaderUrl = cluster.leader.url;
   console.log(`
 quorumkv: ${cluster.followers.length} followers, write quorum ${options.writeQuorum}, all healthy
@@ -383,6 +386,7 @@ Try:
   curl ${cluster.followers[0]?.url ?? leaderUrl}/kv/greeting
   curl ${leaderUrl}/status
   curl ${leaderUrl}/internal/digest -H "authorization: Bearer $TOKEN"
+  curl -X POST ${leaderUrl}/admin/step-down -H "authorization: Bearer $TOKEN"   # another node leads
 
 Ctrl-C (or kill ${process.pid}) stops every node.`);
 }
