@@ -1,5 +1,4 @@
 import { constants } from "../core/constants.ts";
-import { grantsVote } from "../core/election.ts";
 import { FollowerCore, type FollowerReady } from "../core/follower.ts";
 import type { FollowerPosition } from "../core/recovery.ts";
 import type { RecoveryData, ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotReply } from "../core/types.ts";
@@ -187,14 +186,16 @@ export class FollowerNode implements ServingNode {
    */
   fence(epoch: number, leaderId: string, done: (position: Omit<FollowerPosition, "url">) => void): void {
     const core = this.core;
+    const granted = core.grantsVote(epoch);
+    // The epoch reported is the answer: below the one asked for is a promise, at or above it a refusal.
     const position = {
-      epoch: core.epoch,
+      epoch: granted ? Math.min(core.epoch, epoch - 1) : Math.max(core.epoch, epoch),
       lastOffset: core.lastOffset,
       lastEntryEpoch: core.lastEntryEpoch,
       appliedOffset: core.appliedOffset,
       writeQuorumFloor: core.writeQuorumFloor,
     };
-    if (grantsVote(core.epoch, epoch)) {
+    if (granted) {
       this.#voted = { atMs: this.#clock.nowMs(), epoch };
       const previousEpoch = core.epoch;
       core.receive({ epoch, leaderId, prevOffset: 0, prevEpoch: 0, entries: [], commitOffset: 0 });

@@ -1,6 +1,7 @@
 import type { TimerHandle } from "./env.ts";
 import type { LeaderNode } from "./leader-node.ts";
-import type { PeerNode, StandOutcome } from "./peer-node.ts";
+import type { StandOutcome } from "./peer-env.ts";
+import type { PeerNode } from "./peer-node.ts";
 
 export interface PeerHandover {
   /** The node stopped. */

@@ -1,52 +1,14 @@
 import { electionTimeoutMs, grantsPreVote } from "../core/election.ts";
-import type { FollowerCore } from "../core/follower.ts";
-import type { LeaderCore, LeaderOptions } from "../core/leader.ts";
-import { type RecoveryPolicy, recoveryPolicy } from "../core/recovery.ts";
+import { recoveryPolicy } from "../core/recovery.ts";
 import type { Config } from "../config.ts";
-import type { NodeLog } from "../log.ts";
-import type { Clock, Delays, Random, TimerHandle, Timers } from "./env.ts";
+import type { TimerHandle } from "./env.ts";
 import { FollowerNode } from "./follower-node.ts";
 import { LeaderNode } from "./leader-node.ts";
-import type { NodeObserver } from "./metrics.ts";
+import { electionRoundsMax, type PeerEnv, type PeerRole, type StandOutcome, standNowTimeouts, type WriteRefusal } from "./peer-env.ts";
 import { type PeerHandover, startHandover } from "./peer-handover.ts";
-import { type PeerRpc, type PreVoteAnswer, type PreVoteRequest, type TimeoutNowRequest, withSelf } from "./peer-transport.ts";
+import { type PreVoteAnswer, type PreVoteRequest, type TimeoutNowRequest, withSelf } from "./peer-transport.ts";
 import { RecoveryFailed, runRecovery } from "./recovery.ts";
-import type { Storage, StoredData } from "./storage.ts";
-import type { NodeTimings } from "./timings.ts";
-import type { Transport } from "./transport.ts";
-
-/** Rounds of fencing one election tries before the candidate goes back to following (a later timeout tries again). */
-export const electionRoundsMax = 3;
-
-/** ROLE=leader keeps asking for pre-votes this many election timeouts after it started, while its peers start too. */
-const standNowTimeouts = 4;
-
-/** What a node among PEERS runs on: production's in src/main.ts, simulated ones in src/sim. */
-export interface PeerEnv {
-  clock: Clock;
-  timers: Timers;
-  random: Random;
-  storage: Storage;
-  stored?: StoredData;
-  log: NodeLog;
-  /** A transport for one election and the leadership it may bring (closed when that ends). */
-  newTransport(): Transport;
-  newDelays(): Delays;
-  rpc: PeerRpc;
-  observer?: NodeObserver;
-  timings?: Partial<NodeTimings>;
-  /** The simulator's mutants pass broken ones. */
-  policy?: RecoveryPolicy;
-  newFollowerCore?: (incarnation: number) => FollowerCore;
-  newLeaderCore?: (options: LeaderOptions) => LeaderCore;
-}
-
-export type PeerRole = "follower" | "candidate" | "leader";
-
-/** Why a write is not taken here: 421 with the leader, or 503 no_leader. */
-export type WriteRefusal = { kind: "not_leader"; leader: string } | { kind: "no_leader"; reason: string };
-
-export type StandOutcome = { kind: "leading"; epoch: number } | { kind: "failed"; reason: string };
+import type { StoredData } from "./storage.ts";
 
 /**
  * One node among PEERS (DESIGN §9): it follows; after ELECTION_TIMEOUT_MS (randomised) without
@@ -113,7 +75,8 @@ export class PeerNode {
   /** `standNow` (ROLE=leader): ask for pre-votes at once rather than after a timeout, so a new cluster gets a leader fast. */
   start(standNow: boolean): void {
     if (!standNow) {
-      this.#armElectionTimer();
+      // A node just started leaves a peer started as leader (which stands at once) its window first.
+      this.#armElectionTimer(electionTimeoutMs(standNowTimeouts * this.config.electionTimeoutMs, this.env.random.float() / standNowTimeouts));
       return;
     }
     // The others may still be starting: ask again every heartbeat for a few timeouts, while no leader is heard.
@@ -171,7 +134,7 @@ export class PeerNode {
 
   preVote(request: PreVoteRequest): PreVoteAnswer {
     const follower = this.#follower;
-    const granted = grantsPreVote({
+    const granted = (this.env.grantsPreVote ?? grantsPreVote)({
       nowMs: this.env.clock.nowMs(),
       lastLeaderContactMs: follower ? follower.quietSinceMs : this.env.clock.nowMs(),
       electionTimeoutMs: this.config.electionTimeoutMs,
@@ -225,7 +188,8 @@ export class PeerNode {
       if (this.#role !== "follower" || this.#stopped) return;
       const silentMs = this.env.clock.nowMs() - this.#follower!.quietSinceMs;
       if (silentMs >= timeoutMs) this.#stand({ preVote: true, forced: false });
-      else this.#electionTimer = this.env.timers.after(timeoutMs - silentMs, check);
+      // At least 1 ms: a clock in whole µs (the simulator's) could otherwise wake it at the same instant again.
+      else this.#electionTimer = this.env.timers.after(Math.max(1, timeoutMs - silentMs), check);
     };
     this.#electionTimer = this.env.timers.after(timeoutMs, check);
   }
