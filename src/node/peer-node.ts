@@ -63,8 +63,10 @@ export class PeerNode {
   /** The leader as far as this node knows: itself, or the one whose messages it takes in its current epoch. */
   get leaderUrl(): string | null {
     if (this.#leader) return this.leading ? this.selfUrl : null;
+    // Silent for longer than any node's election timeout (2×): it no longer knows one.
     const follower = this.#follower!;
-    return follower.lastLeaderContactMs > Number.NEGATIVE_INFINITY ? follower.core.leaderId : null;
+    const silentMs = this.env.clock.nowMs() - follower.lastLeaderContactMs;
+    return silentMs <= 2 * this.config.electionTimeoutMs ? follower.core.leaderId : null;
   }
 
   /** Called after every change of role (the HTTP layer serves the new node's routes). */

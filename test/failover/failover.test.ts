@@ -82,8 +82,8 @@ describe("failover among PEERS", () => {
     const unknown = [...client.history.values()].flat().filter((op) => !Number.isFinite(op.responseUs));
     expect(unknown).toEqual([]);
     expectLinearizable(client);
-    const old = cluster.leader;
-    expect(await http(`${old.url}/admin/step-down`, { method: "POST", token: cluster.token })).toMatchObject({ status: 421 });
+    const other = cluster.nodes.find((node) => node !== leader)!;
+    expect(await http(`${other.url}/admin/step-down`, { method: "POST", token: cluster.token })).toMatchObject({ status: 421, body: { leader: leader.url } });
   });
 
   test("a follower paused past the election timeout and resumed does not depose the leader (pre-vote)", async () => {
