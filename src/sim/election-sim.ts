@@ -1,5 +1,5 @@
 import { AssertionError } from "../core/assert.ts";
-import type { Config } from "../config.ts";
+import { type Config, parseConfig } from "../config.ts";
 import type { LeaderNode } from "../node/leader-node.ts";
 import { PeerNode } from "../node/peer-node.ts";
 import type { NodeTimings } from "../node/timings.ts";
@@ -8,9 +8,7 @@ import { type ElectionMutant, type ElectionMutantName, electionMutants } from ".
 import { type PeerMachine, PeerNetwork, sharedClock } from "./election-net.ts";
 import { EventQueue } from "./event-queue.ts";
 import { checkRegister } from "./linearizability.ts";
-import { nodeConfig } from "./node-config.ts";
 import { Random } from "./random.ts";
-import type { Scenario } from "./scenario.ts";
 import { SimDelays, ProcessTimers } from "./sim-env.ts";
 import { SimDisk } from "./sim-disk.ts";
 import { Trace } from "./trace.ts";
@@ -63,6 +61,8 @@ export interface ElectionRunResult {
   replayCommand: string;
 }
 
+/** The production defaults, parsed once; each run sets its quorum and timings on top. */
+const defaults: Config = parseConfig({ ROLE: "follower", CLUSTER_TOKEN: "simulated-cluster" });
 const faultWindowUs = 1_500_000;
 const convergenceBoundUs = 5_000_000;
 /** Clients must be done by then (an operation gives up after its deadline), or the run is stuck. */
@@ -94,16 +94,7 @@ export function runElectionSimulation(options: ElectionRunOptions): ElectionRunR
   const network = new PeerNetwork(queue, rng, trace, machines, linkDelayUs, family === "chaos" ? 0.02 : 0);
   const clock = sharedClock(queue);
   const timings: Partial<NodeTimings> = { gapWaitMs: 10, replicateTimeoutMs: 30, recoverTimeoutMs: 50, asyncWaitMs: 50, readWaitMs: 40 };
-  const base: Config = nodeConfig(
-    {
-      writeQuorum,
-      requestDelay: { minUs: 50, maxUs: 500 },
-      heartbeatUs: (electionTimeoutMs / 4) * 1000,
-      clientTimeoutUs: 200_000,
-      logRetention: 100_000,
-    } as Scenario,
-    { role: "follower", nodeId: "n" },
-  );
+  const base: Config = { ...defaults, writeQuorum, minDelayMs: 0.05, maxDelayMs: 0.5, heartbeatMs: electionTimeoutMs / 4, quorumTimeoutMs: 200 };
 
   const start = (machine: (typeof machines)[number], standNow: boolean) => {
     const timers = new ProcessTimers(queue);
