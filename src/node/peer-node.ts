@@ -178,20 +178,27 @@ export class PeerNode {
   }
 
   /**
-   * Stands once the leader has been silent for the election timeout (randomised), or for
-   * `timeoutMs`: a pre-vote the others refused is asked again after a heartbeat or two, since
-   * they refuse only while they heard the leader within the timeout (a few ms of difference).
+   * Stands once the leader has been silent for the election timeout (randomised). `firstTimeoutMs`
+   * replaces the first draw only: the longer wait of a node just started, or a quick retry of a
+   * pre-vote the others refused (they refuse only while they heard the leader within the timeout,
+   * which differs between nodes by a few ms). Once a leader is heard, each wait is a fresh draw.
    */
-  #armElectionTimer(timeoutMs = electionTimeoutMs(this.config.electionTimeoutMs, this.env.random.float())): void {
+  #armElectionTimer(firstTimeoutMs?: number): void {
     if (this.#stopped) return;
     if (this.#electionTimer !== null) this.env.timers.cancel(this.#electionTimer);
+    const draw = () => electionTimeoutMs(this.config.electionTimeoutMs, this.env.random.float());
+    let timeoutMs = firstTimeoutMs ?? draw();
     const check = () => {
       this.#electionTimer = null;
       if (this.#role !== "follower" || this.#stopped) return;
       const silentMs = this.env.clock.nowMs() - this.#follower!.quietSinceMs;
-      if (silentMs >= timeoutMs) this.#stand({ preVote: true, forced: false });
+      if (silentMs >= timeoutMs) {
+        this.#stand({ preVote: true, forced: false });
+        return;
+      }
+      timeoutMs = draw();
       // At least 1 ms: a clock in whole µs (the simulator's) could otherwise wake it at the same instant again.
-      else this.#electionTimer = this.env.timers.after(Math.max(1, timeoutMs - silentMs), check);
+      this.#electionTimer = this.env.timers.after(Math.max(1, timeoutMs - silentMs), check);
     };
     this.#electionTimer = this.env.timers.after(timeoutMs, check);
   }
