@@ -86,6 +86,30 @@ describe("failover among PEERS", () => {
     expect(await http(`${other.url}/admin/step-down`, { method: "POST", token: cluster.token })).toMatchObject({ status: 421, body: { leader: leader.url } });
   });
 
+  test("a rolling restart of all six nodes under load, the leader stepping down first, fails no write", async () => {
+    cluster = await startCluster({ peers: true, writeQuorum: 3 });
+    const client = PeerClient.of(cluster);
+    const failed: string[] = [];
+    const load = clientLoad(client, { count: 10, keys: 10, failed });
+    for (const node of cluster.nodes) {
+      const before = client.acks.length;
+      await waitFor("writes before the restart", () => client.acks.length >= before + 50, 20_000);
+      if ((await statusOf(node)).role === "leader") {
+        expect((await http(`${node.url}/admin/step-down`, { method: "POST", token: cluster.token })).status).toBe(200);
+      }
+      await node.stop("SIGTERM");
+      await node.start();
+      await waitFor("the restarted node to follow", async () => (await statusOf(node)).leader !== null, 10_000);
+    }
+    const after = client.acks.length;
+    await waitFor("writes after the rolling restart", () => client.acks.length >= after + 50, 20_000);
+    await load.stop();
+    expect(failed).toEqual([]);
+    const unknown = [...client.history.values()].flat().filter((op) => !Number.isFinite(op.responseUs));
+    expect(unknown).toEqual([]);
+    expectLinearizable(client);
+  });
+
   test("a follower paused past the election timeout and resumed does not depose the leader (pre-vote)", async () => {
     cluster = await startCluster({ peers: true, writeQuorum: 3, env: { ELECTION_TIMEOUT_MS: "300" } });
     const leader = cluster.leader;
