@@ -41,8 +41,12 @@ export interface Storage {
   saveSnapshot(snapshot: StoredSnapshot): void;
   /** Whether the log kept since the last snapshot has grown enough that the node should save one. */
   readonly compactionDue: boolean;
-  /** Calls `done` once everything handed over so far is stored. */
-  sync(done: () => void): void;
+  /**
+   * Calls `done` once everything handed over so far is stored. Storing starts at the end of the
+   * current event, so that whatever else arrives in it shares the sync; with `startNow` at once
+   * (the caller has batched already, as the leader's pump has).
+   */
+  sync(done: () => void, startNow?: boolean): void;
   /** Why nothing can be stored now (disk full, I/O error), or null; writes are refused meanwhile. */
   readonly unavailable: string | null;
   status(): StorageStatus;

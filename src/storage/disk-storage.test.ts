@@ -111,6 +111,22 @@ describe("start-up checks on real files", () => {
     await Promise.all(all);
     expect(storage.syncCount - before).toBe(1);
   });
+
+  test("startNow writes and starts the sync in the caller's turn; without it, at the end of the turn", async () => {
+    const { dir, storage } = openDisk("fsync");
+    const logPath = join(dir, "log");
+    storage.appendEntries([entry(1)]);
+    const later = synced(storage);
+    expect(statSync(logPath).size).toBe(0);
+    expect(storage.syncCount).toBe(0);
+    await later;
+    const size = statSync(logPath).size;
+    storage.appendEntries([entry(2)]);
+    const now = new Promise<void>((resolve) => storage.sync(resolve, true));
+    expect(statSync(logPath).size).toBeGreaterThan(size);
+    expect(storage.syncCount).toBe(2);
+    await now;
+  });
 });
 
 test("compaction keeps the disk within twice the live data, old files gone, and what it keeps restores the state", async () => {

@@ -150,7 +150,7 @@ export class DiskStorage implements Storage {
     this.#logBytes = logBytes;
   }
 
-  sync(done: () => void): void {
+  sync(done: () => void, startNow = false): void {
     // Nothing handed over since the last sync (a heartbeat's answer): no write, no fdatasync.
     const idle = this.#buffer.length === 0 && !this.#epochDirty && this.#pendingSnapshot === null && !this.#syncing && this.#waiting.length === 0;
     if (this.#mode === "none" || (idle && this.#writtenBytes === this.#syncedBytes && this.#unavailable === null)) {
@@ -159,7 +159,8 @@ export class DiskStorage implements Storage {
       return;
     }
     this.#waiting.push(done);
-    this.#scheduleFlush();
+    if (startNow) this.#flush();
+    else this.#scheduleFlush();
   }
 
   status(): StorageStatus {
