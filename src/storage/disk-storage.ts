@@ -16,6 +16,13 @@ export const diskStorageLimits = {
   retryMs: 200,
 } as const;
 
+export interface DiskStorageEnv {
+  timers: Timers;
+  clock: Clock;
+  /** Told the duration of each fdatasync of the log (one per group of writes), for the metrics' histogram. */
+  observeSync?: (seconds: number) => void;
+}
+
 /**
  * Log, epoch promise and snapshots in one directory (DATA_DIR), in checksummed records
  * (records.ts). Appends are buffered and written by one `write` per event-loop turn; with SYNC
@@ -28,6 +35,7 @@ export class DiskStorage implements Storage {
   readonly #mode: SyncMode;
   readonly #timers: Timers;
   readonly #clock: Clock;
+  readonly #observeSync: (seconds: number) => void;
   #logFd: number;
   /** Bytes of the log file known written; a failed write is cut back to here. */
   #logBytes: number;
@@ -58,7 +66,7 @@ export class DiskStorage implements Storage {
   private constructor(
     dir: string,
     mode: SyncMode,
-    env: { timers: Timers; clock: Clock },
+    env: DiskStorageEnv,
     loaded: ReturnType<typeof loadDir>,
     readonly compactionMinLogBytes: number,
   ) {
@@ -66,6 +74,7 @@ export class DiskStorage implements Storage {
     this.#mode = mode;
     this.#timers = env.timers;
     this.#clock = env.clock;
+    this.#observeSync = env.observeSync ?? (() => {});
     this.#logFd = openSync(join(dir, storageFiles.log), "a");
     this.#logBytes = loaded.logBytes;
     this.#snapshotBytes = loaded.snapshotBytes;
@@ -79,7 +88,7 @@ export class DiskStorage implements Storage {
   static open(
     dir: string,
     mode: SyncMode,
-    env: { timers: Timers; clock: Clock; log: (line: string) => void },
+    env: DiskStorageEnv & { log: (line: string) => void },
     compactionMinLogBytes: number = diskStorageLimits.compactionMinLogBytes,
   ): { storage: DiskStorage; data: StoredData } {
     mkdirSync(dir, { recursive: true });
@@ -216,6 +225,7 @@ export class DiskStorage implements Storage {
         return;
       }
       this.#lastSyncMs = this.#clock.nowMs() - startedMs;
+      this.#observeSync(this.#lastSyncMs / 1000);
       this.#syncedBytes = covered;
       this.#unavailable = null;
       for (const done of callbacks) done();
