@@ -1,10 +1,11 @@
 import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import type { Entry, SnapshotPair } from "../core/types.ts";
+import type { Entry } from "../core/types.ts";
 import type { Clock, Timers } from "../node/env.ts";
 import type { Storage, StorageStatus, StoredData, StoredSnapshot, SyncMode } from "../node/storage.ts";
 import { type LogRecord, loadDir, storageFiles } from "./load.ts";
 import { encodeRecord } from "./records.ts";
+import { snapshotRecords } from "./snapshot-file.ts";
 
 /** Named bounds of the disk storage. */
 export const diskStorageLimits = {
@@ -145,7 +146,7 @@ export class DiskStorage implements Storage {
     const snapshot = this.#pendingSnapshot;
     if (!snapshot) return;
     this.#flushBuffer();
-    this.#snapshotBytes = this.#replaceFile(join(this.#dir, storageFiles.snapshot), snapshotRecords(snapshot));
+    this.#snapshotBytes = this.#replaceFile(join(this.#dir, storageFiles.snapshot), snapshotRecords(snapshot, diskStorageLimits.snapshotRecordBytes));
     this.#pendingSnapshot = null;
     this.#bytesSinceSnapshot = 0;
     this.#entries = this.#entries.filter((entry) => entry.offset > snapshot.offset);
@@ -290,26 +291,6 @@ export class DiskStorage implements Storage {
     if (this.#mode !== "none") syncDir(this.#dir);
     return size;
   }
-}
-
-/** The snapshot file's records: its position, the pairs in pieces, and an end record with the count. */
-function* snapshotRecords(snapshot: StoredSnapshot): Generator<Buffer> {
-  yield encodeRecord({ offset: snapshot.offset, epoch: snapshot.epoch });
-  let pairs: SnapshotPair[] = [];
-  let chars = 0;
-  let count = 0;
-  for (const pair of snapshot.pairs) {
-    pairs.push(pair);
-    count++;
-    chars += pair[0].length + pair[1].length + 16;
-    if (chars >= diskStorageLimits.snapshotRecordBytes) {
-      yield encodeRecord({ pairs });
-      pairs = [];
-      chars = 0;
-    }
-  }
-  if (pairs.length > 0) yield encodeRecord({ pairs });
-  yield encodeRecord({ end: count });
 }
 
 function syncDir(dir: string): void {

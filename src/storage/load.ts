@@ -1,8 +1,9 @@
 import { existsSync, readFileSync, truncateSync } from "node:fs";
 import { join } from "node:path";
-import type { Entry, SnapshotPair } from "../core/types.ts";
+import type { Entry } from "../core/types.ts";
 import type { StoredData } from "../node/storage.ts";
 import { decodeRecords } from "./records.ts";
+import { decodeSnapshot } from "./snapshot-file.ts";
 
 /** The files of one node's DATA_DIR. */
 export const storageFiles = { log: "log", snapshot: "snapshot", epoch: "epoch" } as const;
@@ -78,16 +79,11 @@ function loadEpoch(path: string): number {
 function loadSnapshot(path: string): { snapshot: StoredData["snapshot"]; snapshotBytes: number } {
   if (!existsSync(path)) return { snapshot: null, snapshotBytes: 0 };
   const bytes = readFileSync(path);
-  const { records, bad } = decodeRecords(bytes);
-  const head = records[0] as { offset?: unknown; epoch?: unknown } | undefined;
-  const end = records.at(-1) as { end?: unknown } | undefined;
-  if (bad || typeof head?.offset !== "number" || typeof head.epoch !== "number" || typeof end?.end !== "number") {
+  const decoded = decodeSnapshot(bytes);
+  if ("badByteOffset" in decoded) {
     throw new StorageCorrupt(
-      `${path} byte ${bad?.byteOffset ?? bytes.length}: the snapshot does not check; restore the directory or start this node empty (it then rejoins from the leader)`,
+      `${path} byte ${decoded.badByteOffset}: the snapshot does not check; restore the directory or start this node empty (it then rejoins from the leader)`,
     );
   }
-  const pairs: SnapshotPair[] = [];
-  for (const record of records.slice(1, -1) as { pairs: SnapshotPair[] }[]) for (const pair of record.pairs) pairs.push(pair);
-  if (pairs.length !== end.end) throw new StorageCorrupt(`${path}: the snapshot holds ${pairs.length} pairs, its end record says ${end.end}`);
-  return { snapshot: { offset: head.offset, epoch: head.epoch, pairs }, snapshotBytes: bytes.length };
+  return { snapshot: decoded.snapshot, snapshotBytes: bytes.length };
 }
