@@ -47,6 +47,8 @@ export class DiskStorage implements Storage {
   /** The stored entries after the snapshot, for rewriting the log at compaction (the same objects the core holds). */
   #entries: Entry[];
   #epoch: number;
+  #writeQuorumFloor: number | null;
+  /** The epoch file (the epoch promise and the write quorum floor) is to be replaced. */
   #epochDirty = false;
   #buffer: Buffer[] = [];
   /** Callbacks waiting for the next sync to start, and those of the sync in flight. */
@@ -83,6 +85,7 @@ export class DiskStorage implements Storage {
     this.#snapshotOffset = loaded.snapshot?.offset ?? 0;
     this.#entries = loaded.entries;
     this.#epoch = loaded.epoch;
+    this.#writeQuorumFloor = loaded.writeQuorumFloor;
   }
 
   /** Opens (creating it if need be) and checks a DATA_DIR; throws StorageCorrupt when it cannot be repaired here. */
@@ -95,7 +98,7 @@ export class DiskStorage implements Storage {
     mkdirSync(dir, { recursive: true });
     const loaded = loadDir(dir, env.log);
     const storage = new DiskStorage(dir, mode, env, loaded, compactionMinLogBytes);
-    return { storage, data: { epoch: loaded.epoch, snapshot: loaded.snapshot, entries: loaded.entries.slice() } };
+    return { storage, data: { epoch: loaded.epoch, writeQuorumFloor: loaded.writeQuorumFloor, snapshot: loaded.snapshot, entries: loaded.entries.slice() } };
   }
 
   get compactionDue(): boolean {
@@ -125,6 +128,12 @@ export class DiskStorage implements Storage {
   promiseEpoch(epoch: number): void {
     if (epoch <= this.#epoch) return;
     this.#epoch = epoch;
+    this.#epochDirty = true;
+  }
+
+  keepWriteQuorumFloor(floor: number): void {
+    if (floor === this.#writeQuorumFloor) return;
+    this.#writeQuorumFloor = floor;
     this.#epochDirty = true;
   }
 
@@ -239,7 +248,7 @@ export class DiskStorage implements Storage {
     this.#storeSnapshot();
     this.#flushBuffer();
     if (this.#epochDirty) {
-      this.#replaceFile(join(this.#dir, storageFiles.epoch), [encodeRecord({ epoch: this.#epoch })]);
+      this.#replaceFile(join(this.#dir, storageFiles.epoch), [encodeRecord({ epoch: this.#epoch, writeQuorumFloor: this.#writeQuorumFloor })]);
       this.#epochDirty = false;
     }
   }
