@@ -156,6 +156,25 @@ describe("start-up checks on real files", () => {
     expect(storage.syncCount - before).toBe(1);
   });
 
+  test("a sync starts while another is in flight (up to two), and callbacks still come in order", async () => {
+    const { storage } = openDisk("fsync");
+    const order: number[] = [];
+    const all = [1, 2, 3].map((offset) => {
+      storage.appendEntries([entry(offset)]);
+      return new Promise<void>((resolve) =>
+        storage.sync(() => {
+          order.push(offset);
+          resolve();
+        }, true),
+      );
+    });
+    // Two started at once; the third waits for one of them to finish.
+    expect(storage.syncCount).toBe(2);
+    await Promise.all(all);
+    expect(order).toEqual([1, 2, 3]);
+    expect(storage.syncCount).toBe(3);
+  });
+
   test("startNow writes and starts the sync in the caller's turn; without it, at the end of the turn", async () => {
     const { dir, storage } = openDisk("fsync");
     const logPath = join(dir, "log");

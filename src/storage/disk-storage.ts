@@ -15,7 +15,15 @@ export const diskStorageLimits = {
   snapshotRecordBytes: 1024 * 1024,
   /** After a failed write or sync (disk full, I/O error), storing is tried again this often. */
   retryMs: 200,
+  /** fdatasyncs of the log in flight at once (the thread pool's; a blocking sync never overlaps another). */
+  syncsInFlightMax: 2,
 } as const;
+
+interface SyncInFlight {
+  /** Log bytes written when it started: all of them are stored once it returns. */
+  covered: number;
+  callbacks: (() => void)[];
+}
 
 export interface DiskStorageEnv {
   timers: Timers;
@@ -51,10 +59,11 @@ export class DiskStorage implements Storage {
   /** The epoch file (the epoch promise and the write quorum floor) is to be replaced. */
   #epochDirty = false;
   #buffer: Buffer[] = [];
-  /** Callbacks waiting for the next sync to start, and those of the sync in flight. */
+  /** Callbacks of `sync` waiting for the next flush (their writes not yet written out, or no sync free). */
   #waiting: (() => void)[] = [];
+  /** The fdatasyncs in flight, oldest first, each with the callbacks it answers. */
+  #inFlight: SyncInFlight[] = [];
   #flushScheduled = false;
-  #syncing = false;
   #lastSyncMs: number | null = null;
   /** fdatasync calls of the log so far (one per group of writes). */
   syncCount = 0;
@@ -176,11 +185,13 @@ export class DiskStorage implements Storage {
     closeSync(this.#logFd);
     this.#logFd = openSync(logPath, "a");
     this.#logBytes = logBytes;
+    // Everything written so far is in the synced snapshot or the synced new log.
+    if (this.#mode === "fsync") this.#syncedBytes = this.#writtenBytes;
   }
 
   sync(done: () => void, startNow = false): void {
     // Nothing handed over since the last sync (a heartbeat's answer): no write, no fdatasync.
-    const idle = this.#buffer.length === 0 && !this.#epochDirty && this.#pendingSnapshot === null && !this.#syncing && this.#waiting.length === 0;
+    const idle = this.#buffer.length === 0 && !this.#epochDirty && this.#pendingSnapshot === null && this.#inFlight.length === 0 && this.#waiting.length === 0;
     if (this.#mode === "none" || (idle && this.#writtenBytes === this.#syncedBytes && this.#unavailable === null)) {
       done();
       if (!idle) this.#scheduleFlush();
@@ -217,7 +228,6 @@ export class DiskStorage implements Storage {
 
   #flush(): void {
     this.#flushScheduled = false;
-    if (this.#syncing) return; // the sync in flight schedules the next one
     try {
       this.#writeOut();
     } catch (error) {
@@ -232,35 +242,66 @@ export class DiskStorage implements Storage {
       for (const done of callbacks) done();
       return;
     }
-    this.#syncing = true;
+    // Nothing written since the latest sync in flight started (a heartbeat's answer): that one covers it.
+    const latest = this.#inFlight.at(-1);
+    if (latest && latest.covered >= this.#writtenBytes) {
+      latest.callbacks.push(...callbacks);
+      return;
+    }
+    if (this.#inFlight.length >= diskStorageLimits.syncsInFlightMax) {
+      this.#waiting = callbacks.concat(this.#waiting); // the next sync to finish flushes again
+      return;
+    }
+    this.#startSync(callbacks);
+  }
+
+  /**
+   * One fdatasync of the log, covering every byte written so far. It starts even while another
+   * is in flight (up to syncsInFlightMax): what was written since waits for one sync, not for the
+   * rest of the one in flight and then its own, and no loop turn passes between the two.
+   */
+  #startSync(callbacks: (() => void)[]): void {
+    const sync: SyncInFlight = { covered: this.#writtenBytes, callbacks };
+    this.#inFlight.push(sync);
     this.syncCount++;
     const startedMs = this.#clock.nowMs();
-    const covered = this.#writtenBytes;
-    const synced = (error: Error | null) => {
-      this.#syncing = false;
-      if (error) {
-        this.#waiting = callbacks.concat(this.#waiting);
+    const fd = this.#logFd;
+    const finished = (error: Error | null) => {
+      this.#inFlight.splice(this.#inFlight.indexOf(sync), 1);
+      // A log replaced meanwhile (compaction) was synced whole with what replaced it: nothing is lost.
+      if (error && fd === this.#logFd) {
+        this.#waiting = sync.callbacks.concat(this.#waiting);
         this.#failed(error);
         return;
       }
-      this.#lastSyncMs = this.#clock.nowMs() - startedMs;
-      this.#observeSync(this.#lastSyncMs / 1000);
-      this.#syncedBytes = covered;
+      if (!error) {
+        this.#lastSyncMs = this.#clock.nowMs() - startedMs;
+        this.#observeSync(this.#lastSyncMs / 1000);
+      }
+      this.#syncedBytes = Math.max(this.#syncedBytes, sync.covered);
       this.#unavailable = null;
-      for (const done of callbacks) done();
+      // The syncs started earlier cover no more than this one: their callbacks run now too, first.
+      const released: (() => void)[] = [];
+      for (const other of this.#inFlight) {
+        if (other.covered > this.#syncedBytes) continue;
+        released.push(...other.callbacks);
+        other.callbacks = [];
+      }
+      for (const done of released) done();
+      for (const done of sync.callbacks) done();
       if (this.#waiting.length > 0 || this.#buffer.length > 0) this.#scheduleFlush();
     };
     if (!this.blockingSync) {
-      fdatasync(this.#logFd, synced);
+      fdatasync(fd, finished);
       return;
     }
     try {
-      fdatasyncSync(this.#logFd);
+      fdatasyncSync(fd);
     } catch (error) {
-      synced(error instanceof Error ? error : new Error(String(error)));
+      finished(error instanceof Error ? error : new Error(String(error)));
       return;
     }
-    synced(null);
+    finished(null);
   }
 
   /** Writes everything handed over (to the OS; the caller syncs the log). */
