@@ -71,14 +71,14 @@ export class DiskStorage implements Storage {
    * fdatasync on the event loop's own thread instead of the thread pool: the loop waits, but a
    * sync costs two thread hand-overs less, which on a loaded machine is much of its latency (a
    * follower's store-and-answer time 20-30 % lower at the median, 30-50 % on average, measured
-   * side by side in one cluster; see docs/storage.md). For a follower, which has nothing to do
+   * side by side in one cluster; see BENCHMARKS.md). For a follower, which has nothing to do
    * meanwhile but take messages that would wait for the next sync anyway; not for a leader,
    * whose loop also sends the delayed messages and answers clients.
    */
   blockingSync = false;
   #unavailable: string | null = null;
   #retryScheduled = false;
-  /** Log bytes written since the start, and how many of them the last fdatasync covered. */
+  /** Log bytes written since the start, and how many of them are known synced (by an fdatasync, or a compaction's synced files). */
   #writtenBytes = 0;
   #syncedBytes = 0;
   /** A snapshot not yet stored (its write failed): stored before anything else. */
