@@ -40,7 +40,6 @@ function openStorage(config: Config, log: NodeLog, metrics: NodeMetrics): { stor
       log: storageLog,
       observeSync: (seconds) => metrics.storageSynced(seconds),
     });
-    storage.blockingSync = config.role === "follower";
     const loadedMs = Math.round(performance.now() - started);
     const snapshotOffset = data.snapshot?.offset ?? 0;
     log(

@@ -31,30 +31,6 @@ export function openDisk(mode: SyncMode, dir = join(root, `d${++dirs}`), log: (l
 for (const mode of ["fsync", "write", "none"] as const) {
   describe(`DiskStorage SYNC=${mode}`, () => storageConformance(() => openDisk(mode)));
 }
-describe("DiskStorage SYNC=fsync, blocking sync (a follower's)", () =>
-  storageConformance(() => {
-    const disk = openDisk("fsync");
-    disk.storage.blockingSync = true;
-    return disk;
-  }));
-
-test("a blocking sync calls back in the turn that writes, an asynchronous one after its fdatasync returns to the loop", async () => {
-  for (const blockingSync of [true, false]) {
-    const { storage } = openDisk("fsync");
-    storage.blockingSync = blockingSync;
-    storage.appendEntries([entry(1)]);
-    let called = false;
-    storage.sync(() => {
-      called = true;
-    });
-    // Queued after the storage's own end-of-turn flush, so it runs right after it.
-    const calledByThen = await new Promise<boolean>((resolve) => setImmediate(() => resolve(called)));
-    expect(calledByThen).toBe(blockingSync);
-    await synced(storage);
-    expect(storage.syncCount).toBe(1);
-  }
-});
-
 describe("start-up checks on real files", () => {
   /** Ten entries, one log record each; returns the byte offset where each record starts. */
   async function tenRecords() {

@@ -15,7 +15,7 @@ export const diskStorageLimits = {
   snapshotRecordBytes: 1024 * 1024,
   /** After a failed write or sync (disk full, I/O error), storing is tried again this often. */
   retryMs: 200,
-  /** fdatasyncs of the log in flight at once (the thread pool's; a blocking sync never overlaps another). */
+  /** fdatasyncs of the log in flight at once. */
   syncsInFlightMax: 2,
 } as const;
 
@@ -67,15 +67,6 @@ export class DiskStorage implements Storage {
   #lastSyncMs: number | null = null;
   /** fdatasync calls of the log so far (one per group of writes). */
   syncCount = 0;
-  /**
-   * fdatasync on the event loop's own thread instead of the thread pool: the loop waits, but a
-   * sync costs two thread hand-overs less, which on a loaded machine is much of its latency (a
-   * follower's store-and-answer time 20-30 % lower at the median, 30-50 % on average, measured
-   * side by side in one cluster; see BENCHMARKS.md). For a follower, which has nothing to do
-   * meanwhile but take messages that would wait for the next sync anyway; not for a leader,
-   * whose loop also sends the delayed messages and answers clients.
-   */
-  blockingSync = false;
   #unavailable: string | null = null;
   #retryScheduled = false;
   /** Log bytes written since the start, and how many of them are known synced (by an fdatasync, or a compaction's synced files). */
@@ -291,17 +282,7 @@ export class DiskStorage implements Storage {
       for (const done of sync.callbacks) done();
       if (this.#waiting.length > 0 || this.#buffer.length > 0) this.#scheduleFlush();
     };
-    if (!this.blockingSync) {
-      fdatasync(fd, finished);
-      return;
-    }
-    try {
-      fdatasyncSync(fd);
-    } catch (error) {
-      finished(error instanceof Error ? error : new Error(String(error)));
-      return;
-    }
-    finished(null);
+    fdatasync(fd, finished);
   }
 
   /** Writes everything handed over (to the OS; the caller syncs the log). */
