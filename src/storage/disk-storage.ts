@@ -46,6 +46,8 @@ export class DiskStorage implements Storage {
   readonly #clock: Clock;
   readonly #observeSync: (seconds: number) => void;
   #logFd: number;
+  /** Times the log file was replaced (compaction): a sync in flight on an older one needs no retry. */
+  #logGeneration = 0;
   /** Bytes of the log file known written; a failed write is cut back to here. */
   #logBytes: number;
   #snapshotBytes: number;
@@ -175,6 +177,7 @@ export class DiskStorage implements Storage {
     const logBytes = this.#replaceFile(logPath, this.#entries.length > 0 ? [encodeRecord({ append: this.#entries } satisfies LogRecord)] : []);
     closeSync(this.#logFd);
     this.#logFd = openSync(logPath, "a");
+    this.#logGeneration++;
     this.#logBytes = logBytes;
     // Everything written so far is in the synced snapshot or the synced new log.
     if (this.#mode === "fsync") this.#syncedBytes = this.#writtenBytes;
@@ -256,11 +259,11 @@ export class DiskStorage implements Storage {
     this.#inFlight.push(sync);
     this.syncCount++;
     const startedMs = this.#clock.nowMs();
-    const fd = this.#logFd;
+    const generation = this.#logGeneration;
     const finished = (error: Error | null) => {
       this.#inFlight.splice(this.#inFlight.indexOf(sync), 1);
       // A log replaced meanwhile (compaction) was synced whole with what replaced it: nothing is lost.
-      if (error && fd === this.#logFd) {
+      if (error && generation === this.#logGeneration) {
         this.#waiting = sync.callbacks.concat(this.#waiting);
         this.#failed(error);
         return;
@@ -282,7 +285,7 @@ export class DiskStorage implements Storage {
       for (const done of sync.callbacks) done();
       if (this.#waiting.length > 0 || this.#buffer.length > 0) this.#scheduleFlush();
     };
-    fdatasync(fd, finished);
+    fdatasync(this.#logFd, finished);
   }
 
   /** Writes everything handed over (to the OS; the caller syncs the log). */
