@@ -33,12 +33,17 @@ function loadConfig(): Config {
 }
 
 /** DATA_DIR's storage and what it holds, or memory; a DATA_DIR that cannot be repaired stops the process with one line. */
-function openStorage(config: Config, log: NodeLog): { storage: Storage; stored?: StoredData } {
+function openStorage(config: Config, log: NodeLog, metrics: NodeMetrics): { storage: Storage; stored?: StoredData } {
   if (config.dataDir === null) return { storage: new MemoryStorage() };
   try {
     const started = performance.now();
     const storageLog = (line: string) => log(line, { event: "storage", level: "warn" });
-    const { storage, data } = DiskStorage.open(config.dataDir, config.sync, { clock: realClock, timers: realTimers, log: storageLog });
+    const { storage, data } = DiskStorage.open(config.dataDir, config.sync, {
+      clock: realClock,
+      timers: realTimers,
+      log: storageLog,
+      observeSync: (seconds) => metrics.storageSynced(seconds),
+    });
     const loadedMs = Math.round(performance.now() - started);
     const snapshotOffset = data.snapshot?.offset ?? 0;
     log(
@@ -84,7 +89,7 @@ function createPeer(config: Config, metrics: NodeMetrics, logger: Logger): PeerN
 
 async function createNode(config: Config, metrics: NodeMetrics, logger: Logger): Promise<LeaderNode | FollowerNode> {
   const log = logger.forNode;
-  const { storage, stored } = openStorage(config, log);
+  const { storage, stored } = openStorage(config, log, metrics);
   openedStorage = storage;
   if (config.role === "follower") return new FollowerNode(config, { ...productionFollowerEnv(log), storage, stored });
   const transport = newTransport(config);

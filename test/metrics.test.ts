@@ -123,7 +123,7 @@ describe("GET /metrics on a real cluster", () => {
   });
 });
 
-test("with DATA_DIR, every node reports its storage: bytes on disk, the latest sync, and whether it can store", async () => {
+test("with DATA_DIR, every node reports its storage: bytes on disk, the latest sync, a histogram of sync durations, and whether it can store", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "quorumkv-metrics-"));
   const cluster = await startCluster({ followers: 2, writeQuorum: 2, dataDir });
   try {
@@ -132,6 +132,11 @@ test("with DATA_DIR, every node reports its storage: bytes on disk, the latest s
       const families = await scrape(node.url);
       expect(value(families, "quorumkv_storage_bytes")).toBeGreaterThan(0);
       expect(value(families, "quorumkv_storage_last_sync_seconds")).toBeGreaterThanOrEqual(0);
+      // Every node synced its log at least once (20 writes, each waiting for the quorum's syncs).
+      expect(value(families, "quorumkv_storage_sync_duration_seconds_count")).toBeGreaterThanOrEqual(1);
+      expect(value(families, "quorumkv_storage_sync_duration_seconds_bucket", { le: "+Inf" })).toBe(
+        value(families, "quorumkv_storage_sync_duration_seconds_count"),
+      );
       expect(value(families, "quorumkv_storage_unavailable")).toBe(0);
     }
   } finally {

@@ -143,6 +143,22 @@ test("the write quorum floor: lowered at once, raised only by a later commit, ke
   expect(follower.writeQuorumFloor).toBe(3);
 });
 
+test("a changed write quorum floor is in the Ready to store, an unchanged one is not; a restart restores it until a leader replaces it", () => {
+  const follower = new FollowerCore();
+  follower.receive({ ...message(0, entries(1, 2), 1), writeQuorumFloor: 2 });
+  expect(follower.takeReady().writeQuorumFloor).toBe(2);
+  follower.receive({ ...message(2, [], 2), writeQuorumFloor: 2 });
+  expect(follower.takeReady().writeQuorumFloor).toBeNull();
+  follower.receive({ ...message(2, [], 2), writeQuorumFloor: 1 });
+  expect(follower.takeReady().writeQuorumFloor).toBe(1);
+  const restarted = new FollowerCore();
+  restarted.restore(1, null, entries(1, 2), 1);
+  expect(restarted.writeQuorumFloor).toBe(1);
+  restarted.receive({ ...message(2, [], 0), writeQuorumFloor: 3 });
+  expect(restarted.writeQuorumFloor).toBe(3);
+  expect(restarted.takeReady().writeQuorumFloor).toBe(3);
+});
+
 test("applied entries are verified anew under a new leader; one that differs makes the follower diverged until a snapshot", () => {
   const follower = new FollowerCore();
   follower.receive(message(0, entries(1, 4, 1), 4, 1)); // applied 1..4 of epoch 1

@@ -6,7 +6,8 @@ import type { Entry, ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotPa
 
 /**
  * What the follower must do before it answers (etcd's `Ready`): drop the stored entries beyond
- * `truncatedAfter` (when not null), store `entries`, and promise `epoch` (when not null).
+ * `truncatedAfter` (when not null), store `entries`, promise `epoch` and keep `writeQuorumFloor`
+ * (each when not null).
  * `committed` are the entries applied since, now visible; `snapshotInstalled` says the state was
  * replaced by a snapshot up to `truncatedAfter`.
  */
@@ -14,6 +15,8 @@ export interface FollowerReady {
   entries: readonly Entry[];
   truncatedAfter: number | null;
   epoch: number | null;
+  /** The write quorum floor, when it changed: kept across a restart, as a restarting leader's recovery needs it. */
+  writeQuorumFloor: number | null;
   committed: readonly Entry[];
   snapshotInstalled: boolean;
 }
@@ -81,10 +84,16 @@ export class FollowerCore {
    * A restart with stored data (nothing is to be stored again): the promised epoch, the state of
    * the latest snapshot, and the entries after it held but not applied. Under the next leader
    * they are verified and applied as if just received, so the follower catches up from its own
-   * offset.
+   * offset. The stored write quorum floor holds until a leader's message replaces it.
    */
-  restore(epoch: number, snapshot: { offset: number; epoch: number; pairs: readonly SnapshotPair[] } | null, entries: readonly Entry[]): void {
+  restore(
+    epoch: number,
+    snapshot: { offset: number; epoch: number; pairs: readonly SnapshotPair[] } | null,
+    entries: readonly Entry[],
+    writeQuorumFloor: number | null = null,
+  ): void {
     this.epoch = epoch;
+    this.#writeQuorumFloor = writeQuorumFloor;
     if (snapshot) {
       this.#state = StateMachine.restore(snapshot.offset, snapshot.epoch, snapshot.pairs);
       this.#appliedEpochs = new EpochRuns(snapshot.offset, snapshot.epoch);
@@ -294,6 +303,7 @@ export class FollowerCore {
    */
   #learnWriteQuorumFloor(floor: number, commitOffset: number): void {
     if (this.#writeQuorumFloor === null || floor < this.#writeQuorumFloor || commitOffset > this.#floorCommitOffset) {
+      if (floor !== this.#writeQuorumFloor) this.#ready.writeQuorumFloor = floor;
       this.#writeQuorumFloor = floor;
       this.#floorCommitOffset = commitOffset;
     }
@@ -315,7 +325,7 @@ export class FollowerCore {
 }
 
 function emptyReady(): FollowerReady {
-  return { entries: none, truncatedAfter: null, epoch: null, committed: none, snapshotInstalled: false };
+  return { entries: none, truncatedAfter: null, epoch: null, writeQuorumFloor: null, committed: none, snapshotInstalled: false };
 }
 
 /** Appends to a Ready's list, allocating it on the first entry. */

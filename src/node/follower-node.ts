@@ -63,7 +63,7 @@ export class FollowerNode implements ServingNode {
   ) {
     const incarnation = randomIncarnation(env.random);
     this.core = env.newCore ? env.newCore(incarnation) : new FollowerCore(incarnation);
-    if (env.stored) this.core.restore(env.stored.epoch, env.stored.snapshot, env.stored.entries);
+    if (env.stored) this.core.restore(env.stored.epoch, env.stored.snapshot, env.stored.entries, env.stored.writeQuorumFloor);
     this.timings = { ...nodeTimings, ...env.timings };
     this.#clock = env.clock;
     this.#silenceMs = Math.max(constants.followerReadSilenceMs, 2 * config.heartbeatMs);
@@ -226,6 +226,7 @@ export class FollowerNode implements ServingNode {
     if (ready.truncatedAfter !== null) this.#storage.truncateAfter(ready.truncatedAfter);
     if (ready.entries.length > 0) this.#storage.appendEntries(ready.entries);
     if (ready.epoch !== null) this.#storage.promiseEpoch(ready.epoch);
+    if (ready.writeQuorumFloor !== null) this.#storage.keepWriteQuorumFloor(ready.writeQuorumFloor);
     // A snapshot installed replaces the stored log up to it; else the log is compacted now and then.
     const state = this.core.state;
     if (ready.snapshotInstalled || (this.#storage.compactionDue && ready.committed.length > 0)) {
@@ -233,8 +234,11 @@ export class FollowerNode implements ServingNode {
     }
     this.#storage.sync(() => {
       then();
-      this.received.notify();
       this.applied.notify();
     });
+    // Messages waiting for this one's entries go on now, not after its sync: their entries join
+    // the same group commit, and each still answers only once its own store is synced. (Notified
+    // after the sync, a run of messages that arrived out of order cost one sync each, in series.)
+    this.received.notify();
   }
 }

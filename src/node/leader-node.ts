@@ -317,17 +317,19 @@ export class LeaderNode implements ServingNode {
     const last = ready.entries.at(-1);
     if (last) storage.appendEntries(ready.entries);
     if (storage.compactionDue && this.state.appliedOffset > this.#snapshotOffset) this.#saveSnapshot();
-    // Stored and sent at once: an entry commits only once stored here too (commitsOnlyStored),
-    // so the leader's own sync overlaps the followers'.
+    for (const { follower, sequence, body } of ready.messages) this.#send(follower, sequence, body);
+    for (const { follower, sequence, body } of ready.chunks) this.#sendChunk(follower, sequence, body);
+    // Sent first, then stored at once (this pump is the batch): an entry commits only once stored
+    // here too (commitsOnlyStored), so the leader's own sync overlaps the followers'. Started at the
+    // end of the event instead, it began a loop turn late and often finished after the quorum's
+    // acks, each such commit costing a pump and messages of its own.
     if (last) {
       storage.sync(() => {
         if (this.#stopped || !this.core.stored(last.offset)) return;
         this.#afterProgress();
         this.#schedulePump();
-      });
+      }, true);
     }
-    for (const { follower, sequence, body } of ready.messages) this.#send(follower, sequence, body);
-    for (const { follower, sequence, body } of ready.chunks) this.#sendChunk(follower, sequence, body);
   }
 
   #send(index: number, sequence: number, message: ReplicateMessage): void {

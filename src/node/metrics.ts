@@ -17,6 +17,9 @@ export interface NodeObserver {
 /** Write latency buckets, in seconds: 100 µs to 10 s, 1-2.5-5 steps. */
 export const writeDurationBoundsSeconds = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 
+/** Buckets of the log's fdatasync durations, in seconds: 50 µs to 1 s. */
+export const storageSyncDurationBoundsSeconds = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] as const;
+
 /** Every outcome a write can have: a record, so that a new kind does not compile until it is listed here. */
 const writeOutcomeKinds: Record<WriteOutcome["kind"], true> = { committed: true, timeout: true, deposed: true, overloaded: true, storage_unavailable: true };
 const writeOutcomes = Object.keys(writeOutcomeKinds) as WriteOutcome["kind"][];
@@ -29,6 +32,8 @@ export class NodeMetrics implements NodeObserver {
   /** 503 overloaded answers by the bound that refused. */
   readonly boundHits = new Map<string, number>();
   readonly startedAtSeconds = Date.now() / 1000;
+  /** Each fdatasync of the log (SYNC=fsync with DATA_DIR; see DiskStorageEnv.observeSync). */
+  readonly storageSyncDurations = new Histogram(storageSyncDurationBoundsSeconds);
 
   /** `clock` is the node's own: follower reply times are on it. */
   constructor(readonly clock: Clock) {}
@@ -40,6 +45,10 @@ export class NodeMetrics implements NodeObserver {
   httpAnswered(method: string, route: string, status: number): void {
     const key = `${method} ${route} ${status}`;
     this.httpRequests.set(key, (this.httpRequests.get(key) ?? 0) + 1);
+  }
+
+  storageSynced(seconds: number): void {
+    this.storageSyncDurations.observe(seconds);
   }
 
   boundHit(bound: string): void {
@@ -62,7 +71,7 @@ export function renderMetrics(node: LeaderNode | FollowerNode, metrics: NodeMetr
   out.single("quorumkv_keys", "gauge", "Keys in the state", node.state.size);
   if (node.role === "leader") leaderFamilies(out, node as LeaderNode, metrics);
   else followerFamilies(out, node as FollowerNode);
-  storageFamilies(out, node.status().storage as StorageStatus);
+  storageFamilies(out, node.status().storage as StorageStatus, metrics.storageSyncDurations);
   out.family(
     "quorumkv_overloaded_total",
     "counter",
@@ -86,11 +95,15 @@ export function renderMetrics(node: LeaderNode | FollowerNode, metrics: NodeMetr
 }
 
 /** With DATA_DIR only: a node in memory has no disk to report. */
-function storageFamilies(out: Exposition, storage: StorageStatus): void {
+function storageFamilies(out: Exposition, storage: StorageStatus, syncDurations: Histogram): void {
   if (storage.dir === null) return;
   out.single("quorumkv_storage_bytes", "gauge", "Bytes of the log, snapshot and epoch files in DATA_DIR", storage.bytes);
   if (storage.lastSyncMs !== null)
     out.single("quorumkv_storage_last_sync_seconds", "gauge", "Duration of the latest sync to disk (one per group of writes)", storage.lastSyncMs / 1000);
+  if (storage.sync === "fsync")
+    out.histogram("quorumkv_storage_sync_duration_seconds", "Duration of each fdatasync of the log (one per group of writes)", [
+      { labels: {}, histogram: syncDurations },
+    ]);
   out.single(
     "quorumkv_storage_unavailable",
     "gauge",

@@ -13,6 +13,8 @@ export interface StoredSnapshot {
 /** What a node finds stored when it starts: its promise, its latest snapshot and the log after it (checked). */
 export interface StoredData {
   epoch: number;
+  /** A follower's write quorum floor as last learnt (FollowerCore.writeQuorumFloor), or null. */
+  writeQuorumFloor: number | null;
   snapshot: { offset: number; epoch: number; pairs: SnapshotPair[] } | null;
   entries: Entry[];
 }
@@ -37,12 +39,18 @@ export interface Storage {
   appendEntries(entries: readonly Entry[]): void;
   /** This node never answers a leader older than `epoch` again. */
   promiseEpoch(epoch: number): void;
+  /** Keeps a follower's write quorum floor (stored with the epoch promise). */
+  keepWriteQuorumFloor(floor: number): void;
   /** The state at `snapshot.offset` replaces every stored entry up to there. */
   saveSnapshot(snapshot: StoredSnapshot): void;
   /** Whether the log kept since the last snapshot has grown enough that the node should save one. */
   readonly compactionDue: boolean;
-  /** Calls `done` once everything handed over so far is stored. */
-  sync(done: () => void): void;
+  /**
+   * Calls `done` once everything handed over so far is stored. Storing starts at the end of the
+   * current event, so that whatever else arrives in it shares the sync; with `startNow` at once
+   * (the caller has batched already, as the leader's pump has).
+   */
+  sync(done: () => void, startNow?: boolean): void;
   /** Why nothing can be stored now (disk full, I/O error), or null; writes are refused meanwhile. */
   readonly unavailable: string | null;
   status(): StorageStatus;
@@ -55,6 +63,7 @@ export interface Storage {
 export class MemoryStorage implements Storage {
   lastOffset = 0;
   epoch = 0;
+  writeQuorumFloor: number | null = null;
   syncs = 0;
   snapshotOffset = 0;
   readonly compactionDue = false;
@@ -71,6 +80,10 @@ export class MemoryStorage implements Storage {
 
   promiseEpoch(epoch: number): void {
     this.epoch = Math.max(this.epoch, epoch);
+  }
+
+  keepWriteQuorumFloor(floor: number): void {
+    this.writeQuorumFloor = floor;
   }
 
   saveSnapshot(snapshot: StoredSnapshot): void {

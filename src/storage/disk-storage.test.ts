@@ -2,7 +2,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { realClock, realTimers } from "../node/env.ts";
+import { parseConfig } from "../config.ts";
+import { productionFollowerEnv, realClock, realTimers } from "../node/env.ts";
+import { FollowerNode } from "../node/follower-node.ts";
 import type { SyncMode } from "../node/storage.ts";
 import { DiskStorage } from "./disk-storage.ts";
 import { entry, storageConformance, synced } from "./storage-conformance.ts";
@@ -29,7 +31,6 @@ export function openDisk(mode: SyncMode, dir = join(root, `d${++dirs}`), log: (l
 for (const mode of ["fsync", "write", "none"] as const) {
   describe(`DiskStorage SYNC=${mode}`, () => storageConformance(() => openDisk(mode)));
 }
-
 describe("start-up checks on real files", () => {
   /** Ten entries, one log record each; returns the byte offset where each record starts. */
   async function tenRecords() {
@@ -69,8 +70,10 @@ describe("start-up checks on real files", () => {
     expect(lines.join("\n")).toContain(`${logPath} byte ${starts[4]}: a corrupt record`);
   });
 
-  test("a corrupt snapshot: the node refuses to start, naming the file and the offset", async () => {
+  test("a corrupt snapshot is set aside with the log after it: the node starts empty but for its promises, naming the file and the offset", async () => {
     const disk = openDisk("fsync");
+    disk.storage.promiseEpoch(4);
+    disk.storage.keepWriteQuorumFloor(2);
     disk.storage.appendEntries([entry(1), entry(2)]);
     disk.storage.saveSnapshot({
       offset: 2,
@@ -80,13 +83,30 @@ describe("start-up checks on real files", () => {
         ["k2", "2", 2],
       ],
     });
+    disk.storage.appendEntries([entry(3)]);
     await synced(disk.storage);
     disk.storage.close();
     const path = join(disk.dir, "snapshot");
     const bytes = readFileSync(path);
     bytes[bytes.length - 30]! ^= 0x40;
     writeFileSync(path, bytes);
-    expect(() => openDisk("fsync", disk.dir)).toThrow(new RegExp(`^${path} byte \\d+: the snapshot does not check`));
+    const lines: string[] = [];
+    const data = openDisk("fsync", disk.dir, (line) => lines.push(line)).reopen();
+    expect(data).toEqual({ epoch: 4, writeQuorumFloor: 2, snapshot: null, entries: [] });
+    expect(lines.join("\n")).toMatch(new RegExp(`${path} byte \\d+: the snapshot does not check; set aside as ${path}.corrupt`));
+    expect(readFileSync(`${path}.corrupt`)).toEqual(bytes);
+  });
+
+  test("a corrupt epoch file: the node refuses to start, naming the file and the offset (the promise cannot be rebuilt)", async () => {
+    const disk = openDisk("fsync");
+    disk.storage.promiseEpoch(4);
+    await synced(disk.storage);
+    disk.storage.close();
+    const path = join(disk.dir, "epoch");
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 2]! ^= 0x01;
+    writeFileSync(path, bytes);
+    expect(() => openDisk("fsync", disk.dir)).toThrow(new RegExp(`^${path} byte 0: the epoch promise does not check`));
   });
 
   test("a sync with nothing handed over since the last one costs no fdatasync", async () => {
@@ -110,6 +130,41 @@ describe("start-up checks on real files", () => {
     });
     await Promise.all(all);
     expect(storage.syncCount - before).toBe(1);
+  });
+
+  test("a sync starts while another is in flight (up to two), and callbacks still come in order", async () => {
+    const { storage } = openDisk("fsync");
+    const order: number[] = [];
+    const all = [1, 2, 3].map((offset) => {
+      storage.appendEntries([entry(offset)]);
+      return new Promise<void>((resolve) =>
+        storage.sync(() => {
+          order.push(offset);
+          resolve();
+        }, true),
+      );
+    });
+    // Two started at once; the third waits for one of them to finish.
+    expect(storage.syncCount).toBe(2);
+    await Promise.all(all);
+    expect(order).toEqual([1, 2, 3]);
+    expect(storage.syncCount).toBe(3);
+  });
+
+  test("startNow writes and starts the sync in the caller's turn; without it, at the end of the turn", async () => {
+    const { dir, storage } = openDisk("fsync");
+    const logPath = join(dir, "log");
+    storage.appendEntries([entry(1)]);
+    const later = synced(storage);
+    expect(statSync(logPath).size).toBe(0);
+    expect(storage.syncCount).toBe(0);
+    await later;
+    const size = statSync(logPath).size;
+    storage.appendEntries([entry(2)]);
+    const now = new Promise<void>((resolve) => storage.sync(resolve, true));
+    expect(statSync(logPath).size).toBeGreaterThan(size);
+    expect(storage.syncCount).toBe(2);
+    await now;
   });
 });
 
@@ -139,4 +194,16 @@ test("compaction keeps the disk within twice the live data, old files gone, and 
   const restored = new Map(data.snapshot!.pairs.map(([key, value, at]) => [key, [value, at]]));
   for (const stored of data.entries) restored.set(stored.key, [stored.value!, stored.offset]);
   expect(restored).toEqual(state);
+});
+
+test("a follower restarted on its DATA_DIR tells a recovering leader's fence the write quorum floor it had learnt", async () => {
+  const config = parseConfig({ ROLE: "follower", CLUSTER_TOKEN: "test-token-0123456789", NODE_ID: "f1" });
+  const disk = openDisk("fsync");
+  const before = new FollowerNode(config, { ...productionFollowerEnv(), storage: disk.storage });
+  const message = { epoch: 1, leaderId: "L", prevOffset: 0, prevEpoch: 0, entries: [entry(1), entry(2)], commitOffset: 2, writeQuorumFloor: 1 };
+  expect(await new Promise((resolve) => before.replicate(message, resolve))).toMatchObject({ kind: "ok", lastOffset: 2 });
+  const stored = disk.reopen();
+  const after = new FollowerNode(config, { ...productionFollowerEnv(), storage: disk.storage, stored });
+  const position = await new Promise<{ writeQuorumFloor?: number | null; lastOffset: number }>((resolve) => after.fence(2, "L2", resolve));
+  expect(position).toMatchObject({ writeQuorumFloor: 1, lastOffset: 2 });
 });

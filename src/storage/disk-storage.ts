@@ -1,10 +1,11 @@
 import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import type { Entry, SnapshotPair } from "../core/types.ts";
+import type { Entry } from "../core/types.ts";
 import type { Clock, Timers } from "../node/env.ts";
 import type { Storage, StorageStatus, StoredData, StoredSnapshot, SyncMode } from "../node/storage.ts";
 import { type LogRecord, loadDir, storageFiles } from "./load.ts";
 import { encodeRecord } from "./records.ts";
+import { snapshotRecords } from "./snapshot-file.ts";
 
 /** Named bounds of the disk storage. */
 export const diskStorageLimits = {
@@ -14,7 +15,22 @@ export const diskStorageLimits = {
   snapshotRecordBytes: 1024 * 1024,
   /** After a failed write or sync (disk full, I/O error), storing is tried again this often. */
   retryMs: 200,
+  /** fdatasyncs of the log in flight at once. */
+  syncsInFlightMax: 2,
 } as const;
+
+interface SyncInFlight {
+  /** Log bytes written when it started: all of them are stored once it returns. */
+  covered: number;
+  callbacks: (() => void)[];
+}
+
+export interface DiskStorageEnv {
+  timers: Timers;
+  clock: Clock;
+  /** Told the duration of each fdatasync of the log (one per group of writes), for the metrics' histogram. */
+  observeSync?: (seconds: number) => void;
+}
 
 /**
  * Log, epoch promise and snapshots in one directory (DATA_DIR), in checksummed records
@@ -28,7 +44,10 @@ export class DiskStorage implements Storage {
   readonly #mode: SyncMode;
   readonly #timers: Timers;
   readonly #clock: Clock;
+  readonly #observeSync: (seconds: number) => void;
   #logFd: number;
+  /** Times the log file was replaced (compaction): a sync in flight on an older one needs no retry. */
+  #logGeneration = 0;
   /** Bytes of the log file known written; a failed write is cut back to here. */
   #logBytes: number;
   #snapshotBytes: number;
@@ -38,18 +57,21 @@ export class DiskStorage implements Storage {
   /** The stored entries after the snapshot, for rewriting the log at compaction (the same objects the core holds). */
   #entries: Entry[];
   #epoch: number;
+  #writeQuorumFloor: number | null;
+  /** The epoch file (the epoch promise and the write quorum floor) is to be replaced. */
   #epochDirty = false;
   #buffer: Buffer[] = [];
-  /** Callbacks waiting for the next sync to start, and those of the sync in flight. */
+  /** Callbacks of `sync` waiting for the next flush (their writes not yet written out, or no sync free). */
   #waiting: (() => void)[] = [];
+  /** The fdatasyncs in flight, oldest first, each with the callbacks it answers. */
+  #inFlight: SyncInFlight[] = [];
   #flushScheduled = false;
-  #syncing = false;
   #lastSyncMs: number | null = null;
   /** fdatasync calls of the log so far (one per group of writes). */
   syncCount = 0;
   #unavailable: string | null = null;
   #retryScheduled = false;
-  /** Log bytes written since the start, and how many of them the last fdatasync covered. */
+  /** Log bytes written since the start, and how many of them are known synced (by an fdatasync, or a compaction's synced files). */
   #writtenBytes = 0;
   #syncedBytes = 0;
   /** A snapshot not yet stored (its write failed): stored before anything else. */
@@ -58,7 +80,7 @@ export class DiskStorage implements Storage {
   private constructor(
     dir: string,
     mode: SyncMode,
-    env: { timers: Timers; clock: Clock },
+    env: DiskStorageEnv,
     loaded: ReturnType<typeof loadDir>,
     readonly compactionMinLogBytes: number,
   ) {
@@ -66,6 +88,7 @@ export class DiskStorage implements Storage {
     this.#mode = mode;
     this.#timers = env.timers;
     this.#clock = env.clock;
+    this.#observeSync = env.observeSync ?? (() => {});
     this.#logFd = openSync(join(dir, storageFiles.log), "a");
     this.#logBytes = loaded.logBytes;
     this.#snapshotBytes = loaded.snapshotBytes;
@@ -73,19 +96,20 @@ export class DiskStorage implements Storage {
     this.#snapshotOffset = loaded.snapshot?.offset ?? 0;
     this.#entries = loaded.entries;
     this.#epoch = loaded.epoch;
+    this.#writeQuorumFloor = loaded.writeQuorumFloor;
   }
 
   /** Opens (creating it if need be) and checks a DATA_DIR; throws StorageCorrupt when it cannot be repaired here. */
   static open(
     dir: string,
     mode: SyncMode,
-    env: { timers: Timers; clock: Clock; log: (line: string) => void },
+    env: DiskStorageEnv & { log: (line: string) => void },
     compactionMinLogBytes: number = diskStorageLimits.compactionMinLogBytes,
   ): { storage: DiskStorage; data: StoredData } {
     mkdirSync(dir, { recursive: true });
     const loaded = loadDir(dir, env.log);
     const storage = new DiskStorage(dir, mode, env, loaded, compactionMinLogBytes);
-    return { storage, data: { epoch: loaded.epoch, snapshot: loaded.snapshot, entries: loaded.entries.slice() } };
+    return { storage, data: { epoch: loaded.epoch, writeQuorumFloor: loaded.writeQuorumFloor, snapshot: loaded.snapshot, entries: loaded.entries.slice() } };
   }
 
   get compactionDue(): boolean {
@@ -118,6 +142,12 @@ export class DiskStorage implements Storage {
     this.#epochDirty = true;
   }
 
+  keepWriteQuorumFloor(floor: number): void {
+    if (floor === this.#writeQuorumFloor) return;
+    this.#writeQuorumFloor = floor;
+    this.#epochDirty = true;
+  }
+
   /**
    * Writes the snapshot (synced and renamed into place whatever SYNC says: it replaces log
    * records), then rewrites the log with the entries after it. Runs in the caller's turn; when
@@ -136,7 +166,7 @@ export class DiskStorage implements Storage {
     const snapshot = this.#pendingSnapshot;
     if (!snapshot) return;
     this.#flushBuffer();
-    this.#snapshotBytes = this.#replaceFile(join(this.#dir, storageFiles.snapshot), snapshotRecords(snapshot));
+    this.#snapshotBytes = this.#replaceFile(join(this.#dir, storageFiles.snapshot), snapshotRecords(snapshot, diskStorageLimits.snapshotRecordBytes));
     this.#pendingSnapshot = null;
     this.#bytesSinceSnapshot = 0;
     this.#entries = this.#entries.filter((entry) => entry.offset > snapshot.offset);
@@ -147,19 +177,23 @@ export class DiskStorage implements Storage {
     const logBytes = this.#replaceFile(logPath, this.#entries.length > 0 ? [encodeRecord({ append: this.#entries } satisfies LogRecord)] : []);
     closeSync(this.#logFd);
     this.#logFd = openSync(logPath, "a");
+    this.#logGeneration++;
     this.#logBytes = logBytes;
+    // Everything written so far is in the synced snapshot or the synced new log.
+    if (this.#mode === "fsync") this.#syncedBytes = this.#writtenBytes;
   }
 
-  sync(done: () => void): void {
+  sync(done: () => void, startNow = false): void {
     // Nothing handed over since the last sync (a heartbeat's answer): no write, no fdatasync.
-    const idle = this.#buffer.length === 0 && !this.#epochDirty && this.#pendingSnapshot === null && !this.#syncing && this.#waiting.length === 0;
+    const idle = this.#buffer.length === 0 && !this.#epochDirty && this.#pendingSnapshot === null && this.#inFlight.length === 0 && this.#waiting.length === 0;
     if (this.#mode === "none" || (idle && this.#writtenBytes === this.#syncedBytes && this.#unavailable === null)) {
       done();
       if (!idle) this.#scheduleFlush();
       return;
     }
     this.#waiting.push(done);
-    this.#scheduleFlush();
+    if (startNow) this.#flush();
+    else this.#scheduleFlush();
   }
 
   status(): StorageStatus {
@@ -188,7 +222,6 @@ export class DiskStorage implements Storage {
 
   #flush(): void {
     this.#flushScheduled = false;
-    if (this.#syncing) return; // the sync in flight schedules the next one
     try {
       this.#writeOut();
     } catch (error) {
@@ -203,23 +236,56 @@ export class DiskStorage implements Storage {
       for (const done of callbacks) done();
       return;
     }
-    this.#syncing = true;
+    // Nothing written since the latest sync in flight started (a heartbeat's answer): that one covers it.
+    const latest = this.#inFlight.at(-1);
+    if (latest && latest.covered >= this.#writtenBytes) {
+      latest.callbacks.push(...callbacks);
+      return;
+    }
+    if (this.#inFlight.length >= diskStorageLimits.syncsInFlightMax) {
+      this.#waiting = callbacks.concat(this.#waiting); // the next sync to finish flushes again
+      return;
+    }
+    this.#startSync(callbacks);
+  }
+
+  /**
+   * One fdatasync of the log, covering every byte written so far. It starts even while another
+   * is in flight (up to syncsInFlightMax): what was written since waits for one sync, not for the
+   * rest of the one in flight and then its own, and no loop turn passes between the two.
+   */
+  #startSync(callbacks: (() => void)[]): void {
+    const sync: SyncInFlight = { covered: this.#writtenBytes, callbacks };
+    this.#inFlight.push(sync);
     this.syncCount++;
     const startedMs = this.#clock.nowMs();
-    const covered = this.#writtenBytes;
-    fdatasync(this.#logFd, (error) => {
-      this.#syncing = false;
-      if (error) {
-        this.#waiting = callbacks.concat(this.#waiting);
+    const generation = this.#logGeneration;
+    const finished = (error: Error | null) => {
+      this.#inFlight.splice(this.#inFlight.indexOf(sync), 1);
+      // A log replaced meanwhile (compaction) was synced whole with what replaced it: nothing is lost.
+      if (error && generation === this.#logGeneration) {
+        this.#waiting = sync.callbacks.concat(this.#waiting);
         this.#failed(error);
         return;
       }
-      this.#lastSyncMs = this.#clock.nowMs() - startedMs;
-      this.#syncedBytes = covered;
+      if (!error) {
+        this.#lastSyncMs = this.#clock.nowMs() - startedMs;
+        this.#observeSync(this.#lastSyncMs / 1000);
+      }
+      this.#syncedBytes = Math.max(this.#syncedBytes, sync.covered);
       this.#unavailable = null;
-      for (const done of callbacks) done();
+      // The syncs started earlier cover no more than this one: their callbacks run now too, first.
+      const released: (() => void)[] = [];
+      for (const other of this.#inFlight) {
+        if (other.covered > this.#syncedBytes) continue;
+        released.push(...other.callbacks);
+        other.callbacks = [];
+      }
+      for (const done of released) done();
+      for (const done of sync.callbacks) done();
       if (this.#waiting.length > 0 || this.#buffer.length > 0) this.#scheduleFlush();
-    });
+    };
+    fdatasync(this.#logFd, finished);
   }
 
   /** Writes everything handed over (to the OS; the caller syncs the log). */
@@ -227,7 +293,7 @@ export class DiskStorage implements Storage {
     this.#storeSnapshot();
     this.#flushBuffer();
     if (this.#epochDirty) {
-      this.#replaceFile(join(this.#dir, storageFiles.epoch), [encodeRecord({ epoch: this.#epoch })]);
+      this.#replaceFile(join(this.#dir, storageFiles.epoch), [encodeRecord({ epoch: this.#epoch, writeQuorumFloor: this.#writeQuorumFloor })]);
       this.#epochDirty = false;
     }
   }
@@ -279,26 +345,6 @@ export class DiskStorage implements Storage {
     if (this.#mode !== "none") syncDir(this.#dir);
     return size;
   }
-}
-
-/** The snapshot file's records: its position, the pairs in pieces, and an end record with the count. */
-function* snapshotRecords(snapshot: StoredSnapshot): Generator<Buffer> {
-  yield encodeRecord({ offset: snapshot.offset, epoch: snapshot.epoch });
-  let pairs: SnapshotPair[] = [];
-  let chars = 0;
-  let count = 0;
-  for (const pair of snapshot.pairs) {
-    pairs.push(pair);
-    count++;
-    chars += pair[0].length + pair[1].length + 16;
-    if (chars >= diskStorageLimits.snapshotRecordBytes) {
-      yield encodeRecord({ pairs });
-      pairs = [];
-      chars = 0;
-    }
-  }
-  if (pairs.length > 0) yield encodeRecord({ pairs });
-  yield encodeRecord({ end: count });
 }
 
 function syncDir(dir: string): void {

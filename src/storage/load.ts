@@ -1,13 +1,14 @@
-import { existsSync, readFileSync, truncateSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, truncateSync } from "node:fs";
 import { join } from "node:path";
-import type { Entry, SnapshotPair } from "../core/types.ts";
+import type { Entry } from "../core/types.ts";
 import type { StoredData } from "../node/storage.ts";
 import { decodeRecords } from "./records.ts";
+import { decodeSnapshot } from "./snapshot-file.ts";
 
 /** The files of one node's DATA_DIR. */
 export const storageFiles = { log: "log", snapshot: "snapshot", epoch: "epoch" } as const;
 
-/** Stored data that cannot be repaired here (a corrupt snapshot or epoch file): the node refuses to start. */
+/** Stored data that cannot be repaired (a corrupt epoch file): the node refuses to start. */
 export class StorageCorrupt extends Error {
   override name = "StorageCorrupt";
 }
@@ -26,13 +27,19 @@ export interface Loaded extends StoredData {
  * whole (they are written to a temporary file, synced, then renamed into place, so a crash
  * leaves the old one); the log is cut at its first record that does not check, a torn write at
  * the end or a damaged record in the middle alike, and the entries beyond it are fetched from
- * the leader again. `log` says what was cut.
+ * the leader again. A snapshot that does not check is set aside (`snapshot.corrupt`) with the
+ * log after it, and the node starts empty but for its promises: the rest comes back from its
+ * peers (a follower by the leader's snapshot, a leader by recovery from its followers). Only a
+ * corrupt epoch file stops the start: the promise it held cannot be rebuilt from anything
+ * stored, and a node that forgot it could answer a deposed leader. `log` says what was cut.
  */
 export function loadDir(dir: string, log: (line: string) => void): Loaded {
-  const epoch = loadEpoch(join(dir, storageFiles.epoch));
-  const { snapshot, snapshotBytes } = loadSnapshot(join(dir, storageFiles.snapshot));
+  const { epoch, writeQuorumFloor } = loadEpoch(join(dir, storageFiles.epoch));
+  const { snapshot, snapshotBytes, setAside } = loadSnapshot(join(dir, storageFiles.snapshot), log);
   const snapshotOffset = snapshot?.offset ?? 0;
   const logPath = join(dir, storageFiles.log);
+  // The log's entries follow the snapshot set aside: without it they cannot be applied.
+  if (setAside && existsSync(logPath)) truncateSync(logPath, 0);
   const bytes = existsSync(logPath) ? readFileSync(logPath) : new Uint8Array(0);
   const { records, starts, bad } = decodeRecords(bytes);
   const entries: Entry[] = [];
@@ -61,33 +68,33 @@ export function loadDir(dir: string, log: (line: string) => void): Loaded {
     );
     truncateSync(logPath, goodBytes);
   }
-  return { epoch, snapshot, entries, logBytes: goodBytes, snapshotBytes };
+  return { epoch, writeQuorumFloor, snapshot, entries, logBytes: goodBytes, snapshotBytes };
 }
 
-function loadEpoch(path: string): number {
-  if (!existsSync(path)) return 0;
+/** The epoch file: `{epoch, writeQuorumFloor}` (a file of an older version has no floor: null). */
+function loadEpoch(path: string): { epoch: number; writeQuorumFloor: number | null } {
+  if (!existsSync(path)) return { epoch: 0, writeQuorumFloor: null };
   const { records, bad } = decodeRecords(readFileSync(path));
-  const record = records[0] as { epoch?: unknown } | undefined;
-  if (bad || typeof record?.epoch !== "number")
+  const record = records[0] as { epoch?: unknown; writeQuorumFloor?: unknown } | undefined;
+  const floor = record?.writeQuorumFloor ?? null;
+  if (bad || typeof record?.epoch !== "number" || (floor !== null && typeof floor !== "number"))
     throw new StorageCorrupt(
       `${path} byte ${bad?.byteOffset ?? 0}: the epoch promise does not check; restore the directory or start this node empty (it then rejoins from the leader)`,
     );
-  return record.epoch;
+  return { epoch: record.epoch, writeQuorumFloor: floor as number | null };
 }
 
-function loadSnapshot(path: string): { snapshot: StoredData["snapshot"]; snapshotBytes: number } {
-  if (!existsSync(path)) return { snapshot: null, snapshotBytes: 0 };
+function loadSnapshot(path: string, log: (line: string) => void): { snapshot: StoredData["snapshot"]; snapshotBytes: number; setAside: boolean } {
+  if (!existsSync(path)) return { snapshot: null, snapshotBytes: 0, setAside: false };
   const bytes = readFileSync(path);
-  const { records, bad } = decodeRecords(bytes);
-  const head = records[0] as { offset?: unknown; epoch?: unknown } | undefined;
-  const end = records.at(-1) as { end?: unknown } | undefined;
-  if (bad || typeof head?.offset !== "number" || typeof head.epoch !== "number" || typeof end?.end !== "number") {
-    throw new StorageCorrupt(
-      `${path} byte ${bad?.byteOffset ?? bytes.length}: the snapshot does not check; restore the directory or start this node empty (it then rejoins from the leader)`,
+  const decoded = decodeSnapshot(bytes);
+  if ("badByteOffset" in decoded) {
+    const corruptPath = `${path}.corrupt`;
+    log(
+      `storage: ${path} byte ${decoded.badByteOffset}: the snapshot does not check; set aside as ${corruptPath} with the log after it, this node starts empty but for its epoch promise and gets the data again from its peers`,
     );
+    renameSync(path, corruptPath);
+    return { snapshot: null, snapshotBytes: 0, setAside: true };
   }
-  const pairs: SnapshotPair[] = [];
-  for (const record of records.slice(1, -1) as { pairs: SnapshotPair[] }[]) for (const pair of record.pairs) pairs.push(pair);
-  if (pairs.length !== end.end) throw new StorageCorrupt(`${path}: the snapshot holds ${pairs.length} pairs, its end record says ${end.end}`);
-  return { snapshot: { offset: head.offset, epoch: head.epoch, pairs }, snapshotBytes: bytes.length };
+  return { snapshot: decoded.snapshot, snapshotBytes: bytes.length, setAside: false };
 }

@@ -44,6 +44,21 @@ export function storageConformance(open: () => StorageUnderTest): void {
     expect(reopen().entries).toEqual([...entries(1, 3), entry(4, 2, "other")]);
   });
 
+  test("the write quorum floor comes back with the epoch promise: null until kept, then the latest kept", async () => {
+    const never = open();
+    never.storage.promiseEpoch(2);
+    await synced(never.storage);
+    expect(never.reopen().writeQuorumFloor).toBeNull();
+    const { storage, reopen } = open();
+    storage.promiseEpoch(2);
+    storage.keepWriteQuorumFloor(3);
+    storage.keepWriteQuorumFloor(1);
+    await synced(storage);
+    const data = reopen();
+    expect(data.writeQuorumFloor).toBe(1);
+    expect(data.epoch).toBe(2);
+  });
+
   test("an epoch promise never goes back", async () => {
     const { storage, reopen } = open();
     storage.promiseEpoch(5);
