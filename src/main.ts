@@ -71,7 +71,7 @@ const newTransport = (config: Config): Transport =>
 /** Among PEERS (docs/failover.md): a follower that may stand for election; ROLE=leader stands at once. */
 function createPeer(config: Config, metrics: NodeMetrics, logger: Logger): PeerNode {
   const log = logger.forNode;
-  const { storage, stored } = openStorage(config, log);
+  const { storage, stored } = openStorage(config, log, metrics);
   openedStorage = storage;
   return new PeerNode(config, {
     clock: realClock,

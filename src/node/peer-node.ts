@@ -347,6 +347,7 @@ export class PeerNode {
       epoch: leader.epoch,
       snapshot: { offset: applied, epoch: state.appliedEpoch, pairs: state.snapshotPairs() },
       entries,
+      writeQuorumFloor: leader.core.writeQuorumFloor,
     });
     this.env.log(`stepping down to follower: ${why}`, { event: "election", fields: { step: "follow", epoch: leader.epoch } });
     this.#cancelTimers();
