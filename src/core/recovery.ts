@@ -95,6 +95,8 @@ export interface RecoveryPolicy {
   fences: boolean;
   /** Whether the answers needed follow the lowest write quorum a follower reported (a quorum lowered at run time), not only the configured one. */
   honoursQuorumFloor: boolean;
+  /** Whether a fetch that failed or fell short goes on with the next most advanced follower that answered, not a new round of fences. */
+  triesNextSource: boolean;
 }
 
 export const recoveryPolicy: RecoveryPolicy = {
@@ -103,6 +105,7 @@ export const recoveryPolicy: RecoveryPolicy = {
   checksSource: true,
   fences: true,
   honoursQuorumFloor: true,
+  triesNextSource: true,
 };
 
 export interface Recovered {
@@ -220,6 +223,7 @@ export class RecoveryCore {
         candidates: [...this.#candidates],
       };
     }
+    if (!this.policy.triesNextSource) return { kind: "retry", reason: `${from.url} no longer holds what it reported (it restarted?); starting over` };
     this.#candidates.splice(this.#candidates.indexOf(from), 1);
     return this.#next();
   }
