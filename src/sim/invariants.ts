@@ -185,6 +185,7 @@ export class InvariantChecker implements LeaderHostObserver {
   }
 
   onFollowerRead(follower: FollowerHost, key: string, read: FollowerRead): void {
+    if (follower.core.diverged) this.report("visibility", `${follower.name} served a read of ${key} while diverged`);
     // A state that holds an abandoned branch is ahead of the history it reads from; counted-holds and log-prefix judge it.
     if (this.#states.get(follower.core.state)?.forkedAfter != null) return;
     const offset = read.stored?.offset ?? 0;
