@@ -80,9 +80,7 @@ export class InvariantChecker implements LeaderHostObserver {
   #amnesia: Amnesia[] = [];
   /** Branches lossy asynchronous recoveries abandoned (see leaderStarted). */
   readonly abandoned: AbandonedBranch[] = [];
-  /** Acknowledged writes a lossy asynchronous recovery dropped: not held to durability. */
-  readonly lostAcked: AckedWrite[] = [];
-  #states = new Map<StateMachine, WatchedState>();
+  #states = new WeakMap<StateMachine, WatchedState>();
   /** (leader, follower) pairs already reported by counted-holds: one line each, not one per event. */
   #countedReported = new Set<string>();
   /** Per leader process, the commit offset last seen. */
@@ -322,7 +320,10 @@ export class InvariantChecker implements LeaderHostObserver {
     this.abandoned.push({ entries: this.committed.slice(), forkedAfter: heldUpTo });
     this.committed.length = heldUpTo;
     for (let index = this.acked.length - 1; index >= 0; index--) {
-      if (this.acked[index]!.offset > heldUpTo) this.lostAcked.push(...this.acked.splice(index, 1));
+      const write = this.acked[index]!;
+      if (write.offset <= heldUpTo) continue;
+      this.acked.splice(index, 1);
+      this.context.log(`acknowledged write ${write.key}=${write.value ?? "(delete)"} at offset ${write.offset} lost with the abandoned branch`);
     }
     for (const follower of this.#followers) {
       const watched = this.#states.get(follower.core.state);
