@@ -40,11 +40,11 @@ export interface TargetedStats {
  *   `recoveryLivenessUs`. When the others are enough for the lowest write quorum any follower
  *   reports, recovery must lead within that bound (`recovery-liveness`): the failed fetch goes on
  *   with the next most advanced follower, on the production fetch timeout.
- * - Diverging follower (asynchronous runs): for a few ms the leader's messages reach one follower
- *   only, then the leader crashes, that follower alone having applied its latest writes; that follower stays paused until recovery went on without it (the
- *   asynchronous wait) and the new leader wrote past its applied offset, then resumes. It holds
- *   applied writes the new leader lacks: it must be diverged, never counted (`counted-holds`),
- *   and repaired by snapshot.
+ * - Diverging follower (asynchronous runs): the leader's messages reach one follower only until
+ *   it alone applied writes the others lack; then the leader crashes. That follower stays paused
+ *   until recovery went on without it (the asynchronous wait) and the new leader wrote past its
+ *   applied offset, then resumes. It holds applied writes the new leader lacks: it must be
+ *   diverged, never counted (`counted-holds`), and repaired by snapshot.
  */
 export class TargetedFaults {
   /** Until a targeted fault has run its course the run is not quiet. */
