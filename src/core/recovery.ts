@@ -98,6 +98,8 @@ export interface RecoveryPolicy {
   honoursQuorumFloor: boolean;
   /** Promises an election needs among `nodeCount` peers, the candidate included (core/election.ts). */
   electionQuorum(nodeCount: number, writeQuorum: number): number;
+  /** Whether a fetch that failed or fell short goes on with the next most advanced follower that answered, not a new round of fences. */
+  triesNextSource: boolean;
 }
 
 export const recoveryPolicy: RecoveryPolicy = {
@@ -107,6 +109,7 @@ export const recoveryPolicy: RecoveryPolicy = {
   fences: true,
   honoursQuorumFloor: true,
   electionQuorum,
+  triesNextSource: true,
 };
 
 /**
@@ -246,6 +249,7 @@ export class RecoveryCore {
         candidates: [...this.#candidates],
       };
     }
+    if (!this.policy.triesNextSource) return { kind: "retry", reason: `${from.url} no longer holds what it reported (it restarted?); starting over` };
     this.#candidates.splice(this.#candidates.indexOf(from), 1);
     return this.#next();
   }

@@ -1,4 +1,5 @@
 import type { EventQueue } from "./event-queue.ts";
+import type { FollowerHost } from "./follower-host.ts";
 import { SimClock } from "./sim-env.ts";
 import type { Random } from "./random.ts";
 import type { Scenario } from "./scenario.ts";
@@ -9,6 +10,8 @@ export class SimContext {
   /** The clock every node reads (it may step; the agenda's time does not). */
   readonly clock: SimClock;
   #nextCallId = 1;
+  /** Told when a recovering leader process asks a follower for its data (the targeted faults stall one such fetch). */
+  onRecoveryFetch: ((leader: string, follower: FollowerHost) => void) | null = null;
 
   constructor(
     readonly queue: EventQueue,

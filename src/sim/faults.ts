@@ -106,6 +106,10 @@ export class FaultInjector {
 
   #inject(kind: FaultKind, follower: FollowerHost): void {
     const { context } = this;
+    if (follower.pauseHeld) {
+      context.log(`fault ${kind} on ${follower.name} skipped: a targeted fault holds it paused`);
+      return;
+    }
     if (follower.down || (follower.paused && kind === "pauses")) {
       context.log(`fault ${kind} on ${follower.name} skipped: ${follower.down ? "down" : "paused"}`);
       return;
@@ -242,7 +246,7 @@ export class FaultInjector {
     this.context.log("faults stop: partitions end, paused followers resume, crashed processes restart, deposed leaders die, no more drops or copies");
     for (const follower of this.followers) {
       if (follower.down) follower.restart();
-      if (follower.paused) follower.resume();
+      if (follower.paused && !follower.pauseHeld) follower.resume();
     }
     this.host.heal();
   }

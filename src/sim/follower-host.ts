@@ -65,6 +65,8 @@ export class FollowerHost {
   readonly incarnationIds: number[] = [];
   down = false;
   paused = false;
+  /** A targeted fault holds this pause: healing does not end it, and no other fault touches the follower meanwhile. */
+  pauseHeld = false;
   /** What each past incarnation had synced when it crashed. */
   readonly heldAtCrash: HeldLog[] = [];
   readonly disk: SimDisk;
@@ -158,6 +160,7 @@ export class FollowerHost {
     this.context.log(`${this.name} crash (incarnation ${this.incarnation}, held ${this.core.lastOffset}, applied ${this.core.appliedOffset})`);
     this.down = true;
     this.paused = false;
+    this.pauseHeld = false;
     this.#timers.kill();
     this.disk.crash();
     const synced = this.disk.synced();

@@ -19,7 +19,7 @@ export function formatReply(reply: ReplicateReply | SnapshotReply): string {
     case "chunk_ok":
       return `chunk_ok ${reply.chunk} i${reply.incarnation}`;
     default:
-      return `${reply.kind} last=${reply.lastOffset} i${reply.incarnation}`;
+      return `${reply.kind} last=${reply.lastOffset} i${reply.incarnation}${"diverged" in reply && reply.diverged ? " diverged" : ""}`;
   }
 }
 

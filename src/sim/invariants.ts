@@ -2,7 +2,8 @@ import type { LeaderCore } from "../core/leader.ts";
 import type { StateMachine, StoredValue } from "../core/state-machine.ts";
 import type { Entry } from "../core/types.ts";
 import type { SimContext } from "./context.ts";
-import { checkDurability, checkLinearizability, formatEntry, replayAt } from "./final-checks.ts";
+import { checkDurability, checkLinearizability, formatEntry } from "./final-checks.ts";
+import { type AbandonedBranch, abandonedBranchOf, compareWithCommitted, heldCommittedUpTo, holds, restoredDiffers, sameEntry } from "./history.ts";
 import type { LeaderHost, LeaderHostObserver } from "./leader-host.ts";
 import type { Operation } from "./linearizability.ts";
 import type { Recovery } from "../node/recovery.ts";
@@ -20,6 +21,8 @@ export type InvariantName =
   | "convergence"
   | "linearizability"
   | "peer-bounds"
+  | "counted-holds"
+  | "recovery-liveness"
   | "core-assertion";
 
 export interface Violation {
@@ -36,6 +39,12 @@ const violationsKeptMax = 20;
  * The others compare against the one committed history, which such a loss forks.
  */
 const checkedOutsideContract: ReadonlySet<InvariantName> = new Set(["ack-quorum", "commit-monotonic", "apply-order", "peer-bounds", "core-assertion"]);
+
+/** A watched state machine: whose, and from which offset on it holds entries of an abandoned branch (null: none). */
+interface WatchedState {
+  node: string;
+  forkedAfter: number | null;
+}
 
 /** A corrupt record cut a follower's log: synced entries it had acknowledged are gone (a leader may commit with its ack after). */
 interface Amnesia {
@@ -64,9 +73,16 @@ export class InvariantChecker implements LeaderHostObserver {
    * entries it had acknowledged; when it was the only holder a leader restart polled, nothing can bring them back.
    */
   outsideContract: string | null = null;
+  /** Why the committed history forked (a lossy asynchronous recovery), or null: linearizability is not checked across such a loss. */
+  historyForked: string | null = null;
   #host: LeaderHost | null = null;
   #followers: readonly FollowerHost[] = [];
   #amnesia: Amnesia[] = [];
+  /** Branches lossy asynchronous recoveries abandoned (see leaderStarted). */
+  readonly abandoned: AbandonedBranch[] = [];
+  #states = new WeakMap<StateMachine, WatchedState>();
+  /** (leader, follower) pairs already reported by counted-holds: one line each, not one per event. */
+  #countedReported = new Set<string>();
   /** Per leader process, the commit offset last seen. */
   #leaderCommits = new Map<LeaderProcess, number>();
   /** Per follower: the incarnation whose commit offset is remembered, and that offset. */
@@ -115,7 +131,7 @@ export class InvariantChecker implements LeaderHostObserver {
     this.#watchState(leader.name, core, core.state);
     const log: Entry[] = [];
     for (let offset = core.state.appliedOffset + 1; offset <= core.lastOffset; offset++) log.push(core.log.at(offset));
-    const heldUpTo = this.#heldCommittedUpTo({ appliedOffset: core.state.appliedOffset, pending: log });
+    const heldUpTo = heldCommittedUpTo(this.committed, { appliedOffset: core.state.appliedOffset, pending: log });
     if (heldUpTo >= this.committed.length) return;
     const missing = this.committed[heldUpTo]!;
     const where = heldUpTo < core.lastOffset ? `its log has ${formatEntry(core.log.at(missing.offset))} there` : `its log ends at ${core.lastOffset}`;
@@ -125,11 +141,15 @@ export class InvariantChecker implements LeaderHostObserver {
     const polledHolders = polled.filter((polled) => {
       const follower = this.#followers.find((host) => host.name === polled.position.url)!;
       const sameProcess = !follower.down && follower.incarnation === polled.incarnation;
-      return sameProcess && this.#heldCommittedUpTo(polled.held) >= missing.offset;
+      return sameProcess && heldCommittedUpTo(this.committed, polled.held) >= missing.offset;
     });
     if (polledHolders.length > 0) {
       const names = polledHolders.map((polled) => polled.position.url).join(", ");
       this.report("leader-completeness", `${what}, though ${names} held it when polled`);
+      return;
+    }
+    if (recovery.writeQuorumFloor === 0) {
+      this.#fork(heldUpTo, `${what}: asynchronous replication, held by no follower that answered`);
       return;
     }
     const lost = this.#amnesia.filter((crash) => holds(crash.held, missing));
@@ -140,17 +160,6 @@ export class InvariantChecker implements LeaderHostObserver {
     const losses = lost.map((crash) => `${crash.follower} at ${crash.atUs / 1000}ms`).join(", ");
     this.outsideContract = `${what}; no follower polled still held it, and a follower that held it lost it to a corrupt record (${losses}): more synced copies lost than the quorum allows`;
     this.context.log(`outside the contract from now on: ${this.outsideContract}`);
-  }
-
-  /** How far `held` (an applied state and the entries after it) agrees with the committed history. */
-  #heldCommittedUpTo(held: HeldLog): number {
-    // An applied state is committed history (checked at every apply and restore).
-    let offset = Math.min(held.appliedOffset, this.committed.length);
-    for (const entry of held.pending) {
-      if (entry.offset !== offset + 1 || offset >= this.committed.length || !sameEntry(entry, this.committed[offset]!)) break;
-      offset++;
-    }
-    return offset;
   }
 
   beforeAck(leader: LeaderProcess, write: AckedWrite): void {
@@ -174,6 +183,9 @@ export class InvariantChecker implements LeaderHostObserver {
   }
 
   onFollowerRead(follower: FollowerHost, key: string, read: FollowerRead): void {
+    if (follower.core.diverged) this.report("visibility", `${follower.name} served a read of ${key} while diverged`);
+    // A state that holds an abandoned branch is ahead of the history it reads from; counted-holds and log-prefix judge it.
+    if (this.#states.get(follower.core.state)?.forkedAfter != null) return;
     const offset = read.stored?.offset ?? 0;
     if (offset > Math.min(read.commitOffset, this.committed.length)) {
       const commits = `its own ${read.commitOffset}, the committed history's ${this.committed.length}`;
@@ -187,6 +199,7 @@ export class InvariantChecker implements LeaderHostObserver {
    * its predecessor's commit, but leaderStarted checks that it holds everything committed.
    */
   afterEvent(): void {
+    this.#checkCounted();
     for (const [leader, seen] of this.#leaderCommits) {
       const commit = leader.core.commitOffset;
       if (commit < seen) this.report("commit-monotonic", `${leader.name} commit went back from ${seen} to ${commit}`);
@@ -242,16 +255,22 @@ export class InvariantChecker implements LeaderHostObserver {
     ];
     const nodes = states.map(({ name, state }) => ({ name, appliedOffset: state.appliedOffset, values: new Map(state.entries()) }));
     checkDurability(this.committed, this.acked, nodes, report);
-    checkLinearizability(histories, report);
+    if (this.historyForked === null) checkLinearizability(histories, report);
+    else this.context.log(`linearizability not checked: ${this.historyForked}`);
   }
 
   /**
    * Wraps `state.apply` so that each applied entry is checked before it lands: applied once, in
    * offset order, committed, and equal to the committed history. A leader's applies extend that
-   * history. A state that starts non-empty (restored) must equal the history there.
+   * history. A state that starts non-empty (restored) must equal the history there, or an
+   * abandoned branch's (a follower's disk holding what a lossy recovery left behind). A state that
+   * holds an abandoned branch's entries applies nothing more: the follower is diverged, and only a
+   * snapshot (a new state) repairs it.
    */
   #watchState(node: string, leader: LeaderCore | null, state: StateMachine): void {
-    if (state.appliedOffset > 0) this.#compareRestored(node, state);
+    const watched: WatchedState = { node, forkedAfter: null };
+    this.#states.set(state, watched);
+    if (state.appliedOffset > 0) this.#compareRestored(watched, state);
     const apply = state.apply.bind(state);
     let appliedOffset = state.appliedOffset;
     state.apply = (entry: Entry) => {
@@ -260,7 +279,10 @@ export class InvariantChecker implements LeaderHostObserver {
         this.report("apply-order", `${node} applied offset ${entry.offset} ${how}, after ${appliedOffset}`);
       }
       appliedOffset = Math.max(appliedOffset, entry.offset);
-      if (leader) {
+      if (watched.forkedAfter !== null) {
+        const why = `its state holds entries from offset ${watched.forkedAfter + 1} that a lossy recovery abandoned (it is diverged)`;
+        this.report("log-prefix", `${node} applied ${formatEntry(entry)}, though ${why}`);
+      } else if (leader) {
         if (entry.offset > leader.commitOffset) {
           this.report("visibility", `${node} applied offset ${entry.offset} before it committed it (commit ${leader.commitOffset})`);
         }
@@ -268,10 +290,76 @@ export class InvariantChecker implements LeaderHostObserver {
       } else if (entry.offset > this.committed.length) {
         this.report("visibility", `${node} applied offset ${entry.offset} before any leader committed it (committed ${this.committed.length})`);
       } else {
-        this.#compareWithCommitted(node, entry);
+        compareWithCommitted(this.committed, node, entry, this.report.bind(this));
       }
       return apply(entry);
     };
+  }
+
+  #compareRestored(watched: WatchedState, state: StateMachine): void {
+    const differs = restoredDiffers(this.committed, state);
+    if (differs === null) return;
+    const branch = abandonedBranchOf(this.abandoned, state);
+    if (branch) {
+      watched.forkedAfter = branch.forkedAfter;
+      return;
+    }
+    this.report(differs.invariant, `${watched.node} restored a state at ${state.appliedOffset} ${differs.what}`);
+  }
+
+  /**
+   * A lossy recovery (asynchronous replication: it went on without followers that had not
+   * answered) started a leader that lacks committed entries from `heldUpTo + 1` on. DESIGN §5
+   * allows that loss: the history forks there. The old branch is kept (a follower's disk may hold
+   * it), acknowledged writes beyond the fork are no longer held to durability, and every node
+   * whose state already applied entries beyond it holds an abandoned branch: it must be set apart.
+   */
+  #fork(heldUpTo: number, why: string): void {
+    this.context.log(`history forks after offset ${heldUpTo}: ${why}`);
+    this.historyForked ??= why;
+    this.abandoned.push({ entries: this.committed.slice(), forkedAfter: heldUpTo });
+    this.committed.length = heldUpTo;
+    for (let index = this.acked.length - 1; index >= 0; index--) {
+      const write = this.acked[index]!;
+      if (write.offset <= heldUpTo) continue;
+      this.acked.splice(index, 1);
+      this.context.log(`acknowledged write ${write.key}=${write.value ?? "(delete)"} at offset ${write.offset} lost with the abandoned branch`);
+    }
+    for (const follower of this.#followers) {
+      const watched = this.#states.get(follower.core.state);
+      if (watched && watched.forkedAfter === null && follower.core.appliedOffset > heldUpTo) watched.forkedAfter = heldUpTo;
+    }
+  }
+
+  /**
+   * counted-holds: the serving leader counts a follower at its match offset only while that
+   * follower process (the incarnation it heard, in its epoch) holds the leader's log up to there:
+   * the same entry at that offset, and no applied entry of an abandoned branch below it.
+   */
+  #checkCounted(): void {
+    const leader = this.#host!.serving;
+    const core = leader?.node?.core;
+    if (!leader || !core) return;
+    for (const follower of this.#followers) {
+      const progress = core.followers[follower.index]!;
+      const matchOffset = progress.matchOffset;
+      if (matchOffset === 0 || progress.diverged || follower.down) continue;
+      const held = follower.core;
+      if (follower.incarnationIds[follower.incarnation] !== progress.incarnation || held.epoch !== core.epoch) continue;
+      const forkedAfter = this.#states.get(held.state)?.forkedAfter ?? null;
+      let problem: string | null = null;
+      if (forkedAfter !== null && forkedAfter < matchOffset)
+        problem = `its applied state holds entries from offset ${forkedAfter + 1} that a lossy recovery abandoned`;
+      else if (matchOffset > held.lastOffset) problem = `its log ends at ${held.lastOffset}`;
+      else if (matchOffset > held.appliedOffset && matchOffset >= core.log.firstOffset) {
+        const entry = held.pendingEntries()[matchOffset - held.appliedOffset - 1]!;
+        if (!sameEntry(entry, core.log.at(matchOffset))) problem = `it holds ${formatEntry(entry)} there, the leader ${formatEntry(core.log.at(matchOffset))}`;
+      }
+      const pair = `${leader.name} ${follower.name}`;
+      if (problem === null || this.#countedReported.has(pair)) continue;
+      this.#countedReported.add(pair);
+      this.report("counted-holds", `${leader.name} counts ${follower.name} at offset ${matchOffset}, but ${problem}`);
+    }
   }
 
   /**
@@ -299,49 +387,6 @@ export class InvariantChecker implements LeaderHostObserver {
     const logged = leader.log.at(entry.offset);
     if (!sameEntry(logged, entry)) this.report("log-prefix", `${node} applied ${formatEntry(entry)} where its log has ${formatEntry(logged)}`);
     if (entry.offset === this.committed.length + 1) this.committed.push(entry);
-    else this.#compareWithCommitted(node, entry);
+    else compareWithCommitted(this.committed, node, entry, this.report.bind(this));
   }
-
-  #compareRestored(node: string, state: StateMachine): void {
-    const offset = state.appliedOffset;
-    if (offset > this.committed.length) {
-      this.report("visibility", `${node} restored a state at ${offset}, beyond the committed history (${this.committed.length})`);
-      return;
-    }
-    const expected = replayAt(this.committed, [offset]).get(offset)!;
-    const actual = new Map(state.entries());
-    for (const key of new Set([...expected.keys(), ...actual.keys()])) {
-      const want = expected.get(key);
-      const got = actual.get(key);
-      if (want?.value === got?.value && want?.offset === got?.offset) continue;
-      const show = (stored: StoredValue | undefined) => (stored ? `${stored.value} from ${stored.offset}` : "nothing");
-      this.report("log-prefix", `${node} restored a state at ${offset} with ${key} = ${show(got)}, the committed history gives ${show(want)}`);
-    }
-    const epoch = offset === 0 ? 0 : this.committed[offset - 1]!.epoch;
-    if (state.appliedEpoch !== epoch)
-      this.report("log-prefix", `${node} restored a state at ${offset} of epoch ${state.appliedEpoch}, the committed entry there is of epoch ${epoch}`);
-  }
-
-  #compareWithCommitted(node: string, entry: Entry): void {
-    const expected = this.committed[entry.offset - 1];
-    if (!expected) {
-      this.report("log-prefix", `${node} applied ${formatEntry(entry)}, past the end of the committed history (${this.committed.length})`);
-      return;
-    }
-    if (!sameEntry(expected, entry)) {
-      this.report("log-prefix", `${node} applied ${formatEntry(entry)} where the committed history has ${formatEntry(expected)}`);
-    }
-  }
-}
-
-function sameEntry(a: Entry, b: Entry): boolean {
-  const sameCondition = a.ifOffset === b.ifOffset && (a.txn === b.txn || JSON.stringify(a.txn) === JSON.stringify(b.txn));
-  return a.offset === b.offset && a.epoch === b.epoch && a.key === b.key && a.value === b.value && sameCondition;
-}
-
-/** Whether `held` contains `entry` (an applied state is committed history, checked elsewhere). */
-function holds(held: HeldLog, entry: Entry): boolean {
-  if (entry.offset <= held.appliedOffset) return true;
-  const pending = held.pending[entry.offset - held.appliedOffset - 1];
-  return pending !== undefined && sameEntry(pending, entry);
 }

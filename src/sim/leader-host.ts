@@ -36,6 +36,8 @@ export class LeaderHost {
   readonly leaders: LeaderProcess[] = [];
   readonly stats: LeaderStats = { leaderCrashes: 0, leaderDeposals: 0, recoveries: 0, takeovers: 0 };
   #serving: LeaderProcess | null = null;
+  /** Told when a process starts serving, after the checker. */
+  onServe: ((leader: LeaderProcess) => void) | null = null;
   #recovering: LeaderProcess | null = null;
   #generation = 0;
   /** Tells a scheduled restart whether it is still the one wanted. */
@@ -57,6 +59,11 @@ export class LeaderHost {
   /** The process that takes clients now, if any. */
   get serving(): LeaderProcess | null {
     return this.#serving;
+  }
+
+  /** The process recovering now, if any. */
+  get recovering(): LeaderProcess | null {
+    return this.#recovering;
   }
 
   /** Deposed processes still running. */
@@ -164,6 +171,7 @@ export class LeaderHost {
     this.#serving = process;
     this.observer.leaderStarted(process, recovery, polled);
     node.start();
+    this.onServe?.(process);
     const loop = this.#crashLoop;
     if (loop) {
       const afterUs = this.context.delayUs(loop.afterUs);

@@ -1,5 +1,6 @@
 import type { LeaderCore, LeaderOptions } from "../core/leader.ts";
 import type { RecoveryPolicy } from "../core/recovery.ts";
+import type { NodeTimings } from "../node/timings.ts";
 import type { StoredValue } from "../core/state-machine.ts";
 import type { WriteOptions, WriteOutcome } from "../node/leader-env.ts";
 import { LeaderNode } from "../node/leader-node.ts";
@@ -49,6 +50,8 @@ export interface LeaderObserver {
 export interface LeaderBuild {
   newCore?: (options: LeaderOptions) => LeaderCore;
   policy?: RecoveryPolicy;
+  /** Recovery's waits, over the seed's (a mutant restores an old one). */
+  recoveryTimings?: Partial<NodeTimings>;
 }
 
 /**
@@ -105,7 +108,7 @@ export class LeaderProcess {
         timers: this.#timers,
         transport: this.transport,
         log: (line) => context.log(`${this.name}: ${line}`),
-        timings: context.scenario.timings,
+        timings: { ...context.scenario.timings, ...this.build.recoveryTimings },
         policy: this.build.policy,
       },
       (recovery) => {

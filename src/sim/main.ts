@@ -84,6 +84,7 @@ function replayOne(seed: number): boolean {
   console.log(`\nseed ${seed}\n${describeScenario(result.scenario)}`);
   console.log(`events=${result.events} end=${result.endUs / 1000}ms trace=${result.traceHash}`);
   console.log(`network ${JSON.stringify(result.network)}\nfaults ${JSON.stringify(result.faults)}\nleader ${JSON.stringify(result.leader)}`);
+  console.log(`targeted ${JSON.stringify(result.targeted)}`);
   console.log(`clients ${JSON.stringify(result.workload)}\nsnapshots installed: ${result.snapshotsInstalled}`);
   if (result.violations.length === 0 && result.outsideContract !== null) {
     console.log(`ok, outside the contract: ${result.outsideContract}`);
@@ -120,6 +121,7 @@ function runMany(start: number, count: number): boolean {
   };
   const leader = { leaderCrashes: 0, leaderDeposals: 0, recoveries: 0, takeovers: 0 };
   const elections = { runs: 0, failed: 0, leaderships: 0, crashes: 0, partitions: 0 };
+  const targeted = { stalledFetches: 0, crashesLeavingOneAhead: 0, historyForks: 0 };
   for (let seed = start; seed < start + count; seed++) {
     if (values.elections || seed % electionShare === 0) {
       const run = runElectionSimulation({ seed, mutant: electionMutant });
@@ -141,6 +143,7 @@ function runMany(start: number, count: number): boolean {
       injected[key] += result.faults[key];
     for (const key of ["dropped", "duplicated", "slowed"] as const) injected[key] += result.network[key];
     for (const key of Object.keys(leader) as (keyof typeof leader)[]) leader[key] += result.leader[key];
+    for (const key of Object.keys(targeted) as (keyof typeof targeted)[]) targeted[key] += result.targeted[key];
     if (result.scenario.leaderFaults > 0) withLeaderFaults++;
     if (result.outsideContract !== null) outsideContract++;
     if (result.violations.length === 0) continue;
@@ -158,6 +161,7 @@ function runMany(start: number, count: number): boolean {
     `leader processes: ${show(leader)} in ${withLeaderFaults} seeds with leader faults; outside the contract (a corrupt record lost synced entries): ${outsideContract}`,
   );
   console.log(`election scenarios: ${show(elections)}`);
+  console.log(`targeted faults: ${show(targeted)}`);
   console.log(
     `${count} seeds (${start}…${start + count - 1}), ${failures} failed, ${events} events in ${seconds.toFixed(2)}s: ` +
       `${(count / seconds).toFixed(1)} seeds/s, ${Math.round(events / seconds)} events/s`,

@@ -62,3 +62,17 @@ export class SnapshotTruncatingFollower extends FollowerCore {
     return super.receiveSnapshot({ ...chunk, pairs: chunk.pairs.slice(0, -1) });
   }
 }
+
+/**
+ * Takes what it applied as verified under any leader, as followers did before issue 11: the
+ * leader's epochs at or below its applied offset are never compared, so a follower that applied
+ * writes a new leader lacks (a lossy asynchronous recovery) answers ok, is counted, and serves reads.
+ */
+export class AppliedTrustingFollower extends FollowerCore {
+  override receive(message: ReplicateMessage): ReplicateReply {
+    const applied = this.appliedOffset;
+    const prevEpoch = message.prevOffset <= applied ? -1 : message.prevEpoch;
+    const entries = message.entries.map((entry) => (entry.offset <= applied ? { ...entry, epoch: -1 } : entry));
+    return super.receive({ ...message, prevEpoch, entries });
+  }
+}

@@ -46,6 +46,12 @@ export class Network {
     return this.context.nowUs < this.#cutUntilUs[direction][follower]!;
   }
 
+  /** Ends the cuts of one follower's link, both ways. */
+  endPartition(follower: number): void {
+    this.#cutUntilUs["to-follower"][follower] = 0;
+    this.#cutUntilUs["to-leader"][follower] = 0;
+  }
+
   healPartitions(): void {
     this.#cutUntilUs["to-follower"].fill(0);
     this.#cutUntilUs["to-leader"].fill(0);

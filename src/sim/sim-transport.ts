@@ -68,6 +68,7 @@ export class SimTransport implements Transport {
   }
 
   recover(url: string, timeoutMs: number, done: Answer<RecoveryData>): void {
+    this.context.onRecoveryFetch?.(this.owner, this.#follower(url));
     this.#call(
       url,
       "recover",

@@ -10,6 +10,7 @@ import { type NetworkStats, Network } from "./network.ts";
 import { Random } from "./random.ts";
 import { type Scenario, type ScenarioOptions, drawScenario } from "./scenario.ts";
 import { FollowerHost } from "./follower-host.ts";
+import { TargetedFaults, type TargetedStats } from "./targeted-faults.ts";
 import { Trace } from "./trace.ts";
 import { type WorkloadStats, Workload } from "./workload.ts";
 
@@ -49,6 +50,8 @@ export interface RunResult {
   network: NetworkStats;
   faults: FaultStats;
   leader: LeaderStats;
+  /** The targeted faults (src/sim/targeted-faults.ts), and the forks of the committed history lossy asynchronous recoveries made. */
+  targeted: TargetedStats & { historyForks: number };
   /** Why the run left the contract (a corrupt record lost synced entries), or null. */
   outsideContract: string | null;
   /** Followers that caught up by snapshot (the leader's log no longer held what they needed). */
@@ -68,11 +71,12 @@ export function runSimulation(options: RunOptions): RunResult {
   const mutant = options.mutant ? mutants[options.mutant] : undefined;
 
   const rng = new Random(options.seed);
+  const leaderRestarts = options.leaderRestarts ?? (mutant?.needsLeaderRestarts ? "always" : "some");
   const scenario = drawScenario(rng, {
     followers: followerCount,
     writes,
     faults: faultsOn,
-    leaderRestarts: options.leaderRestarts ?? (mutant?.needsLeaderRestarts ? "always" : "some"),
+    leaderRestarts,
     deposedLeaders: options.deposedLeaders ?? true,
   });
   const queue = new EventQueue();
@@ -91,24 +95,30 @@ export function runSimulation(options: RunOptions): RunResult {
       }),
   );
   if (mutant?.followerAcksBeforeSync) for (const follower of followers) follower.disk.acksBeforeSync = true;
-  const host = new LeaderHost(context, followers, network, checker, { newCore: mutant?.leader, policy: mutant?.recovery });
+  const host = new LeaderHost(context, followers, network, checker, {
+    newCore: mutant?.leader,
+    policy: mutant?.recovery,
+    recoveryTimings: mutant?.recoveryTimings,
+  });
   checker.attach(host, followers);
   // Even seeds add read-modify-writes (CAS, transactions) to the workload; odd seeds draw nothing
   // more from the PRNG, so they replay the runs (and the seeds tests pin) of the plain workload.
   const workload = new Workload(context, host, followers, checker, options.deposedReads ?? true, options.seed % 2 === 0);
   const faults = new FaultInjector(context, network, host, followers, checker, mutant?.peerChecks ?? productionPeerChecks);
+  const targeted = new TargetedFaults(options.seed, context, host, network, followers, checker, leaderRestarts);
 
   host.start();
   workload.start();
   faults.start();
+  targeted.start();
 
   let events = 0;
   let quietSinceUs: number | null = null;
   let convergenceUs: number | null = null;
   let aborted = false;
   for (;;) {
-    if (quietSinceUs === null && workload.doneUs !== null && queue.nowUs >= scenario.faultWindowUs) {
-      quietSinceUs = Math.max(workload.doneUs, scenario.faultWindowUs);
+    if (quietSinceUs === null && workload.doneUs !== null && queue.nowUs >= scenario.faultWindowUs && !targeted.busy) {
+      quietSinceUs = queue.nowUs;
       context.log("quiet: faults healed and clients done; waiting for every node to converge");
     }
     if (quietSinceUs !== null) {
@@ -147,6 +157,7 @@ export function runSimulation(options: RunOptions): RunResult {
     network: network.stats,
     faults: faults.stats,
     leader: host.stats,
+    targeted: { ...targeted.stats, historyForks: checker.abandoned.length },
     outsideContract: checker.outsideContract,
     snapshotsInstalled: followers.reduce((total, follower) => total + follower.snapshotsInstalled, 0),
     workload: workload.stats,

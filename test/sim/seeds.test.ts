@@ -34,6 +34,9 @@ test(
       leaderDeposals: 0,
       takeovers: 0,
       seedsWithLeaderFaults: 0,
+      stalledFetches: 0,
+      crashesLeavingOneAhead: 0,
+      historyForks: 0,
     };
     let outsideContract = 0;
     for (let seed = 1; seed <= seeds; seed++) {
@@ -59,6 +62,7 @@ test(
       for (const key of ["dropped", "duplicated", "slowed", "lostInPartition"] as const) totals[key] += result.network[key];
       for (const key of ["committed", "timedOut", "lost", "refused", "leaderReads", "followerReads"] as const) totals[key] += result.workload[key];
       for (const key of ["leaderCrashes", "leaderDeposals", "takeovers"] as const) totals[key] += result.leader[key];
+      for (const key of ["stalledFetches", "crashesLeavingOneAhead", "historyForks"] as const) totals[key] += result.targeted[key];
       totals.snapshotsInstalled += result.snapshotsInstalled;
       if (result.scenario.leaderFaults > 0) totals.seedsWithLeaderFaults++;
     }
@@ -72,6 +76,11 @@ test(
       takeovers: 1 / 5,
       seedsWithLeaderFaults: 1 / 5,
       leaderDeposals: 1 / 20,
+      // The targeted faults (src/sim/targeted-faults.ts): a stalled recovery source in a share of
+      // the runs with leader faults, a follower left ahead in a share of the asynchronous ones.
+      stalledFetches: 1 / 40,
+      crashesLeavingOneAhead: 1 / 200,
+      historyForks: 1 / 200,
     };
     const rare = Object.entries(totals).filter(([name, total]) => total < seeds * (leaderShares[name as keyof typeof totals] ?? 1 / 2));
     expect(rare).toEqual([]);
