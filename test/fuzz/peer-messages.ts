@@ -40,6 +40,9 @@ export const replicateMutations: Record<string, (m: Message) => void> = {
   "entries skip an offset": (m) => ((m.entries as Message[])[1]!.offset = ((m.entries as Message[])[1]!.offset as number) + 1),
   "entry offset is zero": (m) => ((m.entries as Message[])[0]!.offset = 0),
   "entry epoch is negative": (m) => ((m.entries as Message[])[0]!.epoch = -1),
+  "entry epoch is a fraction": (m) => ((m.entries as Message[])[0]!.epoch = 0.5),
+  "entry ifOffset is negative": (m) => ((m.entries as Message[])[0]!.ifOffset = -1),
+  "entry ifOffset is a string": (m) => ((m.entries as Message[])[0]!.ifOffset = "0"),
   "more than 512 entries": (m) => {
     const first = (m.prevOffset as number) + 1;
     m.entries = Array.from({ length: 513 }, (_, i) => ({ offset: first + i, epoch: m.epoch, key: `k${i}`, value: "1" }));
