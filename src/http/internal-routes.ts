@@ -150,10 +150,26 @@ function refuseDishonest(problem: string | null): void {
   if (problem) throw new ApiError(400, "invalid_message", problem);
 }
 
+/** Keys a follower remembers as checked (per key limit): a workload writes the same keys again and again. */
+const checkedClientKeysMax = 4096;
+const clientKeyChecks = new Map<number, (key: string) => boolean>();
+
 /** Whether a key is one a client could write on this node (the same rules as PUT /kv/:key). */
 function clientKeyCheck(maxKeyBytes: number): (key: string) => boolean {
-  const schema = keySchema(maxKeyBytes);
-  return (key) => schema.safeParse(key).success;
+  let check = clientKeyChecks.get(maxKeyBytes);
+  if (!check) {
+    const schema = keySchema(maxKeyBytes);
+    const checked = new Set<string>();
+    check = (key) => {
+      if (checked.has(key)) return true;
+      if (!schema.safeParse(key).success) return false;
+      if (checked.size >= checkedClientKeysMax) checked.clear();
+      checked.add(key);
+      return true;
+    };
+    clientKeyChecks.set(maxKeyBytes, check);
+  }
+  return check;
 }
 
 /** A replication answer: a status and the JSON body, as the HTTP route and the stream send it. */
