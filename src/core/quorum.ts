@@ -5,7 +5,7 @@ import { assert } from "./assert.ts";
  * Quorum 0 is asynchronous replication: everything the leader holds counts as committed.
  */
 export function commitOffset(matchOffsets: readonly number[], quorum: number, leaderLastOffset: number): number {
-  assert(Number.isInteger(quorum) && quorum >= 0 && quorum <= matchOffsets.length, `quorum ${quorum} out of range`);
+  assert(Number.isInteger(quorum) && quorum >= 0 && quorum <= matchOffsets.length, () => `quorum ${quorum} out of range`);
   if (quorum === 0) return leaderLastOffset;
   const sorted = [...matchOffsets].sort((a, b) => b - a);
   return Math.min(sorted[quorum - 1]!, leaderLastOffset);
