@@ -11,10 +11,12 @@ import { cpuMeter } from "./lib/process-cpu.ts";
  */
 const flags = parseToolFlags(
   "bench:cpu",
-  `Usage: bun run bench:cpu [--rounds 3] [--writes 40000] [--concurrency 20] [--quorum 3] [--sync memory|fsync|write|none]
+  `Usage: bun run bench:cpu [--rounds 3] [--writes 40000] [--concurrency 20] [--quorum 3] [--sync memory|fsync|write|none] [--profile-dir DIR]
 
 Starts a local cluster (1 leader + 5 followers, free ports, no simulated delay) per round and
-prints µs of CPU per acknowledged write for the leader, each follower and this client.`,
+prints µs of CPU per acknowledged write for the leader, each follower and this client.
+With --profile-dir each node also writes Bun's CPU profile there (the profiler costs CPU too, so
+the figures of that run are higher): rank its .md by samples, as its time column also counts idle gaps.`,
   {
     rounds: { type: "number", default: 3, integer: true, min: 1, help: "rounds, a fresh cluster each" },
     writes: { type: "number", default: 40_000, integer: true, min: 100, help: "measured writes per round" },
@@ -22,6 +24,7 @@ prints µs of CPU per acknowledged write for the leader, each follower and this 
     concurrency: { type: "number", default: 20, integer: true, min: 1, help: "concurrent clients" },
     quorum: { type: "number", default: 3, integer: true, min: 0, max: 5, help: "WRITE_QUORUM" },
     sync: { type: "string", default: "memory", choices: toolStorageChoices, help: "the nodes' storage: memory, or DATA_DIR with SYNC=fsync|write|none" },
+    profileDir: { type: "string", help: "write each node's Bun CPU profile (.cpuprofile and .md, 200 µs samples) to this folder" },
   },
 );
 
@@ -29,7 +32,9 @@ const median = (values: number[]) => values.toSorted((a, b) => a - b)[Math.floor
 
 const rows: { leader: number; followers: number[]; client: number; throughput: number }[] = [];
 for (let round = 1; round <= flags.rounds; round++) {
-  const options = { followers: 5, writeQuorum: flags.quorum, minDelayMs: 0, maxDelayMs: 0, output: "ignore" as const };
+  // Bun reads BUN_OPTIONS as extra command-line flags: each node writes its profile when it stops.
+  const env = flags.profileDir ? { BUN_OPTIONS: `--cpu-prof --cpu-prof-md --cpu-prof-interval=200 --cpu-prof-dir=${flags.profileDir}` } : undefined;
+  const options = { followers: 5, writeQuorum: flags.quorum, minDelayMs: 0, maxDelayMs: 0, output: "ignore" as const, env };
   await withLocalCluster(
     options,
     async (cluster) => {
