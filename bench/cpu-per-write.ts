@@ -11,7 +11,7 @@ import { cpuMeter } from "./lib/process-cpu.ts";
  */
 const flags = parseToolFlags(
   "bench:cpu",
-  `Usage: bun run bench:cpu [--rounds 3] [--writes 40000] [--concurrency 20] [--quorum 3] [--sync memory|fsync|write|none] [--profile-dir DIR]
+  `Usage: bun run bench:cpu [--rounds 3] [--writes 40000] [--concurrency 20] [--followers 5] [--quorum 3] [--sync memory|fsync|write|none] [--profile-dir DIR]
 
 Starts a local cluster (1 leader + 5 followers, free ports, no simulated delay) per round and
 prints µs of CPU per acknowledged write for the leader, each follower and this client.
@@ -22,11 +22,17 @@ the figures of that run are higher): rank its .md by samples, as its time column
     writes: { type: "number", default: 40_000, integer: true, min: 100, help: "measured writes per round" },
     warmupWrites: { type: "number", default: 5_000, integer: true, min: 0, help: "unmeasured writes first (JIT warm-up)" },
     concurrency: { type: "number", default: 20, integer: true, min: 1, help: "concurrent clients" },
-    quorum: { type: "number", default: 3, integer: true, min: 0, max: 5, help: "WRITE_QUORUM" },
+    followers: { type: "number", default: 5, integer: true, min: 1, max: 5, help: "followers (1 with --quorum 0: the leader's HTTP path nearly alone)" },
+    quorum: { type: "number", default: 3, integer: true, min: 0, max: 5, help: "WRITE_QUORUM (at most --followers)" },
     sync: { type: "string", default: "memory", choices: toolStorageChoices, help: "the nodes' storage: memory, or DATA_DIR with SYNC=fsync|write|none" },
     profileDir: { type: "string", help: "write each node's Bun CPU profile (.cpuprofile and .md, 200 µs samples) to this folder" },
   },
 );
+
+if (flags.quorum > flags.followers) {
+  console.error(`bench:cpu: --quorum ${flags.quorum} is more than --followers ${flags.followers}`);
+  process.exit(2);
+}
 
 const median = (values: number[]) => values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
@@ -34,7 +40,14 @@ const rows: { leader: number; followers: number[]; client: number; throughput: n
 for (let round = 1; round <= flags.rounds; round++) {
   // Bun reads BUN_OPTIONS as extra command-line flags: each node writes its profile when it stops.
   const env = flags.profileDir ? { BUN_OPTIONS: `--cpu-prof --cpu-prof-md --cpu-prof-interval=200 --cpu-prof-dir=${flags.profileDir}` } : undefined;
-  const options = { followers: 5, writeQuorum: flags.quorum, minDelayMs: 0, maxDelayMs: 0, output: "ignore" as const, env };
+  const options = {
+    followers: flags.followers,
+    writeQuorum: flags.quorum,
+    minDelayMs: 0,
+    maxDelayMs: 0,
+    output: "ignore" as const,
+    env,
+  };
   await withLocalCluster(
     options,
     async (cluster) => {
