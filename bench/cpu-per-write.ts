@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
-import { startCluster } from "../src/cluster.ts";
 import { parseToolFlags } from "../src/flags.ts";
+import { type ToolStorage, toolStorageChoices, withLocalCluster } from "../tools/lib/local-cluster.ts";
 import { runClosedLoad } from "../tools/load.ts";
+import { cpuMeter } from "./lib/process-cpu.ts";
 
 /**
  * CPU per acknowledged write of each process, read from /proc (steadier than writes/s on a shared
@@ -11,55 +11,71 @@ import { runClosedLoad } from "../tools/load.ts";
  */
 const flags = parseToolFlags(
   "bench:cpu",
-  `Usage: bun run bench:cpu [--rounds 3] [--writes 40000] [--concurrency 20] [--quorum 3]
+  `Usage: bun run bench:cpu [--rounds 3] [--writes 40000] [--concurrency 20] [--followers 5] [--quorum 3] [--sync memory|fsync|write|none] [--profile-dir DIR]
 
 Starts a local cluster (1 leader + 5 followers, free ports, no simulated delay) per round and
-prints µs of CPU per acknowledged write for the leader, each follower and this client.`,
+prints µs of CPU per acknowledged write for the leader, each follower and this client.
+With --profile-dir each node also writes Bun's CPU profile there (the profiler costs CPU too, so
+the figures of that run are higher): rank its .md by samples, as its time column also counts idle gaps.`,
   {
     rounds: { type: "number", default: 3, integer: true, min: 1, help: "rounds, a fresh cluster each" },
     writes: { type: "number", default: 40_000, integer: true, min: 100, help: "measured writes per round" },
     warmupWrites: { type: "number", default: 5_000, integer: true, min: 0, help: "unmeasured writes first (JIT warm-up)" },
     concurrency: { type: "number", default: 20, integer: true, min: 1, help: "concurrent clients" },
-    quorum: { type: "number", default: 3, integer: true, min: 0, max: 5, help: "WRITE_QUORUM" },
+    followers: { type: "number", default: 5, integer: true, min: 1, max: 5, help: "followers (1 with --quorum 0: the leader's HTTP path nearly alone)" },
+    quorum: { type: "number", default: 3, integer: true, min: 0, max: 5, help: "WRITE_QUORUM (at most --followers)" },
+    sync: { type: "string", default: "memory", choices: toolStorageChoices, help: "the nodes' storage: memory, or DATA_DIR with SYNC=fsync|write|none" },
+    profileDir: { type: "string", help: "write each node's Bun CPU profile (.cpuprofile and .md, 200 µs samples) to this folder" },
   },
 );
 
-/** Clock ticks of user + system CPU a process has used (/proc/<pid>/stat fields 14 and 15). */
-function cpuTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return Number(fields[11]) + Number(fields[12]);
+if (flags.quorum > flags.followers) {
+  console.error(`bench:cpu: --quorum ${flags.quorum} is more than --followers ${flags.followers}`);
+  process.exit(2);
 }
-/** Linux reports /proc times in USER_HZ, 100 per second on every common build. */
-const microsecondsPerTick = 10_000;
+
 const median = (values: number[]) => values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 const rows: { leader: number; followers: number[]; client: number; throughput: number }[] = [];
 for (let round = 1; round <= flags.rounds; round++) {
-  const cluster = await startCluster({ followers: 5, writeQuorum: flags.quorum, minDelayMs: 0, maxDelayMs: 0, output: "ignore" });
-  try {
-    const workload = { leaderUrl: cluster.leader.url, keys: 100, concurrency: flags.concurrency };
-    if (flags.warmupWrites > 0) await runClosedLoad({ ...workload, writes: flags.warmupWrites });
-    const before = cluster.nodes.map((node) => cpuTicks(node.pid!));
-    const clientBefore = process.cpuUsage();
-    const summary = await runClosedLoad({ ...workload, writes: flags.writes });
-    const client = process.cpuUsage(clientBefore);
-    const perWrite = cluster.nodes.map((node, i) => ((cpuTicks(node.pid!) - before[i]!) * microsecondsPerTick) / summary.succeeded);
-    const row = {
-      leader: perWrite[0]!,
-      followers: perWrite.slice(1),
-      client: (client.user + client.system) / summary.succeeded,
-      throughput: summary.throughput,
-    };
-    rows.push(row);
-    const followers = row.followers.map((us) => us.toFixed(1)).join(" ");
-    console.log(
-      `round ${round}: leader ${row.leader.toFixed(1)} µs, followers ${followers} µs, client ${row.client.toFixed(1)} µs per write; ${Math.round(row.throughput)} writes/s`,
-    );
-  } finally {
-    await cluster.stop();
-  }
+  // Bun reads BUN_OPTIONS as extra command-line flags: each node writes its profile when it stops.
+  const env = flags.profileDir ? { BUN_OPTIONS: `--cpu-prof --cpu-prof-md --cpu-prof-interval=200 --cpu-prof-dir=${flags.profileDir}` } : undefined;
+  const options = {
+    followers: flags.followers,
+    writeQuorum: flags.quorum,
+    minDelayMs: 0,
+    maxDelayMs: 0,
+    output: "ignore" as const,
+    env,
+  };
+  await withLocalCluster(
+    options,
+    async (cluster) => {
+      const workload = { leaderUrl: cluster.leader.url, keys: 100, concurrency: flags.concurrency };
+      if (flags.warmupWrites > 0) await runClosedLoad({ ...workload, writes: flags.warmupWrites });
+      const nodes = cpuMeter(cluster.nodes.map((node) => node.pid!));
+      const clientBefore = process.cpuUsage();
+      const summary = await runClosedLoad({ ...workload, writes: flags.writes });
+      const client = process.cpuUsage(clientBefore);
+      const perWrite = nodes.perOperation(summary.succeeded);
+      const row = {
+        leader: perWrite[0]!,
+        followers: perWrite.slice(1),
+        client: (client.user + client.system) / summary.succeeded,
+        throughput: summary.throughput,
+      };
+      rows.push(row);
+      const followers = row.followers.map((us) => us.toFixed(1)).join(" ");
+      const servers = row.leader + row.followers.reduce((sum, us) => sum + us, 0);
+      console.log(
+        `round ${round}: leader ${row.leader.toFixed(1)} µs, followers ${followers} µs (servers ${servers.toFixed(1)}), client ${row.client.toFixed(1)} µs per write; ${Math.round(row.throughput)} writes/s`,
+      );
+    },
+    flags.sync as ToolStorage,
+  );
 }
 const followerMedian = median(rows.flatMap((row) => row.followers));
+const serversMedian = median(rows.map((row) => row.leader + row.followers.reduce((sum, us) => sum + us, 0)));
 console.log(
-  `median: leader ${median(rows.map((r) => r.leader)).toFixed(1)} µs, each follower ${followerMedian.toFixed(1)} µs, client ${median(rows.map((r) => r.client)).toFixed(1)} µs per write; ${Math.round(median(rows.map((r) => r.throughput)))} writes/s`,
+  `median: servers ${serversMedian.toFixed(1)} µs, leader ${median(rows.map((r) => r.leader)).toFixed(1)} µs, each follower ${followerMedian.toFixed(1)} µs, client ${median(rows.map((r) => r.client)).toFixed(1)} µs per write; ${Math.round(median(rows.map((r) => r.throughput)))} writes/s`,
 );

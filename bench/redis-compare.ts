@@ -5,25 +5,29 @@ import { RedisClient, type Subprocess } from "bun";
 import { freePort } from "../src/cluster.ts";
 import { parseToolFlags } from "../src/flags.ts";
 import { LatencyRecorder, type LatencyStatsMs, median } from "../tools/lib/latency.ts";
-import { withLocalCluster } from "../tools/lib/local-cluster.ts";
+import { type ToolStorage, toolStorageChoices, withLocalCluster } from "../tools/lib/local-cluster.ts";
 import { runClosedLoad } from "../tools/load.ts";
+import { cpuMeter, ownCpuMicroseconds } from "./lib/process-cpu.ts";
 
 /**
  * Redis semi-sync beside quorumkv, in one run: a Redis primary with 5 replicas where every client
  * does `SET key-<i%K> value-<i>` then `WAIT <quorum> 0` (block until that many replicas have it),
  * and a local quorumkv cluster (5 followers, the same quorum, no simulated delay) under the same
- * closed-loop workload. Rounds alternate between the two; medians and their ratio are printed.
+ * closed-loop workload. Rounds alternate between the two; medians and their ratio are printed,
+ * with the CPU per acknowledged write (from /proc) of each system's servers summed and of the client.
  */
 
 const flags = parseToolFlags(
   "redis-compare",
-  "Usage: bun run redis-compare [flags]\n\nRedis SET + WAIT beside quorumkv, one run. Needs redis-server on PATH (apt-get install redis-server).",
+  "Usage: bun run redis-compare [flags]\n\nRedis SET + WAIT beside quorumkv, one run: writes/s, latency, and CPU per acknowledged write of\nthe servers (summed) and the client. Needs redis-server on PATH (apt-get install redis-server).",
   {
     writes: { type: "number", help: "writes per round and system", default: 20_000, integer: true, min: 1 },
     concurrency: { type: "number", help: "concurrent clients", default: 20, integer: true, min: 1 },
     keys: { type: "number", help: "distinct keys", default: 100, integer: true, min: 1 },
     quorum: { type: "number", help: "replicas to wait for (WAIT n / WRITE_QUORUM)", default: 3, integer: true, min: 1 },
     rounds: { type: "number", help: "alternating rounds", default: 3, integer: true, min: 1 },
+    warmupWrites: { type: "number", help: "unmeasured writes to each system first (JIT warm-up)", default: 5_000, integer: true, min: 0 },
+    sync: { type: "string", default: "memory", choices: toolStorageChoices, help: "quorumkv's storage: memory, or DATA_DIR with SYNC=fsync|write|none" },
   },
 );
 const replicaCount = 5;
@@ -32,9 +36,12 @@ interface Round {
   throughput: number;
   latencyMs: LatencyStatsMs;
   failed: number;
+  /** µs of CPU per acknowledged write: every server process summed, and this client. */
+  serverCpuUs: number;
+  clientCpuUs: number;
 }
 
-async function startRedis(): Promise<{ port: number; stop: () => Promise<void> }> {
+async function startRedis(): Promise<{ port: number; pids: number[]; stop: () => Promise<void> }> {
   if (!Bun.which("redis-server")) throw new Error("redis-server is not on PATH: apt-get install -y redis-server");
   const ports = Array.from({ length: replicaCount + 1 }, () => freePort());
   // Replicas write their first sync to disk: keep that out of the working tree.
@@ -81,10 +88,25 @@ async function startRedis(): Promise<{ port: number; stop: () => Promise<void> }
     throw error;
   }
   primary.close();
-  return { port: ports[0]!, stop };
+  return { port: ports[0]!, pids: processes.map((process) => process.pid), stop };
 }
 
-async function redisRound(port: number): Promise<Round> {
+type Load = Omit<Round, "serverCpuUs" | "clientCpuUs"> & { acknowledged: number };
+
+/** Runs one round's load and adds the CPU per acknowledged write of `serverPids` (summed) and of this process. */
+async function measured(serverPids: number[], load: () => Promise<Load>): Promise<Round> {
+  const servers = cpuMeter(serverPids);
+  const clientBeforeUs = ownCpuMicroseconds();
+  const { acknowledged, ...round } = await load();
+  const writes = Math.max(1, acknowledged);
+  return {
+    ...round,
+    serverCpuUs: servers.perOperation(writes).reduce((sum, us) => sum + us, 0),
+    clientCpuUs: (ownCpuMicroseconds() - clientBeforeUs) / writes,
+  };
+}
+
+async function redisRound(port: number, writes = flags.writes): Promise<Load> {
   const latency = new LatencyRecorder();
   let next = 0;
   let failed = 0;
@@ -92,7 +114,7 @@ async function redisRound(port: number): Promise<Round> {
     // WAIT counts the replicas that acknowledged this connection's writes, so each client has its own.
     const redis = new RedisClient(`redis://127.0.0.1:${port}`);
     await redis.connect();
-    while (next < flags.writes) {
+    while (next < writes) {
       const i = next++;
       const startedMs = performance.now();
       await redis.send("SET", [`key-${i % flags.keys}`, `value-${i}`]);
@@ -105,24 +127,39 @@ async function redisRound(port: number): Promise<Round> {
   const startedMs = performance.now();
   await Promise.all(Array.from({ length: flags.concurrency }, client));
   const seconds = (performance.now() - startedMs) / 1000;
-  return { throughput: latency.count / seconds, latencyMs: latency.stats(), failed };
+  return { throughput: latency.count / seconds, latencyMs: latency.stats(), failed, acknowledged: latency.count };
 }
 
 const redis = await startRedis();
 const rounds: { redis: Round[]; quorumkv: Round[] } = { redis: [], quorumkv: [] };
 try {
-  await withLocalCluster({ followers: replicaCount, writeQuorum: flags.quorum, minDelayMs: 0, maxDelayMs: 0 }, async (cluster) => {
-    for (let round = 1; round <= flags.rounds; round++) {
-      rounds.redis.push(await redisRound(redis.port));
-      const ours = await runClosedLoad({ leaderUrl: cluster.leader.url, writes: flags.writes, concurrency: flags.concurrency, keys: flags.keys });
-      rounds.quorumkv.push({ throughput: ours.throughput, latencyMs: ours.latencyMs, failed: ours.failed });
-      const last = (name: "redis" | "quorumkv") => rounds[name].at(-1)!;
-      console.log(
-        `round ${round}: redis ${last("redis").throughput.toFixed(0)} writes/s (p50 ${last("redis").latencyMs.p50} ms), ` +
-          `quorumkv ${last("quorumkv").throughput.toFixed(0)} writes/s (p50 ${last("quorumkv").latencyMs.p50} ms)`,
-      );
-    }
-  });
+  const options = { followers: replicaCount, writeQuorum: flags.quorum, minDelayMs: 0, maxDelayMs: 0 };
+  await withLocalCluster(
+    options,
+    async (cluster) => {
+      if (flags.warmupWrites > 0) {
+        await redisRound(redis.port, flags.warmupWrites);
+        await runClosedLoad({ leaderUrl: cluster.leader.url, writes: flags.warmupWrites, concurrency: flags.concurrency, keys: flags.keys });
+      }
+      for (let round = 1; round <= flags.rounds; round++) {
+        rounds.redis.push(await measured(redis.pids, () => redisRound(redis.port)));
+        const nodePids = cluster.nodes.map((node) => node.pid!);
+        const workload = { leaderUrl: cluster.leader.url, writes: flags.writes, concurrency: flags.concurrency, keys: flags.keys };
+        rounds.quorumkv.push(
+          await measured(nodePids, async () => {
+            const ours = await runClosedLoad(workload);
+            return { throughput: ours.throughput, latencyMs: ours.latencyMs, failed: ours.failed, acknowledged: ours.succeeded };
+          }),
+        );
+        const last = (name: "redis" | "quorumkv") => {
+          const r = rounds[name].at(-1)!;
+          return `${name} ${r.throughput.toFixed(0)} writes/s (p50 ${r.latencyMs.p50} ms, servers ${r.serverCpuUs.toFixed(1)} µs/write, client ${r.clientCpuUs.toFixed(1)})`;
+        };
+        console.log(`round ${round}: ${last("redis")}, ${last("quorumkv")}`);
+      }
+    },
+    flags.sync as ToolStorage,
+  );
 } finally {
   await redis.stop();
 }
@@ -132,14 +169,18 @@ const summary = (name: "redis" | "quorumkv") => ({
   p50: median(rounds[name].map((r) => r.latencyMs.p50)),
   p99: median(rounds[name].map((r) => r.latencyMs.p99)),
   failed: rounds[name].reduce((sum, r) => sum + r.failed, 0),
+  serverCpuUs: median(rounds[name].map((r) => r.serverCpuUs)),
+  clientCpuUs: median(rounds[name].map((r) => r.clientCpuUs)),
 });
 const r = summary("redis");
 const q = summary("quorumkv");
+const storage = flags.sync === "memory" ? "memory" : `DATA_DIR, SYNC=${flags.sync}`;
 console.log(`
-${flags.writes} writes x ${flags.rounds} rounds, ${flags.concurrency} clients, ${flags.keys} keys, 5 replicas, quorum ${flags.quorum}, medians:
-| system | writes/s | p50 ms | p99 ms | failed |
-|---|---:|---:|---:|---:|
-| Redis SET + WAIT ${flags.quorum} 0 | ${r.throughput.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.failed} |
-| quorumkv PUT, WRITE_QUORUM ${flags.quorum} | ${q.throughput.toFixed(0)} | ${q.p50} | ${q.p99} | ${q.failed} |
+${flags.writes} writes x ${flags.rounds} rounds, ${flags.concurrency} clients, ${flags.keys} keys, 5 replicas, quorum ${flags.quorum}, quorumkv storage ${storage}, medians
+(CPU in µs per acknowledged write, from /proc: every server process summed, and the client):
+| system | writes/s | p50 ms | p99 ms | failed | server CPU µs | client CPU µs |
+|---|---:|---:|---:|---:|---:|---:|
+| Redis SET + WAIT ${flags.quorum} 0 | ${r.throughput.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.failed} | ${r.serverCpuUs.toFixed(1)} | ${r.clientCpuUs.toFixed(1)} |
+| quorumkv PUT, WRITE_QUORUM ${flags.quorum} | ${q.throughput.toFixed(0)} | ${q.p50} | ${q.p99} | ${q.failed} | ${q.serverCpuUs.toFixed(1)} | ${q.clientCpuUs.toFixed(1)} |
 
 quorumkv / Redis throughput: ${(q.throughput / r.throughput).toFixed(2)}`);

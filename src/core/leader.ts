@@ -362,7 +362,7 @@ export class LeaderCore {
 
   #progress(index: number): FollowerProgress {
     const progress = this.followers[index];
-    assert(progress !== undefined, `no follower ${index}`);
+    assert(progress !== undefined, () => `no follower ${index}`);
     return progress;
   }
 

@@ -55,7 +55,7 @@ export class Log {
 
   at(offset: number): Entry {
     const entry = this.#entries[this.#head + offset - this.#firstOffset];
-    assert(entry !== undefined && entry.offset === offset, `offset ${offset} not in log`);
+    assert(entry !== undefined && entry.offset === offset, () => `offset ${offset} not in log`);
     return entry;
   }
 
@@ -64,7 +64,7 @@ export class Log {
    * `charsMax` characters of keys and values in all.
    */
   slice(fromOffset: number, countMax: number, charsMax = Number.POSITIVE_INFINITY): Entry[] {
-    assert(fromOffset >= this.#firstOffset, `offset ${fromOffset} was dropped from the log`);
+    assert(fromOffset >= this.#firstOffset, () => `offset ${fromOffset} was dropped from the log`);
     const start = this.#head + fromOffset - this.#firstOffset;
     const end = Math.min(start + countMax, this.#entries.length);
     let chars = 0;

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { ackCount, commitOffset } from "./quorum.ts";
 
 describe("commitOffset", () => {
@@ -20,6 +21,16 @@ describe("commitOffset", () => {
 
   test("never beyond the leader's log", () => {
     expect(commitOffset([9, 9, 9], 2, 4)).toBe(4);
+  });
+
+  test("is the quorum-th largest match offset, ties included", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 20 }), { minLength: 1, maxLength: 7 }), fc.nat(), (offsets, pick) => {
+        const quorum = 1 + (pick % offsets.length);
+        const quorumThLargest = offsets.toSorted((a, b) => b - a)[quorum - 1]!;
+        expect(commitOffset(offsets, quorum, 15)).toBe(Math.min(quorumThLargest, 15));
+      }),
+    );
   });
 
   test("does not reorder the caller's array", () => {

@@ -85,7 +85,7 @@ export class StateMachine {
    * returns what it decided, which depends only on the state before it: the same on every node.
    */
   apply(entry: Entry): ApplyOutcome | null {
-    assert(entry.offset === this.#appliedOffset + 1, `apply ${entry.offset} after ${this.#appliedOffset}`);
+    assert(entry.offset === this.#appliedOffset + 1, () => `apply ${entry.offset} after ${this.#appliedOffset}`);
     this.#appliedOffset = entry.offset;
     this.#appliedEpoch = entry.epoch;
     if (entry.txn) return this.#applyTxn(entry.txn, entry.offset);

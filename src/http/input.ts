@@ -1,3 +1,4 @@
+import { zValidator } from "@hono/zod-validator";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
@@ -125,6 +126,10 @@ export function bodyLimits(maxBytesFor: (c: Context) => number): { announced: Mi
       await next();
     },
     counted: (c, next) => {
+      // A body with a Content-Length was bounded by `announced` (Bun reads no more than it says);
+      // hono's bodyLimit would also check it, but only after opening the body as a stream.
+      const headers = c.req.raw.headers;
+      if (headers.has("content-length") && !headers.has("transfer-encoding")) return next();
       const maxBytes = maxBytesFor(c);
       return bodyLimit({ maxSize: maxBytes, onError: () => refuseOversize(c, maxBytes) })(c, next);
     },
@@ -153,6 +158,20 @@ const queryErrorCodes: Record<string, ErrorCode> = {
   ifOffset: "invalid_offset",
   fromOffset: "invalid_offset",
 };
+
+/**
+ * zValidator("query", …) for a schema whose parameters are all optional: a URL without a query
+ * string validates to {} without running zod (most writes carry none).
+ */
+export function optionalQuery<T extends z.ZodObject>(schema: T) {
+  const validate = zValidator("query", schema, queryHook);
+  const skipping: MiddlewareHandler = (c, next) => {
+    if (c.req.url.includes("?")) return validate(c, next);
+    c.req.addValidatedData("query", {});
+    return next();
+  };
+  return skipping as typeof validate;
+}
 
 /** Hook for zValidator("query", …): the first bad parameter names the error code. */
 export function queryHook(result: { success: boolean; error?: { issues: readonly z.core.$ZodIssue[] } }): void {

@@ -32,15 +32,20 @@ function ndjsonStream(lines: Iterator<string>): ReadableStream<Uint8Array> {
 
 const offset = z.number().int().min(0);
 
+/** A JSON string with nothing escaped: valid JSON text, known without parsing it (the common value). */
+const plainJsonString = /^"[^"\\\u0000-\u001f]*"$/;
+
 /** A stored value is JSON text; anything else would make GET and dump answer broken JSON. */
-const jsonText = z.string().refine((text) => {
+function isJsonText(text: string): boolean {
+  if (plainJsonString.test(text)) return true;
   try {
     JSON.parse(text);
     return true;
   } catch {
     return false;
   }
-}, "value must be JSON text");
+}
+const jsonText = z.string().refine(isJsonText, "value must be JSON text");
 
 /** A transaction as a log entry carries it (keys are checked against the follower's limit in core/peer-bounds.ts). */
 const txnOpSchema = z.discriminatedUnion("op", [
@@ -52,31 +57,50 @@ const txnEntrySchema = z
   .object({ compare: z.array(z.object({ key: z.string(), offset })), success: z.array(txnOpSchema), failure: z.array(txnOpSchema) })
   .refine((txn) => txn.compare.length + txn.success.length + txn.failure.length <= txnOpsMax, `at most ${txnOpsMax} comparisons and operations`);
 
+/**
+ * A log entry's shape; its numbers and value are checked by replicateMessageSchema in one pass
+ * over the batch, which costs a fraction of a zod check per field on every entry (the follower's
+ * hottest validation: BENCHMARKS.md, issue 16).
+ */
+const entrySchema = z.object({
+  offset: z.number(),
+  epoch: z.number(),
+  key: z.string(),
+  value: z.string().nullable(),
+  ifOffset: z.number().optional(),
+  txn: txnEntrySchema.optional(),
+});
+
+const isWholeNumber = (value: number) => Number.isSafeInteger(value) && value >= 0;
+
+/** What is wrong with an entry expected at `expectedOffset` (prevOffset is checked: a contiguous offset is a whole number ≥ 1), or null. */
+function entryProblem(entry: z.output<typeof entrySchema>, expectedOffset: number): { field: string; message: string } | null {
+  if (entry.offset !== expectedOffset) return { field: "offset", message: "entries must follow prevOffset without holes" };
+  if (!isWholeNumber(entry.epoch)) return { field: "epoch", message: "epoch must be a whole number" };
+  if (entry.ifOffset !== undefined && !isWholeNumber(entry.ifOffset)) return { field: "ifOffset", message: "ifOffset must be a whole number" };
+  if (entry.value !== null && !isJsonText(entry.value)) return { field: "value", message: "value must be JSON text" };
+  return null;
+}
+
 export const replicateMessageSchema = z
   .object({
     epoch: z.number().int().min(0),
     leaderId: z.string(),
     prevOffset: offset,
     prevEpoch: z.number().int().min(-1),
-    entries: z
-      .array(
-        z.object({
-          offset: offset.min(1),
-          epoch: z.number().int().min(0),
-          key: z.string(),
-          value: jsonText.nullable(),
-          ifOffset: offset.optional(),
-          txn: txnEntrySchema.optional(),
-        }),
-      )
-      .max(constants.batchEntriesMax),
+    entries: z.array(entrySchema).max(constants.batchEntriesMax),
     commitOffset: offset,
     writeQuorumFloor: z.number().int().min(0).max(constants.followersMax).optional(),
   })
-  .refine(
-    (message) => message.entries.every((entry, index) => entry.offset === message.prevOffset + 1 + index),
-    "entries must follow prevOffset without holes",
-  );
+  .superRefine((message, context) => {
+    for (let index = 0; index < message.entries.length; index++) {
+      const problem = entryProblem(message.entries[index]!, message.prevOffset + 1 + index);
+      if (problem) {
+        context.addIssue({ code: "custom", path: ["entries", index, problem.field], message: problem.message });
+        return;
+      }
+    }
+  });
 
 export const snapshotChunkSchema = z
   .object({
@@ -126,10 +150,26 @@ function refuseDishonest(problem: string | null): void {
   if (problem) throw new ApiError(400, "invalid_message", problem);
 }
 
+/** Keys a follower remembers as checked (per key limit): a workload writes the same keys again and again. */
+const checkedClientKeysMax = 4096;
+const clientKeyChecks = new Map<number, (key: string) => boolean>();
+
 /** Whether a key is one a client could write on this node (the same rules as PUT /kv/:key). */
 function clientKeyCheck(maxKeyBytes: number): (key: string) => boolean {
-  const schema = keySchema(maxKeyBytes);
-  return (key) => schema.safeParse(key).success;
+  let check = clientKeyChecks.get(maxKeyBytes);
+  if (!check) {
+    const schema = keySchema(maxKeyBytes);
+    const checked = new Set<string>();
+    check = (key) => {
+      if (checked.has(key)) return true;
+      if (!schema.safeParse(key).success) return false;
+      if (checked.size >= checkedClientKeysMax) checked.clear();
+      checked.add(key);
+      return true;
+    };
+    clientKeyChecks.set(maxKeyBytes, check);
+  }
+  return check;
 }
 
 /** A replication answer: a status and the JSON body, as the HTTP route and the stream send it. */

@@ -1,10 +1,9 @@
-import { zValidator } from "@hono/zod-validator";
 import { type Context, Hono } from "hono";
 import { z } from "zod";
 import type { WriteOutcome } from "../node/leader-env.ts";
 import type { LeaderNode } from "../node/leader-node.ts";
 import { ApiError } from "./errors.ts";
-import { keyFromPath, keyRoute, keySchema, parseBody, queryHook, readJson, valueSchema, writeQuerySchema } from "./input.ts";
+import { keyFromPath, keyRoute, keySchema, optionalQuery, parseBody, readJson, valueSchema, writeQuerySchema } from "./input.ts";
 
 /** Writes on the leader: PUT/DELETE /kv/:key and the seed's POST /set. */
 export function writeRoutes(leader: LeaderNode): Hono {
@@ -15,7 +14,7 @@ export function writeRoutes(leader: LeaderNode): Hono {
   const setKey = z.object({ key: keySchema(maxKeyBytes) });
   const querySchema = writeQuerySchema(leader.followerUrls.length);
   type WriteQuery = z.output<typeof querySchema>;
-  const validateQuery = zValidator("query", querySchema, queryHook);
+  const validateQuery = optionalQuery(querySchema);
 
   const answer = async (c: Context, key: string, value: string | null, query: WriteQuery) => {
     const { ifOffset, ...options } = query;

@@ -13,60 +13,79 @@ import {
   TransportError,
 } from "./transport.ts";
 
-interface Pending {
-  resolve: (answer: { status: number; body: Body }) => void;
-  reject: (error: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
+interface FrameAnswer {
+  status: number;
+  body: Body;
 }
 
-/** One WebSocket to one follower's `/internal/stream`, opened on first use and again after it closes. */
+interface Pending {
+  done: (answer: FrameAnswer | TransportError) => void;
+  deadlineMs: number;
+  timeoutMs: number;
+}
+
+/**
+ * One WebSocket to one follower's `/internal/stream`, opened on first use and again after it
+ * closes. Answers come back through callbacks, and one timer (armed for the earliest deadline)
+ * times out the messages in flight: no Promise and no timer per message on the leader's hottest
+ * path (issue 16).
+ */
 class FollowerStream {
   #socket: WebSocket | null = null;
-  #opening: Promise<WebSocket> | null = null;
+  #opening: WebSocket | null = null;
+  /** Frames sent while the socket was not open yet: they go out once it opens. */
+  #unsent: string[] = [];
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #timerAtMs = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly url: string,
     private readonly headers: Record<string, string>,
   ) {}
 
-  async send(kind: "replicate" | "snapshot", body: unknown, timeoutMs: number): Promise<{ status: number; body: Body }> {
-    const socket = await this.#open(timeoutMs);
+  send(kind: "replicate" | "snapshot", body: unknown, timeoutMs: number, done: (answer: FrameAnswer | TransportError) => void): void {
     const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(new TransportError(`${this.url}: no answer to message ${id} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#pending.set(id, { resolve, reject, timer });
-      socket.send(JSON.stringify({ id, kind, body }));
-    });
+    const deadlineMs = performance.now() + timeoutMs;
+    this.#pending.set(id, { done, deadlineMs, timeoutMs });
+    if (deadlineMs < this.#timerAtMs) this.#armTimer(deadlineMs);
+    const frame = JSON.stringify({ id, kind, body });
+    if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(frame);
+    else {
+      this.#unsent.push(frame);
+      this.#open(timeoutMs);
+    }
   }
 
-  #open(timeoutMs: number): Promise<WebSocket> {
-    if (this.#socket?.readyState === WebSocket.OPEN) return Promise.resolve(this.#socket);
-    this.#opening ??= new Promise<WebSocket>((resolve, reject) => {
-      const streamUrl = `${this.url.replace(/^http/, "ws")}/internal/stream`;
+  #open(timeoutMs: number): void {
+    if (this.#opening) return;
+    const streamUrl = `${this.url.replace(/^http/, "ws")}/internal/stream`;
+    let socket: WebSocket;
+    try {
       // Bun's WebSocket client takes headers: the stream is behind the cluster token too.
-      const socket = new WebSocket(streamUrl, { headers: this.headers } as unknown as string[]);
-      const timer = setTimeout(() => socket.close(), timeoutMs);
-      socket.onopen = () => {
-        clearTimeout(timer);
-        this.#socket = socket;
-        this.#opening = null;
-        resolve(socket);
-      };
-      socket.onmessage = (event) => this.#answer(String(event.data));
-      socket.onclose = () => {
-        clearTimeout(timer);
-        if (this.#socket === socket) this.#socket = null;
-        this.#opening = null;
-        reject(new TransportError(`${streamUrl} closed`));
-        this.#failAll(new TransportError(`${streamUrl} closed`));
-      };
-    });
-    return this.#opening;
+      socket = new WebSocket(streamUrl, { headers: this.headers } as unknown as string[]);
+    } catch (error) {
+      // Answered after this call returns, as every other answer is.
+      queueMicrotask(() => this.#failAll(new TransportError(`${streamUrl}: ${String(error)}`)));
+      return;
+    }
+    this.#opening = socket;
+    const timer = setTimeout(() => socket.close(), timeoutMs);
+    socket.onopen = () => {
+      clearTimeout(timer);
+      this.#socket = socket;
+      this.#opening = null;
+      for (const frame of this.#unsent) socket.send(frame);
+      this.#unsent = [];
+    };
+    socket.onmessage = (event) => this.#answer(String(event.data));
+    socket.onclose = () => {
+      clearTimeout(timer);
+      if (this.#socket === socket) this.#socket = null;
+      if (this.#opening === socket) this.#opening = null;
+      this.#failAll(new TransportError(`${streamUrl} closed`));
+    };
   }
 
   #answer(text: string): void {
@@ -74,21 +93,64 @@ class FollowerStream {
     const pending = this.#pending.get(frame.id);
     if (!pending) return; // timed out already
     this.#pending.delete(frame.id);
-    clearTimeout(pending.timer);
-    pending.resolve(frame);
+    pending.done(frame);
+  }
+
+  /** Fires at the earliest deadline: times out what is due, then waits for the next one. */
+  #armTimer(atMs: number): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timerAtMs = atMs;
+    this.#timer = setTimeout(() => this.#expire(), Math.max(1, atMs - performance.now()));
+  }
+
+  #expire(): void {
+    this.#timer = null;
+    this.#timerAtMs = Number.POSITIVE_INFINITY;
+    const nowMs = performance.now();
+    let nextMs = Number.POSITIVE_INFINITY;
+    for (const [id, pending] of this.#pending) {
+      if (pending.deadlineMs > nowMs) {
+        nextMs = Math.min(nextMs, pending.deadlineMs);
+        continue;
+      }
+      this.#pending.delete(id);
+      pending.done(new TransportError(`${this.url}: no answer to message ${id} within ${pending.timeoutMs} ms`));
+    }
+    if (nextMs < this.#timerAtMs) this.#armTimer(nextMs);
   }
 
   close(): void {
     this.#socket?.close();
+    this.#opening?.close();
   }
 
-  #failAll(error: Error): void {
-    for (const pending of this.#pending.values()) {
-      clearTimeout(pending.timer);
-      pending.reject(error);
-    }
+  #failAll(error: TransportError): void {
+    const pending = [...this.#pending.values()];
     this.#pending.clear();
+    this.#unsent = [];
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#timerAtMs = Number.POSITIVE_INFINITY;
+    for (const { done } of pending) done(error);
   }
+}
+
+/** Turns a frame's answer into a reply (or a TransportError) for `done`. */
+function answerWith<Reply>(url: string, toReply: (url: string, status: number, body: Body) => Reply, done: Answer<Reply>) {
+  return (answer: FrameAnswer | TransportError) => {
+    if (answer instanceof TransportError) {
+      done(answer);
+      return;
+    }
+    let reply: Reply;
+    try {
+      reply = toReply(url, answer.status, answer.body);
+    } catch (error) {
+      done(error instanceof TransportError ? error : new TransportError(String(error)));
+      return;
+    }
+    done(reply);
+  };
 }
 
 /**
@@ -106,21 +168,11 @@ export class StreamTransport implements Transport {
   }
 
   replicate(url: string, message: ReplicateMessage, timeoutMs: number, done: Answer<TransportReply<ReplicateReply>>): void {
-    settle(
-      this.#stream(url)
-        .send("replicate", message, timeoutMs)
-        .then(({ status, body }) => replicateReply(url, status, body)),
-      done,
-    );
+    this.#stream(url).send("replicate", message, timeoutMs, answerWith(url, replicateReply, done));
   }
 
   snapshot(url: string, chunk: SnapshotChunk, timeoutMs: number, done: Answer<TransportReply<SnapshotReply>>): void {
-    settle(
-      this.#stream(url)
-        .send("snapshot", chunk, timeoutMs)
-        .then(({ status, body }) => snapshotReply(url, status, body)),
-      done,
-    );
+    this.#stream(url).send("snapshot", chunk, timeoutMs, answerWith(url, snapshotReply, done));
   }
 
   fence(url: string, epoch: number, leaderId: string, timeoutMs: number, done: Answer<FollowerPosition>): void {

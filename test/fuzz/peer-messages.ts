@@ -35,9 +35,14 @@ export const replicateMutations: Record<string, (m: Message) => void> = {
   "entry value is a number": (m) => ((m.entries as Message[])[0]!.value = 7),
   "entry value is not JSON text": (m) => ((m.entries as Message[])[0]!.value = "not json"),
   "entry value is truncated JSON": (m) => ((m.entries as Message[])[0]!.value = '{"a":'),
+  "entry value is a string whose closing quote is escaped": (m) => ((m.entries as Message[])[0]!.value = '"a\\"'),
+  "entry value is a string with a raw control character": (m) => ((m.entries as Message[])[0]!.value = '"a\u0001b"'),
   "entries skip an offset": (m) => ((m.entries as Message[])[1]!.offset = ((m.entries as Message[])[1]!.offset as number) + 1),
   "entry offset is zero": (m) => ((m.entries as Message[])[0]!.offset = 0),
   "entry epoch is negative": (m) => ((m.entries as Message[])[0]!.epoch = -1),
+  "entry epoch is a fraction": (m) => ((m.entries as Message[])[0]!.epoch = 0.5),
+  "entry ifOffset is negative": (m) => ((m.entries as Message[])[0]!.ifOffset = -1),
+  "entry ifOffset is a string": (m) => ((m.entries as Message[])[0]!.ifOffset = "0"),
   "more than 512 entries": (m) => {
     const first = (m.prevOffset as number) + 1;
     m.entries = Array.from({ length: 513 }, (_, i) => ({ offset: first + i, epoch: m.epoch, key: `k${i}`, value: "1" }));
