@@ -22,14 +22,14 @@ export function failoverChartSpec(report: FailoverReport, sweep: SweepReport | n
   const kills = report.results.flatMap((r) => r.windowMs.all.map((windowMs) => ({ writeQuorum: r.writeQuorum, windowMs })));
   const medians = report.results.filter((r) => r.windowMs.all.length > 0).map((r) => ({ writeQuorum: r.writeQuorum, windowMs: r.windowMs.p50 }));
   const windowPanel = {
-    title: "unavailability window per kill -9 of the leader",
+    title: "window per kill -9: last ack (old leader) → first ack (new)",
     width: panelWidth,
     height: panelHeight,
     layer: [
       {
         data: { values: kills },
         mark: { type: "point", filled: true, opacity: 0.5, size: 50, color: "#4c78a8" },
-        encoding: { x: { ...quorumAxis, scale }, y: { field: "windowMs", type: "quantitative", title: "last ack (old leader) → first ack (new), ms" } },
+        encoding: { x: { ...quorumAxis, scale }, y: { field: "windowMs", type: "quantitative", title: "unavailability window, ms" } },
       },
       {
         data: { values: medians },
