@@ -24,7 +24,8 @@ const REQUEST_TIMEOUT = __ENV.REQUEST_TIMEOUT || "30s";
 const DIAL_REFUSED = 1212;
 const STATUS_TIMEOUT = "1s";
 const BACKOFF_FIRST_S = 0.01;
-const BACKOFF_MAX_S = 0.25;
+// Small: a VU notices a new leader up to one interval late, which adds to the window it sees.
+const BACKOFF_MAX_S = 0.05;
 const REDIRECT_HOPS_MAX = 4;
 
 // One write, from its first send to its last answer: redirects and waits for a leader included.

@@ -13,9 +13,13 @@ import { TargetError } from "./target-error.ts";
 export const leaderWaitMsDefault = 10_000;
 /** Bound on one GET /status while looking for the leader. */
 const statusTimeoutMs = 1000;
-/** Backoff between polling rounds: doubles from the first to the max. */
+/**
+ * Backoff between polling rounds: doubles from the first to the max. The max is small because a
+ * client notices the new leader up to one interval late, which adds to the failover window it
+ * sees; a round is one GET /status per node.
+ */
 const backoffFirstMs = 10;
-const backoffMaxMs = 250;
+const backoffMaxMs = 50;
 /** 421s followed in a row before asking every node instead (two nodes naming each other). */
 const redirectHopsMax = 4;
 /** Bound on a write's own answer; one not answered by then is indeterminate. */
