@@ -11,7 +11,7 @@ export const stateDir = process.env.QUORUMKV_STATE_DIR ? resolve(process.env.QUO
 /** The running cluster's URLs and token for the tools (DESIGN §7), written by `npm start`. */
 export const clusterFile = join(stateDir, "cluster.json");
 
-export type ClusterFile = { leader: string; followers: string[]; token: string; pids: (number | undefined)[]; launcherPid: number };
+export type ClusterFile = { leader: string; followers: string[]; nodes?: string[]; token: string; pids: (number | undefined)[]; launcherPid: number };
 
 /** A token as one shell word: a --token may hold spaces or quotes. */
 export const shellWord = (text: string) => (/^[\w.:@%+=\/-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`);

@@ -6,6 +6,7 @@ import { ConfigError, configFlags, configNames, configValuesToEnv, parseConfig }
 import { FlagError, type FlagSpecs, type FlagValues, parseFlags } from "./flags.ts";
 import { type ClusterFile, clusterFile, describeTakenPort, isAlive, readClusterFile, shellWord, shownPath, stateDir } from "./cluster-file.ts";
 import { constants } from "./core/constants.ts";
+import { waitForLeader } from "./cluster-leader.ts";
 
 /**
  * The local launcher: 1 leader + N followers as child processes of this one. `npm start` uses
@@ -34,6 +35,11 @@ export interface ClusterOptions {
   output?: { logDir: string } | "inherit" | "ignore";
   /** Bound on waiting for a node to answer /health. */
   startTimeoutMs?: number;
+  /**
+   * Every node gets PEERS (all of them) and may lead (automatic failover, docs/failover.md); the
+   * node started as leader stands at once. `leader` is then whichever node leads once started.
+   */
+  peers?: boolean;
 }
 
 export interface ClusterNode {
@@ -54,6 +60,7 @@ export interface ClusterNode {
 
 export interface Cluster {
   readonly token: string;
+  /** The leader once started (among PEERS another node may lead later: see `leaderOf`). */
   readonly leader: ClusterNode;
   readonly followers: readonly ClusterNode[];
   readonly nodes: readonly ClusterNode[];
@@ -199,48 +206,49 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   set("HEARTBEAT_MS", options.heartbeatMs);
   set("LOG_RETENTION", options.logRetention);
   const leaderUrl = `http://${host}:${ports[0]}`;
-  const followers = ports.slice(1).map((port, i) => makeNode(`follower${i + 1}`, "follower", host, port, { ...common, LEADER_URL: leaderUrl }, options));
-  const leader = makeNode(
-    "leader",
-    "leader",
-    host,
-    ports[0]!,
-    {
-      ...common,
-      FOLLOWERS: followers.map((f) => f.url).join(","),
-      WRITE_QUORUM: String(options.writeQuorum ?? Math.min(3, followerCount)),
-    },
-    options,
-  );
-  const nodes = [leader, ...followers];
+  const urls = ports.map((port) => `http://${host}:${port}`);
+  const writeQuorum = String(options.writeQuorum ?? Math.min(3, followerCount));
+  // Among PEERS every node knows every node and the write quorum; otherwise roles are fixed.
+  const followerEnv = options.peers ? { ...common, PEERS: urls.join(","), WRITE_QUORUM: writeQuorum } : { ...common, LEADER_URL: leaderUrl };
+  const followers = ports.slice(1).map((port, i) => makeNode(`follower${i + 1}`, "follower", host, port, followerEnv, options));
+  const leaderEnv = options.peers ? followerEnv : { ...common, FOLLOWERS: followers.map((f) => f.url).join(","), WRITE_QUORUM: writeQuorum };
+  const started = makeNode("leader", "leader", host, ports[0]!, leaderEnv, options);
+  const nodes = [started, ...followers];
   const stop = async () => {
     await Promise.all(nodes.map((node) => node.stop()));
   };
   try {
+    if (options.peers) {
+      await Promise.all(nodes.map((node) => node.start()));
+      const leader = await waitForLeader(nodes, options.startTimeoutMs ?? 15_000);
+      return { token, leader, followers: nodes.filter((node) => node !== leader), nodes, stop };
+    }
     await Promise.all(followers.map((f) => f.start()));
-    await leader.start();
+    await started.start();
   } catch (error) {
     await stop();
     throw error;
   }
-  return { token, leader, followers, nodes, stop };
+  return { token, leader: started, followers, nodes, stop };
 }
 
 export { clusterFile, stateDir } from "./cluster-file.ts";
+export { leaderOf, waitForLeader } from "./cluster-leader.ts";
 
 const cliHelp = `Usage: npm start -- [--followers 5] [--quorum 3] [--base-port 5001] [--host 127.0.0.1] [--token T] [--fresh] [--SETTING v]...
 
-Starts 1 leader + N followers on consecutive ports (refusing if one is taken), prints their URLs
+Starts 1 leader + N followers on consecutive ports (refusing if one is taken), every node given
+PEERS (all of them): if the leader dies another takes over (docs/failover.md). Prints their URLs
 and the cluster token, writes them to .quorumkv/cluster.json for the tools (QUORUMKV_STATE_DIR
 moves that folder), and stops every node on Ctrl-C, SIGTERM or SIGHUP. Each node keeps its data
 in .quorumkv/data/<node> and starts from it next time; --fresh wipes it first.
 Every node setting (bun src/main.ts --help) is read from the environment or the same name as a
 flag: WRITE_QUORUM=2 or --write-quorum 2 (--quorum), CLUSTER_TOKEN or --cluster-token (--token).
-The launcher sets ROLE, NODE_ID, PORT, FOLLOWERS, LEADER_URL and DATA_DIR itself.
+The launcher sets ROLE, NODE_ID, PORT, PEERS, FOLLOWERS, LEADER_URL and DATA_DIR itself.
 `;
 
 /** Settings the launcher gives each node itself. */
-const perNodeNames = new Set(["ROLE", "NODE_ID", "PORT", "FOLLOWERS", "LEADER_URL", "DATA_DIR"]);
+const perNodeNames = new Set(["ROLE", "NODE_ID", "PORT", "FOLLOWERS", "LEADER_URL", "DATA_DIR", "PEERS", "ADVERTISE_URL"]);
 
 /** Node settings as flags, but --followers, which is the launcher's count (it sets FOLLOWERS itself). */
 const { followers: _followerUrls, ...nodeSettingFlags } = configFlags;
@@ -307,6 +315,7 @@ export function parseLauncherArgs(argv: readonly string[], env: Record<string, s
     output: "inherit",
     dataDir,
     fresh: values.fresh,
+    peers: true,
   };
 }
 
@@ -346,6 +355,7 @@ async function main() {
   const saved: ClusterFile = {
     leader: cluster.leader.url,
     followers: cluster.followers.map((f) => f.url),
+    nodes: cluster.nodes.map((n) => n.url),
     token: cluster.token,
     pids: cluster.nodes.map((n) => n.pid),
     launcherPid: process.pid,
@@ -359,7 +369,7 @@ async function main() {
     written = JSON.stringify(saved, null, 2);
     writeFileSync(clusterFile, written);
   }
-  const rows = cluster.nodes.map((n) => `  ${n.id.padEnd(10)} ${n.role.padEnd(9)} ${n.url}   pid ${n.pid}`);
+  const rows = cluster.nodes.map((n) => `  ${n.id.padEnd(10)} ${(n === cluster.leader ? "leader" : "follower").padEnd(9)} ${n.url}   pid ${n.pid}`);
   const leaderUrl = cluster.leader.url;
   console.log(`
 quorumkv: ${cluster.followers.length} followers, write quorum ${options.writeQuorum}, all healthy
@@ -376,6 +386,7 @@ Try:
   curl ${cluster.followers[0]?.url ?? leaderUrl}/kv/greeting
   curl ${leaderUrl}/status
   curl ${leaderUrl}/internal/digest -H "authorization: Bearer $TOKEN"
+  curl -X POST ${leaderUrl}/admin/step-down -H "authorization: Bearer $TOKEN"   # another node leads
 
 Ctrl-C (or kill ${process.pid}) stops every node.`);
 }

@@ -46,7 +46,48 @@ const invalid: [what: string, env: Record<string, string>, argv: string[], names
   ["follower not a URL", { ...twoFollowers, FOLLOWERS: "a:1,b:2" }, [], /^FOLLOWERS: /],
   ["unknown flag", { ...twoFollowers }, ["--write-qourum", "1"], /unknown flag --write-qourum/],
   ["flag without value", { ...twoFollowers }, ["--port"], /--port needs a value/],
+  [
+    "PEERS without this node's port",
+    { ...token, ROLE: "follower", PORT: "7003", PEERS: "http://a:7001,http://b:7002" },
+    [],
+    /^ADVERTISE_URL: is needed: no PEERS entry has port 7003/,
+  ],
+  [
+    "PEERS with this port twice",
+    { ...token, ROLE: "follower", PORT: "7001", PEERS: "http://a:7001,http://b:7001" },
+    [],
+    /^ADVERTISE_URL: is needed: 2 PEERS entries/,
+  ],
+  [
+    "ADVERTISE_URL not among PEERS",
+    { ...token, ROLE: "follower", PEERS: "http://a:7001,http://b:7002", ADVERTISE_URL: "http://c:7003" },
+    [],
+    /^ADVERTISE_URL: must be one of PEERS/,
+  ],
+  ["ADVERTISE_URL without PEERS", { ...token, ROLE: "follower", ADVERTISE_URL: "http://c:7003" }, [], /^ADVERTISE_URL: is only meaningful with PEERS/],
+  ["a peer twice", { ...token, ROLE: "follower", PORT: "7001", PEERS: "http://a:7001,http://a:7001" }, [], /^PEERS: lists a URL twice/],
+  [
+    "a quorum above the other peers",
+    { ...token, ROLE: "leader", PORT: "7001", PEERS: "http://a:7001,http://b:7002", WRITE_QUORUM: "2" },
+    [],
+    /^WRITE_QUORUM: must be at most the number of other PEERS \(1\)/,
+  ],
 ];
+
+test("PEERS: this node's URL is the entry with its port (or ADVERTISE_URL); a leader needs no FOLLOWERS; ELECTION_TIMEOUT_MS defaults to 500", () => {
+  const peers = "http://a:7001/,http://b:7002";
+  expect(parseConfig({ ...token, ROLE: "leader", PORT: "7002", PEERS: peers, WRITE_QUORUM: "1" })).toMatchObject({
+    peers: ["http://a:7001", "http://b:7002"],
+    advertiseUrl: "http://b:7002",
+    electionTimeoutMs: 500,
+    followers: [],
+  });
+  const both = "http://a:7001,http://b:7001";
+  expect(parseConfig({ ...token, ROLE: "follower", PORT: "7001", PEERS: both, ADVERTISE_URL: "http://b:7001", WRITE_QUORUM: "1" }).advertiseUrl).toBe(
+    "http://b:7001",
+  );
+  expect(parseConfig({ ...token, ROLE: "follower" }, ["--election-timeout-ms", "150"]).electionTimeoutMs).toBe(150);
+});
 for (const [what, env, argv, names] of invalid) {
   test(`${what} is one clear line naming the variable`, () => {
     let error: unknown;

@@ -11,6 +11,21 @@ const number = (min: number, max: number) => z.preprocess(blankToUndefined, z.co
 const integer = (min: number, max: number) => z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max));
 const text = () => z.preprocess(blankToUndefined, z.string());
 
+/** Comma-separated base URLs. */
+const urlList = (max: number) =>
+  z
+    .preprocess(
+      (value) =>
+        typeof value === "string"
+          ? value
+              .split(",")
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : value,
+      z.array(baseUrl).max(max),
+    )
+    .default([]);
+
 const baseUrl = z
   .string()
   .url()
@@ -23,18 +38,10 @@ export const configSchema = z
     NODE_ID: text().optional(),
     HOST: text().default("127.0.0.1"),
     PORT: integer(1, 65535).default(5001),
-    FOLLOWERS: z
-      .preprocess(
-        (value) =>
-          typeof value === "string"
-            ? value
-                .split(",")
-                .map((s) => s.trim())
-                .filter(Boolean)
-            : value,
-        z.array(baseUrl).max(constants.followersMax),
-      )
-      .default([]),
+    FOLLOWERS: urlList(constants.followersMax),
+    PEERS: urlList(constants.followersMax + 1),
+    ADVERTISE_URL: z.preprocess(blankToUndefined, baseUrl.optional()),
+    ELECTION_TIMEOUT_MS: integer(1, 600_000).default(500),
     LEADER_URL: z.preprocess(blankToUndefined, baseUrl.optional()),
     WRITE_QUORUM: integer(0, constants.followersMax).default(3),
     MIN_DELAY_MS: number(0, 60_000).default(0.1),
@@ -56,7 +63,11 @@ export const configSchema = z
     if (config.MIN_DELAY_MS > config.MAX_DELAY_MS) {
       context.addIssue({ code: "custom", path: ["MIN_DELAY_MS"], message: `must not exceed MAX_DELAY_MS (${config.MAX_DELAY_MS})` });
     }
-    if (config.ROLE === "leader" && config.FOLLOWERS.length === 0) {
+    if (config.PEERS.length > 0) {
+      peerProblems(config, context);
+    } else if (config.ADVERTISE_URL !== undefined) {
+      context.addIssue({ code: "custom", path: ["ADVERTISE_URL"], message: "is only meaningful with PEERS" });
+    } else if (config.ROLE === "leader" && config.FOLLOWERS.length === 0) {
       context.addIssue({ code: "custom", path: ["FOLLOWERS"], message: "is required for a leader: comma-separated follower base URLs" });
     } else if (config.ROLE === "leader" && config.WRITE_QUORUM > config.FOLLOWERS.length) {
       context.addIssue({
@@ -68,6 +79,10 @@ export const configSchema = z
   })
   .transform((config) => ({
     role: config.ROLE,
+    peers: config.PEERS,
+    /** This node's URL as written in PEERS (null without PEERS). */
+    advertiseUrl: config.PEERS.length > 0 ? advertiseUrl(config) : null,
+    electionTimeoutMs: config.ELECTION_TIMEOUT_MS,
     nodeId: config.NODE_ID ?? `${config.ROLE}-${config.PORT}`,
     host: config.HOST,
     port: config.PORT,
@@ -89,6 +104,51 @@ export const configSchema = z
     dataDir: config.DATA_DIR ?? null,
     sync: config.SYNC,
   }));
+
+interface PeerSettings {
+  PEERS: string[];
+  ADVERTISE_URL?: string | undefined;
+  PORT: number;
+  WRITE_QUORUM: number;
+}
+
+/** ADVERTISE_URL, or the one PEERS entry whose port is PORT. */
+function advertiseUrl(config: PeerSettings): string {
+  if (config.ADVERTISE_URL !== undefined) return config.ADVERTISE_URL;
+  return config.PEERS.find((url) => urlPort(url) === config.PORT)!;
+}
+
+function urlPort(url: string): number {
+  const parsed = new URL(url);
+  return parsed.port ? Number(parsed.port) : parsed.protocol === "https:" ? 443 : 80;
+}
+
+/** With PEERS: this node is one of them, exactly once, and the write quorum fits the others. */
+function peerProblems(config: PeerSettings, context: z.RefinementCtx): void {
+  if (new Set(config.PEERS).size !== config.PEERS.length) {
+    context.addIssue({ code: "custom", path: ["PEERS"], message: "lists a URL twice" });
+    return;
+  }
+  if (config.PEERS.length < 2) {
+    context.addIssue({ code: "custom", path: ["PEERS"], message: "needs at least two nodes (this one included)" });
+    return;
+  }
+  if (config.ADVERTISE_URL !== undefined && !config.PEERS.includes(config.ADVERTISE_URL)) {
+    context.addIssue({ code: "custom", path: ["ADVERTISE_URL"], message: `must be one of PEERS (${config.PEERS.join(", ")})` });
+    return;
+  }
+  if (config.ADVERTISE_URL === undefined) {
+    const matching = config.PEERS.filter((url) => urlPort(url) === config.PORT).length;
+    if (matching !== 1) {
+      const why = matching === 0 ? `no PEERS entry has port ${config.PORT}` : `${matching} PEERS entries have port ${config.PORT}`;
+      context.addIssue({ code: "custom", path: ["ADVERTISE_URL"], message: `is needed: ${why} (set ADVERTISE_URL to this node's URL in PEERS)` });
+      return;
+    }
+  }
+  if (config.WRITE_QUORUM > config.PEERS.length - 1) {
+    context.addIssue({ code: "custom", path: ["WRITE_QUORUM"], message: `must be at most the number of other PEERS (${config.PEERS.length - 1})` });
+  }
+}
 
 export type Config = Readonly<z.output<typeof configSchema>>;
 export const configNames = Object.keys(configSchema.in.shape) as (keyof typeof configSchema.in.shape)[];
@@ -146,6 +206,13 @@ Every setting is an environment variable or the same name as a --kebab-case flag
   HOST, PORT          listen address (default 127.0.0.1:5001)
   FOLLOWERS           leader: comma-separated follower base URLs
   LEADER_URL          follower: the leader's base URL, reported on 421
+  PEERS               every node's base URL, this one included: automatic failover, any
+                      node may lead (ROLE=leader then only stands for election at once when
+                      started); wins over FOLLOWERS/LEADER_URL; see docs/failover.md
+  ADVERTISE_URL       with PEERS: this node's URL as written there (default: the one entry
+                      whose port is PORT)
+  ELECTION_TIMEOUT_MS with PEERS: leader silence before a follower stands for election,
+                      randomised up to 2x (default 500)
   WRITE_QUORUM        follower acks per write, 0..followers (default 3; 0 = asynchronous)
   MIN_DELAY_MS        simulated leader->follower delay, uniform min (default 0.1)
   MAX_DELAY_MS        simulated leader->follower delay, uniform max (default 10)

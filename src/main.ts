@@ -12,6 +12,10 @@ import { MemoryStorage, type Storage, type StoredData } from "./node/storage.ts"
 import { DiskStorage } from "./storage/disk-storage.ts";
 import { StorageCorrupt } from "./storage/load.ts";
 import { StreamTransport } from "./node/stream-transport.ts";
+import { PeerNode } from "./node/peer-node.ts";
+import { HttpPeerRpc } from "./node/peer-transport.ts";
+import { peerApp, peerReplication } from "./http/peer-routes.ts";
+import type { Transport } from "./node/transport.ts";
 
 function loadConfig(): Config {
   const argv = process.argv.slice(2);
@@ -56,12 +60,34 @@ function openStorage(config: Config, log: NodeLog): { storage: Storage; stored?:
 /** The node's storage, closed on a clean stop (SYNC=none buffers writes). */
 let openedStorage: Storage | null = null;
 
+const newTransport = (config: Config): Transport =>
+  config.transport === "http" ? new HttpTransport(config.clusterToken) : new StreamTransport(config.clusterToken);
+
+/** Among PEERS (docs/failover.md): a follower that may stand for election; ROLE=leader stands at once. */
+function createPeer(config: Config, metrics: NodeMetrics, logger: Logger): PeerNode {
+  const log = logger.forNode;
+  const { storage, stored } = openStorage(config, log);
+  openedStorage = storage;
+  return new PeerNode(config, {
+    clock: realClock,
+    timers: realTimers,
+    random: realRandom,
+    storage,
+    stored,
+    log,
+    newTransport: () => newTransport(config),
+    newDelays: realDelays,
+    rpc: new HttpPeerRpc(config.clusterToken),
+    observer: metrics,
+  });
+}
+
 async function createNode(config: Config, metrics: NodeMetrics, logger: Logger): Promise<LeaderNode | FollowerNode> {
   const log = logger.forNode;
   const { storage, stored } = openStorage(config, log);
   openedStorage = storage;
   if (config.role === "follower") return new FollowerNode(config, { ...productionFollowerEnv(log), storage, stored });
-  const transport = config.transport === "http" ? new HttpTransport(config.clusterToken) : new StreamTransport(config.clusterToken);
+  const transport = newTransport(config);
   const own = stored && {
     epoch: stored.epoch,
     appliedOffset: stored.snapshot?.offset ?? 0,
@@ -87,14 +113,24 @@ const config = loadConfig();
 // A leader listens only once it has recovered what its followers hold, so /health means ready.
 const logger = new Logger({ node: config.nodeId, level: config.logLevel, format: config.logFormat }, { role: config.role, epoch: null });
 const metrics = new NodeMetrics(realClock);
-const node = await createNode(config, metrics, logger).catch((error: unknown) => {
-  // Recovery logged why it gave up; a supervisor may start the leader again.
-  if (!(error instanceof RecoveryFailed)) throw error;
-  process.exit(1);
-});
-logger.describeWith(() => ({ role: node instanceof LeaderNode && node.core.deposedBy !== null ? "deposed" : node.role, epoch: node.epoch }));
-const app = createApp(node, metrics);
-const upgradeToStream = node instanceof FollowerNode ? streamUpgrader(config.clusterToken) : () => undefined;
+const peer = config.peers.length > 0 ? createPeer(config, metrics, logger) : null;
+const node =
+  peer ??
+  (await createNode(config, metrics, logger).catch((error: unknown) => {
+    // Recovery logged why it gave up; a supervisor may start the leader again.
+    if (!(error instanceof RecoveryFailed)) throw error;
+    process.exit(1);
+  }));
+const fixed = node instanceof PeerNode ? null : node;
+logger.describeWith(() =>
+  node instanceof PeerNode
+    ? { role: node.role, epoch: node.epoch }
+    : { role: node instanceof LeaderNode && node.core.deposedBy !== null ? "deposed" : node.role, epoch: node.epoch },
+);
+const app = node instanceof PeerNode ? peerApp(node, metrics) : createApp(node, metrics);
+const streams = node instanceof PeerNode || node instanceof FollowerNode;
+const upgradeToStream = streams ? streamUpgrader(config.clusterToken) : () => undefined;
+const replicationTarget = node instanceof PeerNode ? peerReplication(node) : node instanceof FollowerNode ? node : null;
 const server = Bun.serve({
   hostname: config.host,
   port: config.port,
@@ -103,21 +139,23 @@ const server = Bun.serve({
     if (stream === "upgraded") return undefined;
     return stream ?? app.fetch(request, server);
   },
-  // Only followers upgrade (to /internal/stream); Bun's types want one handler either way.
-  websocket: node instanceof FollowerNode ? streamHandler(node, replicateBodyLimitBytes(config.maxValueBytes)) : { message() {} },
+  // Only followers (and every node among PEERS) upgrade (to /internal/stream); Bun's types want one handler either way.
+  websocket: replicationTarget ? streamHandler(replicationTarget, replicateBodyLimitBytes(config.maxValueBytes)) : { message() {} },
   // The app refuses oversize bodies with a JSON 413 (src/http/app.ts); Bun's own limit would
   // answer first, in plain text, so it sits above anything a client can announce.
   maxRequestBodySize: Number.MAX_SAFE_INTEGER,
   idleTimeout: 30,
 });
-if (node instanceof LeaderNode) node.start();
+if (fixed instanceof LeaderNode) fixed.start();
+peer?.start(config.role === "leader");
 const url = `http://${server.hostname}:${server.port}`;
 logger.info("start", `listening on ${url}`, {
   url,
-  writeQuorum: node instanceof LeaderNode ? node.core.writeQuorum : undefined,
+  writeQuorum: fixed instanceof LeaderNode ? fixed.core.writeQuorum : undefined,
   followers: config.followers.length || undefined,
   leader: config.leaderUrl ?? undefined,
-  transport: node instanceof LeaderNode ? config.transport : undefined,
+  transport: fixed instanceof LeaderNode ? config.transport : undefined,
+  peers: peer ? config.peers.length : undefined,
   pid: process.pid,
 });
 

@@ -1,5 +1,6 @@
 import { assert } from "./assert.ts";
 import { constants } from "./constants.ts";
+import { grantsVote } from "./election.ts";
 import { StateMachine } from "./state-machine.ts";
 import type { Entry, ReplicateMessage, ReplicateReply, SnapshotChunk, SnapshotPair, SnapshotReply } from "./types.ts";
 
@@ -143,6 +144,11 @@ export class FollowerCore {
   /** Held but unapplied entries (for a restarting leader's recovery). */
   pendingEntries(): Entry[] {
     return this.#pending.slice();
+  }
+
+  /** Whether a candidate (or a restarting leader) fencing at `epoch` gets this follower's promise (core/election.ts). */
+  grantsVote(epoch: number): boolean {
+    return grantsVote(this.epoch, epoch);
   }
 
   receive(message: ReplicateMessage): ReplicateReply {

@@ -1,5 +1,6 @@
 import { assert } from "./assert.ts";
 import { constants } from "./constants.ts";
+import { electionQuorum } from "./election.ts";
 import { StateMachine } from "./state-machine.ts";
 import type { Entry, RecoveryData } from "./types.ts";
 
@@ -95,6 +96,8 @@ export interface RecoveryPolicy {
   fences: boolean;
   /** Whether the answers needed follow the lowest write quorum a follower reported (a quorum lowered at run time), not only the configured one. */
   honoursQuorumFloor: boolean;
+  /** Promises an election needs among `nodeCount` peers, the candidate included (core/election.ts). */
+  electionQuorum(nodeCount: number, writeQuorum: number): number;
 }
 
 export const recoveryPolicy: RecoveryPolicy = {
@@ -103,7 +106,19 @@ export const recoveryPolicy: RecoveryPolicy = {
   checksSource: true,
   fences: true,
   honoursQuorumFloor: true,
+  electionQuorum,
 };
+
+/**
+ * An election is a recovery run by one of the voters (DESIGN §9): every peer, the candidate
+ * included, is asked (the candidate answers itself), the quorum is the election's, it starts at
+ * `startEpoch` (above the candidate's own), and it never goes on with fewer answers than that.
+ */
+export interface ElectionRun {
+  startEpoch: number;
+  /** POST /admin/promote: lead with whoever answers, the candidate alone if need be (lossy, like Kafka's unclean leader election). */
+  forced?: boolean;
+}
 
 export interface Recovered {
   state: StateMachine;
@@ -153,8 +168,10 @@ export class RecoveryCore {
     readonly writeQuorum: number,
     readonly policy: RecoveryPolicy = recoveryPolicy,
     readonly roundsMax: number = constants.recoveryRoundsMax,
+    readonly election: ElectionRun | null = null,
   ) {
     this.#lowestQuorum = writeQuorum;
+    if (election) this.#epoch = Math.max(1, election.startEpoch);
   }
 
   get epoch(): number {
@@ -171,7 +188,10 @@ export class RecoveryCore {
 
   /** Followers whose answers are needed now. */
   get needed(): number {
-    return fenceQuorum(this.followerCount, this.policy.honoursQuorumFloor ? this.#lowestQuorum : this.writeQuorum);
+    const writeQuorum = this.policy.honoursQuorumFloor ? this.#lowestQuorum : this.writeQuorum;
+    if (!this.election) return fenceQuorum(this.followerCount, writeQuorum);
+    if (this.election.forced) return 1;
+    return this.policy.electionQuorum(this.followerCount, writeQuorum);
   }
 
   get lowestQuorum(): number {
@@ -197,7 +217,13 @@ export class RecoveryCore {
       this.#epoch = nextEpoch(positions, this.#epoch);
       return this.poll();
     }
-    this.#asyncGiveUp = this.#lowestQuorum === 0 && elapsedMs > asyncWaitMs;
+    if (this.election && this.needed === Number.POSITIVE_INFINITY) {
+      return {
+        kind: "failed",
+        reason: "a write quorum of 0 may have acknowledged writes only the old leader holds: no lossless election (POST /admin/promote forces one)",
+      };
+    }
+    this.#asyncGiveUp = !this.election && this.#lowestQuorum === 0 && elapsedMs > asyncWaitMs;
     if (positions.length < this.needed && !this.#asyncGiveUp) {
       const why = this.#lowestQuorum < this.writeQuorum ? ` (a write quorum as low as ${this.#lowestQuorum} may have acknowledged entries they hold)` : "";
       return { kind: "retry", reason: `waiting for followers, ${positions.length} of the ${this.needed} needed answered${why}` };

@@ -20,6 +20,7 @@ export type ErrorCode =
   | "stale_epoch"
   | "payload_too_large"
   | "not_leader"
+  | "no_leader"
   | "precondition_failed"
   | "compacted"
   | "quorum_timeout"

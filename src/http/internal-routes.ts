@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { constants } from "../core/constants.ts";
 import { txnOpsMax } from "../core/txn.ts";
-import type { FollowerNode } from "../node/follower-node.ts";
+import { FollowerNode } from "../node/follower-node.ts";
 import type { ServingNode } from "../node/serving-node.ts";
 import { ApiError } from "./errors.ts";
 import { keySchema, parseBody, readJson } from "./input.ts";
@@ -205,25 +205,56 @@ export async function answerReplication(follower: FollowerNode, kind: "replicate
   }
 }
 
+/**
+ * Among PEERS the follower that handles a peer message depends on its epoch: a leader meeting a
+ * newer one steps down first (PeerNode.followerFor); an older one is a stale leader's or
+ * candidate's and hears this leader's epoch.
+ */
+export interface FollowerLookup {
+  followerFor(epoch: number): FollowerNode | { leaderEpoch: number };
+  readonly current: ServingNode;
+}
+
 /** The follower's end of replication: log entries, snapshot chunks, and recovery by a restarting leader. */
-export function replicateRoutes(follower: FollowerNode): Hono {
+export function replicateRoutes(target: FollowerNode | FollowerLookup): Hono {
   const app = new Hono();
-  const nodeId = follower.config.nodeId;
+  const lookup: FollowerLookup = "followerFor" in target ? target : { followerFor: () => target, current: target };
+  const nodeId = lookup.current.config.nodeId;
+  const staleEpoch = (epoch: number, leaderEpoch: number) =>
+    new ApiError(409, "stale_epoch", `epoch ${epoch} is older than this leader's ${leaderEpoch}`, { epoch: leaderEpoch, nodeId });
   for (const kind of ["replicate", "snapshot"] as const) {
     app.post(`/internal/${kind}`, async (c) => {
-      const answer = await answerReplication(follower, kind, await readJson(c));
+      const body = await readJson(c);
+      const epoch = (body as { epoch?: unknown } | null)?.epoch;
+      const follower = lookup.followerFor(typeof epoch === "number" ? epoch : 0);
+      if (!(follower instanceof FollowerNode)) throw staleEpoch(Number(epoch), follower.leaderEpoch);
+      const answer = await answerReplication(follower, kind, body);
       return c.json(answer.body, answer.status);
     });
   }
-  // A restarting leader fences: the follower reports its position, then adopts the new epoch.
+  // A restarting leader (or, among PEERS, a candidate) fences: the follower reports its position, then adopts the new epoch.
   const fenceSchema = z.object({ epoch: z.number().int().min(1), leaderId: z.string() });
   app.post("/internal/fence", async (c) => {
     const { epoch, leaderId } = parseBody(fenceSchema, await readJson(c), "invalid_message");
+    const follower = lookup.followerFor(epoch);
+    if (!(follower instanceof FollowerNode)) {
+      // A leader at this epoch or a newer one: its epoch refuses the vote.
+      const node = lookup.current;
+      const position = {
+        epoch: follower.leaderEpoch,
+        lastOffset: node.lastOffset,
+        lastEntryEpoch: node.lastEntryEpoch,
+        appliedOffset: node.state.appliedOffset,
+      };
+      return c.json({ ...position, writeQuorumFloor: null, nodeId });
+    }
     refuseDishonest(epochProblem({ epoch: follower.epoch, lastOffset: follower.lastOffset }, epoch));
     const position = await new Promise<object>((resolve) => follower.fence(epoch, leaderId, resolve));
     return c.json({ ...position, nodeId });
   });
   app.get("/internal/recover", (c) => {
+    const follower = lookup.followerFor(0);
+    if (!(follower instanceof FollowerNode)) throw staleEpoch(0, follower.leaderEpoch);
     const lines = recoveryLines(follower.recoveryData());
     return c.body(ndjsonStream(lines), 200, { "content-type": "application/x-ndjson" });
   });

@@ -1,7 +1,10 @@
 import type { Server, WebSocketHandler } from "bun";
 import type { FollowerNode } from "../node/follower-node.ts";
 import { clusterTokenCheck } from "./auth.ts";
-import { answerReplication } from "./internal-routes.ts";
+import { answerReplication, type ReplicationAnswer } from "./internal-routes.ts";
+
+/** Who answers a frame: a follower, or (among PEERS) whichever follower the node is when the frame arrives. */
+export type ReplicationTarget = FollowerNode | ((kind: "replicate" | "snapshot", body: unknown) => Promise<ReplicationAnswer>);
 
 /**
  * `/internal/stream`: replication over one WebSocket per leader instead of one HTTP request per
@@ -34,7 +37,8 @@ export function streamUpgrader(token: string): (request: Request, server: Server
   };
 }
 
-export function streamHandler(follower: FollowerNode, maxPayloadBytes: number): WebSocketHandler<undefined> {
+export function streamHandler(target: ReplicationTarget, maxPayloadBytes: number): WebSocketHandler<undefined> {
+  const answerFrame = typeof target === "function" ? target : (kind: "replicate" | "snapshot", body: unknown) => answerReplication(target, kind, body);
   return {
     maxPayloadLength: maxPayloadBytes,
     async message(socket, data) {
@@ -46,7 +50,7 @@ export function streamHandler(follower: FollowerNode, maxPayloadBytes: number): 
         socket.close(1003, "frames are {id, kind, body} JSON");
         return;
       }
-      const answer = await answerReplication(follower, frame.kind, frame.body);
+      const answer = await answerFrame(frame.kind, frame.body);
       socket.send(JSON.stringify({ id: frame.id, status: answer.status, body: answer.body }));
     },
   };

@@ -50,6 +50,10 @@ export class FollowerNode implements ServingNode {
   readonly #storage: Storage;
   readonly #log: NodeLog;
   #lastLeaderMessageAtMs = Number.NEGATIVE_INFINITY;
+  /** When a leader of the current epoch last sent something this follower took (not a stale one), and that epoch: the election timer's clock. */
+  #leaderContact = { atMs: Number.NEGATIVE_INFINITY, epoch: -1 };
+  /** When this follower last promised an epoch to a candidate (a vote), and that epoch. */
+  #voted = { atMs: Number.NEGATIVE_INFINITY, epoch: -1 };
   /** Two heartbeats at least (HEARTBEAT_MS is a setting: a slow one must not look like silence). */
   readonly #silenceMs: number;
 
@@ -120,10 +124,29 @@ export class FollowerNode implements ServingNode {
     };
   }
 
+  /** When the leader of the current epoch was last heard (−∞: none yet in this epoch). */
+  get lastLeaderContactMs(): number {
+    return this.#leaderContact.epoch === this.core.epoch ? this.#leaderContact.atMs : Number.NEGATIVE_INFINITY;
+  }
+
+  /**
+   * Since when this follower has been without a leader: its leader's last message, or its last
+   * vote (Raft resets the election timer on a vote too), whichever is later in the current epoch.
+   */
+  get quietSinceMs(): number {
+    const votedMs = this.#voted.epoch === this.core.epoch ? this.#voted.atMs : Number.NEGATIVE_INFINITY;
+    return Math.max(this.lastLeaderContactMs, votedMs);
+  }
+
+  #heardLeader(epoch: number): void {
+    if (epoch >= this.core.epoch) this.#leaderContact = { atMs: this.#clock.nowMs(), epoch };
+  }
+
   /** A replicate message; `done` gets the answer once what it carried is stored. */
   replicate(message: ReplicateMessage, done: (reply: ReplicateReply) => void): void {
     this.#lastLeaderMessageAtMs = this.#clock.nowMs();
     const reply = this.core.receive(message);
+    if (reply.kind !== "stale_epoch") this.#heardLeader(message.epoch);
     // Entries ahead of a gap may be overtaken by the earlier message: wait for it, bounded. A
     // heartbeat ahead is a leader's probe of where this log ends: it is answered at once.
     if (reply.kind !== "gap" || reply.diverged || message.entries.length === 0) {
@@ -149,6 +172,7 @@ export class FollowerNode implements ServingNode {
   receiveSnapshot(chunk: SnapshotChunk, done: (reply: SnapshotReply) => void): void {
     this.#lastLeaderMessageAtMs = this.#clock.nowMs();
     const reply = this.core.receiveSnapshot(chunk);
+    if (reply.kind !== "stale_epoch") this.#heardLeader(chunk.epoch);
     if (chunk.done && reply.kind === "ok")
       this.#log(`installed snapshot at offset ${chunk.snapshotOffset}`, { event: "snapshot", fields: { offset: chunk.snapshotOffset, epoch: chunk.epoch } });
     this.#store(() => done(reply));
@@ -157,18 +181,22 @@ export class FollowerNode implements ServingNode {
   /**
    * A restarting leader's first question: where this follower was (epoch seen, log held, the
    * write quorum floor), after which it adopts the new epoch, as a heartbeat of that epoch would
-   * make it, and promises it before answering.
+   * make it, and promises it before answering. Among PEERS this is the vote (core/election.ts):
+   * an epoch is promised once, so a second candidate at it reads a refusal in the epoch reported.
    */
   fence(epoch: number, leaderId: string, done: (position: Omit<FollowerPosition, "url">) => void): void {
     const core = this.core;
+    const granted = core.grantsVote(epoch);
+    // The epoch reported is the answer: below the one asked for is a promise, at or above it a refusal.
     const position = {
-      epoch: core.epoch,
+      epoch: granted ? Math.min(core.epoch, epoch - 1) : Math.max(core.epoch, epoch),
       lastOffset: core.lastOffset,
       lastEntryEpoch: core.lastEntryEpoch,
       appliedOffset: core.appliedOffset,
       writeQuorumFloor: core.writeQuorumFloor,
     };
-    if (epoch > core.epoch) {
+    if (granted) {
+      this.#voted = { atMs: this.#clock.nowMs(), epoch };
       const previousEpoch = core.epoch;
       core.receive({ epoch, leaderId, prevOffset: 0, prevEpoch: 0, entries: [], commitOffset: 0 });
       this.#log(`fenced by ${leaderId} at epoch ${epoch}`, { event: "fence", fields: { leaderId, previousEpoch } });

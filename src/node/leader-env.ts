@@ -49,6 +49,8 @@ export interface LeaderEnv {
 /** The recovery a leader starts from (src/node/recovery.ts): its epoch, what it took over, the lowest write quorum reported. */
 export interface LeaderStart {
   epoch: number;
+  /** The leader's name in its messages (default NODE_ID); among PEERS its URL, which followers then report as the leader. */
+  id?: string;
   recovered?: Recovered;
   writeQuorumFloor?: number;
 }

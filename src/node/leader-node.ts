@@ -61,7 +61,7 @@ export class LeaderNode implements ServingNode {
     this.followerUrls = config.followers;
     this.followerIds = config.followers.map((url) => url.replace(/^https?:\/\//, ""));
     const options: LeaderOptions = {
-      id: config.nodeId,
+      id: start.id ?? config.nodeId,
       epoch: start.epoch,
       followerCount: config.followers.length,
       writeQuorum: config.writeQuorum,
@@ -134,6 +134,15 @@ export class LeaderNode implements ServingNode {
     this.#reads.refuseAll();
     this.#env.delays.stop();
     this.#env.transport.close();
+  }
+
+  /**
+   * Among PEERS, leadership ended (a newer epoch, or a handover): every write still waiting is
+   * answered as indeterminate (the next leader may have taken it over), then the node stops.
+   */
+  abdicate(): void {
+    for (const waiter of this.#waiters.takeAll()) this.#answer(waiter, false);
+    this.stop();
   }
 
   /** Appends a write (null value = delete) and waits for max(quorum, WRITE_QUORUM) acks. */

@@ -1,4 +1,4 @@
-import { type FollowerPosition, type Recovered, RecoveryCore, type RecoveryPolicy, type RecoveryStep } from "../core/recovery.ts";
+import { type ElectionRun, type FollowerPosition, type Recovered, RecoveryCore, type RecoveryPolicy, type RecoveryStep } from "../core/recovery.ts";
 import type { NodeLog } from "../log.ts";
 import type { RecoveryData } from "../core/types.ts";
 import type { Clock, Timers } from "./env.ts";
@@ -28,6 +28,8 @@ export interface RecoveryEnv {
   roundsMax?: number;
   /** The leader's own stored data (DATA_DIR), a candidate beside the followers'. */
   own?: RecoveryData;
+  /** An election among PEERS: `followerUrls` are then every peer, the candidate's own URL included (src/node/peer-node.ts). */
+  election?: ElectionRun;
 }
 
 /** Where the leader's own stored log stands, as a follower would report it. */
@@ -55,7 +57,7 @@ export function runRecovery(
   done: (recovery: Recovery | RecoveryFailed) => void,
 ): { abort(): void } {
   const timings = { ...nodeTimings, ...env.timings };
-  const core = new RecoveryCore(followerUrls.length, writeQuorum, env.policy, env.roundsMax);
+  const core = new RecoveryCore(followerUrls.length, writeQuorum, env.policy, env.roundsMax, env.election ?? null);
   const own = env.own;
   const ownPosition = own ? positionOf(own) : null;
   if (ownPosition && ownPosition.lastOffset > 0) core.considerOwn(ownPosition);

@@ -1,4 +1,6 @@
 import { parseToolFlags } from "../flags.ts";
+import { isElectionMutantName, electionMutants } from "./election-mutants.ts";
+import { type ElectionRunResult, runElectionSimulation } from "./election-sim.ts";
 import { isMutantName, mutants } from "./mutants.ts";
 import { describeScenario, leaderRestartModes } from "./scenario.ts";
 import { type RunOptions, type RunResult, defaultFollowers, defaultWrites, runSimulation } from "./simulation.ts";
@@ -8,10 +10,14 @@ import { type RunOptions, type RunResult, defaultFollowers, defaultWrites, runSi
  * seeds S…S+N−1 and prints seeds per second. Exit 1 on any violation, printing the command that
  * replays each failing seed.
  */
+/** Every this many seeds of a default run also runs as an election scenario (src/sim/election-sim.ts). */
+const electionShare = 10;
+
 const usage = `Usage: bun run sim --seed N | --seeds N [--start S] [flags]
 
 Replays one seed with its trace (--seed), or runs seeds S…S+N−1 and prints seeds per second
-(--seeds). Exit 1 on any violation, with the command that replays each failing seed.`;
+(--seeds); every ${electionShare}th seed also runs an election scenario (PEERS), --elections runs only those.
+Exit 1 on any violation, with the command that replays each failing seed.`;
 
 const values = parseToolFlags("sim", usage, {
   seed: { type: "number", integer: true, min: 0, help: "replay this seed, printing its trace" },
@@ -23,7 +29,8 @@ const values = parseToolFlags("sim", usage, {
   leaderRestarts: { type: "string", choices: leaderRestartModes, help: "leader crashes and restarts" },
   noDeposedLeaders: { type: "boolean", help: "no deposed leader keeps sending" },
   noDeposedReads: { type: "boolean", help: "clients never read from a deposed leader that still runs" },
-  mutant: { type: "string", choices: Object.keys(mutants), help: "run a deliberately broken variant" },
+  mutant: { type: "string", choices: [...Object.keys(mutants), ...Object.keys(electionMutants)], help: "run a deliberately broken variant" },
+  elections: { type: "boolean", help: "election scenarios only: PEERS nodes that fail over (src/sim/election-sim.ts)" },
   quiet: { type: "boolean", help: "with --seed: no trace" },
 });
 
@@ -43,6 +50,27 @@ const base: Omit<RunOptions, "seed"> = {
   deposedReads: values.noDeposedReads ? false : undefined,
   mutant: values.mutant !== undefined && isMutantName(values.mutant) ? values.mutant : undefined,
 };
+const electionMutant = values.mutant !== undefined && isElectionMutantName(values.mutant) ? values.mutant : undefined;
+if (electionMutant && !values.elections) fail(`--mutant ${values.mutant} is an election mutant: add --elections`);
+
+function printElectionViolations(result: ElectionRunResult): void {
+  for (const violation of result.violations) console.log(`  ${violation.invariant} at ${violation.atUs / 1000}ms: ${violation.message}`);
+  console.log(`  replay: ${result.replayCommand}`);
+}
+
+function replayElection(seed: number): boolean {
+  const result = runElectionSimulation({ seed, mutant: electionMutant, onTraceLine: values.quiet ? undefined : (line) => console.log(line) });
+  console.log(`\nseed ${seed} (elections): ${result.family}, ${result.nodes} nodes, write quorum ${result.writeQuorum}`);
+  console.log(`events=${result.events} end=${result.endUs / 1000}ms trace=${result.traceHash}`);
+  console.log(`faults ${JSON.stringify(result.stats)}\nclients ${JSON.stringify(result.clients)}`);
+  if (result.violations.length === 0) {
+    console.log("ok: one leader per epoch, committed entries agree, nothing acknowledged lost, linearizable, converged");
+    return true;
+  }
+  console.log(`FAILED seed ${seed}:`);
+  printElectionViolations(result);
+  return false;
+}
 
 function printViolations(result: RunResult): void {
   for (const violation of result.violations) {
@@ -91,7 +119,21 @@ function runMany(start: number, count: number): boolean {
     slowed: 0,
   };
   const leader = { leaderCrashes: 0, leaderDeposals: 0, recoveries: 0, takeovers: 0 };
+  const elections = { runs: 0, failed: 0, leaderships: 0, crashes: 0, partitions: 0 };
   for (let seed = start; seed < start + count; seed++) {
+    if (values.elections || seed % electionShare === 0) {
+      const run = runElectionSimulation({ seed, mutant: electionMutant });
+      elections.runs++;
+      events += run.events;
+      for (const key of ["leaderships", "crashes", "partitions"] as const) elections[key] += run.stats[key];
+      if (run.violations.length > 0) {
+        elections.failed++;
+        failures++;
+        console.log(`FAILED seed ${seed} (elections): ${[...new Set(run.violations.map((v) => v.invariant))].join(", ")}`);
+        printElectionViolations(run);
+      }
+    }
+    if (values.elections) continue;
     const result = runSimulation({ ...base, seed });
     events += result.events;
     snapshots += result.snapshotsInstalled;
@@ -115,6 +157,7 @@ function runMany(start: number, count: number): boolean {
   console.log(
     `leader processes: ${show(leader)} in ${withLeaderFaults} seeds with leader faults; outside the contract (a corrupt record lost synced entries): ${outsideContract}`,
   );
+  console.log(`election scenarios: ${show(elections)}`);
   console.log(
     `${count} seeds (${start}…${start + count - 1}), ${failures} failed, ${events} events in ${seconds.toFixed(2)}s: ` +
       `${(count / seconds).toFixed(1)} seeds/s, ${Math.round(events / seconds)} events/s`,
@@ -122,5 +165,5 @@ function runMany(start: number, count: number): boolean {
   return failures === 0;
 }
 
-const passed = values.seed !== undefined ? replayOne(values.seed) : runMany(values.start, values.seeds!);
+const passed = values.seed !== undefined ? (values.elections ? replayElection(values.seed) : replayOne(values.seed)) : runMany(values.start, values.seeds!);
 process.exit(passed ? 0 : 1);
