@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { type Cluster, startCluster } from "../src/cluster.ts";
 import { FlagError, parseToolFlags } from "../src/flags.ts";
 import type { SyncMode } from "../src/node/storage.ts";
 import { readDump } from "../tools/check.ts";
@@ -12,12 +13,12 @@ import { sweepOutDirDefault } from "../tools/plot.ts";
 import type { SweepReport } from "../tools/sweep.ts";
 import { AckTracker, auditWrites, type WindowStats, windowStats } from "./failover-audit.ts";
 import { renderFailoverChart } from "./failover-chart.ts";
-import { type PeersCluster, startPeersCluster } from "./failover-cluster.ts";
 
 /**
- * `bun run failover`: for each write quorum W, a fresh cluster of equal nodes (PEERS, DESIGN §9)
- * under closed-loop load; the leader is killed with SIGKILL again and again, and started again
- * (same port, same data) after --restart-delay-ms, as a supervisor would. Per kill: the
+ * `bun run failover`: for each write quorum W, a fresh cluster of equal nodes (startCluster's
+ * `peers`: every node has PEERS, DESIGN §9), each with its data on disk, under closed-loop load;
+ * the leader is killed with SIGKILL again and again, and started again (same port, same data)
+ * after --restart-delay-ms, as a supervisor would. Per kill: the
  * unavailability window, from the last write the old leader acknowledged to the first one a
  * new leader acknowledged, as the clients saw them. Afterwards every acknowledged write must be
  * in the final state (lostWrites must be 0) and every node must agree.
@@ -109,10 +110,11 @@ function parseOptions(argv?: string[]) {
   return { ...options, sync: options.sync as SyncMode, quorumList, env };
 }
 
-const idOf = (cluster: PeersCluster, url: string | undefined) => cluster.nodes.find((node) => node.url === url)?.id ?? String(url);
+const urlsOf = (cluster: Cluster) => cluster.nodes.map((node) => node.url);
+const idOf = (cluster: Cluster, url: string | undefined) => cluster.nodes.find((node) => node.url === url)?.id ?? String(url);
 
 /** Kills the leader `options.kills` times under load; returns the kills done, or throws why it stopped. */
-async function killLeaders(cluster: PeersCluster, tracker: AckTracker, finder: LeaderClient, options: Options, kills: KillRecord[], w: number): Promise<void> {
+async function killLeaders(cluster: Cluster, tracker: AckTracker, finder: LeaderClient, options: Options, kills: KillRecord[], w: number): Promise<void> {
   for (let k = 1; k <= options.kills; k++) {
     if (!(await tracker.moreAcks(options.steadyWrites, options.windowBoundMs))) {
       throw new Error(`fewer than ${options.steadyWrites} writes acknowledged within ${options.windowBoundMs} ms before kill ${k}`);
@@ -152,11 +154,11 @@ async function killLeaders(cluster: PeersCluster, tracker: AckTracker, finder: L
 }
 
 /** Every node converged and agrees with the leader; each write checked against the leader's state. */
-async function auditCluster(cluster: PeersCluster, finder: LeaderClient, tracker: AckTracker, options: Options) {
+async function auditCluster(cluster: Cluster, finder: LeaderClient, tracker: AckTracker, options: Options) {
   const leaderUrl = await finder.findLeader();
   const consistency = await checkConsistency({
     leaderUrl,
-    followerUrls: cluster.urls.filter((url) => url !== leaderUrl),
+    followerUrls: urlsOf(cluster).filter((url) => url !== leaderUrl),
     token: cluster.token,
     waitMs: options.consistencyWaitMs,
   });
@@ -168,12 +170,19 @@ async function auditCluster(cluster: PeersCluster, finder: LeaderClient, tracker
 
 async function runQuorum(w: number, options: Options): Promise<FailoverResult> {
   const dataDir = mkdtempSync(join(tmpdir(), "quorumkv-failover-"));
-  const cluster = await startPeersCluster({ nodes: options.nodes, writeQuorum: w, dataDir, sync: options.sync, env: options.env }).catch((error: Error) => {
+  const cluster = await startCluster({
+    followers: options.nodes - 1,
+    writeQuorum: w,
+    peers: true,
+    dataDir,
+    env: { ...options.env, SYNC: options.sync },
+    output: { logDir: join(dataDir, "logs") },
+  }).catch((error: Error) => {
     rmSync(dataDir, { recursive: true, force: true });
     throw error;
   });
   const tracker = new AckTracker();
-  const finder = new LeaderClient({ leaderUrl: cluster.urls[0]!, nodeUrls: cluster.urls, leaderWaitMs: options.windowBoundMs });
+  const finder = new LeaderClient({ leaderUrl: cluster.leader.url, nodeUrls: urlsOf(cluster), leaderWaitMs: options.windowBoundMs });
   const stop = new AbortController();
   const kills: KillRecord[] = [];
   let error: string | undefined;
@@ -182,7 +191,7 @@ async function runQuorum(w: number, options: Options): Promise<FailoverResult> {
     const load = finder.findLeader().then((leaderUrl) =>
       runClosedLoad({
         leaderUrl,
-        nodeUrls: cluster.urls,
+        nodeUrls: urlsOf(cluster),
         writes: Number.MAX_SAFE_INTEGER,
         // Every write its own key, so that its presence afterwards is exact.
         keys: Number.MAX_SAFE_INTEGER,
