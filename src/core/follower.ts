@@ -73,6 +73,10 @@ export class FollowerCore {
   #writeQuorumFloor: number | null = null;
   /** Commit offset of the message that set the floor: only a later commit may raise it (messages reorder). */
   #floorCommitOffset = -1;
+  /** The write quorum in force at the leader (ReplicateMessage.writeQuorum), kept across a fence like the floor; null until a leader said. */
+  #writeQuorum: number | null = null;
+  /** Commit offset of the message that set it: an older message arriving late does not undo a change. */
+  #writeQuorumCommitOffset = -1;
 
   /** `incarnation` tells this run of the process from earlier ones (the node draws it at random; only equality counts). */
   constructor(readonly incarnation = 0) {}
@@ -141,6 +145,10 @@ export class FollowerCore {
     return this.#writeQuorumFloor;
   }
 
+  get writeQuorum(): number | null {
+    return this.#writeQuorum;
+  }
+
   /** Held but unapplied entries (for a restarting leader's recovery). */
   pendingEntries(): Entry[] {
     return this.#pending.slice();
@@ -155,6 +163,10 @@ export class FollowerCore {
     if (message.epoch < this.epoch) return { kind: "stale_epoch", epoch: this.epoch };
     this.#enterEpoch(message.epoch, message.leaderId);
     if (message.writeQuorumFloor !== undefined) this.#learnWriteQuorumFloor(message.writeQuorumFloor, message.commitOffset);
+    if (message.writeQuorum !== undefined && message.commitOffset >= this.#writeQuorumCommitOffset) {
+      this.#writeQuorum = message.writeQuorum;
+      this.#writeQuorumCommitOffset = message.commitOffset;
+    }
     if (this.#diverged) return this.#gap();
     if (message.prevOffset > this.#lastOffset) return this.#gap();
     if (message.prevOffset > this.appliedOffset && this.#heldAt(message.prevOffset).epoch !== message.prevEpoch) {
@@ -286,6 +298,7 @@ export class FollowerCore {
     this.#staged = null;
     // The new leader's first message replaces the floor (it carries what that leader recovered).
     this.#floorCommitOffset = -1;
+    this.#writeQuorumCommitOffset = -1;
   }
 
   /**

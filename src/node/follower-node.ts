@@ -119,6 +119,7 @@ export class FollowerNode implements ServingNode {
       leaderId: this.core.leaderId,
       snapshotsInstalled: this.core.snapshotsInstalled,
       writeQuorumFloor: this.core.writeQuorumFloor,
+      writeQuorum: this.core.writeQuorum,
       diverged: this.core.diverged,
       storage: this.#storage.status(),
     };
@@ -194,6 +195,7 @@ export class FollowerNode implements ServingNode {
       lastEntryEpoch: core.lastEntryEpoch,
       appliedOffset: core.appliedOffset,
       writeQuorumFloor: core.writeQuorumFloor,
+      writeQuorum: core.writeQuorum,
     };
     if (granted) {
       this.#voted = { atMs: this.#clock.nowMs(), epoch };

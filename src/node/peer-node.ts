@@ -203,10 +203,14 @@ export class PeerNode {
     this.#electionTimer = this.env.timers.after(timeoutMs, check);
   }
 
-  /** The write quorum an election plans for: the configured one, or lower if the leader said a lower one may have acknowledged entries held here. */
+  /**
+   * The write quorum an election plans for: the configured one, or lower if the leader said a
+   * lower one is in force or may have acknowledged entries held here (the floor). Lower is safe:
+   * a smaller W needs more promises.
+   */
   #writeQuorum(): number {
-    const floor = this.#follower?.core.writeQuorumFloor ?? null;
-    return floor === null ? this.config.writeQuorum : Math.min(floor, this.config.writeQuorum);
+    const core = this.#follower?.core;
+    return Math.min(this.config.writeQuorum, core?.writeQuorumFloor ?? Number.POSITIVE_INFINITY, core?.writeQuorum ?? Number.POSITIVE_INFINITY);
   }
 
   #stand(how: { preVote: boolean; forced: boolean }, done: (outcome: StandOutcome) => void = () => {}): void {
@@ -277,7 +281,7 @@ export class PeerNode {
     this.#candidacy = runRecovery(
       this.selfUrl,
       this.config.peers,
-      this.config.writeQuorum,
+      this.#writeQuorum(),
       {
         clock: this.env.clock,
         timers: this.env.timers,
@@ -325,6 +329,7 @@ export class PeerNode {
         this.#noElectionLogged = false;
         this.#setRole("leader");
         leader.start();
+        this.#adoptWriteQuorum(leader, result.writeQuorum ?? null);
         this.#deposedCheck = this.env.timers.every(this.config.heartbeatMs, () => {
           if (this.#leader?.core.deposedBy != null) this.#becomeFollower(`deposed by epoch ${this.#leader.core.deposedBy}`);
         });
@@ -332,6 +337,18 @@ export class PeerNode {
         done({ kind: "leading", epoch: result.epoch });
       },
     );
+  }
+
+  /**
+   * W is replicated state: the new leader keeps the write quorum in force where the log it took
+   * over came from, so a PUT /admin/config survives failover. It starts at WRITE_QUORUM and
+   * changes to it the way an operator would, before anything commits: a raise at once, a lowering
+   * once its marker commits under the higher one (core/write-quorum.ts). A lowering the old
+   * leader had not yet put in force is not taken over.
+   */
+  #adoptWriteQuorum(leader: LeaderNode, writeQuorum: number | null): void {
+    if (writeQuorum === null || writeQuorum === leader.core.writeQuorum || writeQuorum > this.others.length) return;
+    leader.setWriteQuorum(writeQuorum);
   }
 
   /** A leader that met a newer epoch follows again, keeping its state and log (the new leader reconciles them). */
