@@ -14,6 +14,8 @@ export interface FollowerReady {
   entries: readonly Entry[];
   truncatedAfter: number | null;
   epoch: number | null;
+  /** The write quorum in force at the leader, when a message changed it (kept beside the epoch). */
+  writeQuorum: number | null;
   committed: readonly Entry[];
   snapshotInstalled: boolean;
 }
@@ -87,8 +89,14 @@ export class FollowerCore {
    * they are verified and applied as if just received, so the follower catches up from its own
    * offset.
    */
-  restore(epoch: number, snapshot: { offset: number; epoch: number; pairs: readonly SnapshotPair[] } | null, entries: readonly Entry[]): void {
+  restore(
+    epoch: number,
+    snapshot: { offset: number; epoch: number; pairs: readonly SnapshotPair[] } | null,
+    entries: readonly Entry[],
+    writeQuorum: number | null = null,
+  ): void {
     this.epoch = epoch;
+    this.#writeQuorum = writeQuorum;
     if (snapshot) {
       this.#state = StateMachine.restore(snapshot.offset, snapshot.epoch, snapshot.pairs);
       this.#appliedEpochs = new EpochRuns(snapshot.offset, snapshot.epoch);
@@ -164,6 +172,7 @@ export class FollowerCore {
     this.#enterEpoch(message.epoch, message.leaderId);
     if (message.writeQuorumFloor !== undefined) this.#learnWriteQuorumFloor(message.writeQuorumFloor, message.commitOffset);
     if (message.writeQuorum !== undefined && message.commitOffset >= this.#writeQuorumCommitOffset) {
+      if (message.writeQuorum !== this.#writeQuorum) this.#ready.writeQuorum = message.writeQuorum;
       this.#writeQuorum = message.writeQuorum;
       this.#writeQuorumCommitOffset = message.commitOffset;
     }
@@ -328,7 +337,7 @@ export class FollowerCore {
 }
 
 function emptyReady(): FollowerReady {
-  return { entries: none, truncatedAfter: null, epoch: null, committed: none, snapshotInstalled: false };
+  return { entries: none, truncatedAfter: null, epoch: null, writeQuorum: null, committed: none, snapshotInstalled: false };
 }
 
 /** Appends to a Ready's list, allocating it on the first entry. */

@@ -364,6 +364,7 @@ export class PeerNode {
       epoch: leader.epoch,
       snapshot: { offset: applied, epoch: state.appliedEpoch, pairs: state.snapshotPairs() },
       entries,
+      writeQuorum: leader.core.pendingWriteQuorum ?? leader.core.writeQuorum,
     });
     this.env.log(`stepping down to follower: ${why}`, { event: "election", fields: { step: "follow", epoch: leader.epoch } });
     this.#cancelTimers();
