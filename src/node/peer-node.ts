@@ -271,6 +271,7 @@ export class PeerNode {
     this.#setRole("candidate");
     this.#cancelTimers();
     this.elections++;
+    this.env.elections?.electionStarted();
     const transport = this.env.newTransport();
     const startEpoch = follower.epoch + 1;
     this.env.log(`standing for election at epoch ${startEpoch}${forced ? " (forced: POST /admin/promote)" : ""}`, {
@@ -304,6 +305,7 @@ export class PeerNode {
         if (lost !== null || result instanceof RecoveryFailed) {
           transport.close();
           this.env.log(`election lost: ${lost}`, { event: "election", level: "warn", fields: { step: "lost" } });
+          this.env.elections?.electionEnded(false);
           this.#setRole("follower");
           this.#armElectionTimer();
           done({ kind: "failed", reason: lost ?? "" });
@@ -333,6 +335,7 @@ export class PeerNode {
         this.#deposedCheck = this.env.timers.every(this.config.heartbeatMs, () => {
           if (this.#leader?.core.deposedBy != null) this.#becomeFollower(`deposed by epoch ${this.#leader.core.deposedBy}`);
         });
+        this.env.elections?.electionEnded(true);
         this.env.log(`elected: leading at epoch ${result.epoch}`, { event: "election", fields: { step: "elected", epoch: result.epoch } });
         done({ kind: "leading", epoch: result.epoch });
       },
