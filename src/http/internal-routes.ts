@@ -72,6 +72,7 @@ export const replicateMessageSchema = z
       .max(constants.batchEntriesMax),
     commitOffset: offset,
     writeQuorumFloor: z.number().int().min(0).max(constants.followersMax).optional(),
+    writeQuorum: z.number().int().min(0).max(constants.followersMax).optional(),
   })
   .refine(
     (message) => message.entries.every((entry, index) => entry.offset === message.prevOffset + 1 + index),
@@ -246,7 +247,7 @@ export function replicateRoutes(target: FollowerNode | FollowerLookup): Hono {
         lastEntryEpoch: node.lastEntryEpoch,
         appliedOffset: node.state.appliedOffset,
       };
-      return c.json({ ...position, writeQuorumFloor: null, nodeId });
+      return c.json({ ...position, writeQuorumFloor: null, writeQuorum: null, nodeId });
     }
     refuseDishonest(epochProblem({ epoch: follower.epoch, lastOffset: follower.lastOffset }, epoch));
     const position = await new Promise<object>((resolve) => follower.fence(epoch, leaderId, resolve));

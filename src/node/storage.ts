@@ -15,6 +15,8 @@ export interface StoredData {
   epoch: number;
   snapshot: { offset: number; epoch: number; pairs: SnapshotPair[] } | null;
   entries: Entry[];
+  /** The write quorum in force at the leader it last heard (W is replicated state); absent or null: never heard. */
+  writeQuorum?: number | null;
 }
 
 export interface StorageStatus {
@@ -37,6 +39,8 @@ export interface Storage {
   appendEntries(entries: readonly Entry[]): void;
   /** This node never answers a leader older than `epoch` again. */
   promiseEpoch(epoch: number): void;
+  /** The write quorum in force at the leader (or this node's own, while it leads), kept beside the epoch promise: a restarted node still reports it to a candidate. */
+  keepWriteQuorum(writeQuorum: number): void;
   /** The state at `snapshot.offset` replaces every stored entry up to there. */
   saveSnapshot(snapshot: StoredSnapshot): void;
   /** Whether the log kept since the last snapshot has grown enough that the node should save one. */
@@ -55,6 +59,7 @@ export interface Storage {
 export class MemoryStorage implements Storage {
   lastOffset = 0;
   epoch = 0;
+  writeQuorum: number | null = null;
   syncs = 0;
   snapshotOffset = 0;
   readonly compactionDue = false;
@@ -71,6 +76,10 @@ export class MemoryStorage implements Storage {
 
   promiseEpoch(epoch: number): void {
     this.epoch = Math.max(this.epoch, epoch);
+  }
+
+  keepWriteQuorum(writeQuorum: number): void {
+    this.writeQuorum = writeQuorum;
   }
 
   saveSnapshot(snapshot: StoredSnapshot): void {

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { realClock, realTimers } from "../node/env.ts";
 import type { SyncMode } from "../node/storage.ts";
 import { DiskStorage } from "./disk-storage.ts";
+import { encodeRecord } from "./records.ts";
 import { entry, storageConformance, synced } from "./storage-conformance.ts";
 
 const root = mkdtempSync(join(tmpdir(), "quorumkv-disk-"));
@@ -31,6 +32,12 @@ for (const mode of ["fsync", "write", "none"] as const) {
 }
 
 describe("start-up checks on real files", () => {
+  test("an epoch file written before the write quorum was kept beside it loads, with no write quorum", () => {
+    const disk = openDisk("fsync");
+    writeFileSync(join(disk.dir, "epoch"), encodeRecord({ epoch: 7 }));
+    expect(disk.reopen()).toMatchObject({ epoch: 7, writeQuorum: null });
+  });
+
   /** Ten entries, one log record each; returns the byte offset where each record starts. */
   async function tenRecords() {
     const disk = openDisk("fsync");

@@ -38,6 +38,8 @@ export class DiskStorage implements Storage {
   /** The stored entries after the snapshot, for rewriting the log at compaction (the same objects the core holds). */
   #entries: Entry[];
   #epoch: number;
+  #writeQuorum: number | null;
+  /** The epoch file (the promise and the write quorum) must be written again. */
   #epochDirty = false;
   #buffer: Buffer[] = [];
   /** Callbacks waiting for the next sync to start, and those of the sync in flight. */
@@ -73,6 +75,7 @@ export class DiskStorage implements Storage {
     this.#snapshotOffset = loaded.snapshot?.offset ?? 0;
     this.#entries = loaded.entries;
     this.#epoch = loaded.epoch;
+    this.#writeQuorum = loaded.writeQuorum ?? null;
   }
 
   /** Opens (creating it if need be) and checks a DATA_DIR; throws StorageCorrupt when it cannot be repaired here. */
@@ -85,7 +88,7 @@ export class DiskStorage implements Storage {
     mkdirSync(dir, { recursive: true });
     const loaded = loadDir(dir, env.log);
     const storage = new DiskStorage(dir, mode, env, loaded, compactionMinLogBytes);
-    return { storage, data: { epoch: loaded.epoch, snapshot: loaded.snapshot, entries: loaded.entries.slice() } };
+    return { storage, data: { epoch: loaded.epoch, snapshot: loaded.snapshot, entries: loaded.entries.slice(), writeQuorum: loaded.writeQuorum } };
   }
 
   get compactionDue(): boolean {
@@ -115,6 +118,12 @@ export class DiskStorage implements Storage {
   promiseEpoch(epoch: number): void {
     if (epoch <= this.#epoch) return;
     this.#epoch = epoch;
+    this.#epochDirty = true;
+  }
+
+  keepWriteQuorum(writeQuorum: number): void {
+    if (writeQuorum === this.#writeQuorum) return;
+    this.#writeQuorum = writeQuorum;
     this.#epochDirty = true;
   }
 
@@ -227,7 +236,7 @@ export class DiskStorage implements Storage {
     this.#storeSnapshot();
     this.#flushBuffer();
     if (this.#epochDirty) {
-      this.#replaceFile(join(this.#dir, storageFiles.epoch), [encodeRecord({ epoch: this.#epoch })]);
+      this.#replaceFile(join(this.#dir, storageFiles.epoch), [encodeRecord({ epoch: this.#epoch, writeQuorum: this.#writeQuorum })]);
       this.#epochDirty = false;
     }
   }
