@@ -84,6 +84,7 @@ function createPeer(config: Config, metrics: NodeMetrics, logger: Logger): PeerN
     newDelays: realDelays,
     rpc: new HttpPeerRpc(config.clusterToken),
     observer: metrics,
+    elections: metrics,
   });
 }
 
@@ -117,7 +118,7 @@ async function createNode(config: Config, metrics: NodeMetrics, logger: Logger):
 const config = loadConfig();
 // A leader listens only once it has recovered what its followers hold, so /health means ready.
 const logger = new Logger({ node: config.nodeId, level: config.logLevel, format: config.logFormat }, { role: config.role, epoch: null });
-const metrics = new NodeMetrics(realClock);
+const metrics = new NodeMetrics(realClock, { peers: config.peers.length > 0 });
 const peer = config.peers.length > 0 ? createPeer(config, metrics, logger) : null;
 const node =
   peer ??

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Cluster, startCluster } from "../src/cluster.ts";
+import { type Cluster, startCluster, waitForLeader } from "../src/cluster.ts";
 import { http, waitFor } from "./helpers.ts";
 import { type Family, parsePrometheusText } from "./prometheus-text.ts";
 
@@ -106,6 +106,8 @@ describe("GET /metrics on a real cluster", () => {
     expect(value(follower, "quorumkv_role", { role: "follower" })).toBe(1);
     expect(value(follower, "quorumkv_diverged")).toBe(0);
     expect(follower.has("quorumkv_writes_total")).toBe(false);
+    // Fixed roles (no PEERS): nobody stands for election.
+    expect(follower.has("quorumkv_elections_total")).toBe(false);
   });
 
   test("a killed follower's health gauge drops to 0 and its lag grows", async () => {
@@ -142,5 +144,40 @@ test("with DATA_DIR, every node reports its storage: bytes on disk, the latest s
   } finally {
     await cluster.stop();
     rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test("among PEERS, elections stood in, won and lost, the role and the epoch: the first leader's, then its successor's after a kill -9", async () => {
+  const cluster = await startCluster({ peers: true, writeQuorum: 2 });
+  try {
+    const electionsOf = (families: Map<string, Family>) => ({
+      started: value(families, "quorumkv_elections_started_total"),
+      won: value(families, "quorumkv_elections_total", { outcome: "won" }),
+      lost: value(families, "quorumkv_elections_total", { outcome: "lost" }),
+    });
+    const first = await scrape(cluster.leader.url);
+    expect(value(first, "quorumkv_role", { role: "leader" })).toBe(1);
+    const firstElections = electionsOf(first);
+    expect(firstElections.won).toBe(1);
+    expect(firstElections.started).toBe(firstElections.won! + firstElections.lost!);
+    const oldEpoch = (await http(`${cluster.leader.url}/status`)).body.epoch;
+    expect(value(first, "quorumkv_epoch")).toBe(oldEpoch);
+    const follower = await scrape(cluster.followers[0]!.url);
+    expect(value(follower, "quorumkv_role", { role: "follower" })).toBe(1);
+    expect(electionsOf(follower).won).toBe(0);
+    expect(value(follower, "quorumkv_epoch")).toBe(oldEpoch);
+
+    const old = cluster.leader;
+    await old.stop("SIGKILL");
+    const next = await waitForLeader(cluster.followers, 15_000);
+    const after = await scrape(next.url);
+    expect(value(after, "quorumkv_role", { role: "leader" })).toBe(1);
+    expect(electionsOf(after).won).toBe(1);
+    expect(electionsOf(after).started).toBeGreaterThanOrEqual(1);
+    const epoch = (await http(`${next.url}/status`)).body.epoch;
+    expect(epoch).toBeGreaterThan(oldEpoch);
+    expect(value(after, "quorumkv_epoch")).toBe(epoch);
+  } finally {
+    await cluster.stop();
   }
 });

@@ -109,7 +109,8 @@ async function main(): Promise<void> {
     "check",
     "Usage: bun run check [flags]\n\nCompares every follower's state with the leader's; exit 0 when all agree, 1 when not.",
     {
-      leader: { type: "string", help: "leader base URL (env LEADER_URL; default http://127.0.0.1:5001)" },
+      leader: { type: "string", help: "leader base URL (env LEADER_URL; default http://127.0.0.1:5001); any node will do" },
+      peers: { type: "string", help: "comma-separated node URLs to ask for the leader (default: .quorumkv/cluster.json's)" },
       token: { type: "string", help: "cluster token (env CLUSTER_TOKEN; default .quorumkv/cluster.json)" },
       followers: { type: "string", help: "comma-separated follower URLs, instead of the ones the leader reports" },
       waitMs: { type: "number", help: "how long to wait for every node to apply the leader's log", default: 10_000, min: 0 },
@@ -117,7 +118,7 @@ async function main(): Promise<void> {
     },
   );
   try {
-    const target = await findTarget({ leader: flags.leader, token: flags.token, followerUrls: flags.followers?.split(",") });
+    const target = await findTarget({ leader: flags.leader, token: flags.token, followerUrls: flags.followers?.split(","), peers: flags.peers });
     if (!target.token) throw new TargetError("no cluster token: pass --token, set CLUSTER_TOKEN, or start the cluster with `npm start`");
     const result = await runCheck({ leaderUrl: target.leaderUrl, followerUrls: target.followerUrls, token: target.token, waitMs: flags.waitMs });
     console.log(flags.json ? JSON.stringify(result, null, 2) : formatReport(result));

@@ -214,7 +214,7 @@ const commands: Record<string, Command> = {
     },
     async run(_args, flags, client) {
       const token = resolveToken(flags.token) ?? usageError("no cluster token: pass --token, set CLUSTER_TOKEN, or start the cluster with `npm start`");
-      const leader = await findLeader(client);
+      const leader = await client.leader();
       const leaderStatus = await new KvClient([leader]).read("/status");
       const followerUrls = (leaderStatus.body.followers as { url: string }[]).map((follower) => follower.url);
       const result = await runCheck({ leaderUrl: leader, followerUrls, token, waitMs: flags.waitMs });
@@ -231,21 +231,13 @@ const commands: Record<string, Command> = {
       keys: { type: "number", integer: true, min: 1, default: 100, help: "distinct keys" },
     },
     async run(_args, flags, client) {
-      const leaderUrl = await findLeader(client);
-      const summary = await runClosedLoad({ leaderUrl, writes: flags.writes, concurrency: flags.concurrency, keys: flags.keys });
+      const leaderUrl = await client.leader();
+      const summary = await runClosedLoad({ leaderUrl, nodeUrls: client.endpoints, writes: flags.writes, concurrency: flags.concurrency, keys: flags.keys });
       console.log(flags.json ? JSON.stringify(summary) : formatSummary(summary));
-      return summary.failed === 0 ? 0 : 1;
+      return summary.failed + summary.indeterminate === 0 ? 0 : 1;
     },
   },
 };
-
-/** The leader's URL: the first endpoint that answers /status, or the leader a follower names there. */
-async function findLeader(client: KvClient): Promise<string> {
-  const status = await client.read("/status");
-  if (status.body.role === "leader") return status.url;
-  if (typeof status.body.leader === "string") return status.body.leader.replace(/\/+$/, "");
-  throw new TargetError(`${status.url} is a ${status.body.role} that names no leader; pass the leader in --endpoints`);
-}
 
 const mainUsage = `Usage: kv <command> [args] [flags]   (bun run kv -- <command> …)
 

@@ -77,12 +77,55 @@ test("closed model with a think time: each client pauses after every answer, and
   }
 });
 
-test("a leader that is not there: every write fails with the network error's name", async () => {
-  const summary = await runClosedLoad({ leaderUrl: "http://127.0.0.1:1", writes: 6, concurrency: 2, keys: 3 });
-  expect(summary.failed).toBe(6);
-  const codes = Object.keys(summary.errors);
-  expect(codes).toHaveLength(1);
-  expect(codes[0]).toMatch(/ECONNREFUSED|ConnectionRefused/i);
+test("no leader anywhere: each write fails once the leader wait bound passes, none indeterminate", async () => {
+  const summary = await runClosedLoad({ leaderUrl: "http://127.0.0.1:1", writes: 6, concurrency: 2, keys: 3, leaderWaitMs: 50 });
+  expect(summary).toMatchObject({ failed: 6, indeterminate: 0, errors: { leader_not_found: 6 } });
+});
+
+test("the built-in generator follows a 421 to the leader, and reports each write once", async () => {
+  const leader = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => Response.json({ offset: 1, acks: 1 }) });
+  const follower = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch: () => Response.json({ error: "not_leader", message: "not the leader", leader: `http://127.0.0.1:${leader.port}` }, { status: 421 }),
+  });
+  try {
+    const answeredBy = new Set<string | undefined>();
+    const summary = await runClosedLoad({
+      leaderUrl: `http://127.0.0.1:${follower.port}`,
+      writes: 10,
+      concurrency: 2,
+      keys: 3,
+      onWrite: (record) => answeredBy.add(record.url),
+    });
+    expect(summary).toMatchObject({ writes: 10, succeeded: 10, failed: 0, indeterminate: 0, errors: {} });
+    expect([...answeredBy]).toEqual([`http://127.0.0.1:${leader.port}`]);
+  } finally {
+    follower.stop(true);
+    leader.stop(true);
+  }
+});
+
+test("503 quorum_timeout is indeterminate, not failed: the write may yet commit", async () => {
+  const leader = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch: () => Response.json({ error: "quorum_timeout", message: "no quorum in time", offset: 7, acks: 1, required: 3 }, { status: 503 }),
+  });
+  try {
+    const outcomes: string[] = [];
+    const summary = await runClosedLoad({
+      leaderUrl: `http://127.0.0.1:${leader.port}`,
+      writes: 3,
+      concurrency: 1,
+      keys: 3,
+      onWrite: (r) => outcomes.push(r.outcome),
+    });
+    expect(summary).toMatchObject({ succeeded: 0, failed: 0, indeterminate: 3, errors: { quorum_timeout: 3 } });
+    expect(outcomes).toEqual(["indeterminate", "indeterminate", "indeterminate"]);
+  } finally {
+    leader.stop(true);
+  }
 });
 
 test("bun run load with no cluster at --leader: one line that names the way out, --local included, exit 2", async () => {

@@ -2,7 +2,8 @@ import { FlagError, parseToolFlags } from "../src/flags.ts";
 import { LatencyRecorder, type LatencyStatsMs, type PercentilePoint } from "./lib/latency.ts";
 import { toolStorageChoices, withLocalCluster } from "./lib/local-cluster.ts";
 import { progressBar } from "./lib/progress.ts";
-import { TargetError, resolveLeaderUrl, fetchLeaderStatus } from "./lib/target.ts";
+import { IndeterminateError, LeaderClient, NoLeaderError, leaderWaitMsDefault, networkErrorCode } from "./lib/leader-client.ts";
+import { TargetError, findTarget } from "./lib/target.ts";
 
 /**
  * The k6 workloads without k6 (k6/writes.js, k6/open-rate.js): PUT /kv/key-<i % keys> with
@@ -11,6 +12,9 @@ import { TargetError, resolveLeaderUrl, fetchLeaderStatus } from "./lib/target.t
  * the pause is never charged to a write. Open model: writes start on a fixed schedule whatever
  * the answers, and latency is measured from the scheduled start, so a stall is charged to every
  * write it delayed (no coordinated omission). Latency percentiles are those of the successful (200) writes.
+ * Writes follow the leader (tools/lib/leader-client.ts): a 421, an election or a dead leader
+ * delays a write, and its latency includes the wait. A write whose fate is unknown (the connection
+ * broke after it was sent, a timeout, 503 quorum_timeout) is indeterminate, not failed.
  */
 
 /** A write that has not answered after this is counted as a "timeout" error. */
@@ -31,7 +35,10 @@ export interface LoadSummary {
   /** Writes sent. */
   writes: number;
   succeeded: number;
+  /** Refused for sure: not applied (4xx, 503 overloaded, no leader within the bound). */
   failed: number;
+  /** May or may not have been applied: neither acknowledged nor failed (DESIGN §4, quorum_timeout). */
+  indeterminate: number;
   /** Open model: scheduled writes never sent because inFlightMax were waiting. */
   dropped: number;
   seconds: number;
@@ -52,12 +59,35 @@ export interface LoadSummary {
   distribution: PercentilePoint[];
 }
 
+/** How one write ended, for a caller that audits the writes afterwards (bench/failover.ts). */
+export interface WriteRecord {
+  index: number;
+  key: string;
+  value: string;
+  outcome: "acknowledged" | "failed" | "indeterminate";
+  /** The error code when not acknowledged. */
+  code?: string;
+  /** The node that answered (the leader, for an acknowledged write). */
+  url?: string;
+  offset?: number;
+  /** performance.now() when the answer (or the error) arrived. */
+  answeredAtMs: number;
+}
+
 interface Workload {
   leaderUrl: string;
+  /** Other nodes to ask for the leader when it is gone (--peers, cluster.json). */
+  nodeUrls?: readonly string[];
   keys: number;
   quorum?: number;
   requestTimeoutMs?: number;
+  /** Bound on following one write to a leader (redirects, elections, a dead leader). */
+  leaderWaitMs?: number;
+  onWrite?: (record: WriteRecord) => void;
 }
+
+/** Answers that leave a write's fate open: the leader may have logged it (DESIGN §4). */
+const indeterminateCodes = new Set(["quorum_timeout"]);
 
 /** One write of the workload: the same key and value shape as the k6 scripts. */
 export function workloadRequest(index: number, keys: number, quorum?: number): { path: string; body: string } {
@@ -66,49 +96,55 @@ export function workloadRequest(index: number, keys: number, quorum?: number): {
 }
 
 class Tally {
+  readonly client: LeaderClient;
   readonly latency = new LatencyRecorder();
   readonly errors: Record<string, number> = {};
   readonly acks: Record<string, number> = {};
   sent = 0;
   succeeded = 0;
   failed = 0;
+  indeterminate = 0;
 
-  /** Sends write `index`; latency counts from `startMs` (the scheduled time in the open model). */
-  async send(workload: Workload, index: number, startMs = performance.now()): Promise<void> {
-    const { path, body } = workloadRequest(index, workload.keys, workload.quorum);
-    this.sent++;
-    let code: string | undefined;
-    try {
-      // Bun's and Node's fetch keep connections alive and reuse them: no new TCP handshake per write.
-      const response = await fetch(`${workload.leaderUrl}${path}`, {
-        method: "PUT",
-        headers: { "content-type": "application/json" },
-        body,
-        signal: AbortSignal.timeout(workload.requestTimeoutMs ?? requestTimeoutMsDefault),
-      });
-      const text = await response.text();
-      if (response.status !== 200) code = errorCode(response.status, text);
-      else this.#countAcks(text);
-    } catch (error) {
-      const { name, code: systemCode } = error as Error & { code?: string };
-      code = name === "TimeoutError" ? "timeout" : (systemCode ?? name);
-    }
-    if (code === undefined) {
-      this.succeeded++;
-      this.latency.record(performance.now() - startMs);
-    } else {
-      this.failed++;
-      this.errors[code] = (this.errors[code] ?? 0) + 1;
-    }
+  constructor(readonly workload: Workload) {
+    this.client = new LeaderClient({
+      leaderUrl: workload.leaderUrl,
+      nodeUrls: workload.nodeUrls,
+      leaderWaitMs: workload.leaderWaitMs,
+      requestTimeoutMs: workload.requestTimeoutMs ?? requestTimeoutMsDefault,
+    });
   }
 
-  #countAcks(text: string): void {
+  /** Sends write `index`; latency counts from `startMs` (the scheduled time in the open model). */
+  async send(index: number, startMs = performance.now()): Promise<void> {
+    const { path, body } = workloadRequest(index, this.workload.keys, this.workload.quorum);
+    this.sent++;
+    let record: Omit<WriteRecord, "index" | "key" | "value" | "answeredAtMs">;
     try {
-      const { acks } = JSON.parse(text) as { acks?: unknown };
-      if (typeof acks === "number") this.acks[acks] = (this.acks[acks] ?? 0) + 1;
-    } catch {
-      // a 200 that is not the leader's JSON: nothing to count
+      // Bun's and Node's fetch keep connections alive and reuse them: no new TCP handshake per write.
+      const answer = await this.client.send(path, { method: "PUT", headers: { "content-type": "application/json" }, body });
+      const parsed = parseAnswer(answer.text);
+      if (answer.status === 200) {
+        record = { outcome: "acknowledged", url: answer.url, offset: parsed.offset };
+        if (parsed.acks !== undefined) this.acks[parsed.acks] = (this.acks[parsed.acks] ?? 0) + 1;
+      } else {
+        const code = parsed.error ?? `http_${answer.status}`;
+        record = { outcome: indeterminateCodes.has(code) ? "indeterminate" : "failed", code, url: answer.url, offset: parsed.offset };
+      }
+    } catch (error) {
+      if (error instanceof IndeterminateError) record = { outcome: "indeterminate", code: error.code, url: error.url };
+      else if (error instanceof NoLeaderError) record = { outcome: "failed", code: "leader_not_found" };
+      else record = { outcome: "failed", code: networkErrorCode(error) };
     }
+    const answeredAtMs = performance.now();
+    if (record.outcome === "acknowledged") {
+      this.succeeded++;
+      this.latency.record(answeredAtMs - startMs);
+    } else {
+      if (record.outcome === "failed") this.failed++;
+      else this.indeterminate++;
+      this.errors[record.code!] = (this.errors[record.code!] ?? 0) + 1;
+    }
+    this.workload.onWrite?.({ index, key: path.split("?")[0]!.slice("/kv/".length), value: `value-${index}`, answeredAtMs, ...record });
   }
 
   summary(base: Pick<LoadSummary, "model" | "leaderUrl" | "keys" | "quorum">, seconds: number, dropped = 0): LoadSummary {
@@ -117,6 +153,7 @@ class Tally {
       writes: this.sent,
       succeeded: this.succeeded,
       failed: this.failed,
+      indeterminate: this.indeterminate,
       dropped,
       seconds: round(seconds, 3),
       throughput: round(seconds > 0 ? this.succeeded / seconds : 0, 1),
@@ -129,14 +166,18 @@ class Tally {
   }
 }
 
-function errorCode(status: number, text: string): string {
+/** The fields of an answer the tally uses; a body that is not the node's JSON has none. */
+function parseAnswer(text: string): { error?: string; offset?: number; acks?: number } {
   try {
-    const body = JSON.parse(text) as { error?: unknown };
-    if (typeof body.error === "string") return body.error;
+    const body = JSON.parse(text) as Record<string, unknown>;
+    return {
+      error: typeof body.error === "string" ? body.error : undefined,
+      offset: typeof body.offset === "number" ? body.offset : undefined,
+      acks: typeof body.acks === "number" ? body.acks : undefined,
+    };
   } catch {
-    // not JSON: fall back to the status
+    return {};
   }
-  return `http_${status}`;
 }
 
 const round = (value: number, digits: number) => Number(value.toFixed(digits));
@@ -147,6 +188,8 @@ export interface ClosedLoadOptions extends Workload {
   /** Pause after each answer before the same client's next write (0 = none). */
   thinkMs?: number;
   onProgress?: (done: number) => void;
+  /** Clients stop after their current write once this aborts (the failover bench's load). */
+  stop?: AbortSignal;
 }
 
 /**
@@ -155,12 +198,12 @@ export interface ClosedLoadOptions extends Workload {
  * an earlier write's messages: the unordered bound's setting (docs/design.md §6).
  */
 export async function runClosedLoad(options: ClosedLoadOptions): Promise<LoadSummary> {
-  const tally = new Tally();
+  const tally = new Tally(options);
   let next = 0;
   let done = 0;
   const client = async () => {
-    while (next < options.writes) {
-      await tally.send(options, next++);
+    while (next < options.writes && !options.stop?.aborted) {
+      await tally.send(next++);
       options.onProgress?.(++done);
       if (options.thinkMs && next < options.writes) await Bun.sleep(options.thinkMs);
     }
@@ -182,7 +225,7 @@ export interface OpenLoadOptions extends Workload {
 
 /** Open model: write i starts at i/rate seconds; a write that cannot start is dropped, not delayed. */
 export async function runOpenLoad(options: OpenLoadOptions): Promise<LoadSummary> {
-  const tally = new Tally();
+  const tally = new Tally(options);
   const total = Math.floor(options.rate * options.durationS);
   const inFlightMax = options.inFlightMax ?? inFlightMaxDefault;
   const intervalMs = 1000 / options.rate;
@@ -202,7 +245,7 @@ export async function runOpenLoad(options: OpenLoadOptions): Promise<LoadSummary
       const scheduledMs = startedMs + index * intervalMs;
       lagSumMs += nowMs - scheduledMs;
       lagMaxMs = Math.max(lagMaxMs, nowMs - scheduledMs);
-      const write = tally.send(options, index, scheduledMs).finally(() => inFlight.delete(write));
+      const write = tally.send(index, scheduledMs).finally(() => inFlight.delete(write));
       inFlight.add(write);
     }
     options.onProgress?.(index);
@@ -233,7 +276,7 @@ export function formatSummary(summary: LoadSummary): string {
     `quorumkv load: ${summary.writes} writes to ${summary.leaderUrl}, ${summary.keys} keys, ${shape}` +
       (summary.quorum === null ? "" : `, ?quorum=${summary.quorum}`),
     `  throughput  ${summary.throughput.toFixed(1)} writes/s over ${summary.seconds.toFixed(2)} s`,
-    `  success     ${(summary.successRate * 100).toFixed(2)} % (${summary.succeeded} ok, ${summary.failed} failed` +
+    `  success     ${(summary.successRate * 100).toFixed(2)} % (${summary.succeeded} ok, ${summary.failed} failed, ${summary.indeterminate} indeterminate` +
       (summary.model === "open" ? `, ${summary.dropped} dropped)` : ")"),
     `  latency ms  p50 ${l.p50.toFixed(2)}  p90 ${l.p90.toFixed(2)}  p95 ${l.p95.toFixed(2)}  p99 ${l.p99.toFixed(2)}  max ${l.max.toFixed(2)}  mean ${l.mean.toFixed(2)}`,
     `  errors      ${errors.length > 0 ? errors.join(", ") : "none"}`,
@@ -251,8 +294,9 @@ The k6 workload without k6: PUT /kv/key-<i % keys> {"value": "value-<i>"} to the
 Closed model (default): --writes N shared by --concurrency C clients, each pausing --think-ms
 after every answer.
 Open model: --rate R writes/s for --duration S seconds; latency counts from the scheduled start.
-Talks to --leader (env LEADER_URL, default http://127.0.0.1:5001), or with --local starts its
-own cluster on free ports and stops it afterwards.`;
+Talks to --leader (env LEADER_URL, default http://127.0.0.1:5001; any node will do: writes
+follow the leader, through elections too), or with --local starts its own cluster on free
+ports and stops it afterwards.`;
 
 const flags = {
   writes: { type: "number", default: 10_000, integer: true, min: 1, help: "closed model: writes in all" },
@@ -264,7 +308,9 @@ const flags = {
   inFlightMax: { type: "number", default: inFlightMaxDefault, integer: true, min: 1, help: "open model: writes in flight before new ones are dropped" },
   quorum: { type: "number", integer: true, min: 0, help: "per-request ?quorum= (max with WRITE_QUORUM)" },
   requestTimeoutMs: { type: "number", default: requestTimeoutMsDefault, min: 1, help: "a write not answered by then is a timeout error" },
-  leader: { type: "string", help: "leader base URL (env LEADER_URL)" },
+  leader: { type: "string", help: "leader base URL (env LEADER_URL); a follower's URL works too" },
+  peers: { type: "string", help: "comma-separated node URLs to ask for the leader when it is gone (default: .quorumkv/cluster.json's)" },
+  leaderWaitMs: { type: "number", default: leaderWaitMsDefault, min: 0, help: "bound on following one write to a leader (election, dead leader)" },
   token: { type: "string", help: "cluster token (unused by writes; accepted for symmetry with the other tools)" },
   local: { type: "boolean", help: "start a local cluster on free ports for this run" },
   followers: { type: "number", default: 5, integer: true, min: 0, help: "--local: followers" },
@@ -277,8 +323,15 @@ const flags = {
 
 async function main(): Promise<void> {
   const options = parseToolFlags("load", usage, flags);
-  const run = async (leaderUrl: string) => {
-    const workload = { leaderUrl, keys: options.keys, quorum: options.quorum, requestTimeoutMs: options.requestTimeoutMs };
+  const run = async (leaderUrl: string, nodeUrls: readonly string[]) => {
+    const workload = {
+      leaderUrl,
+      nodeUrls,
+      keys: options.keys,
+      quorum: options.quorum,
+      requestTimeoutMs: options.requestTimeoutMs,
+      leaderWaitMs: options.leaderWaitMs,
+    };
     if (options.rate !== undefined) {
       const total = Math.floor(options.rate * options.duration);
       const bar = progressBar(total, "load");
@@ -306,16 +359,15 @@ async function main(): Promise<void> {
   const summary = options.local
     ? await withLocalCluster(
         { followers: options.followers, minDelayMs: options.minDelayMs, maxDelayMs: options.maxDelayMs, writeQuorum: options.writeQuorum },
-        (cluster) => run(cluster.leader.url),
+        (cluster) => run(cluster.leader.url, []),
         options.sync,
       )
     : await (async () => {
-        const leaderUrl = resolveLeaderUrl(options.leader);
         // Fail early and clearly when nothing is there; only this tool has --local.
-        await fetchLeaderStatus(leaderUrl).catch((error: Error) => {
+        const target = await findTarget({ leader: options.leader, peers: options.peers, leaderWaitMs: options.leaderWaitMs }).catch((error: Error) => {
           throw error instanceof TargetError ? new TargetError(`${error.message}, or use --local`) : error;
         });
-        return run(leaderUrl);
+        return run(target.leaderUrl, target.nodeUrls);
       })();
   if (options.json) {
     const { distribution: _, ...rest } = summary;

@@ -158,8 +158,13 @@ export function sweepChartSpec(report: SweepReport): TopLevelSpec {
   };
 }
 
-export async function renderSweepCharts(report: SweepReport): Promise<{ svg: string; png: Uint8Array }> {
-  const compiled = vegaLite.compile(sweepChartSpec(report)).spec;
+export function renderSweepCharts(report: SweepReport): Promise<{ svg: string; png: Uint8Array }> {
+  return renderChart(sweepChartSpec(report));
+}
+
+/** A vega-lite spec as SVG, and as PNG at twice its size (the failover figure uses it too). */
+export async function renderChart(spec: TopLevelSpec): Promise<{ svg: string; png: Uint8Array }> {
+  const compiled = vegaLite.compile(spec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: "none" });
   const svg = await view.toSVG();
   view.finalize();

@@ -74,6 +74,7 @@ const flags = {
   warmupWrites: { type: "number", default: 1000, integer: true, min: 0, help: "unrecorded writes first, so quorum 1 does not pay for JIT warm-up" },
   driver: { type: "string", default: "bun", choices: ["bun", "k6"], help: "load generator; k6 needs k6 on PATH" },
   leader: { type: "string", help: "use this running cluster instead of a local one (env LEADER_URL is not read: a sweep starts its own by default)" },
+  peers: { type: "string", help: "with --leader: comma-separated node URLs to ask for the leader if it changes (default: .quorumkv/cluster.json's)" },
   token: { type: "string", help: "with --leader: cluster token (env CLUSTER_TOKEN, else .quorumkv/cluster.json)" },
   followerUrls: { type: "string", help: "with --leader: follower URLs for the digest check, if those in /status are not reachable from here" },
   followers: { type: "number", default: 5, integer: true, min: 1, help: "local cluster: followers" },
@@ -115,9 +116,9 @@ async function sweep(options: SweepOptions, target: Target, localCluster: boolea
   if (tooHigh.length > 0) throw new FlagError(`quorum ${tooHigh.join(",")} exceeds the ${followers} followers`);
   const workload = { leaderUrl: target.leaderUrl, writes: options.writes, concurrency: options.concurrency, keys: options.keys };
   const drive = (writes: number, label: string): Promise<LoadSummary> => {
-    if (options.driver === "k6") return runK6Writes({ ...workload, writes });
+    if (options.driver === "k6") return runK6Writes({ ...workload, nodeUrls: target.nodeUrls, writes });
     const bar = progressBar(writes, label);
-    return runClosedLoad({ ...workload, writes, onProgress: bar.set }).finally(bar.finish);
+    return runClosedLoad({ ...workload, nodeUrls: target.nodeUrls, writes, onProgress: bar.set }).finally(bar.finish);
   };
   const originalQuorum = target.status.writeQuorum;
   if (options.warmupWrites > 0) await drive(options.warmupWrites, "warm-up");
@@ -230,7 +231,12 @@ async function main(): Promise<void> {
   const report = options.leader
     ? await sweep(
         options,
-        await findTarget({ leader: options.leader, token: options.token, followerUrls: options.followerUrls?.split(",").map((u) => u.trim()) }),
+        await findTarget({
+          leader: options.leader,
+          token: options.token,
+          followerUrls: options.followerUrls?.split(",").map((u) => u.trim()),
+          peers: options.peers,
+        }),
         false,
       )
     : await withLocalCluster(

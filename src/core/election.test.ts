@@ -116,3 +116,47 @@ describe("votes: one per epoch", () => {
     expect(core.needed).toBe(5);
   });
 });
+
+test("the winner takes the write quorum in force where the log it adopts came from (W is replicated state), and plans with the floor", () => {
+  const core = new RecoveryCore(6, 3, undefined, 3, { startEpoch: 2 });
+  core.poll();
+  const voter = (url: string, lastOffset: number, writeQuorum: number | null) => ({
+    url,
+    epoch: 1,
+    lastOffset,
+    lastEntryEpoch: 1,
+    appliedOffset: 0,
+    writeQuorumFloor: 3,
+    writeQuorum,
+  });
+  // d holds the longest log and heard W raised to 5; the others lag behind with an older W.
+  const step = core.afterRound([voter("a", 4, 3), voter("b", 5, null), voter("c", 5, 3), voter("d", 6, 5)], 0, 0);
+  expect(step).toMatchObject({ kind: "fetch", from: { url: "d" } });
+  const data = {
+    epoch: 1,
+    appliedOffset: 0,
+    appliedEpoch: 0,
+    pairs: [],
+    entries: [1, 2, 3, 4, 5, 6].map((offset) => ({ offset, epoch: 1, key: "k", value: "1" })),
+  };
+  expect(core.afterFetch(voter("d", 6, 5), data)).toMatchObject({ kind: "done", epoch: 2, writeQuorum: 5, writeQuorumFloor: 3 });
+  // Nothing held anywhere: the most advanced voter still says which W was in force; none said: unknown.
+  const empty = new RecoveryCore(6, 3, undefined, 3, { startEpoch: 2 });
+  empty.poll();
+  expect(
+    empty.afterRound(
+      ["a", "b", "c", "d"].map((url) => voter(url, 0, 4)),
+      0,
+      0,
+    ),
+  ).toMatchObject({ kind: "done", writeQuorum: 4 });
+  const unknown = new RecoveryCore(6, 3, undefined, 3, { startEpoch: 2 });
+  unknown.poll();
+  expect(
+    unknown.afterRound(
+      ["a", "b", "c", "d"].map((url) => voter(url, 0, null)),
+      0,
+      0,
+    ),
+  ).toMatchObject({ kind: "done", writeQuorum: null });
+});

@@ -192,3 +192,22 @@ test("a probe whose epoch matches the applied history is not divergence; an unkn
   expect(follower.receive({ ...message(2, [], 4, 5), prevEpoch: -1 })).toMatchObject({ kind: "ok" });
   expect(follower.receive({ ...message(1, [], 4, 5), prevEpoch: 2 })).toMatchObject({ kind: "gap", diverged: true });
 });
+
+test("the write quorum in force: taken from the leader's messages, not undone by an older commit, kept across a new epoch", () => {
+  const follower = new FollowerCore();
+  expect(follower.writeQuorum).toBeNull();
+  follower.receive({ ...message(0, entries(1, 2), 1), writeQuorum: 3 });
+  expect(follower.writeQuorum).toBe(3);
+  // Raised at run time: the next heartbeat says so, with no new commit.
+  follower.receive({ ...message(2, [], 1), writeQuorum: 5 });
+  expect(follower.writeQuorum).toBe(5);
+  follower.receive({ ...message(2, [], 2), writeQuorum: 4 });
+  follower.receive({ ...message(2, [], 1), writeQuorum: 5 }); // sent before, arriving late
+  expect(follower.writeQuorum).toBe(4);
+  follower.receive(message(2, [], 2)); // says nothing about it
+  expect(follower.writeQuorum).toBe(4);
+  follower.receive({ epoch: 2, leaderId: "next", prevOffset: 0, prevEpoch: 0, entries: [], commitOffset: 0 });
+  expect(follower.writeQuorum).toBe(4);
+  follower.receive({ epoch: 2, leaderId: "next", prevOffset: 0, prevEpoch: 0, entries: [], commitOffset: 0, writeQuorum: 2 });
+  expect(follower.writeQuorum).toBe(2);
+});

@@ -17,6 +17,8 @@ export interface FollowerReady {
   epoch: number | null;
   /** The write quorum floor, when it changed: kept across a restart, as a restarting leader's recovery needs it. */
   writeQuorumFloor: number | null;
+  /** The write quorum in force at the leader, when a message changed it (kept beside the epoch). */
+  writeQuorum: number | null;
   committed: readonly Entry[];
   snapshotInstalled: boolean;
 }
@@ -76,6 +78,10 @@ export class FollowerCore {
   #writeQuorumFloor: number | null = null;
   /** Commit offset of the message that set the floor: only a later commit may raise it (messages reorder). */
   #floorCommitOffset = -1;
+  /** The write quorum in force at the leader (ReplicateMessage.writeQuorum), kept across a fence like the floor; null until a leader said. */
+  #writeQuorum: number | null = null;
+  /** Commit offset of the message that set it: an older message arriving late does not undo a change. */
+  #writeQuorumCommitOffset = -1;
 
   /** `incarnation` tells this run of the process from earlier ones (the node draws it at random; only equality counts). */
   constructor(readonly incarnation = 0) {}
@@ -91,9 +97,11 @@ export class FollowerCore {
     snapshot: { offset: number; epoch: number; pairs: readonly SnapshotPair[] } | null,
     entries: readonly Entry[],
     writeQuorumFloor: number | null = null,
+    writeQuorum: number | null = null,
   ): void {
     this.epoch = epoch;
     this.#writeQuorumFloor = writeQuorumFloor;
+    this.#writeQuorum = writeQuorum;
     if (snapshot) {
       this.#state = StateMachine.restore(snapshot.offset, snapshot.epoch, snapshot.pairs);
       this.#appliedEpochs = new EpochRuns(snapshot.offset, snapshot.epoch);
@@ -150,6 +158,10 @@ export class FollowerCore {
     return this.#writeQuorumFloor;
   }
 
+  get writeQuorum(): number | null {
+    return this.#writeQuorum;
+  }
+
   /** Held but unapplied entries (for a restarting leader's recovery). */
   pendingEntries(): Entry[] {
     return this.#pending.slice();
@@ -164,6 +176,11 @@ export class FollowerCore {
     if (message.epoch < this.epoch) return { kind: "stale_epoch", epoch: this.epoch };
     this.#enterEpoch(message.epoch, message.leaderId);
     if (message.writeQuorumFloor !== undefined) this.#learnWriteQuorumFloor(message.writeQuorumFloor, message.commitOffset);
+    if (message.writeQuorum !== undefined && message.commitOffset >= this.#writeQuorumCommitOffset) {
+      if (message.writeQuorum !== this.#writeQuorum) this.#ready.writeQuorum = message.writeQuorum;
+      this.#writeQuorum = message.writeQuorum;
+      this.#writeQuorumCommitOffset = message.commitOffset;
+    }
     if (this.#diverged) return this.#gap();
     if (message.prevOffset > this.#lastOffset) return this.#gap();
     if (message.prevOffset > this.appliedOffset && this.#heldAt(message.prevOffset).epoch !== message.prevEpoch) {
@@ -295,6 +312,7 @@ export class FollowerCore {
     this.#staged = null;
     // The new leader's first message replaces the floor (it carries what that leader recovered).
     this.#floorCommitOffset = -1;
+    this.#writeQuorumCommitOffset = -1;
   }
 
   /**
@@ -325,7 +343,7 @@ export class FollowerCore {
 }
 
 function emptyReady(): FollowerReady {
-  return { entries: none, truncatedAfter: null, epoch: null, writeQuorumFloor: null, committed: none, snapshotInstalled: false };
+  return { entries: none, truncatedAfter: null, epoch: null, writeQuorumFloor: null, writeQuorum: null, committed: none, snapshotInstalled: false };
 }
 
 /** Appends to a Ready's list, allocating it on the first entry. */

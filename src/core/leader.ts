@@ -346,8 +346,8 @@ export class LeaderCore {
     progress.lastSentAtMs = nowMs;
     progress.lastSentCommitOffset = this.#commitOffset;
     const prevEpoch = this.log.epochAt(prevOffset);
-    const writeQuorumFloor = this.#quorum.floor;
-    return { epoch: this.epoch, leaderId: this.id, prevOffset, prevEpoch, entries, commitOffset: this.#commitOffset, writeQuorumFloor };
+    const { floor: writeQuorumFloor, inForce: writeQuorum } = this.#quorum;
+    return { epoch: this.epoch, leaderId: this.id, prevOffset, prevEpoch, entries, commitOffset: this.#commitOffset, writeQuorumFloor, writeQuorum };
   }
 
   #assertQuorum(quorum: number): void {

@@ -15,6 +15,8 @@ export interface FollowerPosition {
   appliedOffset: number;
   /** The smallest write quorum that may have acknowledged an entry it holds (see ReplicateMessage); absent or null: unknown. */
   writeQuorumFloor?: number | null;
+  /** The write quorum in force at the last leader it heard (ReplicateMessage.writeQuorum); absent or null: unknown. */
+  writeQuorum?: number | null;
 }
 
 /**
@@ -138,7 +140,7 @@ export type RecoveryStep =
   | { kind: "poll"; fenceEpoch: number | null }
   | { kind: "retry"; reason: string }
   | { kind: "fetch"; from: FollowerPosition }
-  | { kind: "done"; epoch: number; recovered?: Recovered; writeQuorumFloor: number; candidates: FollowerPosition[] }
+  | { kind: "done"; epoch: number; recovered?: Recovered; writeQuorumFloor: number; writeQuorum: number | null; candidates: FollowerPosition[] }
   | { kind: "failed"; reason: string };
 
 /**
@@ -246,6 +248,8 @@ export class RecoveryCore {
         epoch: this.#epoch,
         recovered: { state, entries, from: from.url },
         writeQuorumFloor: this.#lowestQuorum,
+        // W is replicated state: the one in force where the adopted log came from (null: unknown).
+        writeQuorum: from.writeQuorum ?? null,
         candidates: [...this.#candidates],
       };
     }
@@ -261,7 +265,15 @@ export class RecoveryCore {
       return { kind: "retry", reason: `the followers left (${followersLeft}) are fewer than the ${this.needed} needed; fencing again` };
     }
     const best = this.policy.rank(this.#candidates);
-    if (!best || best.lastOffset === 0) return { kind: "done", epoch: this.#epoch, writeQuorumFloor: this.#lowestQuorum, candidates: [...this.#candidates] };
+    if (!best || best.lastOffset === 0) {
+      return {
+        kind: "done",
+        epoch: this.#epoch,
+        writeQuorumFloor: this.#lowestQuorum,
+        writeQuorum: best?.writeQuorum ?? null,
+        candidates: [...this.#candidates],
+      };
+    }
     return { kind: "fetch", from: best };
   }
 }

@@ -34,6 +34,12 @@ export interface ReplicateMessage {
    * Absent: the message says nothing about it (the follower keeps what it knew).
    */
   writeQuorumFloor?: number;
+  /**
+   * The write quorum in force at the leader (W is replicated state, raised or lowered at run
+   * time): followers keep it and report it when fenced, and a new leader adopts the one of the
+   * log it takes over. Absent: the message says nothing about it.
+   */
+  writeQuorum?: number;
 }
 
 /**

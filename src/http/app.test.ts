@@ -209,6 +209,7 @@ describe("fencing by a restarting leader", () => {
         lastEntryEpoch: cluster.leader.node.epoch,
         appliedOffset: 1,
         writeQuorumFloor: cluster.leader.node.core.writeQuorum,
+        writeQuorum: cluster.leader.node.core.writeQuorum,
         nodeId: "follower1",
       },
     });

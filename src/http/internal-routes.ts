@@ -91,6 +91,7 @@ export const replicateMessageSchema = z
     entries: z.array(entrySchema).max(constants.batchEntriesMax),
     commitOffset: offset,
     writeQuorumFloor: z.number().int().min(0).max(constants.followersMax).optional(),
+    writeQuorum: z.number().int().min(0).max(constants.followersMax).optional(),
   })
   .superRefine((message, context) => {
     for (let index = 0; index < message.entries.length; index++) {
@@ -286,7 +287,7 @@ export function replicateRoutes(target: FollowerNode | FollowerLookup): Hono {
         lastEntryEpoch: node.lastEntryEpoch,
         appliedOffset: node.state.appliedOffset,
       };
-      return c.json({ ...position, writeQuorumFloor: null, nodeId });
+      return c.json({ ...position, writeQuorumFloor: null, writeQuorum: null, nodeId });
     }
     refuseDishonest(epochProblem({ epoch: follower.epoch, lastOffset: follower.lastOffset }, epoch));
     const position = await new Promise<object>((resolve) => follower.fence(epoch, leaderId, resolve));

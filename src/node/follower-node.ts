@@ -63,7 +63,7 @@ export class FollowerNode implements ServingNode {
   ) {
     const incarnation = randomIncarnation(env.random);
     this.core = env.newCore ? env.newCore(incarnation) : new FollowerCore(incarnation);
-    if (env.stored) this.core.restore(env.stored.epoch, env.stored.snapshot, env.stored.entries, env.stored.writeQuorumFloor);
+    if (env.stored) this.core.restore(env.stored.epoch, env.stored.snapshot, env.stored.entries, env.stored.writeQuorumFloor, env.stored.writeQuorum ?? null);
     this.timings = { ...nodeTimings, ...env.timings };
     this.#clock = env.clock;
     this.#silenceMs = Math.max(constants.followerReadSilenceMs, 2 * config.heartbeatMs);
@@ -119,6 +119,7 @@ export class FollowerNode implements ServingNode {
       leaderId: this.core.leaderId,
       snapshotsInstalled: this.core.snapshotsInstalled,
       writeQuorumFloor: this.core.writeQuorumFloor,
+      writeQuorum: this.core.writeQuorum,
       diverged: this.core.diverged,
       storage: this.#storage.status(),
     };
@@ -194,6 +195,7 @@ export class FollowerNode implements ServingNode {
       lastEntryEpoch: core.lastEntryEpoch,
       appliedOffset: core.appliedOffset,
       writeQuorumFloor: core.writeQuorumFloor,
+      writeQuorum: core.writeQuorum,
     };
     if (granted) {
       this.#voted = { atMs: this.#clock.nowMs(), epoch };
@@ -227,6 +229,7 @@ export class FollowerNode implements ServingNode {
     if (ready.entries.length > 0) this.#storage.appendEntries(ready.entries);
     if (ready.epoch !== null) this.#storage.promiseEpoch(ready.epoch);
     if (ready.writeQuorumFloor !== null) this.#storage.keepWriteQuorumFloor(ready.writeQuorumFloor);
+    if (ready.writeQuorum !== null) this.#storage.keepWriteQuorum(ready.writeQuorum);
     // A snapshot installed replaces the stored log up to it; else the log is compacted now and then.
     const state = this.core.state;
     if (ready.snapshotInstalled || (this.#storage.compactionDue && ready.committed.length > 0)) {

@@ -81,6 +81,7 @@ export async function fenceOverHttp(
   }
   const position = body as unknown as FollowerPosition;
   const floor = position.writeQuorumFloor;
+  const quorum = position.writeQuorum;
   return {
     url,
     epoch: position.epoch,
@@ -89,6 +90,7 @@ export async function fenceOverHttp(
     appliedOffset: position.appliedOffset,
     // A follower that never heard a floor (or an older version that does not say) reports none.
     writeQuorumFloor: Number.isInteger(floor) && (floor as number) >= 0 ? (floor as number) : null,
+    writeQuorum: Number.isInteger(quorum) && (quorum as number) >= 0 ? (quorum as number) : null,
   };
 }
 

@@ -14,6 +14,12 @@ export interface NodeObserver {
   writeAnswered(outcome: WriteOutcome["kind"], seconds: number): void;
 }
 
+/** Told by a node among PEERS (src/node/peer-node.ts) of each election it stands in, and how it ends. */
+export interface ElectionObserver {
+  electionStarted(): void;
+  electionEnded(won: boolean): void;
+}
+
 /** Write latency buckets, in seconds: 100 µs to 10 s, 1-2.5-5 steps. */
 export const writeDurationBoundsSeconds = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 
@@ -25,7 +31,7 @@ const writeOutcomeKinds: Record<WriteOutcome["kind"], true> = { committed: true,
 const writeOutcomes = Object.keys(writeOutcomeKinds) as WriteOutcome["kind"][];
 
 /** The counters and histograms of one node process; gauges are read from the node when scraped. */
-export class NodeMetrics implements NodeObserver {
+export class NodeMetrics implements NodeObserver, ElectionObserver {
   readonly writeDurations = new Map<WriteOutcome["kind"], Histogram>(writeOutcomes.map((outcome) => [outcome, new Histogram(writeDurationBoundsSeconds)]));
   /** HTTP answers by "method route status" (route is the matched pattern, so the label set is bounded). */
   readonly httpRequests = new Map<string, number>();
@@ -34,9 +40,29 @@ export class NodeMetrics implements NodeObserver {
   readonly startedAtSeconds = Date.now() / 1000;
   /** Each fdatasync of the log (SYNC=fsync with DATA_DIR; see DiskStorageEnv.observeSync). */
   readonly storageSyncDurations = new Histogram(storageSyncDurationBoundsSeconds);
+  /** Elections stood in and their ends, and whether one is under way; null for a node with a fixed role (no PEERS). */
+  readonly elections: { started: number; won: number; lost: number; standing: boolean } | null;
 
-  /** `clock` is the node's own: follower reply times are on it. */
-  constructor(readonly clock: Clock) {}
+  /** `clock` is the node's own: follower reply times are on it. `peers`: the node may stand for election. */
+  constructor(
+    readonly clock: Clock,
+    options: { peers?: boolean } = {},
+  ) {
+    this.elections = options.peers ? { started: 0, won: 0, lost: 0, standing: false } : null;
+  }
+
+  electionStarted(): void {
+    if (!this.elections) return;
+    this.elections.started++;
+    this.elections.standing = true;
+  }
+
+  electionEnded(won: boolean): void {
+    if (!this.elections) return;
+    if (won) this.elections.won++;
+    else this.elections.lost++;
+    this.elections.standing = false;
+  }
 
   writeAnswered(outcome: WriteOutcome["kind"], seconds: number): void {
     this.writeDurations.get(outcome)!.observe(seconds);
@@ -62,9 +88,22 @@ const followerStates = ["streaming", "catching_up", "snapshot", "diverged"] as c
 export function renderMetrics(node: LeaderNode | FollowerNode, metrics: NodeMetrics): string {
   const out = new Exposition();
   const deposed = node.role === "leader" && (node as LeaderNode).core.deposedBy !== null;
-  const role = deposed ? "deposed" : node.role;
+  const role = deposed ? "deposed" : metrics.elections?.standing ? "candidate" : node.role;
   out.family("quorumkv_role", "gauge", "1 for the role this node plays now (a deposed leader refuses reads and writes)", [{ labels: { role }, value: 1 }]);
   out.single("quorumkv_epoch", "gauge", "Epoch this node is in", node.epoch);
+  const elections = metrics.elections;
+  if (elections) {
+    out.single(
+      "quorumkv_elections_started_total",
+      "counter",
+      "Elections this node stood in (after a pre-vote it won, or told to by a step-down or promote)",
+      elections.started,
+    );
+    out.family("quorumkv_elections_total", "counter", "Elections this node stood in that ended, by outcome: won (it led) or lost", [
+      { labels: { outcome: "won" }, value: elections.won },
+      { labels: { outcome: "lost" }, value: elections.lost },
+    ]);
+  }
   out.single("quorumkv_last_offset", "gauge", "Offset of the last log entry held", node.lastOffset);
   out.single("quorumkv_commit_offset", "gauge", "Highest offset known committed", node.commitOffset);
   out.single("quorumkv_applied_offset", "gauge", "Highest offset applied to the state", node.state.appliedOffset);

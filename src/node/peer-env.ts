@@ -4,7 +4,7 @@ import type { LeaderCore, LeaderOptions } from "../core/leader.ts";
 import type { RecoveryPolicy } from "../core/recovery.ts";
 import type { NodeLog } from "../log.ts";
 import type { Clock, Delays, Random, Timers } from "./env.ts";
-import type { NodeObserver } from "./metrics.ts";
+import type { ElectionObserver, NodeObserver } from "./metrics.ts";
 import type { PeerRpc } from "./peer-transport.ts";
 import type { Storage, StoredData } from "./storage.ts";
 import type { NodeTimings } from "./timings.ts";
@@ -29,6 +29,8 @@ export interface PeerEnv {
   newDelays(): Delays;
   rpc: PeerRpc;
   observer?: NodeObserver;
+  /** Told of each election stood in (metrics). */
+  elections?: ElectionObserver;
   timings?: Partial<NodeTimings>;
   /** The simulator's mutants pass broken ones. */
   policy?: RecoveryPolicy;

@@ -203,10 +203,14 @@ export class PeerNode {
     this.#electionTimer = this.env.timers.after(timeoutMs, check);
   }
 
-  /** The write quorum an election plans for: the configured one, or lower if the leader said a lower one may have acknowledged entries held here. */
+  /**
+   * The write quorum an election plans for: the configured one, or lower if the leader said a
+   * lower one is in force or may have acknowledged entries held here (the floor). Lower is safe:
+   * a smaller W needs more promises.
+   */
   #writeQuorum(): number {
-    const floor = this.#follower?.core.writeQuorumFloor ?? null;
-    return floor === null ? this.config.writeQuorum : Math.min(floor, this.config.writeQuorum);
+    const core = this.#follower?.core;
+    return Math.min(this.config.writeQuorum, core?.writeQuorumFloor ?? Number.POSITIVE_INFINITY, core?.writeQuorum ?? Number.POSITIVE_INFINITY);
   }
 
   #stand(how: { preVote: boolean; forced: boolean }, done: (outcome: StandOutcome) => void = () => {}): void {
@@ -267,6 +271,7 @@ export class PeerNode {
     this.#setRole("candidate");
     this.#cancelTimers();
     this.elections++;
+    this.env.elections?.electionStarted();
     const transport = this.env.newTransport();
     const startEpoch = follower.epoch + 1;
     this.env.log(`standing for election at epoch ${startEpoch}${forced ? " (forced: POST /admin/promote)" : ""}`, {
@@ -277,7 +282,7 @@ export class PeerNode {
     this.#candidacy = runRecovery(
       this.selfUrl,
       this.config.peers,
-      this.config.writeQuorum,
+      this.#writeQuorum(),
       {
         clock: this.env.clock,
         timers: this.env.timers,
@@ -300,6 +305,7 @@ export class PeerNode {
         if (lost !== null || result instanceof RecoveryFailed) {
           transport.close();
           this.env.log(`election lost: ${lost}`, { event: "election", level: "warn", fields: { step: "lost" } });
+          this.env.elections?.electionEnded(false);
           this.#setRole("follower");
           this.#armElectionTimer();
           done({ kind: "failed", reason: lost ?? "" });
@@ -325,13 +331,27 @@ export class PeerNode {
         this.#noElectionLogged = false;
         this.#setRole("leader");
         leader.start();
+        this.#adoptWriteQuorum(leader, result.writeQuorum ?? null);
         this.#deposedCheck = this.env.timers.every(this.config.heartbeatMs, () => {
           if (this.#leader?.core.deposedBy != null) this.#becomeFollower(`deposed by epoch ${this.#leader.core.deposedBy}`);
         });
+        this.env.elections?.electionEnded(true);
         this.env.log(`elected: leading at epoch ${result.epoch}`, { event: "election", fields: { step: "elected", epoch: result.epoch } });
         done({ kind: "leading", epoch: result.epoch });
       },
     );
+  }
+
+  /**
+   * W is replicated state: the new leader keeps the write quorum in force where the log it took
+   * over came from, so a PUT /admin/config survives failover. It starts at WRITE_QUORUM and
+   * changes to it the way an operator would, before anything commits: a raise at once, a lowering
+   * once its marker commits under the higher one (core/write-quorum.ts). A lowering the old
+   * leader had not yet put in force is not taken over.
+   */
+  #adoptWriteQuorum(leader: LeaderNode, writeQuorum: number | null): void {
+    if (writeQuorum === null || writeQuorum === leader.core.writeQuorum || writeQuorum > this.others.length) return;
+    leader.setWriteQuorum(writeQuorum);
   }
 
   /** A leader that met a newer epoch follows again, keeping its state and log (the new leader reconciles them). */
@@ -348,6 +368,7 @@ export class PeerNode {
       snapshot: { offset: applied, epoch: state.appliedEpoch, pairs: state.snapshotPairs() },
       entries,
       writeQuorumFloor: leader.core.writeQuorumFloor,
+      writeQuorum: leader.core.pendingWriteQuorum ?? leader.core.writeQuorum,
     });
     this.env.log(`stepping down to follower: ${why}`, { event: "election", fields: { step: "follow", epoch: leader.epoch } });
     this.#cancelTimers();

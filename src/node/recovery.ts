@@ -10,6 +10,8 @@ export interface Recovery {
   recovered?: Recovered;
   /** The lowest write quorum that may have acknowledged a recovered entry (a quorum lowered at run time). */
   writeQuorumFloor?: number;
+  /** The write quorum in force where the adopted log came from (W is replicated state), or null when it did not say. */
+  writeQuorum?: number | null;
   /** The positions of the last round. */
   positions: FollowerPosition[];
   /** Those the decision stood on: the last round's, less those whose data did not arrive or fell short. */
@@ -147,7 +149,14 @@ export function runRecovery(
             fields: { step: "took_over", from, appliedOffset: state.appliedOffset, entries: entries.length, newEpoch: step.epoch },
           });
         }
-        done({ epoch: step.epoch, recovered: step.recovered, writeQuorumFloor: step.writeQuorumFloor, positions, candidates: step.candidates });
+        done({
+          epoch: step.epoch,
+          recovered: step.recovered,
+          writeQuorumFloor: step.writeQuorumFloor,
+          writeQuorum: step.writeQuorum,
+          positions,
+          candidates: step.candidates,
+        });
         return;
       case "failed":
         env.log(`recovery: ${step.reason}`, { event: "recovery", level: "error", fields: { step: "failed", reason: step.reason } });

@@ -17,6 +17,8 @@ export interface StoredData {
   writeQuorumFloor: number | null;
   snapshot: { offset: number; epoch: number; pairs: SnapshotPair[] } | null;
   entries: Entry[];
+  /** The write quorum in force at the leader it last heard (W is replicated state); absent or null: never heard. */
+  writeQuorum?: number | null;
 }
 
 export interface StorageStatus {
@@ -41,6 +43,8 @@ export interface Storage {
   promiseEpoch(epoch: number): void;
   /** Keeps a follower's write quorum floor (stored with the epoch promise). */
   keepWriteQuorumFloor(floor: number): void;
+  /** The write quorum in force at the leader (or this node's own, while it leads), kept beside the epoch promise: a restarted node still reports it to a candidate. */
+  keepWriteQuorum(writeQuorum: number): void;
   /** The state at `snapshot.offset` replaces every stored entry up to there. */
   saveSnapshot(snapshot: StoredSnapshot): void;
   /** Whether the log kept since the last snapshot has grown enough that the node should save one. */
@@ -64,6 +68,7 @@ export class MemoryStorage implements Storage {
   lastOffset = 0;
   epoch = 0;
   writeQuorumFloor: number | null = null;
+  writeQuorum: number | null = null;
   syncs = 0;
   snapshotOffset = 0;
   readonly compactionDue = false;
@@ -84,6 +89,10 @@ export class MemoryStorage implements Storage {
 
   keepWriteQuorumFloor(floor: number): void {
     this.writeQuorumFloor = floor;
+  }
+
+  keepWriteQuorum(writeQuorum: number): void {
+    this.writeQuorum = writeQuorum;
   }
 
   saveSnapshot(snapshot: StoredSnapshot): void {

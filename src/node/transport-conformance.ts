@@ -67,9 +67,11 @@ export function transportConformance(name: string, setUp: () => Promise<Transpor
 
     withFollower("fence: the position before, then the old epoch is refused with stale_epoch", async (under) => {
       const { transport, url, follower } = under;
-      value(await under.call<TransportReply<ReplicateReply>>((done) => transport.replicate(url, message(0, entries(1, 2), 1), timeoutMs, done)));
+      // The write quorum in force travels with the message, and the fence reports it (W is replicated state).
+      const carrying = { ...message(0, entries(1, 2), 1), writeQuorum: 4 };
+      value(await under.call<TransportReply<ReplicateReply>>((done) => transport.replicate(url, carrying, timeoutMs, done)));
       const position = value(await under.call<FollowerPosition>((done) => transport.fence(url, 5, "L2", timeoutMs, done)));
-      expect(position).toEqual({ url, epoch: 1, lastOffset: 2, lastEntryEpoch: 1, appliedOffset: 1, writeQuorumFloor: null });
+      expect(position).toEqual({ url, epoch: 1, lastOffset: 2, lastEntryEpoch: 1, appliedOffset: 1, writeQuorumFloor: null, writeQuorum: 4 });
       expect(follower.epoch).toBe(5);
       const refused = value(await under.call<TransportReply<ReplicateReply>>((done) => transport.replicate(url, message(2, [], 2), timeoutMs, done)));
       expect(refused.reply).toEqual({ kind: "stale_epoch", epoch: 5 });

@@ -1,12 +1,27 @@
 import { electionQuorum, type grantsPreVote } from "../core/election.ts";
 import { FollowerCore } from "../core/follower.ts";
+import { LeaderCore, type LeaderOptions } from "../core/leader.ts";
 import { type RecoveryPolicy, recoveryPolicy } from "../core/recovery.ts";
+import type { ReplicateReply } from "../core/types.ts";
 import type { ElectionFamily, ElectionInvariant } from "./election-sim.ts";
 
 /** Promises an epoch it already promised: two candidates at one epoch may both win it. */
 export class VoteTwiceFollower extends FollowerCore {
   override grantsVote(epoch: number): boolean {
     return epoch >= this.epoch;
+  }
+}
+
+/**
+ * Keeps serving after it learned of a newer epoch: a follower's stale_epoch answer neither deposes
+ * it nor stops it counting that follower, which it takes as holding what it was sent. So it goes
+ * on acknowledging writes and confirming reads with followers a newer leader already fenced.
+ */
+export class ServesAfterDeposedLeader extends LeaderCore {
+  override onReply(index: number, reply: ReplicateReply, nowMs: number, sequence?: number): boolean {
+    if (reply.kind !== "stale_epoch") return super.onReply(index, reply, nowMs, sequence);
+    const progress = this.followers[index]!;
+    return super.onReply(index, { kind: "ok", lastOffset: progress.nextOffset - 1, incarnation: progress.incarnation }, nowMs, sequence);
   }
 }
 
@@ -21,6 +36,7 @@ export interface ElectionMutant {
   seedsTried: number;
   policy?: RecoveryPolicy;
   follower?: (incarnation: number) => FollowerCore;
+  leader?: (options: LeaderOptions) => LeaderCore;
   grantsPreVote?: typeof grantsPreVote;
 }
 
@@ -45,6 +61,13 @@ export const electionMutants = {
     family: "rejoin",
     seedsTried: 50,
     grantsPreVote: () => true,
+  },
+  "serves-after-deposed": {
+    breaks: ["acknowledged-write-lost", "linearizability", "committed-entries-agree"],
+    description: "a leader keeps acknowledging writes and confirming reads after a follower told it of a newer epoch",
+    family: "chaos",
+    seedsTried: 20,
+    leader: (options: LeaderOptions) => new ServesAfterDeposedLeader(options),
   },
 } satisfies Record<string, ElectionMutant>;
 

@@ -120,6 +120,7 @@ export function runElectionSimulation(options: ElectionRunOptions): ElectionRunR
       timings,
       policy: mutant?.policy,
       newFollowerCore: mutant?.follower,
+      newLeaderCore: mutant?.leader,
       grantsPreVote: mutant?.grantsPreVote,
     });
     peer.onChange(() => {

@@ -7,11 +7,18 @@ import type { Random } from "./random.ts";
 interface DiskImage {
   epoch: number;
   writeQuorumFloor: number | null;
+  writeQuorum: number | null;
   snapshot: { offset: number; epoch: number; pairs: SnapshotPair[] } | null;
   entries: Entry[];
 }
 
-type Write = { truncateAfter: number } | { append: readonly Entry[] } | { epoch: number } | { writeQuorumFloor: number } | { snapshot: DiskImage["snapshot"] };
+type Write =
+  | { truncateAfter: number }
+  | { append: readonly Entry[] }
+  | { epoch: number }
+  | { writeQuorumFloor: number }
+  | { writeQuorum: number }
+  | { snapshot: DiskImage["snapshot"] };
 
 /** Log entries after the snapshot beyond which the node is told to compact (small, so runs compact). */
 const compactionEntries = 16;
@@ -25,7 +32,7 @@ const compactionEntries = 16;
  * synced entries: the only way this disk forgets what it acknowledged.
  */
 export class SimDisk {
-  #synced: DiskImage = { epoch: 0, writeQuorumFloor: null, snapshot: null, entries: [] };
+  #synced: DiskImage = { epoch: 0, writeQuorumFloor: null, writeQuorum: null, snapshot: null, entries: [] };
   #unsynced: Write[] = [];
   /** Set by the mutant `follower-acks-before-sync`: sync calls back at once and syncs later. */
   acksBeforeSync = false;
@@ -37,8 +44,8 @@ export class SimDisk {
 
   /** What a process starting on this disk loads. */
   load(): StoredData {
-    const { epoch, writeQuorumFloor, snapshot, entries } = this.#synced;
-    return { epoch, writeQuorumFloor, snapshot: snapshot && { ...snapshot, pairs: snapshot.pairs.slice() }, entries: entries.slice() };
+    const { epoch, writeQuorumFloor, writeQuorum, snapshot, entries } = this.#synced;
+    return { epoch, writeQuorumFloor, writeQuorum, snapshot: snapshot && { ...snapshot, pairs: snapshot.pairs.slice() }, entries: entries.slice() };
   }
 
   /** Whether what is synced holds `entry` (the same one) in its log or under its snapshot. */
@@ -67,7 +74,7 @@ export class SimDisk {
 
   /** The machine's disk is replaced by an empty one (an operator's `--fresh`): the next process starts empty. */
   wipe(): void {
-    this.#synced = { epoch: 0, writeQuorumFloor: null, snapshot: null, entries: [] };
+    this.#synced = { epoch: 0, writeQuorumFloor: null, writeQuorum: null, snapshot: null, entries: [] };
     this.#unsynced = [];
   }
 
@@ -101,6 +108,7 @@ export class SimDisk {
       },
       promiseEpoch: (epoch) => write({ epoch }),
       keepWriteQuorumFloor: (floor) => write({ writeQuorumFloor: floor }),
+      keepWriteQuorum: (writeQuorum) => write({ writeQuorum }),
       saveSnapshot: (snapshot: StoredSnapshot) => write({ snapshot: { offset: snapshot.offset, epoch: snapshot.epoch, pairs: snapshot.pairs.slice() } }),
       get compactionDue() {
         return disk.#synced.entries.length > compactionEntries;
@@ -142,6 +150,8 @@ function apply(image: DiskImage, write: Write): void {
     image.epoch = Math.max(image.epoch, write.epoch);
   } else if ("writeQuorumFloor" in write) {
     image.writeQuorumFloor = write.writeQuorumFloor;
+  } else if ("writeQuorum" in write) {
+    image.writeQuorum = write.writeQuorum;
   } else {
     const snapshot = write.snapshot!;
     image.entries = image.entries.filter((entry) => entry.offset > snapshot.offset);

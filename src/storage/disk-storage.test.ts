@@ -7,6 +7,7 @@ import { productionFollowerEnv, realClock, realTimers } from "../node/env.ts";
 import { FollowerNode } from "../node/follower-node.ts";
 import type { SyncMode } from "../node/storage.ts";
 import { DiskStorage } from "./disk-storage.ts";
+import { encodeRecord } from "./records.ts";
 import { entry, storageConformance, synced } from "./storage-conformance.ts";
 
 const root = mkdtempSync(join(tmpdir(), "quorumkv-disk-"));
@@ -32,6 +33,12 @@ for (const mode of ["fsync", "write", "none"] as const) {
   describe(`DiskStorage SYNC=${mode}`, () => storageConformance(() => openDisk(mode)));
 }
 describe("start-up checks on real files", () => {
+  test("an epoch file written before the write quorum was kept beside it loads, with no write quorum", () => {
+    const disk = openDisk("fsync");
+    writeFileSync(join(disk.dir, "epoch"), encodeRecord({ epoch: 7 }));
+    expect(disk.reopen()).toMatchObject({ epoch: 7, writeQuorum: null });
+  });
+
   /** Ten entries, one log record each; returns the byte offset where each record starts. */
   async function tenRecords() {
     const disk = openDisk("fsync");

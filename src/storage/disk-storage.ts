@@ -58,7 +58,8 @@ export class DiskStorage implements Storage {
   #entries: Entry[];
   #epoch: number;
   #writeQuorumFloor: number | null;
-  /** The epoch file (the epoch promise and the write quorum floor) is to be replaced. */
+  #writeQuorum: number | null;
+  /** The epoch file (the epoch promise, the write quorum floor and the write quorum) is to be replaced. */
   #epochDirty = false;
   #buffer: Buffer[] = [];
   /** Callbacks of `sync` waiting for the next flush (their writes not yet written out, or no sync free). */
@@ -97,6 +98,7 @@ export class DiskStorage implements Storage {
     this.#entries = loaded.entries;
     this.#epoch = loaded.epoch;
     this.#writeQuorumFloor = loaded.writeQuorumFloor;
+    this.#writeQuorum = loaded.writeQuorum ?? null;
   }
 
   /** Opens (creating it if need be) and checks a DATA_DIR; throws StorageCorrupt when it cannot be repaired here. */
@@ -109,7 +111,16 @@ export class DiskStorage implements Storage {
     mkdirSync(dir, { recursive: true });
     const loaded = loadDir(dir, env.log);
     const storage = new DiskStorage(dir, mode, env, loaded, compactionMinLogBytes);
-    return { storage, data: { epoch: loaded.epoch, writeQuorumFloor: loaded.writeQuorumFloor, snapshot: loaded.snapshot, entries: loaded.entries.slice() } };
+    return {
+      storage,
+      data: {
+        epoch: loaded.epoch,
+        writeQuorumFloor: loaded.writeQuorumFloor,
+        writeQuorum: loaded.writeQuorum,
+        snapshot: loaded.snapshot,
+        entries: loaded.entries.slice(),
+      },
+    };
   }
 
   get compactionDue(): boolean {
@@ -145,6 +156,12 @@ export class DiskStorage implements Storage {
   keepWriteQuorumFloor(floor: number): void {
     if (floor === this.#writeQuorumFloor) return;
     this.#writeQuorumFloor = floor;
+    this.#epochDirty = true;
+  }
+
+  keepWriteQuorum(writeQuorum: number): void {
+    if (writeQuorum === this.#writeQuorum) return;
+    this.#writeQuorum = writeQuorum;
     this.#epochDirty = true;
   }
 
@@ -293,7 +310,9 @@ export class DiskStorage implements Storage {
     this.#storeSnapshot();
     this.#flushBuffer();
     if (this.#epochDirty) {
-      this.#replaceFile(join(this.#dir, storageFiles.epoch), [encodeRecord({ epoch: this.#epoch, writeQuorumFloor: this.#writeQuorumFloor })]);
+      this.#replaceFile(join(this.#dir, storageFiles.epoch), [
+        encodeRecord({ epoch: this.#epoch, writeQuorumFloor: this.#writeQuorumFloor, writeQuorum: this.#writeQuorum }),
+      ]);
       this.#epochDirty = false;
     }
   }

@@ -67,6 +67,15 @@ export function storageConformance(open: () => StorageUnderTest): void {
     expect(reopen().epoch).toBe(5);
   });
 
+  test("the write quorum kept beside the epoch promise comes back, the latest one", async () => {
+    const { storage, reopen } = open();
+    storage.promiseEpoch(2);
+    storage.keepWriteQuorum(5);
+    storage.keepWriteQuorum(4);
+    await synced(storage);
+    expect(reopen()).toMatchObject({ epoch: 2, writeQuorum: 4 });
+  });
+
   test("a snapshot replaces the entries up to it; those after it stay", async () => {
     const { storage, reopen } = open();
     storage.appendEntries(entries(1, 10));

@@ -141,7 +141,7 @@ describe("FollowerNode (src/node/follower-node.ts) on its simulated host", () =>
     );
     deliver(2, { epoch: 1, leaderId: "leader", prevOffset: 3, prevEpoch: 1, entries: [], commitOffset: 3 });
     runAll();
-    expect(positions).toEqual([{ epoch: 1, lastOffset: 3, lastEntryEpoch: 1, appliedOffset: 3, writeQuorumFloor: null }]);
+    expect(positions).toEqual([{ epoch: 1, lastOffset: 3, lastEntryEpoch: 1, appliedOffset: 3, writeQuorumFloor: null, writeQuorum: null }]);
     expect(follower.core.epoch).toBe(7);
     expect(answers.at(-1)).toBe("0 #2 stale_epoch e7");
   });

@@ -90,7 +90,7 @@ describe("recovery (src/node/recovery.ts) on the simulated network", () => {
     for (const follower of followers) follower.restart();
     start();
     runAll();
-    expect(outcomes).toEqual([{ epoch: 1, writeQuorumFloor: 2, positions: expect.any(Array), candidates: expect.any(Array) }]);
+    expect(outcomes).toEqual([{ epoch: 1, writeQuorumFloor: 2, writeQuorum: null, positions: expect.any(Array), candidates: expect.any(Array) }]);
   });
 
   test("starts over when the chosen follower no longer holds what it reported (reaches)", () => {

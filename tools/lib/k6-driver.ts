@@ -31,27 +31,31 @@ interface K6Point {
   data: { time: string; value: number; tags?: Record<string, string> | null };
 }
 
-/** Summarizes the http_req_duration samples of a `k6 run --out json=…` file. */
+/**
+ * Summarizes the `write_ms` samples of a `k6 run --out json=…` file: one per write, after
+ * following the leader (k6/lib/leader.js), tagged with its outcome and error code.
+ */
 export function summarizeK6Output(ndjson: string, base: { leaderUrl: string; keys: number; concurrency: number }): LoadSummary {
   const latency = new LatencyRecorder();
   const errors: Record<string, number> = {};
   let writes = 0;
+  let indeterminate = 0;
   let firstStartMs = Number.POSITIVE_INFINITY;
   let lastEndMs = Number.NEGATIVE_INFINITY;
   for (const line of ndjson.split("\n")) {
-    if (!line.includes('"http_req_duration"')) continue;
+    if (!line.includes('"write_ms"')) continue;
     const point = JSON.parse(line) as K6Point;
-    if (point.type !== "Point" || point.metric !== "http_req_duration") continue;
+    if (point.type !== "Point" || point.metric !== "write_ms") continue;
     writes++;
     const endMs = Date.parse(point.data.time);
     firstStartMs = Math.min(firstStartMs, endMs - point.data.value);
     lastEndMs = Math.max(lastEndMs, endMs);
     const tags = point.data.tags ?? {};
-    if (tags.status === "200") {
+    if (tags.outcome === "acknowledged") {
       latency.record(point.data.value);
     } else {
-      // k6 does not read the body, so the code is the status (0 = network error, with k6's error_code).
-      const code = tags.status === "0" || !tags.status ? `k6_error_${tags.error_code ?? "unknown"}` : `http_${tags.status}`;
+      if (tags.outcome === "indeterminate") indeterminate++;
+      const code = tags.code || "unknown";
       errors[code] = (errors[code] ?? 0) + 1;
     }
   }
@@ -65,7 +69,8 @@ export function summarizeK6Output(ndjson: string, base: { leaderUrl: string; key
     concurrency: base.concurrency,
     writes,
     succeeded,
-    failed: writes - succeeded,
+    failed: writes - succeeded - indeterminate,
+    indeterminate,
     dropped: 0,
     seconds: Number(seconds.toFixed(3)),
     throughput: Number((seconds > 0 ? succeeded / seconds : 0).toFixed(1)),
@@ -77,12 +82,19 @@ export function summarizeK6Output(ndjson: string, base: { leaderUrl: string; key
   };
 }
 
-export async function runK6Writes(options: { leaderUrl: string; writes: number; concurrency: number; keys: number }): Promise<LoadSummary> {
+export async function runK6Writes(options: {
+  leaderUrl: string;
+  /** Every node k6/lib/leader.js may ask for the leader (PEERS). */
+  nodeUrls: readonly string[];
+  writes: number;
+  concurrency: number;
+  keys: number;
+}): Promise<LoadSummary> {
   const k6 = findK6();
   const folder = mkdtempSync(join(tmpdir(), "quorumkv-k6-"));
   const output = join(folder, "samples.json");
   try {
-    const env = { BASE_URL: options.leaderUrl, WRITES: options.writes, VUS: options.concurrency, KEYS: options.keys };
+    const env = { BASE_URL: options.leaderUrl, PEERS: options.nodeUrls.join(","), WRITES: options.writes, VUS: options.concurrency, KEYS: options.keys };
     const envFlags = Object.entries(env).flatMap(([name, value]) => ["-e", `${name}=${value}`]);
     const child = Bun.spawn([k6, "run", "--quiet", "--no-color", "--out", `json=${output}`, ...envFlags, writesScript], {
       stdout: "ignore",

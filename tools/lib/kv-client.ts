@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { clusterFile } from "../../src/cluster.ts";
+import { IndeterminateError, LeaderClient } from "./leader-client.ts";
 import { defaultLeaderUrl, TargetError } from "./target.ts";
 
 /** A request's bound: a node that does not answer by then is treated as unreachable. */
@@ -8,8 +9,8 @@ const requestTimeoutMs = 10_000;
 const trimSlash = (url: string) => url.replace(/\/+$/, "");
 
 /**
- * The nodes the kv CLI talks to: --endpoints (comma-separated), else LEADER_URL, else the leader
- * and followers `npm start` wrote to .quorumkv/cluster.json, else http://127.0.0.1:5001.
+ * The nodes the kv CLI talks to: --endpoints (comma-separated), else LEADER_URL, else the nodes
+ * (or the leader and followers) `npm start` wrote to .quorumkv/cluster.json, else http://127.0.0.1:5001.
  */
 export function resolveEndpoints(flag: string | undefined, env: Record<string, string | undefined> = process.env, path = clusterFile): string[] {
   let endpoints: string[] = [];
@@ -17,9 +18,9 @@ export function resolveEndpoints(flag: string | undefined, env: Record<string, s
   else if (env.LEADER_URL) endpoints = [env.LEADER_URL];
   else if (existsSync(path)) {
     try {
-      const saved = JSON.parse(readFileSync(path, "utf8")) as { leader?: unknown; followers?: unknown };
-      if (typeof saved.leader === "string") endpoints.push(saved.leader);
-      if (Array.isArray(saved.followers)) endpoints.push(...saved.followers.filter((url): url is string => typeof url === "string"));
+      const saved = JSON.parse(readFileSync(path, "utf8")) as { leader?: unknown; followers?: unknown; nodes?: unknown };
+      const listed = Array.isArray(saved.nodes) ? saved.nodes : [saved.leader, ...(Array.isArray(saved.followers) ? saved.followers : [])];
+      endpoints.push(...listed.filter((url): url is string => typeof url === "string"));
     } catch {
       throw new TargetError(`${path} is not valid JSON; pass --endpoints`);
     }
@@ -37,27 +38,36 @@ export interface KvAnswer {
 }
 
 /**
- * Talks to a cluster: reads go to the first endpoint that answers; writes to the leader, found by
- * following 421 `{leader}` answers (a follower names its leader). An endpoint that does not
- * answer is skipped; none answering is a TargetError (the CLI's exit 2).
+ * Talks to a cluster: reads go to the first endpoint that answers; writes to the leader
+ * (tools/lib/leader-client.ts: 421 `{leader}` is followed, an election or a dead leader waited
+ * out, bounded). An endpoint that does not answer is skipped; none answering, or no leader within
+ * the bound, is a TargetError (the CLI's exit 2).
  */
 export class KvClient {
-  #leader: string | null = null;
+  readonly #leaderClient: LeaderClient;
 
-  constructor(readonly endpoints: readonly string[]) {}
+  constructor(readonly endpoints: readonly string[]) {
+    this.#leaderClient = new LeaderClient({ leaderUrl: endpoints[0] ?? defaultLeaderUrl, nodeUrls: endpoints, requestTimeoutMs });
+  }
 
   read(path: string): Promise<KvAnswer> {
     return this.#first(path, {});
   }
 
-  /** A write (or anything the leader alone serves): follows 421 to the leader named, once per hop. */
+  /** A write (or anything the leader alone serves), on the leader wherever it is. */
   async write(path: string, init: RequestInit): Promise<KvAnswer> {
-    let answer = await this.#first(path, init, this.#leader);
-    for (let hops = 0; answer.status === 421 && typeof answer.body.leader === "string" && hops < 3; hops++) {
-      answer = await this.#call(trimSlash(answer.body.leader), path, init);
+    try {
+      const answer = await this.#leaderClient.send(path, init);
+      return { status: answer.status, body: parseBody(answer.status, answer.text), url: answer.url };
+    } catch (error) {
+      if (error instanceof IndeterminateError) throw new TargetError(error.message);
+      throw error;
     }
-    if (answer.status !== 421) this.#leader = answer.url;
-    return answer;
+  }
+
+  /** The leader's URL, found through the endpoints' /status (waiting out an election, bounded). */
+  leader(): Promise<string> {
+    return this.#leaderClient.findLeader();
   }
 
   /** A streamed GET (watch) on the first endpoint that answers; the caller reads the body. */
@@ -74,9 +84,9 @@ export class KvClient {
     throw new TargetError(`no endpoint answers (${errors.join("; ")}); start a cluster with \`npm start\` or pass --endpoints`);
   }
 
-  async #first(path: string, init: RequestInit, preferred: string | null = null): Promise<KvAnswer> {
+  async #first(path: string, init: RequestInit): Promise<KvAnswer> {
     const errors: string[] = [];
-    for (const url of preferred ? [preferred, ...this.endpoints.filter((e) => e !== preferred)] : this.endpoints) {
+    for (const url of this.endpoints) {
       try {
         return await this.#call(url, path, init);
       } catch (error) {
@@ -88,13 +98,14 @@ export class KvClient {
 
   async #call(url: string, path: string, init: RequestInit): Promise<KvAnswer> {
     const response = await fetch(`${url}${path}`, { ...init, signal: AbortSignal.timeout(requestTimeoutMs) });
-    const text = await response.text();
-    let body: Record<string, any>;
-    try {
-      body = text ? (JSON.parse(text) as Record<string, any>) : {};
-    } catch {
-      throw new Error(`answered ${response.status} with a body that is not JSON`);
-    }
-    return { status: response.status, body, url };
+    return { status: response.status, body: parseBody(response.status, await response.text()), url };
+  }
+}
+
+function parseBody(status: number, text: string): Record<string, any> {
+  try {
+    return text ? (JSON.parse(text) as Record<string, any>) : {};
+  } catch {
+    throw new TargetError(`answered ${status} with a body that is not JSON`);
   }
 }

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { TargetError, defaultLeaderUrl, fetchLeaderStatus, findTarget, resolveLeaderUrl, resolveToken } from "./target.ts";
+import { TargetError, defaultLeaderUrl, fetchLeaderStatus, findTarget, resolveLeaderUrl, resolveNodeUrls, resolveToken } from "./target.ts";
 
 const folder = mkdtempSync(join(tmpdir(), "quorumkv-target-"));
 const missingFile = join(folder, "missing.json");
@@ -37,6 +37,23 @@ describe("resolveToken", () => {
   });
 });
 
+describe("resolveNodeUrls", () => {
+  const withNodes = join(folder, "nodes.json");
+  writeFileSync(withNodes, JSON.stringify({ leader: "http://h:1", followers: ["http://h:2"], nodes: ["http://h:1", "http://h:2", "http://h:3"] }));
+  const withoutNodes = join(folder, "old.json");
+  writeFileSync(withoutNodes, JSON.stringify({ leader: "http://h:1", followers: ["http://h:2"] }));
+
+  test("--peers, then cluster.json's nodes (or leader and followers) when the URL given is one of them", () => {
+    expect(resolveNodeUrls("http://h:2", "http://p:9/", withNodes)).toEqual(["http://h:2", "http://p:9", "http://h:1", "http://h:3"]);
+    expect(resolveNodeUrls("http://h:1", undefined, withoutNodes)).toEqual(["http://h:1", "http://h:2"]);
+  });
+
+  test("another cluster's file is not mixed in; a peer that is not a URL is refused", () => {
+    expect(resolveNodeUrls("http://other:1", undefined, withNodes)).toEqual(["http://other:1"]);
+    expect(() => resolveNodeUrls("http://h:1", "h:2", missingFile)).toThrow(TargetError);
+  });
+});
+
 describe("fetchLeaderStatus", () => {
   // A fake node: answers /status as a follower or as a leader with two followers.
   let role = "follower";
@@ -56,6 +73,25 @@ describe("fetchLeaderStatus", () => {
   test("a follower is refused, naming its leader", async () => {
     role = "follower";
     await expect(fetchLeaderStatus(url)).rejects.toThrow(/is a follower, not the leader; the leader is http:\/\/127.0.0.1:9/);
+  });
+
+  test("findTarget from a follower: the leader it names is found through its /status", async () => {
+    role = "follower";
+    const leader = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: () => Response.json({ id: "l2", role: "leader", epoch: 2, writeQuorum: 1, delay: { minDelayMs: 0, maxDelayMs: 1 }, followers: [{ url }] }),
+    });
+    const leaderUrl = `http://127.0.0.1:${leader.port}`;
+    const follower = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.json({ id: "f", role: "follower", epoch: 2, leader: leaderUrl }) });
+    try {
+      const target = await findTarget({ leader: `http://127.0.0.1:${follower.port}`, token: "t" });
+      expect(target.leaderUrl).toBe(leaderUrl);
+      expect(target.nodeUrls).toContain(leaderUrl);
+    } finally {
+      follower.stop(true);
+      leader.stop(true);
+    }
   });
 
   test("the followers come from the leader's /status unless given", async () => {

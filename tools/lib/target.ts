@@ -1,19 +1,19 @@
 import { existsSync, readFileSync } from "node:fs";
 import { clusterFile } from "../../src/cluster.ts";
 import type { DelayQuartiles } from "../../src/node/delay-scheduler.ts";
+import { LeaderClient } from "./leader-client.ts";
+import { TargetError } from "./target-error.ts";
 
 /**
  * How a tool finds the cluster it talks to (docs/design.md §7): --leader URL, else LEADER_URL, else
  * http://127.0.0.1:5001; --token T, else CLUSTER_TOKEN, else the token `npm start` wrote to
- * .quorumkv/cluster.json; the followers from the leader's /status.
+ * .quorumkv/cluster.json; the followers from the leader's /status. The URL given need not be the
+ * leader's: the tools follow a follower's answer, and wait out an election (tools/lib/leader-client.ts).
  */
 
+export { TargetError };
 export const defaultLeaderUrl = "http://127.0.0.1:5001";
 const statusTimeoutMs = 3000;
-
-export class TargetError extends Error {
-  override name = "TargetError";
-}
 
 export interface FollowerStatus {
   id: string;
@@ -38,6 +38,8 @@ export interface LeaderStatus {
 
 export interface Target {
   leaderUrl: string;
+  /** Every node known: the ones given, cluster.json's, and those the nodes' /status name. */
+  nodeUrls: string[];
   /** Undefined when no token was found; only /internal and /admin need one. */
   token: string | undefined;
   followerUrls: string[];
@@ -84,14 +86,54 @@ export async function fetchLeaderStatus(leaderUrl: string): Promise<LeaderStatus
 }
 
 /**
- * Finds the leader and its followers. `followerUrls` overrides the URLs the leader reports,
- * for when those are not reachable from here (e.g. container names under docker compose).
+ * The nodes a tool may ask for the leader besides `leaderUrl`: --peers, and the `nodes` (or the
+ * leader and followers) `npm start` wrote to cluster.json when `leaderUrl` is one of them, so
+ * that the file of another cluster is never mixed in.
  */
-export async function findTarget(options: { leader?: string; token?: string; followerUrls?: string[] } = {}): Promise<Target> {
-  const leaderUrl = resolveLeaderUrl(options.leader);
+export function resolveNodeUrls(leaderUrl: string, peersFlag: string | undefined, clusterFilePath = clusterFile): string[] {
+  const peers = (peersFlag ?? "")
+    .split(",")
+    .map((url) => trimSlash(url.trim()))
+    .filter(Boolean);
+  for (const url of peers) if (!/^https?:\/\/[^/]+/.test(url)) throw new TargetError(`--peers must be URLs like http://host:port, got "${url}"`);
+  let saved: { leader?: unknown; followers?: unknown; nodes?: unknown } = {};
+  try {
+    if (existsSync(clusterFilePath)) saved = JSON.parse(readFileSync(clusterFilePath, "utf8")) as typeof saved;
+  } catch {
+    // A corrupt file names no nodes; resolveToken reports it when the token is needed.
+  }
+  const listed = (Array.isArray(saved.nodes) ? saved.nodes : [saved.leader, ...(Array.isArray(saved.followers) ? saved.followers : [])])
+    .filter((url): url is string => typeof url === "string")
+    .map(trimSlash);
+  return [...new Set([leaderUrl, ...peers, ...(listed.includes(leaderUrl) ? listed : [])])];
+}
+
+/**
+ * Finds the leader and its followers, starting from `leader` (any node will do). When nothing
+ * answers at all that is an error at once; when nodes answer but none leads (an election), the
+ * wait is bounded by `leaderWaitMs`. `followerUrls` overrides the URLs the leader reports, for
+ * when those are not reachable from here (e.g. container names under docker compose).
+ */
+export async function findTarget(
+  options: { leader?: string; token?: string; followerUrls?: string[]; peers?: string; leaderWaitMs?: number } = {},
+): Promise<Target> {
+  const startUrl = resolveLeaderUrl(options.leader);
+  const client = new LeaderClient({ leaderUrl: startUrl, nodeUrls: resolveNodeUrls(startUrl, options.peers), leaderWaitMs: options.leaderWaitMs });
+  const answering = await Promise.all(
+    client.nodeUrls.map((url) =>
+      fetch(`${url}/status`, { signal: AbortSignal.timeout(statusTimeoutMs) }).then(
+        () => true,
+        (error: Error) => error.message,
+      ),
+    ),
+  );
+  if (!answering.includes(true)) {
+    throw new TargetError(`no cluster answers at ${startUrl} (${answering[0]}); start one with \`npm start\` or pass --leader URL`);
+  }
+  const leaderUrl = await client.findLeader();
   const status = await fetchLeaderStatus(leaderUrl);
   const followerUrls = options.followerUrls?.length ? options.followerUrls.map(trimSlash) : status.followers.map((f) => f.url);
-  return { leaderUrl, token: resolveToken(options.token), followerUrls, status };
+  return { leaderUrl, nodeUrls: client.nodeUrls, token: resolveToken(options.token), followerUrls, status };
 }
 
 /** A fetch with the cluster token, for /internal/* and /admin/*. */
