@@ -81,6 +81,7 @@ describe("start-up checks on real files", () => {
     const disk = openDisk("fsync");
     disk.storage.promiseEpoch(4);
     disk.storage.keepWriteQuorumFloor(2);
+    disk.storage.keepWriteQuorum(4);
     disk.storage.appendEntries([entry(1), entry(2)]);
     disk.storage.saveSnapshot({
       offset: 2,
@@ -99,7 +100,7 @@ describe("start-up checks on real files", () => {
     writeFileSync(path, bytes);
     const lines: string[] = [];
     const data = openDisk("fsync", disk.dir, (line) => lines.push(line)).reopen();
-    expect(data).toEqual({ epoch: 4, writeQuorumFloor: 2, snapshot: null, entries: [] });
+    expect(data).toEqual({ epoch: 4, writeQuorumFloor: 2, writeQuorum: 4, snapshot: null, entries: [] });
     expect(lines.join("\n")).toMatch(new RegExp(`${path} byte \\d+: the snapshot does not check; set aside as ${path}.corrupt`));
     expect(readFileSync(`${path}.corrupt`)).toEqual(bytes);
   });
