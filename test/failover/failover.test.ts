@@ -57,6 +57,11 @@ describe("failover among PEERS", () => {
     expect(oldStatus).toMatchObject({ role: "follower", leader: leader.url });
     expect(oldStatus.epoch).toBeGreaterThan(1);
     await expectConverged(cluster.nodes, cluster.token);
+    // `bun run check` as a user runs it, pointed at the old leader: it follows to the new one, and every follower agrees.
+    const check = Bun.spawn([process.execPath, "tools/check.ts", "--leader", old.url, "--token", cluster.token], { stdout: "pipe", stderr: "pipe" });
+    const [exitCode, output] = await Promise.all([check.exited, new Response(check.stdout).text()]);
+    expect(output).toContain("Result: 5/5 followers consistent with the leader");
+    expect(exitCode).toBe(0);
   });
 
   test("step-down under load hands leadership over with no failed write", async () => {
