@@ -195,3 +195,16 @@ test("the write quorum in force: taken from the leader's messages, not undone by
   follower.receive({ epoch: 2, leaderId: "next", prevOffset: 0, prevEpoch: 0, entries: [], commitOffset: 0, writeQuorum: 2 });
   expect(follower.writeQuorum).toBe(2);
 });
+
+test("a change of the write quorum or its floor is in the Ready, to be stored beside the epoch; restored, both are reported again", () => {
+  const follower = new FollowerCore();
+  follower.receive({ ...message(0, entries(1, 2), 1), writeQuorum: 3, writeQuorumFloor: 3 });
+  expect(follower.takeReady().writeQuorums).toEqual({ writeQuorum: 3, floor: 3 });
+  follower.receive({ ...message(2, [], 1), writeQuorum: 3, writeQuorumFloor: 3 });
+  expect(follower.takeReady().writeQuorums).toBeNull();
+  follower.receive({ ...message(2, [], 1), writeQuorum: 3, writeQuorumFloor: 1 });
+  expect(follower.takeReady().writeQuorums).toEqual({ writeQuorum: 3, floor: 1 });
+  const restarted = new FollowerCore();
+  restarted.restore(1, null, entries(1, 2), { writeQuorum: 3, floor: 1 });
+  expect([restarted.writeQuorum, restarted.writeQuorumFloor]).toEqual([3, 1]);
+});

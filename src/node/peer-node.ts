@@ -368,6 +368,7 @@ export class PeerNode {
       snapshot: { offset: applied, epoch: state.appliedEpoch, pairs: state.snapshotPairs() },
       entries,
       writeQuorum: leader.core.pendingWriteQuorum ?? leader.core.writeQuorum,
+      writeQuorumFloor: leader.core.writeQuorumFloor,
     });
     this.env.log(`stepping down to follower: ${why}`, { event: "election", fields: { step: "follow", epoch: leader.epoch } });
     this.#cancelTimers();

@@ -17,6 +17,8 @@ export interface StoredData {
   entries: Entry[];
   /** The write quorum in force at the leader it last heard (W is replicated state); absent or null: never heard. */
   writeQuorum?: number | null;
+  /** The write quorum floor it last heard (ReplicateMessage.writeQuorumFloor); absent or null: never heard. */
+  writeQuorumFloor?: number | null;
 }
 
 export interface StorageStatus {
@@ -40,7 +42,7 @@ export interface Storage {
   /** This node never answers a leader older than `epoch` again. */
   promiseEpoch(epoch: number): void;
   /** The write quorum in force at the leader (or this node's own, while it leads), kept beside the epoch promise: a restarted node still reports it to a candidate. */
-  keepWriteQuorum(writeQuorum: number): void;
+  keepWriteQuorum(writeQuorum: number | null, floor: number | null): void;
   /** The state at `snapshot.offset` replaces every stored entry up to there. */
   saveSnapshot(snapshot: StoredSnapshot): void;
   /** Whether the log kept since the last snapshot has grown enough that the node should save one. */
@@ -60,6 +62,7 @@ export class MemoryStorage implements Storage {
   lastOffset = 0;
   epoch = 0;
   writeQuorum: number | null = null;
+  writeQuorumFloor: number | null = null;
   syncs = 0;
   snapshotOffset = 0;
   readonly compactionDue = false;
@@ -78,8 +81,9 @@ export class MemoryStorage implements Storage {
     this.epoch = Math.max(this.epoch, epoch);
   }
 
-  keepWriteQuorum(writeQuorum: number): void {
+  keepWriteQuorum(writeQuorum: number | null, floor: number | null): void {
     this.writeQuorum = writeQuorum;
+    this.writeQuorumFloor = floor;
   }
 
   saveSnapshot(snapshot: StoredSnapshot): void {

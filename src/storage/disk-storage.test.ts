@@ -35,7 +35,7 @@ describe("start-up checks on real files", () => {
   test("an epoch file written before the write quorum was kept beside it loads, with no write quorum", () => {
     const disk = openDisk("fsync");
     writeFileSync(join(disk.dir, "epoch"), encodeRecord({ epoch: 7 }));
-    expect(disk.reopen()).toMatchObject({ epoch: 7, writeQuorum: null });
+    expect(disk.reopen()).toMatchObject({ epoch: 7, writeQuorum: null, writeQuorumFloor: null });
   });
 
   /** Ten entries, one log record each; returns the byte offset where each record starts. */

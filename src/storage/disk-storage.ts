@@ -39,6 +39,7 @@ export class DiskStorage implements Storage {
   #entries: Entry[];
   #epoch: number;
   #writeQuorum: number | null;
+  #writeQuorumFloor: number | null;
   /** The epoch file (the promise and the write quorum) must be written again. */
   #epochDirty = false;
   #buffer: Buffer[] = [];
@@ -76,6 +77,7 @@ export class DiskStorage implements Storage {
     this.#entries = loaded.entries;
     this.#epoch = loaded.epoch;
     this.#writeQuorum = loaded.writeQuorum ?? null;
+    this.#writeQuorumFloor = loaded.writeQuorumFloor ?? null;
   }
 
   /** Opens (creating it if need be) and checks a DATA_DIR; throws StorageCorrupt when it cannot be repaired here. */
@@ -88,7 +90,16 @@ export class DiskStorage implements Storage {
     mkdirSync(dir, { recursive: true });
     const loaded = loadDir(dir, env.log);
     const storage = new DiskStorage(dir, mode, env, loaded, compactionMinLogBytes);
-    return { storage, data: { epoch: loaded.epoch, snapshot: loaded.snapshot, entries: loaded.entries.slice(), writeQuorum: loaded.writeQuorum } };
+    return {
+      storage,
+      data: {
+        epoch: loaded.epoch,
+        snapshot: loaded.snapshot,
+        entries: loaded.entries.slice(),
+        writeQuorum: loaded.writeQuorum,
+        writeQuorumFloor: loaded.writeQuorumFloor,
+      },
+    };
   }
 
   get compactionDue(): boolean {
@@ -121,9 +132,10 @@ export class DiskStorage implements Storage {
     this.#epochDirty = true;
   }
 
-  keepWriteQuorum(writeQuorum: number): void {
-    if (writeQuorum === this.#writeQuorum) return;
+  keepWriteQuorum(writeQuorum: number | null, floor: number | null): void {
+    if (writeQuorum === this.#writeQuorum && floor === this.#writeQuorumFloor) return;
     this.#writeQuorum = writeQuorum;
+    this.#writeQuorumFloor = floor;
     this.#epochDirty = true;
   }
 
@@ -236,7 +248,9 @@ export class DiskStorage implements Storage {
     this.#storeSnapshot();
     this.#flushBuffer();
     if (this.#epochDirty) {
-      this.#replaceFile(join(this.#dir, storageFiles.epoch), [encodeRecord({ epoch: this.#epoch, writeQuorum: this.#writeQuorum })]);
+      this.#replaceFile(join(this.#dir, storageFiles.epoch), [
+        encodeRecord({ epoch: this.#epoch, writeQuorum: this.#writeQuorum, writeQuorumFloor: this.#writeQuorumFloor }),
+      ]);
       this.#epochDirty = false;
     }
   }

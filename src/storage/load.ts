@@ -29,7 +29,7 @@ export interface Loaded extends StoredData {
  * the leader again. `log` says what was cut.
  */
 export function loadDir(dir: string, log: (line: string) => void): Loaded {
-  const { epoch, writeQuorum } = loadEpoch(join(dir, storageFiles.epoch));
+  const { epoch, writeQuorum, writeQuorumFloor } = loadEpoch(join(dir, storageFiles.epoch));
   const { snapshot, snapshotBytes } = loadSnapshot(join(dir, storageFiles.snapshot));
   const snapshotOffset = snapshot?.offset ?? 0;
   const logPath = join(dir, storageFiles.log);
@@ -61,20 +61,20 @@ export function loadDir(dir: string, log: (line: string) => void): Loaded {
     );
     truncateSync(logPath, goodBytes);
   }
-  return { epoch, writeQuorum, snapshot, entries, logBytes: goodBytes, snapshotBytes };
+  return { epoch, writeQuorum, writeQuorumFloor, snapshot, entries, logBytes: goodBytes, snapshotBytes };
 }
 
-/** The epoch promise, and the write quorum kept beside it (absent in a directory written before it was kept). */
-function loadEpoch(path: string): { epoch: number; writeQuorum: number | null } {
-  if (!existsSync(path)) return { epoch: 0, writeQuorum: null };
+/** The epoch promise, and the write quorum and its floor kept beside it (absent in a directory written before they were kept). */
+function loadEpoch(path: string): { epoch: number; writeQuorum: number | null; writeQuorumFloor: number | null } {
+  if (!existsSync(path)) return { epoch: 0, writeQuorum: null, writeQuorumFloor: null };
   const { records, bad } = decodeRecords(readFileSync(path));
-  const record = records[0] as { epoch?: unknown; writeQuorum?: unknown } | undefined;
+  const record = records[0] as { epoch?: unknown; writeQuorum?: unknown; writeQuorumFloor?: unknown } | undefined;
   if (bad || typeof record?.epoch !== "number")
     throw new StorageCorrupt(
       `${path} byte ${bad?.byteOffset ?? 0}: the epoch promise does not check; restore the directory or start this node empty (it then rejoins from the leader)`,
     );
-  const writeQuorum = record.writeQuorum;
-  return { epoch: record.epoch, writeQuorum: Number.isInteger(writeQuorum) && (writeQuorum as number) >= 0 ? (writeQuorum as number) : null };
+  const quorum = (value: unknown) => (Number.isInteger(value) && (value as number) >= 0 ? (value as number) : null);
+  return { epoch: record.epoch, writeQuorum: quorum(record.writeQuorum), writeQuorumFloor: quorum(record.writeQuorumFloor) };
 }
 
 function loadSnapshot(path: string): { snapshot: StoredData["snapshot"]; snapshotBytes: number } {

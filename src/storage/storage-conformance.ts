@@ -52,13 +52,13 @@ export function storageConformance(open: () => StorageUnderTest): void {
     expect(reopen().epoch).toBe(5);
   });
 
-  test("the write quorum kept beside the epoch promise comes back, the latest one", async () => {
+  test("the write quorum and its floor kept beside the epoch promise come back, the latest ones", async () => {
     const { storage, reopen } = open();
     storage.promiseEpoch(2);
-    storage.keepWriteQuorum(5);
-    storage.keepWriteQuorum(4);
+    storage.keepWriteQuorum(5, 3);
+    storage.keepWriteQuorum(4, 2);
     await synced(storage);
-    expect(reopen()).toMatchObject({ epoch: 2, writeQuorum: 4 });
+    expect(reopen()).toMatchObject({ epoch: 2, writeQuorum: 4, writeQuorumFloor: 2 });
   });
 
   test("a snapshot replaces the entries up to it; those after it stay", async () => {
