@@ -146,17 +146,17 @@ test("the write quorum floor: lowered at once, raised only by a later commit, ke
 test("a changed write quorum floor is in the Ready to store, an unchanged one is not; a restart restores it until a leader replaces it", () => {
   const follower = new FollowerCore();
   follower.receive({ ...message(0, entries(1, 2), 1), writeQuorumFloor: 2 });
-  expect(follower.takeReady().writeQuorumFloor).toBe(2);
+  expect(follower.takeReady().writeQuorums?.floor).toBe(2);
   follower.receive({ ...message(2, [], 2), writeQuorumFloor: 2 });
-  expect(follower.takeReady().writeQuorumFloor).toBeNull();
+  expect(follower.takeReady().writeQuorums).toBeNull();
   follower.receive({ ...message(2, [], 2), writeQuorumFloor: 1 });
-  expect(follower.takeReady().writeQuorumFloor).toBe(1);
+  expect(follower.takeReady().writeQuorums?.floor).toBe(1);
   const restarted = new FollowerCore();
-  restarted.restore(1, null, entries(1, 2), 1);
+  restarted.restore(1, null, entries(1, 2), { writeQuorum: null, floor: 1 });
   expect(restarted.writeQuorumFloor).toBe(1);
   restarted.receive({ ...message(2, [], 0), writeQuorumFloor: 3 });
   expect(restarted.writeQuorumFloor).toBe(3);
-  expect(restarted.takeReady().writeQuorumFloor).toBe(3);
+  expect(restarted.takeReady().writeQuorums?.floor).toBe(3);
 });
 
 test("applied entries are verified anew under a new leader; one that differs makes the follower diverged until a snapshot", () => {
@@ -210,4 +210,17 @@ test("the write quorum in force: taken from the leader's messages, not undone by
   expect(follower.writeQuorum).toBe(4);
   follower.receive({ epoch: 2, leaderId: "next", prevOffset: 0, prevEpoch: 0, entries: [], commitOffset: 0, writeQuorum: 2 });
   expect(follower.writeQuorum).toBe(2);
+});
+
+test("a change of the write quorum or its floor is in the Ready, to be stored beside the epoch; restored, both are reported again", () => {
+  const follower = new FollowerCore();
+  follower.receive({ ...message(0, entries(1, 2), 1), writeQuorum: 3, writeQuorumFloor: 3 });
+  expect(follower.takeReady().writeQuorums).toEqual({ writeQuorum: 3, floor: 3 });
+  follower.receive({ ...message(2, [], 1), writeQuorum: 3, writeQuorumFloor: 3 });
+  expect(follower.takeReady().writeQuorums).toBeNull();
+  follower.receive({ ...message(2, [], 1), writeQuorum: 3, writeQuorumFloor: 1 });
+  expect(follower.takeReady().writeQuorums).toEqual({ writeQuorum: 3, floor: 1 });
+  const restarted = new FollowerCore();
+  restarted.restore(1, null, entries(1, 2), { writeQuorum: 3, floor: 1 });
+  expect([restarted.writeQuorum, restarted.writeQuorumFloor]).toEqual([3, 1]);
 });

@@ -15,10 +15,8 @@ export interface FollowerReady {
   entries: readonly Entry[];
   truncatedAfter: number | null;
   epoch: number | null;
-  /** The write quorum floor, when it changed: kept across a restart, as a restarting leader's recovery needs it. */
-  writeQuorumFloor: number | null;
-  /** The write quorum in force at the leader, when a message changed it (kept beside the epoch). */
-  writeQuorum: number | null;
+  /** The write quorum in force at the leader and its floor, when a message changed either (kept beside the epoch). */
+  writeQuorums: { writeQuorum: number | null; floor: number | null } | null;
   committed: readonly Entry[];
   snapshotInstalled: boolean;
 }
@@ -96,12 +94,11 @@ export class FollowerCore {
     epoch: number,
     snapshot: { offset: number; epoch: number; pairs: readonly SnapshotPair[] } | null,
     entries: readonly Entry[],
-    writeQuorumFloor: number | null = null,
-    writeQuorum: number | null = null,
+    writeQuorums: { writeQuorum: number | null; floor: number | null } = { writeQuorum: null, floor: null },
   ): void {
     this.epoch = epoch;
-    this.#writeQuorumFloor = writeQuorumFloor;
-    this.#writeQuorum = writeQuorum;
+    this.#writeQuorum = writeQuorums.writeQuorum;
+    this.#writeQuorumFloor = writeQuorums.floor;
     if (snapshot) {
       this.#state = StateMachine.restore(snapshot.offset, snapshot.epoch, snapshot.pairs);
       this.#appliedEpochs = new EpochRuns(snapshot.offset, snapshot.epoch);
@@ -175,11 +172,14 @@ export class FollowerCore {
   receive(message: ReplicateMessage): ReplicateReply {
     if (message.epoch < this.epoch) return { kind: "stale_epoch", epoch: this.epoch };
     this.#enterEpoch(message.epoch, message.leaderId);
+    const [writeQuorum, floor] = [this.#writeQuorum, this.#writeQuorumFloor];
     if (message.writeQuorumFloor !== undefined) this.#learnWriteQuorumFloor(message.writeQuorumFloor, message.commitOffset);
     if (message.writeQuorum !== undefined && message.commitOffset >= this.#writeQuorumCommitOffset) {
-      if (message.writeQuorum !== this.#writeQuorum) this.#ready.writeQuorum = message.writeQuorum;
       this.#writeQuorum = message.writeQuorum;
       this.#writeQuorumCommitOffset = message.commitOffset;
+    }
+    if (this.#writeQuorum !== writeQuorum || this.#writeQuorumFloor !== floor) {
+      this.#ready.writeQuorums = { writeQuorum: this.#writeQuorum, floor: this.#writeQuorumFloor };
     }
     if (this.#diverged) return this.#gap();
     if (message.prevOffset > this.#lastOffset) return this.#gap();
@@ -321,7 +321,6 @@ export class FollowerCore {
    */
   #learnWriteQuorumFloor(floor: number, commitOffset: number): void {
     if (this.#writeQuorumFloor === null || floor < this.#writeQuorumFloor || commitOffset > this.#floorCommitOffset) {
-      if (floor !== this.#writeQuorumFloor) this.#ready.writeQuorumFloor = floor;
       this.#writeQuorumFloor = floor;
       this.#floorCommitOffset = commitOffset;
     }
@@ -343,7 +342,7 @@ export class FollowerCore {
 }
 
 function emptyReady(): FollowerReady {
-  return { entries: none, truncatedAfter: null, epoch: null, writeQuorumFloor: null, writeQuorum: null, committed: none, snapshotInstalled: false };
+  return { entries: none, truncatedAfter: null, epoch: null, writeQuorums: null, committed: none, snapshotInstalled: false };
 }
 
 /** Appends to a Ready's list, allocating it on the first entry. */

@@ -63,7 +63,11 @@ export class FollowerNode implements ServingNode {
   ) {
     const incarnation = randomIncarnation(env.random);
     this.core = env.newCore ? env.newCore(incarnation) : new FollowerCore(incarnation);
-    if (env.stored) this.core.restore(env.stored.epoch, env.stored.snapshot, env.stored.entries, env.stored.writeQuorumFloor, env.stored.writeQuorum ?? null);
+    const stored = env.stored;
+    if (stored) {
+      const writeQuorums = { writeQuorum: stored.writeQuorum ?? null, floor: stored.writeQuorumFloor ?? null };
+      this.core.restore(stored.epoch, stored.snapshot, stored.entries, writeQuorums);
+    }
     this.timings = { ...nodeTimings, ...env.timings };
     this.#clock = env.clock;
     this.#silenceMs = Math.max(constants.followerReadSilenceMs, 2 * config.heartbeatMs);
@@ -228,8 +232,7 @@ export class FollowerNode implements ServingNode {
     if (ready.truncatedAfter !== null) this.#storage.truncateAfter(ready.truncatedAfter);
     if (ready.entries.length > 0) this.#storage.appendEntries(ready.entries);
     if (ready.epoch !== null) this.#storage.promiseEpoch(ready.epoch);
-    if (ready.writeQuorumFloor !== null) this.#storage.keepWriteQuorumFloor(ready.writeQuorumFloor);
-    if (ready.writeQuorum !== null) this.#storage.keepWriteQuorum(ready.writeQuorum);
+    if (ready.writeQuorums !== null) this.#storage.keepWriteQuorum(ready.writeQuorums.writeQuorum, ready.writeQuorums.floor);
     // A snapshot installed replaces the stored log up to it; else the log is compacted now and then.
     const state = this.core.state;
     if (ready.snapshotInstalled || (this.#storage.compactionDue && ready.committed.length > 0)) {

@@ -77,7 +77,7 @@ export class LeaderNode implements ServingNode {
     // The stored log starts over from what this leader recovered (its own old log may hold entries
     // the followers do not): the recovered state as a snapshot, then its log as pump stores it.
     env.storage.truncateAfter(this.state.appliedOffset);
-    env.storage.keepWriteQuorum(this.core.writeQuorum);
+    env.storage.keepWriteQuorum(this.core.writeQuorum, this.core.writeQuorumFloor);
     this.#saveSnapshot();
   }
 
@@ -200,7 +200,7 @@ export class LeaderNode implements ServingNode {
     });
     const marker = this.core.setWriteQuorum(quorum);
     // Kept as asked for (a lowering included): restarted, this node reports it to a candidate, who takes it the same way.
-    this.#env.storage.keepWriteQuorum(quorum);
+    this.#env.storage.keepWriteQuorum(quorum, this.core.writeQuorumFloor);
     this.#afterProgress();
     if (!marker) done(null);
     else this.#await(marker, {}, done);

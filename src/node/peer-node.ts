@@ -367,8 +367,8 @@ export class PeerNode {
       epoch: leader.epoch,
       snapshot: { offset: applied, epoch: state.appliedEpoch, pairs: state.snapshotPairs() },
       entries,
-      writeQuorumFloor: leader.core.writeQuorumFloor,
       writeQuorum: leader.core.pendingWriteQuorum ?? leader.core.writeQuorum,
+      writeQuorumFloor: leader.core.writeQuorumFloor,
     });
     this.env.log(`stepping down to follower: ${why}`, { event: "election", fields: { step: "follow", epoch: leader.epoch } });
     this.#cancelTimers();

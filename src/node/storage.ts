@@ -13,12 +13,12 @@ export interface StoredSnapshot {
 /** What a node finds stored when it starts: its promise, its latest snapshot and the log after it (checked). */
 export interface StoredData {
   epoch: number;
-  /** A follower's write quorum floor as last learnt (FollowerCore.writeQuorumFloor), or null. */
-  writeQuorumFloor: number | null;
   snapshot: { offset: number; epoch: number; pairs: SnapshotPair[] } | null;
   entries: Entry[];
   /** The write quorum in force at the leader it last heard (W is replicated state); absent or null: never heard. */
   writeQuorum?: number | null;
+  /** The write quorum floor it last heard (ReplicateMessage.writeQuorumFloor); absent or null: never heard. */
+  writeQuorumFloor?: number | null;
 }
 
 export interface StorageStatus {
@@ -41,10 +41,8 @@ export interface Storage {
   appendEntries(entries: readonly Entry[]): void;
   /** This node never answers a leader older than `epoch` again. */
   promiseEpoch(epoch: number): void;
-  /** Keeps a follower's write quorum floor (stored with the epoch promise). */
-  keepWriteQuorumFloor(floor: number): void;
   /** The write quorum in force at the leader (or this node's own, while it leads), kept beside the epoch promise: a restarted node still reports it to a candidate. */
-  keepWriteQuorum(writeQuorum: number): void;
+  keepWriteQuorum(writeQuorum: number | null, floor: number | null): void;
   /** The state at `snapshot.offset` replaces every stored entry up to there. */
   saveSnapshot(snapshot: StoredSnapshot): void;
   /** Whether the log kept since the last snapshot has grown enough that the node should save one. */
@@ -67,8 +65,8 @@ export interface Storage {
 export class MemoryStorage implements Storage {
   lastOffset = 0;
   epoch = 0;
-  writeQuorumFloor: number | null = null;
   writeQuorum: number | null = null;
+  writeQuorumFloor: number | null = null;
   syncs = 0;
   snapshotOffset = 0;
   readonly compactionDue = false;
@@ -87,12 +85,9 @@ export class MemoryStorage implements Storage {
     this.epoch = Math.max(this.epoch, epoch);
   }
 
-  keepWriteQuorumFloor(floor: number): void {
-    this.writeQuorumFloor = floor;
-  }
-
-  keepWriteQuorum(writeQuorum: number): void {
+  keepWriteQuorum(writeQuorum: number | null, floor: number | null): void {
     this.writeQuorum = writeQuorum;
+    this.writeQuorumFloor = floor;
   }
 
   saveSnapshot(snapshot: StoredSnapshot): void {

@@ -6,8 +6,8 @@ import type { Random } from "./random.ts";
 /** What a follower's disk holds once synced: the same data DiskStorage keeps in its files. */
 interface DiskImage {
   epoch: number;
-  writeQuorumFloor: number | null;
   writeQuorum: number | null;
+  writeQuorumFloor: number | null;
   snapshot: { offset: number; epoch: number; pairs: SnapshotPair[] } | null;
   entries: Entry[];
 }
@@ -16,8 +16,7 @@ type Write =
   | { truncateAfter: number }
   | { append: readonly Entry[] }
   | { epoch: number }
-  | { writeQuorumFloor: number }
-  | { writeQuorum: number }
+  | { writeQuorum: number | null; floor: number | null }
   | { snapshot: DiskImage["snapshot"] };
 
 /** Log entries after the snapshot beyond which the node is told to compact (small, so runs compact). */
@@ -32,7 +31,7 @@ const compactionEntries = 16;
  * synced entries: the only way this disk forgets what it acknowledged.
  */
 export class SimDisk {
-  #synced: DiskImage = { epoch: 0, writeQuorumFloor: null, writeQuorum: null, snapshot: null, entries: [] };
+  #synced: DiskImage = { epoch: 0, writeQuorum: null, writeQuorumFloor: null, snapshot: null, entries: [] };
   #unsynced: Write[] = [];
   /** Set by the mutant `follower-acks-before-sync`: sync calls back at once and syncs later. */
   acksBeforeSync = false;
@@ -44,8 +43,8 @@ export class SimDisk {
 
   /** What a process starting on this disk loads. */
   load(): StoredData {
-    const { epoch, writeQuorumFloor, writeQuorum, snapshot, entries } = this.#synced;
-    return { epoch, writeQuorumFloor, writeQuorum, snapshot: snapshot && { ...snapshot, pairs: snapshot.pairs.slice() }, entries: entries.slice() };
+    const { epoch, writeQuorum, writeQuorumFloor, snapshot, entries } = this.#synced;
+    return { epoch, writeQuorum, writeQuorumFloor, snapshot: snapshot && { ...snapshot, pairs: snapshot.pairs.slice() }, entries: entries.slice() };
   }
 
   /** Whether what is synced holds `entry` (the same one) in its log or under its snapshot. */
@@ -74,7 +73,7 @@ export class SimDisk {
 
   /** The machine's disk is replaced by an empty one (an operator's `--fresh`): the next process starts empty. */
   wipe(): void {
-    this.#synced = { epoch: 0, writeQuorumFloor: null, writeQuorum: null, snapshot: null, entries: [] };
+    this.#synced = { epoch: 0, writeQuorum: null, writeQuorumFloor: null, snapshot: null, entries: [] };
     this.#unsynced = [];
   }
 
@@ -107,8 +106,7 @@ export class SimDisk {
         if (entries.length > 0) write({ append: entries.slice() });
       },
       promiseEpoch: (epoch) => write({ epoch }),
-      keepWriteQuorumFloor: (floor) => write({ writeQuorumFloor: floor }),
-      keepWriteQuorum: (writeQuorum) => write({ writeQuorum }),
+      keepWriteQuorum: (writeQuorum, floor) => write({ writeQuorum, floor }),
       saveSnapshot: (snapshot: StoredSnapshot) => write({ snapshot: { offset: snapshot.offset, epoch: snapshot.epoch, pairs: snapshot.pairs.slice() } }),
       get compactionDue() {
         return disk.#synced.entries.length > compactionEntries;
@@ -148,10 +146,9 @@ function apply(image: DiskImage, write: Write): void {
     }
   } else if ("epoch" in write) {
     image.epoch = Math.max(image.epoch, write.epoch);
-  } else if ("writeQuorumFloor" in write) {
-    image.writeQuorumFloor = write.writeQuorumFloor;
   } else if ("writeQuorum" in write) {
     image.writeQuorum = write.writeQuorum;
+    image.writeQuorumFloor = write.floor;
   } else {
     const snapshot = write.snapshot!;
     image.entries = image.entries.filter((entry) => entry.offset > snapshot.offset);

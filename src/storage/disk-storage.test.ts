@@ -36,7 +36,7 @@ describe("start-up checks on real files", () => {
   test("an epoch file written before the write quorum was kept beside it loads, with no write quorum", () => {
     const disk = openDisk("fsync");
     writeFileSync(join(disk.dir, "epoch"), encodeRecord({ epoch: 7 }));
-    expect(disk.reopen()).toMatchObject({ epoch: 7, writeQuorum: null });
+    expect(disk.reopen()).toMatchObject({ epoch: 7, writeQuorum: null, writeQuorumFloor: null });
   });
 
   /** Ten entries, one log record each; returns the byte offset where each record starts. */
@@ -80,8 +80,7 @@ describe("start-up checks on real files", () => {
   test("a corrupt snapshot is set aside with the log after it: the node starts empty but for its promises, naming the file and the offset", async () => {
     const disk = openDisk("fsync");
     disk.storage.promiseEpoch(4);
-    disk.storage.keepWriteQuorumFloor(2);
-    disk.storage.keepWriteQuorum(4);
+    disk.storage.keepWriteQuorum(4, 2);
     disk.storage.appendEntries([entry(1), entry(2)]);
     disk.storage.saveSnapshot({
       offset: 2,

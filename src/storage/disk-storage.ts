@@ -57,9 +57,9 @@ export class DiskStorage implements Storage {
   /** The stored entries after the snapshot, for rewriting the log at compaction (the same objects the core holds). */
   #entries: Entry[];
   #epoch: number;
-  #writeQuorumFloor: number | null;
   #writeQuorum: number | null;
-  /** The epoch file (the epoch promise, the write quorum floor and the write quorum) is to be replaced. */
+  #writeQuorumFloor: number | null;
+  /** The epoch file (the promise and the write quorum) must be written again. */
   #epochDirty = false;
   #buffer: Buffer[] = [];
   /** Callbacks of `sync` waiting for the next flush (their writes not yet written out, or no sync free). */
@@ -97,8 +97,8 @@ export class DiskStorage implements Storage {
     this.#snapshotOffset = loaded.snapshot?.offset ?? 0;
     this.#entries = loaded.entries;
     this.#epoch = loaded.epoch;
-    this.#writeQuorumFloor = loaded.writeQuorumFloor;
     this.#writeQuorum = loaded.writeQuorum ?? null;
+    this.#writeQuorumFloor = loaded.writeQuorumFloor ?? null;
   }
 
   /** Opens (creating it if need be) and checks a DATA_DIR; throws StorageCorrupt when it cannot be repaired here. */
@@ -115,10 +115,10 @@ export class DiskStorage implements Storage {
       storage,
       data: {
         epoch: loaded.epoch,
-        writeQuorumFloor: loaded.writeQuorumFloor,
-        writeQuorum: loaded.writeQuorum,
         snapshot: loaded.snapshot,
         entries: loaded.entries.slice(),
+        writeQuorum: loaded.writeQuorum,
+        writeQuorumFloor: loaded.writeQuorumFloor,
       },
     };
   }
@@ -153,15 +153,10 @@ export class DiskStorage implements Storage {
     this.#epochDirty = true;
   }
 
-  keepWriteQuorumFloor(floor: number): void {
-    if (floor === this.#writeQuorumFloor) return;
-    this.#writeQuorumFloor = floor;
-    this.#epochDirty = true;
-  }
-
-  keepWriteQuorum(writeQuorum: number): void {
-    if (writeQuorum === this.#writeQuorum) return;
+  keepWriteQuorum(writeQuorum: number | null, floor: number | null): void {
+    if (writeQuorum === this.#writeQuorum && floor === this.#writeQuorumFloor) return;
     this.#writeQuorum = writeQuorum;
+    this.#writeQuorumFloor = floor;
     this.#epochDirty = true;
   }
 
@@ -311,7 +306,7 @@ export class DiskStorage implements Storage {
     this.#flushBuffer();
     if (this.#epochDirty) {
       this.#replaceFile(join(this.#dir, storageFiles.epoch), [
-        encodeRecord({ epoch: this.#epoch, writeQuorumFloor: this.#writeQuorumFloor, writeQuorum: this.#writeQuorum }),
+        encodeRecord({ epoch: this.#epoch, writeQuorum: this.#writeQuorum, writeQuorumFloor: this.#writeQuorumFloor }),
       ]);
       this.#epochDirty = false;
     }

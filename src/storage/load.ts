@@ -34,7 +34,7 @@ export interface Loaded extends StoredData {
  * stored, and a node that forgot it could answer a deposed leader. `log` says what was cut.
  */
 export function loadDir(dir: string, log: (line: string) => void): Loaded {
-  const { epoch, writeQuorumFloor, writeQuorum } = loadEpoch(join(dir, storageFiles.epoch));
+  const { epoch, writeQuorum, writeQuorumFloor } = loadEpoch(join(dir, storageFiles.epoch));
   const { snapshot, snapshotBytes, setAside } = loadSnapshot(join(dir, storageFiles.snapshot), log);
   const snapshotOffset = snapshot?.offset ?? 0;
   const logPath = join(dir, storageFiles.log);
@@ -68,25 +68,20 @@ export function loadDir(dir: string, log: (line: string) => void): Loaded {
     );
     truncateSync(logPath, goodBytes);
   }
-  return { epoch, writeQuorumFloor, writeQuorum, snapshot, entries, logBytes: goodBytes, snapshotBytes };
+  return { epoch, writeQuorum, writeQuorumFloor, snapshot, entries, logBytes: goodBytes, snapshotBytes };
 }
 
-/**
- * The epoch file: `{epoch, writeQuorumFloor, writeQuorum}` (a file of an older version lacks the
- * floor or the write quorum: null for either).
- */
-function loadEpoch(path: string): { epoch: number; writeQuorumFloor: number | null; writeQuorum: number | null } {
-  if (!existsSync(path)) return { epoch: 0, writeQuorumFloor: null, writeQuorum: null };
+/** The epoch promise, and the write quorum and its floor kept beside it (absent in a directory written before they were kept). */
+function loadEpoch(path: string): { epoch: number; writeQuorum: number | null; writeQuorumFloor: number | null } {
+  if (!existsSync(path)) return { epoch: 0, writeQuorum: null, writeQuorumFloor: null };
   const { records, bad } = decodeRecords(readFileSync(path));
-  const record = records[0] as { epoch?: unknown; writeQuorumFloor?: unknown; writeQuorum?: unknown } | undefined;
-  const floor = record?.writeQuorumFloor ?? null;
-  const writeQuorum = record?.writeQuorum ?? null;
-  const quorumOrNull = (value: unknown) => value === null || (Number.isInteger(value) && (value as number) >= 0);
-  if (bad || typeof record?.epoch !== "number" || !quorumOrNull(floor) || !quorumOrNull(writeQuorum))
+  const record = records[0] as { epoch?: unknown; writeQuorum?: unknown; writeQuorumFloor?: unknown } | undefined;
+  if (bad || typeof record?.epoch !== "number")
     throw new StorageCorrupt(
       `${path} byte ${bad?.byteOffset ?? 0}: the epoch promise does not check; restore the directory or start this node empty (it then rejoins from the leader)`,
     );
-  return { epoch: record.epoch, writeQuorumFloor: floor as number | null, writeQuorum: writeQuorum as number | null };
+  const quorum = (value: unknown) => (Number.isInteger(value) && (value as number) >= 0 ? (value as number) : null);
+  return { epoch: record.epoch, writeQuorum: quorum(record.writeQuorum), writeQuorumFloor: quorum(record.writeQuorumFloor) };
 }
 
 function loadSnapshot(path: string, log: (line: string) => void): { snapshot: StoredData["snapshot"]; snapshotBytes: number; setAside: boolean } {

@@ -1,4 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type Cluster, type ClusterNode, leaderOf, startCluster, waitForLeader } from "../../src/cluster.ts";
 import { checkRegister } from "../../src/sim/linearizability.ts";
 import { http, waitFor } from "../helpers.ts";
@@ -136,6 +139,30 @@ describe("failover among PEERS", () => {
       20_000,
     );
     expect((await http(`${next.url}/kv/k`)).body).toMatchObject({ value: 3 });
+  });
+
+  test("with DATA_DIR, W raised at run time survives a restart of every node: the leader then elected leads at it", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "quorumkv-w-"));
+    try {
+      cluster = await startCluster({ peers: true, writeQuorum: 1, dataDir });
+      expect((await http(`${cluster.leader.url}/admin/config`, { method: "PUT", token: cluster.token, json: { writeQuorum: 4 } })).status).toBe(200);
+      expect((await http(`${cluster.leader.url}/kv/k`, { method: "PUT", json: { value: 1 } })).status).toBe(200);
+      await waitFor(
+        "every node to hear W = 4",
+        async () => (await Promise.all(cluster!.nodes.map(statusOf))).every((status) => status.writeQuorum === 4),
+        10_000,
+      );
+      for (const node of cluster.nodes) await node.stop("SIGKILL");
+      await Promise.all(cluster.nodes.map((node) => node.start()));
+      const leader = await waitForLeader(cluster.nodes, 20_000);
+      // Each node read W from its epoch file: without it, the leader would lead at WRITE_QUORUM=1.
+      expect(await statusOf(leader)).toMatchObject({ role: "leader", writeQuorum: 4 });
+      expect((await http(`${leader.url}/kv/k`)).body).toMatchObject({ value: 1 });
+    } finally {
+      await cluster?.stop();
+      cluster = null;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   test("a follower paused past the election timeout and resumed does not depose the leader (pre-vote)", async () => {
