@@ -2,12 +2,10 @@ import type { grantsPreVote } from "../core/election.ts";
 import type { FollowerCore } from "../core/follower.ts";
 import type { LeaderCore, LeaderOptions } from "../core/leader.ts";
 import type { RecoveryPolicy } from "../core/recovery.ts";
-import type { NodeLog } from "../log.ts";
-import type { Clock, Delays, Random, Timers } from "./env.ts";
+import type { Delays } from "./env.ts";
+import type { FollowerEnv } from "./follower-node.ts";
 import type { ElectionObserver, NodeObserver } from "./metrics.ts";
 import type { PeerRpc } from "./peer-transport.ts";
-import type { Storage, StoredData } from "./storage.ts";
-import type { NodeTimings } from "./timings.ts";
 import type { Transport } from "./transport.ts";
 
 /** Rounds of fencing one election tries before the candidate goes back to following (a later timeout tries again). */
@@ -17,13 +15,7 @@ export const electionRoundsMax = 3;
 export const standNowTimeouts = 4;
 
 /** What a node among PEERS runs on: production's in src/main.ts, simulated ones in src/sim. */
-export interface PeerEnv {
-  clock: Clock;
-  timers: Timers;
-  random: Random;
-  storage: Storage;
-  stored?: StoredData;
-  log: NodeLog;
+export interface PeerEnv extends Pick<FollowerEnv, "clock" | "timers" | "random" | "storage" | "stored" | "log" | "timings"> {
   /** A transport for one election and the leadership it may bring (closed when that ends). */
   newTransport(): Transport;
   newDelays(): Delays;
@@ -31,7 +23,6 @@ export interface PeerEnv {
   observer?: NodeObserver;
   /** Told of each election stood in (metrics). */
   elections?: ElectionObserver;
-  timings?: Partial<NodeTimings>;
   /** The simulator's mutants pass broken ones. */
   policy?: RecoveryPolicy;
   newFollowerCore?: (incarnation: number) => FollowerCore;
