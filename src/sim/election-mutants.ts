@@ -62,6 +62,13 @@ export const electionMutants = {
     seedsTried: 50,
     grantsPreVote: () => true,
   },
+  "pre-vote-never-granted": {
+    breaks: ["liveness"],
+    description: "a node refuses every pre-vote, even when it hears no leader: no candidate ever stands",
+    family: "chaos",
+    seedsTried: 20,
+    grantsPreVote: () => false,
+  },
   "serves-after-deposed": {
     breaks: ["acknowledged-write-lost", "linearizability", "committed-entries-agree"],
     description: "a leader keeps acknowledging writes and confirming reads after a follower told it of a newer epoch",
