@@ -222,12 +222,6 @@ export class RecoveryCore {
       this.#epoch = nextEpoch(positions, this.#epoch);
       return this.poll();
     }
-    if (this.election && this.needed === Number.POSITIVE_INFINITY) {
-      return {
-        kind: "failed",
-        reason: "a write quorum of 0 may have acknowledged writes only the old leader holds: no lossless election (POST /admin/promote forces one)",
-      };
-    }
     this.#asyncGiveUp = !this.election && this.#lowestQuorum === 0 && elapsedMs > asyncWaitMs;
     if (positions.length < this.needed && !this.#asyncGiveUp) {
       const why = this.#lowestQuorum < this.writeQuorum ? ` (a write quorum as low as ${this.#lowestQuorum} may have acknowledged entries they hold)` : "";
