@@ -1,4 +1,4 @@
-import { type Context, Hono, type Next } from "hono";
+import { Hono } from "hono";
 import { z } from "zod";
 import { FollowerNode } from "../node/follower-node.ts";
 import { NodeMetrics } from "../node/metrics.ts";
@@ -10,15 +10,7 @@ import { requireClusterToken } from "./auth.ts";
 import { ApiError, onError } from "./errors.ts";
 import { bodyLimits, parseBody, readJson } from "./input.ts";
 import { answerReplication, type ReplicationAnswer, replicateRoutes } from "./internal-routes.ts";
-
-/** The routes that change data: a node that does not lead answers them 421 `{leader}` or 503 no_leader (DESIGN §9). */
-const writeRoutes: [method: string, path: RegExp][] = [
-  ["PUT", /^\/kv\/./],
-  ["DELETE", /^\/kv\/./],
-  ["POST", /^\/set$/],
-  ["POST", /^\/txn$/],
-  ["PUT", /^\/admin\/config$/],
-];
+import { writeGate } from "./write-routes.ts";
 
 const preVoteSchema = z.object({ epoch: z.number().int().min(0), candidate: z.string().max(2048) });
 const timeoutNowSchema = z.object({ epoch: z.number().int().min(0), leader: z.string().max(2048) });
@@ -42,11 +34,11 @@ export function peerApp(peer: PeerNode, metrics = new NodeMetrics(realClock)): H
   const peerPaths = ["/internal/replicate", "/internal/snapshot", "/internal/fence", "/internal/recover", "/internal/pre-vote", "/internal/timeout-now"];
   for (const path of [...peerPaths, "/admin/step-down", "/admin/promote"]) app.use(path, limits.announced, auth, limits.counted);
 
-  app.use("*", async (c: Context, next: Next) => {
-    const method = c.req.method;
-    if (writeRoutes.some(([routeMethod, path]) => routeMethod === method && path.test(c.req.path))) refuseUnlessLeading(peer);
-    await next();
-  });
+  // A node that does not lead answers writes 421 `{leader}` or 503 no_leader (DESIGN §9).
+  app.route(
+    "/",
+    writeGate(() => refuseUnlessLeading(peer)),
+  );
   app.get("/status", (c) => c.json(peer.status()));
   app.route("/", replicateRoutes(peer));
   app.post("/internal/pre-vote", async (c) => c.json(peer.preVote(parseBody(preVoteSchema, await readJson(c), "invalid_message"))));

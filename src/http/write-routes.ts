@@ -103,17 +103,29 @@ export function deposedError(epoch: number): ApiError {
   return new ApiError(421, "not_leader", `this leader was deposed by epoch ${epoch}; send writes to the new leader`, { leader: null, deposedBy: epoch });
 }
 
-/** On a follower every write is refused with the leader's address. */
-export function notLeaderRoutes(leaderUrl: string | null): Hono {
+/**
+ * Every route that changes data, gated by `refuse`: it throws the answer of a node that takes no
+ * writes now (a follower's 421, or among PEERS a 421 or 503 no_leader), or returns, and the route
+ * goes on to whoever serves it. The one list of write routes, for every role.
+ */
+export function writeGate(refuse: () => void): Hono {
   const app = new Hono();
-  const refuse = () => {
-    throw new ApiError(421, "not_leader", "this node is a follower; send writes to the leader", { leader: leaderUrl });
+  const gate = async (_c: Context, next: () => Promise<void>) => {
+    refuse();
+    await next();
   };
   // The leader's own key pattern: "/kv/*" would also claim "/kv", which no role serves.
-  app.put(`/kv/${keyRoute}`, refuse);
-  app.delete(`/kv/${keyRoute}`, refuse);
-  app.post("/set", refuse);
-  app.post("/txn", refuse);
-  app.put("/admin/config", refuse);
+  app.put(`/kv/${keyRoute}`, gate);
+  app.delete(`/kv/${keyRoute}`, gate);
+  app.post("/set", gate);
+  app.post("/txn", gate);
+  app.put("/admin/config", gate);
   return app;
+}
+
+/** On a follower with a fixed role every write is refused with the leader's address. */
+export function notLeaderRoutes(leaderUrl: string | null): Hono {
+  return writeGate(() => {
+    throw new ApiError(421, "not_leader", "this node is a follower; send writes to the leader", { leader: leaderUrl });
+  });
 }
