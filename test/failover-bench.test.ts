@@ -3,19 +3,17 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { FailoverReport } from "../bench/failover.ts";
-import { configNames } from "../src/config.ts";
 
 /**
- * `bun run failover` for real, short: two quorums, two kills each, on real processes. It needs
- * elections (PEERS, DESIGN §9); until the node's config knows PEERS it is skipped, and it runs
- * by itself from the commit where the schema gains it.
+ * `bun run failover` for real, short: two quorums, two kills each, on real processes (PEERS,
+ * DESIGN §9).
  */
 
 const root = resolve(import.meta.dir, "..");
 const outDir = mkdtempSync(join(tmpdir(), "quorumkv-failover-test-"));
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
-describe.if((configNames as readonly string[]).includes("PEERS"))("bun run failover, short", () => {
+describe("bun run failover, short", () => {
   test("kills the leader twice per quorum: every window measured, no acknowledged write lost, all nodes agree", async () => {
     const child = Bun.spawn(
       [
