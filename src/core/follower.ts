@@ -172,7 +172,8 @@ export class FollowerCore {
   receive(message: ReplicateMessage): ReplicateReply {
     if (message.epoch < this.epoch) return { kind: "stale_epoch", epoch: this.epoch };
     this.#enterEpoch(message.epoch, message.leaderId);
-    const [writeQuorum, floor] = [this.#writeQuorum, this.#writeQuorumFloor];
+    const writeQuorum = this.#writeQuorum;
+    const floor = this.#writeQuorumFloor;
     if (message.writeQuorumFloor !== undefined) this.#learnWriteQuorumFloor(message.writeQuorumFloor, message.commitOffset);
     if (message.writeQuorum !== undefined && message.commitOffset >= this.#writeQuorumCommitOffset) {
       this.#writeQuorum = message.writeQuorum;
