@@ -16,9 +16,17 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-test("writes acknowledged at a lowered quorum survive a leader restart with the original quorum", async () => {
+/**
+ * W = 3 lowered to 1 at run time; 400 writes acknowledged by one follower (the keeper) while the
+ * others are paused; the keeper paused, the leader killed. `restartOthers` (with DATA_DIR): the
+ * four other followers are killed too and restarted from their disks, so the floor of 1 they
+ * heard survives only if they stored it. The leader, restarted with WRITE_QUORUM=3, must wait for
+ * the keeper and lose nothing.
+ */
+async function loweredQuorumThenLeaderRestart(restartOthers: boolean): Promise<void> {
   const logDir = mkdtempSync(join(tmpdir(), "quorumkv-lowered-"));
-  cluster = await startCluster({ followers: 5, writeQuorum: 3, minDelayMs: 0, maxDelayMs: 1, output: { logDir }, startTimeoutMs: 60_000 });
+  const dataDir = restartOthers ? mkdtempSync(join(tmpdir(), "quorumkv-lowered-data-")) : undefined;
+  cluster = await startCluster({ followers: 5, writeQuorum: 3, minDelayMs: 0, maxDelayMs: 1, output: { logDir }, startTimeoutMs: 60_000, dataDir });
   const { leader, followers, token } = cluster;
   expect((await http(`${leader.url}/admin/config`, { method: "PUT", token, json: { writeQuorum: 1 } })).status).toBe(200);
   // One write everyone holds: every follower has heard from the leader since the change.
@@ -41,7 +49,13 @@ test("writes acknowledged at a lowered quorum survive a leader restart with the 
 
   keeper.pause(); // the only holder of the 400 writes
   await leader.stop("SIGKILL");
-  for (const follower of followers.slice(0, 4)) follower.resume();
+  for (const follower of followers.slice(0, 4)) {
+    if (!restartOthers) follower.resume();
+    else {
+      await follower.stop("SIGKILL");
+      await follower.start();
+    }
+  }
   const restarted = leader.start(); // its own environment again: WRITE_QUORUM=3
   const served = restarted.then(() => "served" as const);
   // It must not serve while the only holder is away: it waits, and says why.
@@ -71,4 +85,12 @@ test("writes acknowledged at a lowered quorum survive a leader restart with the 
   expect(after.status).toBe(200);
   expect(after.body.offset).toBeGreaterThan(first.body.offset + 400);
   await expectConverged(cluster);
-}, 120_000);
+}
+
+test("writes acknowledged at a lowered quorum survive a leader restart with the original quorum", () => loweredQuorumThenLeaderRestart(false), 120_000);
+
+test(
+  "with DATA_DIR the lowered floor survives the followers' restart too: a leader restarted after them still waits for the only holder",
+  () => loweredQuorumThenLeaderRestart(true),
+  120_000,
+);
