@@ -4,6 +4,7 @@ import { Log } from "./log.ts";
 import { FollowerProgress } from "./progress.ts";
 import { ackCount, commitOffset } from "./quorum.ts";
 import { ReadRounds, readQuorum } from "./read-index.ts";
+import { takeReplyPosition } from "./reply-position.ts";
 import { nextChunk, SnapshotSource } from "./snapshot-source.ts";
 import { StateMachine } from "./state-machine.ts";
 import { WriteQuorum } from "./write-quorum.ts";
@@ -259,36 +260,8 @@ export class LeaderCore {
       return this.#advanceCommitReporting();
     }
     if (progress.state === "snapshot" && reply.kind !== "stale_epoch") return false; // an old message; the snapshot decides
-    switch (reply.kind) {
-      case "ok":
-        if (reply.lastOffset > this.log.lastOffset) {
-          progress.markDiverged(reply.lastOffset, `it reports offset ${reply.lastOffset}, beyond this leader's ${this.log.lastOffset}`);
-          break;
-        }
-        progress.matchOffset = Math.max(progress.matchOffset, reply.lastOffset);
-        // A probe is the only message in flight, so its answer says where the follower is: go on
-        // from there (a recovered leader starts every follower after its own log, and a follower
-        // behind it would otherwise be sent nothing until a write made it answer gap).
-        progress.nextOffset = progress.state === "probe" ? progress.matchOffset + 1 : Math.max(progress.nextOffset, progress.matchOffset + 1);
-        progress.state = "streaming";
-        break;
-      case "gap":
-        if (reply.diverged) {
-          progress.markDiverged(reply.lastOffset, `it applied writes up to ${reply.lastOffset} this leader does not have`);
-          break;
-        }
-        // The follower holds less than we thought (it restarted, or a message was lost), or
-        // entries this leader does not have: ask again from its own offset (at most from the end
-        // of this log), one message at a time until it answers ok.
-        progress.matchOffset = Math.min(progress.matchOffset, reply.lastOffset);
-        progress.nextOffset = Math.min(reply.lastOffset, this.log.lastOffset) + 1;
-        progress.state = "probe";
-        progress.partialResyncs++;
-        break;
-      case "stale_epoch":
-        this.#deposed(progress, reply.epoch);
-        break;
-    }
+    if (reply.kind === "stale_epoch") this.#deposed(progress, reply.epoch);
+    else takeReplyPosition(progress, reply, this.log.lastOffset);
     return this.#advanceCommitReporting();
   }
 
