@@ -208,7 +208,8 @@ export class LeaderCore {
 
   /**
    * The messages follower `index` should be sent now: new entries (pipelined, in batches), or a
-   * heartbeat when it has been idle for `heartbeatMs` or has not yet heard the latest commit.
+   * heartbeat when it has been idle for `heartbeatMs`, or has not heard the latest commit and its
+   * link has been quiet for commitAnnounceQuietMs (commitAnnounceDueMs says when to call again).
    * A follower that needs entries the log dropped switches to snapshot (see takeSnapshotChunk).
    */
   takeMessages(index: number, nowMs: number, heartbeatMs: number): ReplicateMessage[] {
@@ -225,9 +226,9 @@ export class LeaderCore {
     }
     // A clock that stepped back (last send "in the future") counts as idle rather than silencing heartbeats.
     const idle = nowMs - progress.lastSentAtMs >= heartbeatMs || nowMs < progress.lastSentAtMs;
-    const commitUnannounced = progress.lastSentCommitOffset < this.#commitOffset && progress.inflightMessages === 0;
+    const commitDue = progress.commitAnnounceDueMs(this.#commitOffset, constants.commitAnnounceQuietMs, nowMs) <= nowMs;
     const readRound = this.#reads.wantsMessage(index, progress.sentCount, progress.inflightMessages);
-    if (messages.length === 0 && progress.canSend(nowMs) && (idle || commitUnannounced || readRound)) {
+    if (messages.length === 0 && progress.canSend(nowMs) && (idle || commitDue || readRound)) {
       // A probe asks whether the follower's log matches at nextOffset - 1 (the leader's guess; a
       // follower behind answers gap with its own offset, a diverged one says so); a streaming
       // follower's heartbeat claims no more than it acknowledged, so it never waits on a gap.
@@ -235,6 +236,20 @@ export class LeaderCore {
       messages.push(this.#message(progress, prevOffset, [], nowMs));
     }
     return messages;
+  }
+
+  /**
+   * When takeMessages will next send a follower a commit no batch carried (+Infinity if none;
+   * after a takeMessages at `nowMs`, always later): the caller must take messages again by then,
+   * or a commit made as writes stop would reach the followers only with the next heartbeat.
+   */
+  commitAnnounceDueMs(nowMs: number): number {
+    let dueMs = Number.POSITIVE_INFINITY;
+    for (const progress of this.followers) {
+      if (progress.state === "snapshot" || !progress.canSend(nowMs)) continue;
+      dueMs = Math.min(dueMs, progress.commitAnnounceDueMs(this.#commitOffset, constants.commitAnnounceQuietMs, nowMs));
+    }
+    return dueMs;
   }
 
   /** The next snapshot chunk for a follower in snapshot state, one in flight at a time. */
