@@ -8,8 +8,12 @@ import type { ReplicateMessage } from "./types.ts";
 
 const heartbeatMs = 50;
 
-/** Delivers every message the leader wants to send to each follower (index i), in order, until quiet. */
-function deliverAll(leader: LeaderCore, followers: FollowerCore[], nowMs: number): void {
+/**
+ * Delivers every message the leader wants to send to each follower (index i), in order, until
+ * quiet; then, as the node's pump wakes, at the time a commit no batch carried is due.
+ */
+function deliverAll(leader: LeaderCore, followers: FollowerCore[], startMs: number): void {
+  let nowMs = startMs;
   for (let round = 0; round < 10_000; round++) {
     let sent = false;
     followers.forEach((follower, index) => {
@@ -19,7 +23,11 @@ function deliverAll(leader: LeaderCore, followers: FollowerCore[], nowMs: number
       if (chunk) leader.onSnapshotReply(index, follower.receiveSnapshot(chunk), nowMs);
       sent ||= messages.length > 0 || chunk !== null;
     });
-    if (!sent) return;
+    if (sent) continue;
+    const dueMs = leader.commitAnnounceDueMs(nowMs);
+    if (dueMs === Number.POSITIVE_INFINITY) return;
+    expect(dueMs).toBeGreaterThan(nowMs);
+    nowMs = dueMs;
   }
   throw new Error("replication did not settle");
 }
@@ -205,7 +213,7 @@ test("a clock that steps back neither stretches a backoff nor silences heartbeat
   const [probe] = leader.takeMessages(0, 10 + constants.retryBackoffMs, heartbeatMs);
   expect(probe?.entries.map((entry) => entry.offset)).toEqual([1]);
   leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 1 }, 70);
-  expect(leader.takeMessages(0, 71, heartbeatMs)).toHaveLength(1); // the new commit announced
+  expect(leader.takeMessages(0, 70 + constants.commitAnnounceQuietMs, heartbeatMs)).toHaveLength(1); // the new commit announced
   leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 1 }, 72);
   // Another step back, below the last send: the follower is idle, so it gets a heartbeat.
   expect(leader.takeMessages(0, 65, heartbeatMs)).toHaveLength(1);

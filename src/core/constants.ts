@@ -8,6 +8,12 @@ export const constants = {
   batchEntriesMax: 512,
   /** Characters of keys and values carried by one replicate message (one entry always fits). */
   batchCharsMax: 4 * 1024 * 1024,
+  /**
+   * A commit offset no batch carried is sent to a follower in a message of its own only once its
+   * link has been quiet this long (nothing sent or answered): under load the next batch, due
+   * sooner, carries it, and a message that carries nothing else costs the follower a wake-up.
+   */
+  commitAnnounceQuietMs: 2,
   /** Wait before a follower whose message failed is probed again. */
   retryBackoffMs: 50,
   /** A follower is reported unhealthy when it has not answered for this long. */

@@ -83,16 +83,55 @@ test("a failed message backs off, then resends from the acked offset", () => {
 
 test("an idle follower gets heartbeats carrying the commit offset", () => {
   const leader = leaderWith(2, 1);
+  const quietMs = constants.commitAnnounceQuietMs;
   leader.propose("a", "1");
   leader.takeMessages(0, 0, heartbeatMs);
   leader.takeMessages(1, 0, heartbeatMs);
   leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 0 }, 1);
-  // Follower 1 has not answered yet; follower 0 is idle but has not heard commit 1.
-  const [announce] = leader.takeMessages(0, 2, heartbeatMs);
+  // Follower 1 has not answered yet (its answer brings the next pump); follower 0 is idle but has
+  // not heard commit 1: it is told once its link has been quiet for quietMs since the answer.
+  expect(leader.commitAnnounceDueMs(1)).toBe(1 + quietMs);
+  expect(leader.takeMessages(0, 1 + quietMs / 2, heartbeatMs)).toEqual([]);
+  const [announce] = leader.takeMessages(0, 1 + quietMs, heartbeatMs);
   expect(announce).toMatchObject({ entries: [], commitOffset: 1, prevOffset: 1 });
-  leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 0 }, 3);
-  expect(leader.takeMessages(0, 4, heartbeatMs)).toEqual([]);
-  expect(leader.takeMessages(0, 3 + heartbeatMs, heartbeatMs)).toHaveLength(1);
+  expect(leader.commitAnnounceDueMs(1 + quietMs)).toBe(Number.POSITIVE_INFINITY);
+  leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 0 }, 3 + quietMs);
+  expect(leader.takeMessages(0, 4 + quietMs, heartbeatMs)).toEqual([]);
+  expect(leader.takeMessages(0, 3 + quietMs + heartbeatMs, heartbeatMs)).toHaveLength(1);
+});
+
+test("a commit made while writes go on rides on the next batch; one made as they stop is announced once the link is quiet", () => {
+  const leader = leaderWith(1, 1);
+  const quietMs = constants.commitAnnounceQuietMs;
+  leader.propose("a", "1");
+  leader.takeMessages(0, 0, heartbeatMs);
+  leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 0 }, 1);
+  expect(leader.commitOffset).toBe(1);
+  leader.propose("b", "2");
+  const [batch] = leader.takeMessages(0, 1.5, heartbeatMs);
+  expect(batch).toMatchObject({ commitOffset: 1, entries: [{ key: "b" }] });
+  // Nothing to announce while the batch is in flight: its answer brings the next pump.
+  expect(leader.commitAnnounceDueMs(1.5)).toBe(Number.POSITIVE_INFINITY);
+  leader.onReply(0, { kind: "ok", lastOffset: 2, incarnation: 0 }, 2);
+  expect(leader.takeMessages(0, 2, heartbeatMs)).toEqual([]);
+  expect(leader.commitAnnounceDueMs(2)).toBe(2 + quietMs);
+  const [commit] = leader.takeMessages(0, 2 + quietMs, heartbeatMs);
+  expect(commit).toMatchObject({ commitOffset: 2, entries: [] });
+});
+
+test("a follower paused after a failure is due no announcement: its retry carries the commit", () => {
+  const leader = leaderWith(2, 1);
+  const quietMs = constants.commitAnnounceQuietMs;
+  leader.propose("a", "1");
+  leader.takeMessages(0, 0, heartbeatMs);
+  leader.takeMessages(1, 0, heartbeatMs);
+  leader.onFailure(1, 1);
+  leader.onReply(0, { kind: "ok", lastOffset: 1, incarnation: 0 }, 1);
+  expect(leader.commitAnnounceDueMs(1)).toBe(1 + quietMs); // follower 0's, not the paused one's (already past)
+  expect(leader.takeMessages(0, 1 + quietMs, heartbeatMs)).toHaveLength(1);
+  expect(leader.commitAnnounceDueMs(1 + quietMs)).toBe(Number.POSITIVE_INFINITY);
+  const [retry] = leader.takeMessages(1, 1 + constants.retryBackoffMs, heartbeatMs);
+  expect(retry).toMatchObject({ commitOffset: 1, entries: [{ key: "a" }] });
 });
 
 test("a lowered write quorum takes effect once the change is held by the current quorum", () => {

@@ -4,6 +4,7 @@ import { Log } from "./log.ts";
 import { FollowerProgress } from "./progress.ts";
 import { ackCount, commitOffset } from "./quorum.ts";
 import { ReadRounds, readQuorum } from "./read-index.ts";
+import { takeReplyPosition } from "./reply-position.ts";
 import { nextChunk, SnapshotSource } from "./snapshot-source.ts";
 import { StateMachine } from "./state-machine.ts";
 import { WriteQuorum } from "./write-quorum.ts";
@@ -207,7 +208,8 @@ export class LeaderCore {
 
   /**
    * The messages follower `index` should be sent now: new entries (pipelined, in batches), or a
-   * heartbeat when it has been idle for `heartbeatMs` or has not yet heard the latest commit.
+   * heartbeat when it has been idle for `heartbeatMs`, or has not heard the latest commit and its
+   * link has been quiet for commitAnnounceQuietMs (commitAnnounceDueMs says when to call again).
    * A follower that needs entries the log dropped switches to snapshot (see takeSnapshotChunk).
    */
   takeMessages(index: number, nowMs: number, heartbeatMs: number): ReplicateMessage[] {
@@ -224,9 +226,9 @@ export class LeaderCore {
     }
     // A clock that stepped back (last send "in the future") counts as idle rather than silencing heartbeats.
     const idle = nowMs - progress.lastSentAtMs >= heartbeatMs || nowMs < progress.lastSentAtMs;
-    const commitUnannounced = progress.lastSentCommitOffset < this.#commitOffset && progress.inflightMessages === 0;
+    const commitDue = progress.commitAnnounceDueMs(this.#commitOffset, constants.commitAnnounceQuietMs, nowMs) <= nowMs;
     const readRound = this.#reads.wantsMessage(index, progress.sentCount, progress.inflightMessages);
-    if (messages.length === 0 && progress.canSend(nowMs) && (idle || commitUnannounced || readRound)) {
+    if (messages.length === 0 && progress.canSend(nowMs) && (idle || commitDue || readRound)) {
       // A probe asks whether the follower's log matches at nextOffset - 1 (the leader's guess; a
       // follower behind answers gap with its own offset, a diverged one says so); a streaming
       // follower's heartbeat claims no more than it acknowledged, so it never waits on a gap.
@@ -234,6 +236,20 @@ export class LeaderCore {
       messages.push(this.#message(progress, prevOffset, [], nowMs));
     }
     return messages;
+  }
+
+  /**
+   * When takeMessages will next send a follower a commit no batch carried (+Infinity if none;
+   * after a takeMessages at `nowMs`, always later): the caller must take messages again by then,
+   * or a commit made as writes stop would reach the followers only with the next heartbeat.
+   */
+  commitAnnounceDueMs(nowMs: number): number {
+    let dueMs = Number.POSITIVE_INFINITY;
+    for (const progress of this.followers) {
+      if (progress.state === "snapshot" || !progress.canSend(nowMs)) continue;
+      dueMs = Math.min(dueMs, progress.commitAnnounceDueMs(this.#commitOffset, constants.commitAnnounceQuietMs, nowMs));
+    }
+    return dueMs;
   }
 
   /** The next snapshot chunk for a follower in snapshot state, one in flight at a time. */
@@ -259,36 +275,8 @@ export class LeaderCore {
       return this.#advanceCommitReporting();
     }
     if (progress.state === "snapshot" && reply.kind !== "stale_epoch") return false; // an old message; the snapshot decides
-    switch (reply.kind) {
-      case "ok":
-        if (reply.lastOffset > this.log.lastOffset) {
-          progress.markDiverged(reply.lastOffset, `it reports offset ${reply.lastOffset}, beyond this leader's ${this.log.lastOffset}`);
-          break;
-        }
-        progress.matchOffset = Math.max(progress.matchOffset, reply.lastOffset);
-        // A probe is the only message in flight, so its answer says where the follower is: go on
-        // from there (a recovered leader starts every follower after its own log, and a follower
-        // behind it would otherwise be sent nothing until a write made it answer gap).
-        progress.nextOffset = progress.state === "probe" ? progress.matchOffset + 1 : Math.max(progress.nextOffset, progress.matchOffset + 1);
-        progress.state = "streaming";
-        break;
-      case "gap":
-        if (reply.diverged) {
-          progress.markDiverged(reply.lastOffset, `it applied writes up to ${reply.lastOffset} this leader does not have`);
-          break;
-        }
-        // The follower holds less than we thought (it restarted, or a message was lost), or
-        // entries this leader does not have: ask again from its own offset (at most from the end
-        // of this log), one message at a time until it answers ok.
-        progress.matchOffset = Math.min(progress.matchOffset, reply.lastOffset);
-        progress.nextOffset = Math.min(reply.lastOffset, this.log.lastOffset) + 1;
-        progress.state = "probe";
-        progress.partialResyncs++;
-        break;
-      case "stale_epoch":
-        this.#deposed(progress, reply.epoch);
-        break;
-    }
+    if (reply.kind === "stale_epoch") this.#deposed(progress, reply.epoch);
+    else takeReplyPosition(progress, reply, this.log.lastOffset);
     return this.#advanceCommitReporting();
   }
 

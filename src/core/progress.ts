@@ -28,7 +28,7 @@ export class FollowerProgress {
   pausedUntilMs = 0;
   lastReplyAtMs = Number.NEGATIVE_INFINITY;
   lastSentAtMs = Number.NEGATIVE_INFINITY;
-  /** Commit offset carried by the last message sent, so a new commit is announced promptly. */
+  /** Commit offset carried by the last message sent, so a new commit is announced (commitAnnounceDueMs). */
   lastSentCommitOffset = 0;
   /** The follower applied writes this leader does not have: not counted, repaired by snapshot. */
   diverged = false;
@@ -80,6 +80,18 @@ export class FollowerProgress {
     if (nowMs < this.pausedUntilMs) return false;
     const limit = this.state === "streaming" ? constants.inflightMessagesMax : 1;
     return this.inflightMessages < limit;
+  }
+
+  /**
+   * When a commit offset beyond the last one sent (`commitOffset`) must reach the follower in a
+   * message of its own: once nothing is in flight (an answer would bring a pump and the next
+   * batch) and its link has been quiet for `quietMs`. +Infinity when there is nothing to announce.
+   */
+  commitAnnounceDueMs(commitOffset: number, quietMs: number, nowMs: number): number {
+    if (this.lastSentCommitOffset >= commitOffset || this.inflightMessages > 0) return Number.POSITIVE_INFINITY;
+    const quietSinceMs = Math.max(this.lastSentAtMs, this.lastReplyAtMs);
+    // A clock that stepped back (the last exchange "in the future") counts as quiet, as for heartbeats.
+    return quietSinceMs > nowMs ? nowMs : quietSinceMs + quietMs;
   }
 
   healthy(nowMs: number): boolean {

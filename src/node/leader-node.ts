@@ -45,6 +45,9 @@ export class LeaderNode implements ServingNode {
   readonly #conditional = new Map<number, Waiter>();
   #pumpScheduled = false;
   #heartbeatTimer: TimerHandle | null = null;
+  /** Wakes the pump when a commit no batch carried is due to be announced (LeaderCore.commitAnnounceDueMs), and when. */
+  #announceTimer: TimerHandle | null = null;
+  #announceAtMs = Number.POSITIVE_INFINITY;
   #stopped = false;
   #deposedLogged = false;
   /** Offset of the snapshot last stored. */
@@ -130,7 +133,9 @@ export class LeaderNode implements ServingNode {
   stop(): void {
     this.#stopped = true;
     if (this.#heartbeatTimer !== null) this.#env.timers.cancel(this.#heartbeatTimer);
+    if (this.#announceTimer !== null) this.#env.timers.cancel(this.#announceTimer);
     this.#heartbeatTimer = null;
+    this.#announceTimer = null;
     this.applied.close();
     this.#reads.refuseAll();
     this.#env.delays.stop();
@@ -311,7 +316,8 @@ export class LeaderNode implements ServingNode {
   }
 
   #pump(): void {
-    const ready = leaderReady(this.core, this.#env.clock.nowMs(), this.config.heartbeatMs);
+    const nowMs = this.#env.clock.nowMs();
+    const ready = leaderReady(this.core, nowMs, this.config.heartbeatMs);
     for (const { follower, reason } of ready.fullResyncs) {
       const id = this.followerIds[follower];
       this.#env.log(`full resync of ${id} by snapshot: ${reason}`, { event: "resync", fields: { follower: id, kind: "full", reason } });
@@ -322,6 +328,7 @@ export class LeaderNode implements ServingNode {
     if (storage.compactionDue && this.state.appliedOffset > this.#snapshotOffset) this.#saveSnapshot();
     for (const { follower, sequence, body } of ready.messages) this.#send(follower, sequence, body);
     for (const { follower, sequence, body } of ready.chunks) this.#sendChunk(follower, sequence, body);
+    this.#wakeForAnnounce(this.core.commitAnnounceDueMs(nowMs), nowMs);
     // Sent first, then stored at once (this pump is the batch): an entry commits only once stored
     // here too (commitsOnlyStored), so the leader's own sync overlaps the followers'. Started at the
     // end of the event instead, it began a loop turn late and often finished after the quorum's
@@ -333,6 +340,21 @@ export class LeaderNode implements ServingNode {
         this.#schedulePump();
       }, true);
     }
+  }
+
+  /**
+   * One timer for the earliest announcement due: a later one is left to the pump it wakes, which
+   * arms the next. Timers count whole milliseconds (Bun drops a fraction and would wake early).
+   */
+  #wakeForAnnounce(dueMs: number, nowMs: number): void {
+    if (dueMs >= this.#announceAtMs) return;
+    if (this.#announceTimer !== null) this.#env.timers.cancel(this.#announceTimer);
+    this.#announceAtMs = dueMs;
+    this.#announceTimer = this.#env.timers.after(Math.max(0, Math.ceil(dueMs - nowMs)), () => {
+      this.#announceTimer = null;
+      this.#announceAtMs = Number.POSITIVE_INFINITY;
+      if (!this.#stopped) this.#pump();
+    });
   }
 
   #send(index: number, sequence: number, message: ReplicateMessage): void {

@@ -133,9 +133,10 @@ const registry = {
   },
   "recovery-skips-fence": {
     breaks: "ack-quorum",
-    // The first seed that shows it is 388 (searching from 1 takes too long for one test on a loaded machine).
+    // The first seed that shows it is 2,060 (388 until commits no batch carried waited for a quiet link, which moved
+    // every schedule); searching from 1 takes too long for one test on a loaded machine.
     seedsTried: 200,
-    firstSeed: 380,
+    firstSeed: 2000,
     description: "recovery reads positions without fencing: a deposed leader that runs on still gathers acks from followers the new one polled",
     recovery: { ...recoveryPolicy, fences: false },
     needsLeaderRestarts: true,
@@ -166,19 +167,21 @@ const registry = {
   },
   "leader-reads-unconfirmed": {
     breaks: "linearizability",
-    // About 1 seed in 3,000 has a deposed leader read a key its successor overwrote meanwhile (the first is 1353).
+    // A few seeds in 3,000 have a deposed leader read a key its successor overwrote meanwhile: the first is 81 (1,353
+    // until commits no batch carried waited for a quiet link, which moved every schedule).
     seedsTried: 100,
-    firstSeed: 1300,
+    firstSeed: 1,
     description: "the leader serves reads without a confirmation round (no ReadIndex): a deposed leader serves reads its successor's writes made stale",
     leader: (options) => new UnconfirmedReadLeader(options),
     needsLeaderRestarts: true,
   },
   "recovery-ignores-quorum-floor": {
     breaks: "leader-completeness",
-    // A quorum lowered at run time, then a leader restart that hears too few followers: seed 4,332 shows it (3,976 did
-    // until followers' simulated disks kept the write quorum floor, which changed what a crash leaves).
+    // A quorum lowered at run time, then a leader restart that hears too few followers: seed 12,254 shows it (3,976 did
+    // until followers' simulated disks kept the write quorum floor, which changed what a crash leaves; then 4,332 until
+    // commits no batch carried waited for a quiet link, which moved every schedule).
     seedsTried: 100,
-    firstSeed: 4300,
+    firstSeed: 12200,
     description:
       "recovery waits for the answers its own WRITE_QUORUM needs, not those of the lowest quorum a follower reports: a write acknowledged under a lowered quorum may be held by none it heard",
     recovery: { ...recoveryPolicy, honoursQuorumFloor: false },
