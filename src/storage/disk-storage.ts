@@ -1,9 +1,10 @@
-import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
+import { closeSync, fdatasync, ftruncateSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Entry } from "../core/types.ts";
 import type { Clock, Timers } from "../node/env.ts";
 import type { Storage, StorageStatus, StoredData, StoredSnapshot, SyncMode } from "../node/storage.ts";
 import { type LogRecord, loadDir, storageFiles } from "./load.ts";
+import { replaceFile } from "./files.ts";
 import { encodeRecord } from "./records.ts";
 import { snapshotRecords } from "./snapshot-file.ts";
 
@@ -178,7 +179,11 @@ export class DiskStorage implements Storage {
     const snapshot = this.#pendingSnapshot;
     if (!snapshot) return;
     this.#flushBuffer();
-    this.#snapshotBytes = this.#replaceFile(join(this.#dir, storageFiles.snapshot), snapshotRecords(snapshot, diskStorageLimits.snapshotRecordBytes));
+    this.#snapshotBytes = replaceFile(
+      join(this.#dir, storageFiles.snapshot),
+      snapshotRecords(snapshot, diskStorageLimits.snapshotRecordBytes),
+      this.#mode !== "none",
+    );
     this.#pendingSnapshot = null;
     this.#bytesSinceSnapshot = 0;
     this.#entries = this.#entries.filter((entry) => entry.offset > snapshot.offset);
@@ -186,7 +191,7 @@ export class DiskStorage implements Storage {
     // The old log stays valid with the new snapshot (records up to it are skipped at start), so a
     // failure from here on only leaves compaction to be done again.
     const logPath = join(this.#dir, storageFiles.log);
-    const logBytes = this.#replaceFile(logPath, this.#entries.length > 0 ? [encodeRecord({ append: this.#entries } satisfies LogRecord)] : []);
+    const logBytes = replaceFile(logPath, this.#entries.length > 0 ? [encodeRecord({ append: this.#entries } satisfies LogRecord)] : [], this.#mode !== "none");
     closeSync(this.#logFd);
     this.#logFd = openSync(logPath, "a");
     this.#logGeneration++;
@@ -305,9 +310,11 @@ export class DiskStorage implements Storage {
     this.#storeSnapshot();
     this.#flushBuffer();
     if (this.#epochDirty) {
-      this.#replaceFile(join(this.#dir, storageFiles.epoch), [
-        encodeRecord({ epoch: this.#epoch, writeQuorum: this.#writeQuorum, writeQuorumFloor: this.#writeQuorumFloor }),
-      ]);
+      replaceFile(
+        join(this.#dir, storageFiles.epoch),
+        [encodeRecord({ epoch: this.#epoch, writeQuorum: this.#writeQuorum, writeQuorumFloor: this.#writeQuorumFloor })],
+        this.#mode !== "none",
+      );
       this.#epochDirty = false;
     }
   }
@@ -338,34 +345,5 @@ export class DiskStorage implements Storage {
     this.#writtenBytes += bytes.length;
     this.#logBytes += bytes.length;
     this.#bytesSinceSnapshot += bytes.length;
-  }
-
-  /** Replaces a file whole: a temporary one written and synced, renamed into place, the directory synced. Returns its size. */
-  #replaceFile(path: string, records: Iterable<Buffer>): number {
-    const temporary = `${path}.tmp`;
-    const fd = openSync(temporary, "w");
-    let size = 0;
-    try {
-      for (const record of records) {
-        let written = 0;
-        while (written < record.length) written += writeSync(fd, record, written);
-        size += record.length;
-      }
-      if (this.#mode !== "none") fdatasyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temporary, path);
-    if (this.#mode !== "none") syncDir(this.#dir);
-    return size;
-  }
-}
-
-function syncDir(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
