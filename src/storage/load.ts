@@ -26,13 +26,14 @@ export interface Loaded extends StoredData {
  * Reads what a DATA_DIR holds, checking every record: the snapshot and epoch files must check
  * whole (they are written to a temporary file, synced, then renamed into place, so a crash
  * leaves the old one); the log's records end where only zeros follow (the zeros written ahead
- * of them, DiskStorage's preallocation), and it is cut at its first record that does not check,
- * a torn write at the end or a damaged record in the middle alike, and the entries beyond it
- * are fetched from the leader again. A snapshot that does not check is set aside (`snapshot.corrupt`) with the
- * log after it, and the node starts empty but for its promises: the rest comes back from its
- * peers (a follower by the leader's snapshot, a leader by recovery from its followers). Only a
- * corrupt epoch file stops the start: the promise it held cannot be rebuilt from anything
- * stored, and a node that forgot it could answer a deposed leader. `log` says what was cut.
+ * of them, DiskStorage's preallocation), and it is cut at its first record that does not
+ * check, a torn write at the end or a damaged record in the middle alike, and the entries
+ * beyond it are fetched from the leader again. A snapshot that does not check is set aside
+ * (`snapshot.corrupt`) with the log after it, and the node starts empty but for its promises:
+ * the rest comes back from its peers (a follower by the leader's snapshot, a leader by recovery
+ * from its followers). Only a corrupt epoch file stops the start: the promise it held cannot be
+ * rebuilt from anything stored, and a node that forgot it could answer a deposed leader. `log`
+ * says what was cut.
  */
 export function loadDir(dir: string, log: (line: string) => void): Loaded {
   const { epoch, writeQuorum, writeQuorumFloor } = loadEpoch(join(dir, storageFiles.epoch));
