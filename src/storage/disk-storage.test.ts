@@ -6,7 +6,8 @@ import { parseConfig } from "../config.ts";
 import { productionFollowerEnv, realClock, realTimers } from "../node/env.ts";
 import { FollowerNode } from "../node/follower-node.ts";
 import type { SyncMode } from "../node/storage.ts";
-import { DiskStorage, type DiskStorageOptions } from "./disk-storage.ts";
+import type { DiskStorageOptions } from "./disk-limits.ts";
+import { DiskStorage } from "./disk-storage.ts";
 import { encodeRecord } from "./records.ts";
 import { entry, storageConformance, synced } from "./storage-conformance.ts";
 
