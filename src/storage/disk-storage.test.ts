@@ -20,7 +20,10 @@ export function openDisk(mode: SyncMode, dir = join(root, `d${++dirs}`), log: (l
   let { storage } = DiskStorage.open(dir, mode, env, options);
   return {
     dir,
-    storage,
+    /** The storage open now: `reopen` replaces it. */
+    get storage() {
+      return storage;
+    },
     reopen() {
       storage.close();
       const opened = DiskStorage.open(dir, mode, env, options);
