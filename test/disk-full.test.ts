@@ -45,17 +45,19 @@ test.skipIf(!isRoot)(
   async () => {
     if (!mounted) return;
     cluster = await startCluster({ followers: 5, writeQuorum: 3, dataDir: mountPoint, quorumTimeoutMs: 1000 });
-    const put = (key: string) => http(`${cluster!.leader.url}/kv/${key}`, { method: "PUT", json: { value: key } });
-    const acknowledged: string[] = [];
+    const put = (key: string, value = key) => http(`${cluster!.leader.url}/kv/${key}`, { method: "PUT", json: { value } });
+    const acknowledged = new Map<string, string>();
     for (let n = 0; n < 50; n++) {
       expect((await put(`before-${n}`)).status).toBe(200);
-      acknowledged.push(`before-${n}`);
+      acknowledged.set(`before-${n}`, `before-${n}`);
     }
     const filler = join(mountPoint, "filler");
     fill(filler);
     const refused = await waitFor("a write refused with storage_unavailable", async () => {
-      const answer = await put(`full-${performance.now()}`);
-      if (answer.status === 200) acknowledged.push(answer.body.key);
+      // Large values: each node's log has up to logPreallocateBytes of zeros ahead of it to use up first.
+      const key = `full-${performance.now()}`;
+      const answer = await put(key, key.padEnd(8192, "x"));
+      if (answer.status === 200) acknowledged.set(key, key.padEnd(8192, "x"));
       return answer.body.error === "storage_unavailable" ? answer : null;
     });
     expect(refused.status).toBe(503);
@@ -63,7 +65,7 @@ test.skipIf(!isRoot)(
     rmSync(filler);
     await waitFor("writes to resume", async () => (await put("after")).status === 200, 15_000);
     const pairs = await dump(cluster.leader.url, cluster.token);
-    for (const key of acknowledged) expect(pairs.get(key)?.value).toBe(key);
+    for (const [key, value] of acknowledged) expect(pairs.get(key)?.value).toBe(value);
     // And after a kill of everything, from disk.
     for (const node of cluster.nodes) process.kill(node.pid!, "SIGKILL");
     await Promise.all(cluster.nodes.map((node) => node.stop("SIGKILL")));
@@ -71,7 +73,7 @@ test.skipIf(!isRoot)(
     await cluster.leader.start();
     expect((await put("after-restart")).status).toBe(200);
     const restarted = await dump(cluster.leader.url, cluster.token);
-    for (const key of acknowledged) expect(restarted.get(key)?.value).toBe(key);
+    for (const [key, value] of acknowledged) expect(restarted.get(key)?.value).toBe(value);
   },
   90_000,
 );

@@ -1,11 +1,12 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig } from "../config.ts";
 import { productionFollowerEnv, realClock, realTimers } from "../node/env.ts";
 import { FollowerNode } from "../node/follower-node.ts";
 import type { SyncMode } from "../node/storage.ts";
+import type { DiskStorageOptions } from "./disk-limits.ts";
 import { DiskStorage } from "./disk-storage.ts";
 import { encodeRecord } from "./records.ts";
 import { entry, storageConformance, synced } from "./storage-conformance.ts";
@@ -14,19 +15,40 @@ const root = mkdtempSync(join(tmpdir(), "quorumkv-disk-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let dirs = 0;
 
-export function openDisk(mode: SyncMode, dir = join(root, `d${++dirs}`), log: (line: string) => void = () => {}, compactionMinLogBytes?: number) {
+export function openDisk(mode: SyncMode, dir = join(root, `d${++dirs}`), log: (line: string) => void = () => {}, options: DiskStorageOptions = {}) {
   const env = { clock: realClock, timers: realTimers, log };
-  let { storage } = DiskStorage.open(dir, mode, env, compactionMinLogBytes);
+  let { storage } = DiskStorage.open(dir, mode, env, options);
   return {
     dir,
-    storage,
+    /** The storage open now: `reopen` replaces it. */
+    get storage() {
+      return storage;
+    },
     reopen() {
       storage.close();
-      const opened = DiskStorage.open(dir, mode, env, compactionMinLogBytes);
+      const opened = DiskStorage.open(dir, mode, env, options);
       storage = opened.storage;
       return opened.data;
     },
   };
+}
+
+/** Where a log's records end: after its last non-zero byte (a record ends in JSON's `}`), before the zeros preallocated after them. */
+export function recordsEnd(path: string): number {
+  return readFileSync(path).findLastIndex((byte) => byte !== 0) + 1;
+}
+
+/** Ten entries, one log record each; returns the byte offset where each record starts. */
+async function tenRecords() {
+  const disk = openDisk("fsync");
+  const starts: number[] = [];
+  for (let offset = 1; offset <= 10; offset++) {
+    starts.push(recordsEnd(join(disk.dir, "log")));
+    disk.storage.appendEntries([entry(offset)]);
+    await synced(disk.storage);
+  }
+  disk.storage.close();
+  return { ...disk, starts, logPath: join(disk.dir, "log") };
 }
 
 for (const mode of ["fsync", "write", "none"] as const) {
@@ -39,22 +61,19 @@ describe("start-up checks on real files", () => {
     expect(disk.reopen()).toMatchObject({ epoch: 7, writeQuorum: null, writeQuorumFloor: null });
   });
 
-  /** Ten entries, one log record each; returns the byte offset where each record starts. */
-  async function tenRecords() {
-    const disk = openDisk("fsync");
-    const starts: number[] = [];
-    for (let offset = 1; offset <= 10; offset++) {
-      starts.push(statSync(join(disk.dir, "log")).size);
-      disk.storage.appendEntries([entry(offset)]);
-      await synced(disk.storage);
-    }
-    disk.storage.close();
-    return { ...disk, starts, logPath: join(disk.dir, "log") };
-  }
-
-  test("a torn record at the end is cut off, and the log goes on from there", async () => {
+  const tears = {
+    "the file ends inside it (an append cut short)": (logPath: string) => truncateSync(logPath, recordsEnd(logPath) - 3),
+    "its last bytes are still the preallocated zeros": (logPath: string) => {
+      const bytes = readFileSync(logPath);
+      const end = recordsEnd(logPath);
+      bytes.fill(0, end - 3, end);
+      expect(bytes.length).toBeGreaterThan(end);
+      writeFileSync(logPath, bytes);
+    },
+  };
+  test.each(Object.entries(tears))("a torn record at the end is cut off, and the log goes on from there: %s", async (_, tear) => {
     const { dir, starts, logPath } = await tenRecords();
-    truncateSync(logPath, statSync(logPath).size - 3);
+    tear(logPath);
     const lines: string[] = [];
     const reopened = openDisk("fsync", dir, (line) => lines.push(line));
     const data = reopened.reopen();
@@ -166,18 +185,94 @@ describe("start-up checks on real files", () => {
     expect(statSync(logPath).size).toBe(0);
     expect(storage.syncCount).toBe(0);
     await later;
-    const size = statSync(logPath).size;
+    const size = recordsEnd(logPath);
     storage.appendEntries([entry(2)]);
     const now = new Promise<void>((resolve) => storage.sync(resolve, true));
-    expect(statSync(logPath).size).toBeGreaterThan(size);
+    expect(recordsEnd(logPath)).toBeGreaterThan(size);
     expect(storage.syncCount).toBe(2);
     await now;
   });
 });
 
+describe("preallocation: SYNC=fsync writes records into zeros written and synced ahead of them", () => {
+  const logPreallocateBytes = 4096;
+
+  test("the file keeps its size while the records fit, gets logPreallocateBytes ahead again once less than a quarter is left; SYNC=write writes no zeros", async () => {
+    for (const mode of ["fsync", "write"] as const) {
+      const { dir, storage } = openDisk(mode, undefined, () => {}, { logPreallocateBytes });
+      const logPath = join(dir, "log");
+      let grown = 0;
+      let before = { size: 0, end: 0 };
+      for (let offset = 1; offset <= 200; offset++) {
+        storage.appendEntries([entry(offset)]);
+        await synced(storage);
+        const now = { size: statSync(logPath).size, end: recordsEnd(logPath) };
+        expect(storage.status().bytes).toBe(now.size);
+        if (mode === "write") expect(now.size).toBe(now.end);
+        else if (now.size === before.size) expect((now.size - now.end) * 4).toBeGreaterThanOrEqual(logPreallocateBytes - (now.end - before.end) * 4);
+        else {
+          expect(now.size).toBe(now.end + logPreallocateBytes);
+          grown++;
+        }
+        before = now;
+      }
+      if (mode === "fsync") expect(grown).toBeGreaterThan(2);
+    }
+  });
+
+  test("after a clean stop the zero tail stays: the restart cuts nothing, loads every entry, and appends go after the records", async () => {
+    const lines: string[] = [];
+    const disk = openDisk("fsync", undefined, (line) => lines.push(line), { logPreallocateBytes });
+    const logPath = join(disk.dir, "log");
+    disk.storage.appendEntries([entry(1), entry(2), entry(3)]);
+    await synced(disk.storage);
+    const size = statSync(logPath).size;
+    expect(size).toBeGreaterThan(recordsEnd(logPath));
+    expect(disk.reopen().entries.map((e) => e.offset)).toEqual([1, 2, 3]);
+    expect(statSync(logPath).size).toBe(size);
+    disk.storage.appendEntries([entry(4)]);
+    await synced(disk.storage);
+    expect(disk.reopen().entries.map((e) => e.offset)).toEqual([1, 2, 3, 4]);
+    expect(statSync(logPath).size).toBe(size);
+    expect(lines).toEqual([]);
+  });
+
+  test("a record header zeroed in the middle (zero length, records after it) is a corrupt record, not the end of the log", async () => {
+    const { dir, starts, logPath } = await tenRecords();
+    const bytes = readFileSync(logPath);
+    bytes.fill(0, starts[4]!, starts[4]! + 8);
+    writeFileSync(logPath, bytes);
+    const lines: string[] = [];
+    const data = openDisk("fsync", dir, (line) => lines.push(line)).reopen();
+    expect(data.entries.map((e) => e.offset)).toEqual([1, 2, 3, 4]);
+    expect(lines.join("\n")).toContain(`${logPath} byte ${starts[4]}: a corrupt record`);
+  });
+
+  test.skipIf(process.getuid?.() !== 0)("a preallocation that finds the disk full (a 64 KiB tmpfs) leaves writes available while they fit", async () => {
+    const mountPoint = join(root, "tmpfs");
+    mkdirSync(mountPoint);
+    const mount = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mountPoint]);
+    expect(mount.exitCode).toBe(0);
+    const disk = openDisk("fsync", join(mountPoint, "data"), () => {}, { logPreallocateBytes: 1024 * 1024 });
+    try {
+      for (let offset = 1; offset <= 50; offset++) {
+        disk.storage.appendEntries([entry(offset)]);
+        await synced(disk.storage);
+        expect(disk.storage.unavailable).toBeNull();
+      }
+      expect(statSync(join(disk.dir, "log")).size).toBeLessThanOrEqual(64 * 1024);
+      expect(disk.reopen().entries.length).toBe(50);
+    } finally {
+      disk.storage.close();
+      Bun.spawnSync(["umount", "--lazy", mountPoint]);
+    }
+  });
+});
+
 test("compaction keeps the disk within twice the live data, old files gone, and what it keeps restores the state", async () => {
   const minLogBytes = 16 * 1024;
-  const disk = openDisk("fsync", undefined, () => {}, minLogBytes);
+  const logPreallocateBytes = 4096;
+  const disk = openDisk("fsync", undefined, () => {}, { compactionMinLogBytes: minLogBytes, logPreallocateBytes });
   const state = new Map<string, [string, number]>();
   let snapshots = 0;
   for (let offset = 1; offset <= 20_000; offset++) {
@@ -195,7 +290,7 @@ test("compaction keeps the disk within twice the live data, old files gone, and 
   await synced(disk.storage);
   expect(snapshots).toBeGreaterThan(10);
   const snapshotBytes = statSync(join(disk.dir, "snapshot")).size;
-  expect(disk.storage.status().bytes).toBeLessThanOrEqual(2 * snapshotBytes + minLogBytes);
+  expect(disk.storage.status().bytes).toBeLessThanOrEqual(2 * snapshotBytes + minLogBytes + logPreallocateBytes);
   expect(readdirSync(disk.dir).sort()).toEqual(["log", "snapshot"]);
   const data = disk.reopen();
   const restored = new Map(data.snapshot!.pairs.map(([key, value, at]) => [key, [value, at]]));

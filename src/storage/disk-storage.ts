@@ -1,23 +1,15 @@
-import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
+import { closeSync, constants, fdatasync, fstatSync, ftruncateSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Entry } from "../core/types.ts";
 import type { Clock, Timers } from "../node/env.ts";
 import type { Storage, StorageStatus, StoredData, StoredSnapshot, SyncMode } from "../node/storage.ts";
 import { type LogRecord, loadDir, storageFiles } from "./load.ts";
+import { type DiskStorageOptions, diskStorageLimits } from "./disk-limits.ts";
+import { replaceFile } from "./files.ts";
 import { encodeRecord } from "./records.ts";
 import { snapshotRecords } from "./snapshot-file.ts";
 
-/** Named bounds of the disk storage. */
-export const diskStorageLimits = {
-  /** The log is compacted once what was written since the latest snapshot outgrows it, and at least this. */
-  compactionMinLogBytes: 8 * 1024 * 1024,
-  /** Payload of one snapshot record: the snapshot is written (and checked) in pieces of about this. */
-  snapshotRecordBytes: 1024 * 1024,
-  /** After a failed write or sync (disk full, I/O error), storing is tried again this often. */
-  retryMs: 200,
-  /** fdatasyncs of the log in flight at once. */
-  syncsInFlightMax: 2,
-} as const;
+const zeros = Buffer.alloc(64 * 1024);
 
 interface SyncInFlight {
   /** Log bytes written when it started: all of them are stored once it returns. */
@@ -48,8 +40,12 @@ export class DiskStorage implements Storage {
   #logFd: number;
   /** Times the log file was replaced (compaction): a sync in flight on an older one needs no retry. */
   #logGeneration = 0;
-  /** Bytes of the log file known written; a failed write is cut back to here. */
+  /** Bytes of the log's records, where the next one is written; a failed write is cut back to here. */
   #logBytes: number;
+  /** The log file's size: beyond #logBytes it holds zeros (preallocated). */
+  #fileBytes: number;
+  /** A failed preallocation (disk full) is not tried again before this. */
+  #preallocateAfterMs = 0;
   #snapshotBytes: number;
   /** Log bytes written since the latest snapshot: compaction is due once they outgrow it. */
   #bytesSinceSnapshot: number;
@@ -83,15 +79,16 @@ export class DiskStorage implements Storage {
     mode: SyncMode,
     env: DiskStorageEnv,
     loaded: ReturnType<typeof loadDir>,
-    readonly compactionMinLogBytes: number,
+    readonly tuning: Required<DiskStorageOptions>,
   ) {
     this.#dir = dir;
     this.#mode = mode;
     this.#timers = env.timers;
     this.#clock = env.clock;
     this.#observeSync = env.observeSync ?? (() => {});
-    this.#logFd = openSync(join(dir, storageFiles.log), "a");
+    this.#logFd = openLog(join(dir, storageFiles.log));
     this.#logBytes = loaded.logBytes;
+    this.#fileBytes = Math.max(loaded.logBytes, fstatSync(this.#logFd).size);
     this.#snapshotBytes = loaded.snapshotBytes;
     this.#bytesSinceSnapshot = loaded.logBytes;
     this.#snapshotOffset = loaded.snapshot?.offset ?? 0;
@@ -106,11 +103,12 @@ export class DiskStorage implements Storage {
     dir: string,
     mode: SyncMode,
     env: DiskStorageEnv & { log: (line: string) => void },
-    compactionMinLogBytes: number = diskStorageLimits.compactionMinLogBytes,
+    options: DiskStorageOptions = {},
   ): { storage: DiskStorage; data: StoredData } {
     mkdirSync(dir, { recursive: true });
     const loaded = loadDir(dir, env.log);
-    const storage = new DiskStorage(dir, mode, env, loaded, compactionMinLogBytes);
+    const { compactionMinLogBytes = diskStorageLimits.compactionMinLogBytes, logPreallocateBytes = diskStorageLimits.logPreallocateBytes } = options;
+    const storage = new DiskStorage(dir, mode, env, loaded, { compactionMinLogBytes, logPreallocateBytes });
     return {
       storage,
       data: {
@@ -124,7 +122,7 @@ export class DiskStorage implements Storage {
   }
 
   get compactionDue(): boolean {
-    return this.#bytesSinceSnapshot > Math.max(this.#snapshotBytes, this.compactionMinLogBytes);
+    return this.#bytesSinceSnapshot > Math.max(this.#snapshotBytes, this.tuning.compactionMinLogBytes);
   }
 
   get unavailable(): string | null {
@@ -178,7 +176,11 @@ export class DiskStorage implements Storage {
     const snapshot = this.#pendingSnapshot;
     if (!snapshot) return;
     this.#flushBuffer();
-    this.#snapshotBytes = this.#replaceFile(join(this.#dir, storageFiles.snapshot), snapshotRecords(snapshot, diskStorageLimits.snapshotRecordBytes));
+    this.#snapshotBytes = replaceFile(
+      join(this.#dir, storageFiles.snapshot),
+      snapshotRecords(snapshot, diskStorageLimits.snapshotRecordBytes),
+      this.#mode !== "none",
+    );
     this.#pendingSnapshot = null;
     this.#bytesSinceSnapshot = 0;
     this.#entries = this.#entries.filter((entry) => entry.offset > snapshot.offset);
@@ -186,11 +188,12 @@ export class DiskStorage implements Storage {
     // The old log stays valid with the new snapshot (records up to it are skipped at start), so a
     // failure from here on only leaves compaction to be done again.
     const logPath = join(this.#dir, storageFiles.log);
-    const logBytes = this.#replaceFile(logPath, this.#entries.length > 0 ? [encodeRecord({ append: this.#entries } satisfies LogRecord)] : []);
+    const logBytes = replaceFile(logPath, this.#entries.length > 0 ? [encodeRecord({ append: this.#entries } satisfies LogRecord)] : [], this.#mode !== "none");
     closeSync(this.#logFd);
-    this.#logFd = openSync(logPath, "a");
+    this.#logFd = openLog(logPath);
     this.#logGeneration++;
     this.#logBytes = logBytes;
+    this.#fileBytes = logBytes;
     // Everything written so far is in the synced snapshot or the synced new log.
     if (this.#mode === "fsync") this.#syncedBytes = this.#writtenBytes;
   }
@@ -209,7 +212,7 @@ export class DiskStorage implements Storage {
   }
 
   status(): StorageStatus {
-    return { dir: this.#dir, sync: this.#mode, bytes: this.#logBytes + this.#snapshotBytes, lastSyncMs: this.#lastSyncMs, unavailable: this.#unavailable };
+    return { dir: this.#dir, sync: this.#mode, bytes: this.#fileBytes + this.#snapshotBytes, lastSyncMs: this.#lastSyncMs, unavailable: this.#unavailable };
   }
 
   /** A clean stop: what is buffered is written (SYNC=none buffers past `sync`). */
@@ -234,6 +237,11 @@ export class DiskStorage implements Storage {
 
   #flush(): void {
     this.#flushScheduled = false;
+    this.#writeAndSync();
+    this.#preallocate();
+  }
+
+  #writeAndSync(): void {
     try {
       this.#writeOut();
     } catch (error) {
@@ -300,14 +308,36 @@ export class DiskStorage implements Storage {
     fdatasync(this.#logFd, finished);
   }
 
+  /**
+   * With SYNC=fsync, once less than a quarter of the zeros ahead of the records is left, writes
+   * more and syncs them, after the records' sync has started (which then does not carry them).
+   * Only speed depends on it: a record past them or not yet on synced ones is synced as an append.
+   */
+  #preallocate(): void {
+    const ahead = this.#fileBytes - this.#logBytes;
+    if (this.#mode !== "fsync" || ahead * 4 >= this.tuning.logPreallocateBytes || this.#clock.nowMs() < this.#preallocateAfterMs) return;
+    const target = this.#logBytes + this.tuning.logPreallocateBytes;
+    try {
+      while (this.#fileBytes < target) this.#fileBytes += writeSync(this.#logFd, zeros, 0, Math.min(zeros.length, target - this.#fileBytes), this.#fileBytes);
+      // On a descriptor of its own: an I/O error it sees is still reported to the records' next sync.
+      const fd = openSync(join(this.#dir, storageFiles.log), "r");
+      fdatasync(fd, () => closeSync(fd));
+    } catch {
+      // Disk full: what was written is zeros all the same; ordinary appends go on while they fit.
+      this.#preallocateAfterMs = this.#clock.nowMs() + diskStorageLimits.retryMs;
+    }
+  }
+
   /** Writes everything handed over (to the OS; the caller syncs the log). */
   #writeOut(): void {
     this.#storeSnapshot();
     this.#flushBuffer();
     if (this.#epochDirty) {
-      this.#replaceFile(join(this.#dir, storageFiles.epoch), [
-        encodeRecord({ epoch: this.#epoch, writeQuorum: this.#writeQuorum, writeQuorumFloor: this.#writeQuorumFloor }),
-      ]);
+      replaceFile(
+        join(this.#dir, storageFiles.epoch),
+        [encodeRecord({ epoch: this.#epoch, writeQuorum: this.#writeQuorum, writeQuorumFloor: this.#writeQuorumFloor })],
+        this.#mode !== "none",
+      );
       this.#epochDirty = false;
     }
   }
@@ -329,43 +359,22 @@ export class DiskStorage implements Storage {
     const bytes = this.#buffer.length === 1 ? this.#buffer[0]! : Buffer.concat(this.#buffer);
     try {
       let written = 0;
-      while (written < bytes.length) written += writeSync(this.#logFd, bytes, written);
+      while (written < bytes.length) written += writeSync(this.#logFd, bytes, written, bytes.length - written, this.#logBytes + written);
     } catch (error) {
+      // The zeros after it go too: the next records are appended until preallocated again.
       ftruncateSync(this.#logFd, this.#logBytes);
+      this.#fileBytes = this.#logBytes;
       throw error;
     }
     this.#buffer = [];
     this.#writtenBytes += bytes.length;
     this.#logBytes += bytes.length;
+    this.#fileBytes = Math.max(this.#fileBytes, this.#logBytes);
     this.#bytesSinceSnapshot += bytes.length;
-  }
-
-  /** Replaces a file whole: a temporary one written and synced, renamed into place, the directory synced. Returns its size. */
-  #replaceFile(path: string, records: Iterable<Buffer>): number {
-    const temporary = `${path}.tmp`;
-    const fd = openSync(temporary, "w");
-    let size = 0;
-    try {
-      for (const record of records) {
-        let written = 0;
-        while (written < record.length) written += writeSync(fd, record, written);
-        size += record.length;
-      }
-      if (this.#mode !== "none") fdatasyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temporary, path);
-    if (this.#mode !== "none") syncDir(this.#dir);
-    return size;
   }
 }
 
-function syncDir(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+/** The log, opened for writes at a position (records overwrite its zero tail), created if missing. */
+function openLog(path: string): number {
+  return openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
 }

@@ -17,7 +17,7 @@ export class StorageCorrupt extends Error {
 export type LogRecord = { append: readonly Entry[] } | { truncateAfter: number };
 
 export interface Loaded extends StoredData {
-  /** Bytes of each file that checked (the log's after any cut). */
+  /** Bytes of each file that checked (the log's records after any cut, without its zero tail). */
   logBytes: number;
   snapshotBytes: number;
 }
@@ -25,13 +25,15 @@ export interface Loaded extends StoredData {
 /**
  * Reads what a DATA_DIR holds, checking every record: the snapshot and epoch files must check
  * whole (they are written to a temporary file, synced, then renamed into place, so a crash
- * leaves the old one); the log is cut at its first record that does not check, a torn write at
- * the end or a damaged record in the middle alike, and the entries beyond it are fetched from
- * the leader again. A snapshot that does not check is set aside (`snapshot.corrupt`) with the
- * log after it, and the node starts empty but for its promises: the rest comes back from its
- * peers (a follower by the leader's snapshot, a leader by recovery from its followers). Only a
- * corrupt epoch file stops the start: the promise it held cannot be rebuilt from anything
- * stored, and a node that forgot it could answer a deposed leader. `log` says what was cut.
+ * leaves the old one); the log's records end where only zeros follow (the zeros written ahead
+ * of them, DiskStorage's preallocation), and it is cut at its first record that does not
+ * check, a torn write at the end or a damaged record in the middle alike, and the entries
+ * beyond it are fetched from the leader again. A snapshot that does not check is set aside
+ * (`snapshot.corrupt`) with the log after it, and the node starts empty but for its promises:
+ * the rest comes back from its peers (a follower by the leader's snapshot, a leader by recovery
+ * from its followers). Only a corrupt epoch file stops the start: the promise it held cannot be
+ * rebuilt from anything stored, and a node that forgot it could answer a deposed leader. `log`
+ * says what was cut.
  */
 export function loadDir(dir: string, log: (line: string) => void): Loaded {
   const { epoch, writeQuorum, writeQuorumFloor } = loadEpoch(join(dir, storageFiles.epoch));
@@ -41,9 +43,9 @@ export function loadDir(dir: string, log: (line: string) => void): Loaded {
   // The log's entries follow the snapshot set aside: without it they cannot be applied.
   if (setAside && existsSync(logPath)) truncateSync(logPath, 0);
   const bytes = existsSync(logPath) ? readFileSync(logPath) : new Uint8Array(0);
-  const { records, starts, bad } = decodeRecords(bytes);
+  const { records, starts, bad, dataBytes } = decodeRecords(bytes, { zeroTail: true });
   const entries: Entry[] = [];
-  let goodBytes = bad?.byteOffset ?? bytes.length;
+  let goodBytes = bad?.byteOffset ?? dataBytes;
   let misplaced: number | null = null;
   for (const [index, record] of (records as LogRecord[]).entries()) {
     if ("truncateAfter" in record) {
@@ -61,11 +63,10 @@ export function loadDir(dir: string, log: (line: string) => void): Loaded {
     if (misplaced !== null) break;
   }
   if (misplaced !== null) goodBytes = misplaced;
-  if (goodBytes < bytes.length) {
+  // A zero tail after the records stays: it is where the next records go.
+  if (goodBytes < dataBytes) {
     const kind = misplaced !== null ? "a record out of sequence" : bad?.kind === "torn" ? "a torn record at the end" : "a corrupt record";
-    log(
-      `storage: ${logPath} byte ${goodBytes}: ${kind}; the log is cut there (${bytes.length - goodBytes} bytes dropped), the leader sends what followed again`,
-    );
+    log(`storage: ${logPath} byte ${goodBytes}: ${kind}; the log is cut there (${dataBytes - goodBytes} bytes dropped), the leader sends what followed again`);
     truncateSync(logPath, goodBytes);
   }
   return { epoch, writeQuorum, writeQuorumFloor, snapshot, entries, logBytes: goodBytes, snapshotBytes };

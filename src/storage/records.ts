@@ -2,7 +2,9 @@
  * The framing of every file DiskStorage writes: records of [payload length u32][CRC-32 of the
  * payload u32][payload], little-endian; the payload is UTF-8 JSON, except the pairs of a snapshot
  * (snapshot-file.ts). A record is trusted only when its checksum matches, so a torn write at the
- * end and a flipped byte anywhere are both seen on reading.
+ * end and a flipped byte anywhere are both seen on reading. No record is empty (its payload is
+ * JSON, or a snapshot's pairs): a zero length never starts one, which lets the log end in zeros
+ * written ahead of it (`zeroTail`, docs/storage.md).
  */
 
 const headerBytes = 8;
@@ -25,44 +27,79 @@ export interface BadRecord {
   kind: "torn" | "corrupt";
 }
 
-/** The payload of every record whose checksum matches, in order (`starts`: the byte offset of each), until the first that does not (reported in `bad`). */
-export function decodeFrames(bytes: Uint8Array): { payloads: Buffer[]; starts: number[]; bad: BadRecord | null } {
+export interface DecodeOptions {
+  /**
+   * The file may end in zero bytes written ahead of its records (the preallocated log): the
+   * records end where only zeros follow. Without it every byte must belong to a record.
+   */
+  zeroTail?: boolean;
+}
+
+interface Stopped {
+  /** The byte offset of each record that checked. */
+  starts: number[];
+  bad: BadRecord | null;
+  /** Where the data ends: the file's length, or with `zeroTail` where its zero tail begins. */
+  dataBytes: number;
+}
+
+/** The payload of every record whose checksum matches, in order, until the first that does not (reported in `bad`). */
+export function decodeFrames(bytes: Uint8Array, options: DecodeOptions = {}): Stopped & { payloads: Buffer[] } {
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dataBytes = options.zeroTail ? zeroTailStart(view) : view.length;
   const payloads: Buffer[] = [];
   const starts: number[] = [];
+  const stop = (position: number, end: number) => ({ payloads, starts, bad: badAt(position, end, dataBytes), dataBytes });
   let position = 0;
-  while (position < view.length) {
-    if (position + headerBytes > view.length) return { payloads, starts, bad: { byteOffset: position, kind: "torn" } };
+  while (position < dataBytes) {
+    if (position + headerBytes > view.length) return stop(position, view.length);
     const length = view.readUInt32LE(position);
     const end = position + headerBytes + length;
-    if (end > view.length) return { payloads, starts, bad: { byteOffset: position, kind: "torn" } };
+    if (end > view.length) return stop(position, end);
+    // A zero length before the zero tail: a header lost (never written, or zeroed), not the end.
+    if (length === 0 && options.zeroTail) return stop(position, end);
     const payload = view.subarray(position + headerBytes, end);
-    // A bad last record is a write the crash cut short; one with records after it was damaged at rest.
-    if (Bun.hash.crc32(payload) !== view.readUInt32LE(position + 4)) return { payloads, starts, bad: badAt(position, end, view.length) };
+    if (Bun.hash.crc32(payload) !== view.readUInt32LE(position + 4)) return stop(position, end);
     payloads.push(payload);
     starts.push(position);
     position = end;
   }
-  return { payloads, starts, bad: null };
+  return { payloads, starts, bad: null, dataBytes };
 }
 
 /** Every record that checks and parses as JSON, in order, until the first that does not (reported in `bad`). */
-export function decodeRecords(bytes: Uint8Array): { records: unknown[]; starts: number[]; bad: BadRecord | null } {
-  const frames = decodeFrames(bytes);
+export function decodeRecords(bytes: Uint8Array, options: DecodeOptions = {}): Stopped & { records: unknown[] } {
+  const frames = decodeFrames(bytes, options);
   const records: unknown[] = [];
   for (const [index, payload] of frames.payloads.entries()) {
     const parsed = parseJson(payload);
     if (parsed === undefined) {
       const start = frames.starts[index]!;
-      return { records, starts: frames.starts.slice(0, index), bad: badAt(start, start + headerBytes + payload.length, bytes.byteLength) };
+      return {
+        records,
+        starts: frames.starts.slice(0, index),
+        bad: badAt(start, start + headerBytes + payload.length, frames.dataBytes),
+        dataBytes: frames.dataBytes,
+      };
     }
     records.push(parsed);
   }
-  return { records, starts: frames.starts, bad: frames.bad };
+  return { records, starts: frames.starts, bad: frames.bad, dataBytes: frames.dataBytes };
 }
 
-function badAt(start: number, end: number, fileBytes: number): BadRecord {
-  return { byteOffset: start, kind: end === fileBytes ? "torn" : "corrupt" };
+/**
+ * A bad record whose bytes reach the end of the data (nothing but zeros, or nothing, after it)
+ * is a write the crash cut short; one with data after it was damaged at rest.
+ */
+function badAt(start: number, end: number, dataBytes: number): BadRecord {
+  return { byteOffset: start, kind: end >= dataBytes ? "torn" : "corrupt" };
+}
+
+/** The offset just after the last non-zero byte. */
+function zeroTailStart(view: Buffer): number {
+  let end = view.length;
+  while (end > 0 && view[end - 1] === 0) end--;
+  return end;
 }
 
 function parseJson(payload: Buffer): unknown {
