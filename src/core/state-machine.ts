@@ -1,6 +1,6 @@
 import { assert } from "./assert.ts";
 import { ChangeWindow } from "./change-window.ts";
-import { type Hash64, hash64, hashToHex } from "./hash.ts";
+import { hashToHex, pairHashHigh, pairHashLow } from "./hash.ts";
 import { OrderedKeys } from "./ordered-keys.ts";
 import type { ApplyOutcome, Txn, TxnOpResult } from "./txn.ts";
 import type { Entry, SnapshotPair } from "./types.ts";
@@ -16,8 +16,10 @@ export interface StoredValue {
   offset: number;
 }
 
+/** A key's value, with the two halves of its pair hash (hash.ts) to take it out of the digest again. */
 interface Slot extends StoredValue {
-  hash: Hash64;
+  hashHigh: number;
+  hashLow: number;
 }
 
 export interface Digest {
@@ -123,14 +125,15 @@ export class StateMachine {
   #write(key: string, value: string | null, offset: number): void {
     const previous = this.#slots.get(key);
     if (value === null && !previous) return;
-    if (previous) this.#toggle(previous.hash);
+    if (previous) this.#toggle(previous.hashHigh, previous.hashLow);
     if (value === null) {
       this.#slots.delete(key);
       this.#ordered.delete(key);
     } else {
-      const hash = hash64(key + "\u0000" + value);
-      this.#toggle(hash);
-      this.#slots.set(key, { value, offset, hash });
+      const hashHigh = pairHashHigh(key, value);
+      const hashLow = pairHashLow(key, value);
+      this.#toggle(hashHigh, hashLow);
+      this.#slots.set(key, { value, offset, hashHigh, hashLow });
       if (!previous) this.#ordered.insert(key);
     }
     this.#changes.push(key, value, offset);
@@ -153,9 +156,10 @@ export class StateMachine {
     for (const [key, value, offset] of pairs) {
       // The message is built only on failure: this loop runs once per key of a restart's snapshot.
       if (offset > appliedOffset) assert(false, `pair ${key} at ${offset} is after the snapshot (${appliedOffset})`);
-      const hash = hash64(key + "\u0000" + value);
-      state.#toggle(hash);
-      state.#slots.set(key, { value, offset, hash });
+      const hashHigh = pairHashHigh(key, value);
+      const hashLow = pairHashLow(key, value);
+      state.#toggle(hashHigh, hashLow);
+      state.#slots.set(key, { value, offset, hashHigh, hashLow });
       count++;
     }
     assert(state.#slots.size === count, `a key twice in a snapshot (${count} pairs, ${state.#slots.size} keys)`);
@@ -180,9 +184,9 @@ export class StateMachine {
     for (const [key, slot] of this.#slots) yield [key, { value: slot.value, offset: slot.offset }];
   }
 
-  #toggle(hash: Hash64): void {
-    this.#digestHigh = (this.#digestHigh ^ hash.high) >>> 0;
-    this.#digestLow = (this.#digestLow ^ hash.low) >>> 0;
+  #toggle(high: number, low: number): void {
+    this.#digestHigh = (this.#digestHigh ^ high) >>> 0;
+    this.#digestLow = (this.#digestLow ^ low) >>> 0;
   }
 }
 
