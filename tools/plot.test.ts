@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { renderSweepCharts, sweepChartSpec } from "./plot.ts";
+import { renderChart, renderSweepCharts, storageComparisonSpec, sweepChartSpec } from "./plot.ts";
 import { markdownTable, type SweepReport } from "./sweep.ts";
 
 const report: SweepReport = {
@@ -57,4 +57,29 @@ test("renders to an SVG and a PNG", async () => {
   expect(svg.startsWith("<svg")).toBe(true);
   expect(svg).toContain("ordered-log bound (median)");
   expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+});
+
+test("the storage comparison draws each sweep's p50, p95 and throughput under its storage, with the first one's bound dashed", async () => {
+  const fsync: SweepReport = {
+    ...report,
+    workload: { ...report.workload, storage: "fsync" },
+    results: report.results.map((r) => ({ ...r, throughput: r.throughput / 2, latencyMs: { ...r.latencyMs, p50: r.latencyMs.p50 + 0.5 } })),
+  };
+  const spec = storageComparisonSpec([report, fsync]);
+  const text = JSON.stringify(spec);
+  expect(text).toContain("memory vs SYNC=fsync");
+  expect(text).toContain('"series":"p50, memory","latencyMs":5');
+  expect(text).toContain('"series":"p50, SYNC=fsync","latencyMs":5.5');
+  expect(text).toContain('"series":"SYNC=fsync","throughput":950');
+  expect(text).toContain('"series":"ordered-log bound","throughput":2800');
+  // Only the bound is dashed.
+  const dashes = (spec as { hconcat: { encoding: { strokeDash: { scale: { domain: string[]; range: number[][] } } } }[] }).hconcat.map(
+    (panel) => panel.encoding.strokeDash.scale,
+  );
+  for (const { domain, range } of dashes) {
+    expect(domain.at(-1)).toContain("ordered-log bound");
+    expect(range.filter((dash) => dash[0] !== 1)).toEqual([range.at(-1)!]);
+  }
+  const { svg } = await renderChart(spec);
+  expect(svg).toContain("p95, SYNC=fsync");
 });

@@ -62,6 +62,25 @@ function distributionRows(report: SweepReport) {
 
 const quorumAxis = { field: "quorum", type: "quantitative", title: "write quorum", axis: { tickMinStep: 1, format: "d" } } as const;
 
+/** Fonts, legend and background shared by every figure. */
+const chartConfig = {
+  background: "white",
+  padding: 16,
+  font: fontFamily,
+  title: { fontSize: 14 },
+  axis: { labelFontSize: 12, titleFontSize: 13, grid: true },
+  legend: {
+    labelFontSize: 12,
+    labelLimit: 260,
+    orient: "bottom",
+    direction: "horizontal",
+    columns: 2,
+    symbolType: "stroke",
+    symbolSize: 400,
+    symbolStrokeWidth: 2.5,
+  },
+} as const;
+
 export function sweepChartSpec(report: SweepReport): TopLevelSpec {
   const w = report.workload;
   const quorums = report.results.map((r) => r.quorum);
@@ -138,23 +157,91 @@ export function sweepChartSpec(report: SweepReport): TopLevelSpec {
         ],
       },
     ],
-    config: {
-      background: "white",
-      padding: 16,
-      font: fontFamily,
-      title: { fontSize: 14 },
-      axis: { labelFontSize: 12, titleFontSize: 13, grid: true },
-      legend: {
-        labelFontSize: 12,
-        labelLimit: 260,
-        orient: "bottom",
-        direction: "horizontal",
-        columns: 2,
-        symbolType: "stroke",
-        symbolSize: 400,
-        symbolStrokeWidth: 2.5,
-      },
+    config: chartConfig,
+  };
+}
+
+/** A sweep's storage for a legend: SYNC=fsync, or memory (reports from before DATA_DIR existed are memory). */
+const storageLabel = (report: SweepReport) => (report.workload.storage && report.workload.storage !== "memory" ? `SYNC=${report.workload.storage}` : "memory");
+
+/**
+ * Sweeps of the same workload on different storage side by side (`bun run plot --compare`): p50
+ * and p95 latency, and throughput, per quorum for each, with the ordered-log bound of the first.
+ */
+/** Series in their order, coloured from `palette`, solid but for the last (the bound): orange, dashed. */
+function dashedLast(names: string[], palette: readonly string[]) {
+  const domain = [...new Set(names)];
+  const colors = domain.map((_, index) => (index === domain.length - 1 ? "#ff7f0e" : palette[index % palette.length]!));
+  return seriesEncoding(
+    domain,
+    colors,
+    domain.map((_, index) => (index === domain.length - 1 ? dashed : solid)),
+  );
+}
+
+export function storageComparisonSpec(reports: readonly SweepReport[]): TopLevelSpec {
+  const quorums = reports.flatMap((report) => report.results.map((r) => r.quorum));
+  const quorumScale = { domain: [Math.min(...quorums) - 0.3, Math.max(...quorums) + 0.3], nice: false };
+  const bound = reports[0]!.results.filter((r) => r.bound);
+  const latency = [
+    ...reports.flatMap((report) =>
+      report.results.flatMap((r) => [
+        { quorum: r.quorum, series: `p50, ${storageLabel(report)}`, latencyMs: r.latencyMs.p50 },
+        { quorum: r.quorum, series: `p95, ${storageLabel(report)}`, latencyMs: r.latencyMs.p95 },
+      ]),
+    ),
+    ...bound.map((r) => ({ quorum: r.quorum, series: "ordered-log bound (median)", latencyMs: r.bound!.medianMs })),
+  ];
+  const throughput = [
+    ...reports.flatMap((report) => report.results.map((r) => ({ quorum: r.quorum, series: storageLabel(report), throughput: r.throughput }))),
+    ...bound.map((r) => ({ quorum: r.quorum, series: "ordered-log bound", throughput: r.bound!.throughput })),
+  ];
+  const w = reports[0]!.workload;
+  const line = { type: "line", point: true, strokeWidth: 2 } as const;
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: {
+      text: `quorumkv: ${reports.map(storageLabel).join(" vs ")}, the same quorum sweep`,
+      subtitle: `${w.writes} writes per quorum, ${w.concurrency} clients, ${w.followers} followers, delay U(${w.minDelayMs}, ${w.maxDelayMs}) ms; dashed = the ordered-log bound`,
+      anchor: "start",
+      fontSize: 18,
+      subtitleFontSize: 13,
     },
+    spacing: 40,
+    resolve: { scale: { color: "independent", strokeDash: "independent" } },
+    hconcat: [
+      {
+        title: "Latency vs quorum",
+        width: panelWidth,
+        height: panelHeight,
+        data: { values: latency },
+        mark: line,
+        encoding: {
+          x: { ...quorumAxis, scale: quorumScale },
+          y: { field: "latencyMs", type: "quantitative", title: "latency (ms)" },
+          ...dashedLast(
+            latency.map((row) => row.series),
+            ["#1f77b4", "#aec7e8", "#d62728", "#ff9896", "#2ca02c", "#98df8a"],
+          ),
+        },
+      },
+      {
+        title: "Throughput vs quorum",
+        width: panelWidth,
+        height: panelHeight,
+        data: { values: throughput },
+        mark: line,
+        encoding: {
+          x: { ...quorumAxis, scale: quorumScale },
+          y: { field: "throughput", type: "quantitative", title: "committed writes/s", scale: { zero: true } },
+          ...dashedLast(
+            throughput.map((row) => row.series),
+            ["#1f77b4", "#d62728", "#2ca02c"],
+          ),
+        },
+      },
+    ],
+    config: chartConfig,
   };
 }
 
@@ -181,20 +268,35 @@ export async function renderChart(spec: TopLevelSpec): Promise<{ svg: string; pn
 if (import.meta.main) {
   const flags = parseToolFlags(
     "plot",
-    `Usage: bun run plot [--dir DIR]
+    `Usage: bun run plot [--dir DIR] [--compare DIR2]
 
-Re-draws quorum-sweep.svg and quorum-sweep.png from the quorum-sweep.json a sweep saved in DIR.`,
-    { dir: { type: "string", default: sweepOutDirDefault, help: "the sweep's folder (results for the committed figures)" } },
+Re-draws quorum-sweep.svg and quorum-sweep.png from the quorum-sweep.json a sweep saved in DIR.
+With --compare, also draws storage-comparison.svg and .png in DIR: DIR's sweep beside DIR2's
+(e.g. \`bun run sweep --out-dir results\` and \`bun run sweep --sync fsync --out-dir results/fsync\`).`,
+    {
+      dir: { type: "string", default: sweepOutDirDefault, help: "the sweep's folder (results for the committed figures)" },
+      compare: { type: "string", help: "another sweep's folder, drawn beside this one (storage-comparison.svg/.png)" },
+    },
   );
-  const path = join(flags.dir, "quorum-sweep.json");
-  if (!existsSync(path)) {
-    console.error(`plot: no ${path}; run \`bun run sweep\` first, or pass --dir results for the committed figures`);
-    process.exit(2);
-  }
-  const report = JSON.parse(readFileSync(path, "utf8")) as SweepReport;
+  const readReport = (dir: string): SweepReport => {
+    const path = join(dir, "quorum-sweep.json");
+    if (!existsSync(path)) {
+      console.error(`plot: no ${path}; run \`bun run sweep\` first, or pass --dir results for the committed figures`);
+      process.exit(2);
+    }
+    return JSON.parse(readFileSync(path, "utf8")) as SweepReport;
+  };
+  const report = readReport(flags.dir);
   const { svg, png } = await renderSweepCharts(report);
-  const base = path.replace(/\.json$/, "");
+  const base = join(flags.dir, "quorum-sweep");
   await Bun.write(`${base}.svg`, svg);
   await Bun.write(`${base}.png`, png);
   console.log(`wrote ${base}.svg, ${base}.png`);
+  if (flags.compare !== undefined) {
+    const comparison = await renderChart(storageComparisonSpec([report, readReport(flags.compare)]));
+    const comparisonBase = join(flags.dir, "storage-comparison");
+    await Bun.write(`${comparisonBase}.svg`, comparison.svg);
+    await Bun.write(`${comparisonBase}.png`, comparison.png);
+    console.log(`wrote ${comparisonBase}.svg, ${comparisonBase}.png`);
+  }
 }

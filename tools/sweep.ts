@@ -50,6 +50,8 @@ export interface SweepReport {
     followers: number;
     /** The leader's replication transport, as its /status says (absent in reports made before TRANSPORT existed). */
     transport?: string;
+    /** The leader's storage as its /status says: memory, or DATA_DIR's SYNC (absent in reports made before DATA_DIR existed). */
+    storage?: string;
     leaderUrl: string;
     localCluster: boolean;
   };
@@ -159,7 +161,14 @@ async function sweep(options: SweepOptions, target: Target, localCluster: boolea
   return {
     generatedAt: new Date().toISOString(),
     driver: options.driver,
-    workload: { ...workload, ...delay, followers, transport: target.status.transport ?? "websocket", localCluster },
+    workload: {
+      ...workload,
+      ...delay,
+      followers,
+      transport: target.status.transport ?? "websocket",
+      storage: target.status.storage?.sync ?? "memory",
+      localCluster,
+    },
     results,
     consistency: { ...last!, consistent: results.every((r) => r.consistent) },
   };
@@ -176,7 +185,7 @@ export function markdownTable(report: SweepReport): string {
   const w = report.workload;
   const header = [
     `Quorum sweep: ${w.writes} writes, ${w.concurrency} clients, ${w.keys} keys, ${w.followers} followers, ` +
-      `delay U(${w.minDelayMs}, ${w.maxDelayMs}) ms, transport ${w.transport ?? "websocket"}, driver ${report.driver}${w.localCluster ? ", local cluster" : ""}. Latencies in ms.`,
+      `delay U(${w.minDelayMs}, ${w.maxDelayMs}) ms, transport ${w.transport ?? "websocket"}, storage ${w.storage ?? "memory"}, driver ${report.driver}${w.localCluster ? ", local cluster" : ""}. Latencies in ms.`,
     "",
     "| quorum | success % | writes/s | p50 | mean | p95 | p99 | unordered median | ordered-log median | ordered-log writes/s |",
     "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",

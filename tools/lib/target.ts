@@ -33,6 +33,8 @@ export interface LeaderStatus {
   delay: { minDelayMs: number; maxDelayMs: number; measured?: DelayQuartiles | null };
   /** How the leader replicates (`TRANSPORT`): websocket or http. */
   transport?: string;
+  /** Where it stores its log: `sync` is memory, or DATA_DIR's SYNC (fsync, write, none). */
+  storage?: { sync: string };
   followers: FollowerStatus[];
 }
 
