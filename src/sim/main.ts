@@ -29,6 +29,7 @@ const values = parseToolFlags("sim", usage, {
   leaderRestarts: { type: "string", choices: leaderRestartModes, help: "leader crashes and restarts" },
   noDeposedLeaders: { type: "boolean", help: "no deposed leader keeps sending" },
   noDeposedReads: { type: "boolean", help: "clients never read from a deposed leader that still runs" },
+  heartbeatMs: { type: "number", min: 1, help: "replace the drawn heartbeat interval (the convergence bound stays the drawn one)" },
   mutant: { type: "string", choices: [...Object.keys(mutants), ...Object.keys(electionMutants)], help: "run a deliberately broken variant" },
   elections: { type: "boolean", help: "election scenarios only: PEERS nodes that fail over (src/sim/election-sim.ts)" },
   quiet: { type: "boolean", help: "with --seed: no trace" },
@@ -49,6 +50,7 @@ const base: Omit<RunOptions, "seed"> = {
   deposedLeaders: values.noDeposedLeaders ? false : undefined,
   deposedReads: values.noDeposedReads ? false : undefined,
   mutant: values.mutant !== undefined && isMutantName(values.mutant) ? values.mutant : undefined,
+  heartbeatMs: values.heartbeatMs,
 };
 const electionMutant = values.mutant !== undefined && isElectionMutantName(values.mutant) ? values.mutant : undefined;
 if (electionMutant && !values.elections) fail(`--mutant ${values.mutant} is an election mutant: add --elections`);

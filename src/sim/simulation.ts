@@ -30,6 +30,12 @@ export interface RunOptions {
    */
   deposedReads?: boolean;
   mutant?: MutantName;
+  /**
+   * Replaces the drawn heartbeat interval, drawing nothing more (the seed's run is otherwise the
+   * same) and keeping the drawn convergence bound: with heartbeats far apart, followers learn the
+   * last commit after the writes stop only from the leader's own announcement of it.
+   */
+  heartbeatMs?: number;
   /** Keep every trace line in the result. */
   keepTrace?: boolean;
   /** Called with each trace line as it happens. */
@@ -72,13 +78,14 @@ export function runSimulation(options: RunOptions): RunResult {
 
   const rng = new Random(options.seed);
   const leaderRestarts = options.leaderRestarts ?? (mutant?.needsLeaderRestarts ? "always" : "some");
-  const scenario = drawScenario(rng, {
+  const drawn = drawScenario(rng, {
     followers: followerCount,
     writes,
     faults: faultsOn,
     leaderRestarts,
     deposedLeaders: options.deposedLeaders ?? true,
   });
+  const scenario = options.heartbeatMs === undefined ? drawn : { ...drawn, heartbeatUs: options.heartbeatMs * 1000 };
   const queue = new EventQueue();
   const trace = new Trace(options.keepTrace ?? false, options.onTraceLine);
   const context = new SimContext(queue, rng, scenario, trace);
@@ -174,5 +181,6 @@ export function replayCommand(options: RunOptions): string {
   if (options.deposedLeaders === false) flags.push("--no-deposed-leaders");
   if (options.deposedReads === false) flags.push("--no-deposed-reads");
   if (options.mutant) flags.push(`--mutant ${options.mutant}`);
+  if (options.heartbeatMs !== undefined) flags.push(`--heartbeat-ms ${options.heartbeatMs}`);
   return `bun run sim ${flags.join(" ")}`;
 }
