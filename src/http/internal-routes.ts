@@ -71,7 +71,11 @@ const entrySchema = z.object({
   txn: txnEntrySchema.optional(),
 });
 
-const isWholeNumber = (value: number) => Number.isSafeInteger(value) && value >= 0;
+/** A whole number within `min`..`max`, as `z.number().int().min(min).max(max)` accepts (int means a safe integer). */
+const wholeIn = (value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): value is number =>
+  Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max;
+
+const isWholeNumber = (value: unknown): value is number => wholeIn(value, 0);
 
 /** What is wrong with an entry expected at `expectedOffset` (prevOffset is checked: a contiguous offset is a whole number ≥ 1), or null. */
 function entryProblem(entry: z.output<typeof entrySchema>, expectedOffset: number): { field: string; message: string } | null {
@@ -102,10 +106,6 @@ export const replicateMessageSchema = z
       }
     }
   });
-
-/** A whole number within `min`..`max`, as `z.number().int().min(min).max(max)` accepts (int means a safe integer). */
-const wholeIn = (value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): value is number =>
-  Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max;
 
 /**
  * The common replicate message checked by hand, without zod: plain entries (no transaction) whose

@@ -1,4 +1,4 @@
-import { closeSync, constants, fdatasync, fstatSync, ftruncateSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { closeSync, constants, fdatasync, ftruncateSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Entry } from "../core/types.ts";
 import type { Clock, Timers } from "../node/env.ts";
@@ -34,6 +34,7 @@ export interface DiskStorageEnv {
 export class DiskStorage implements Storage {
   readonly #dir: string;
   readonly #mode: SyncMode;
+  readonly #tuning: Required<DiskStorageOptions>;
   readonly #timers: Timers;
   readonly #clock: Clock;
   readonly #observeSync: (seconds: number) => void;
@@ -74,21 +75,16 @@ export class DiskStorage implements Storage {
   /** A snapshot not yet stored (its write failed): stored before anything else. */
   #pendingSnapshot: StoredSnapshot | null = null;
 
-  private constructor(
-    dir: string,
-    mode: SyncMode,
-    env: DiskStorageEnv,
-    loaded: ReturnType<typeof loadDir>,
-    readonly tuning: Required<DiskStorageOptions>,
-  ) {
+  private constructor(dir: string, mode: SyncMode, env: DiskStorageEnv, loaded: ReturnType<typeof loadDir>, tuning: Required<DiskStorageOptions>) {
     this.#dir = dir;
     this.#mode = mode;
+    this.#tuning = tuning;
     this.#timers = env.timers;
     this.#clock = env.clock;
     this.#observeSync = env.observeSync ?? (() => {});
     this.#logFd = openLog(join(dir, storageFiles.log));
     this.#logBytes = loaded.logBytes;
-    this.#fileBytes = Math.max(loaded.logBytes, fstatSync(this.#logFd).size);
+    this.#fileBytes = loaded.logFileBytes;
     this.#snapshotBytes = loaded.snapshotBytes;
     this.#bytesSinceSnapshot = loaded.logBytes;
     this.#snapshotOffset = loaded.snapshot?.offset ?? 0;
@@ -122,7 +118,7 @@ export class DiskStorage implements Storage {
   }
 
   get compactionDue(): boolean {
-    return this.#bytesSinceSnapshot > Math.max(this.#snapshotBytes, this.tuning.compactionMinLogBytes);
+    return this.#bytesSinceSnapshot > Math.max(this.#snapshotBytes, this.#tuning.compactionMinLogBytes);
   }
 
   get unavailable(): string | null {
@@ -315,8 +311,8 @@ export class DiskStorage implements Storage {
    */
   #preallocate(): void {
     const ahead = this.#fileBytes - this.#logBytes;
-    if (this.#mode !== "fsync" || ahead * 4 >= this.tuning.logPreallocateBytes || this.#clock.nowMs() < this.#preallocateAfterMs) return;
-    const target = this.#logBytes + this.tuning.logPreallocateBytes;
+    if (this.#mode !== "fsync" || ahead * 4 >= this.#tuning.logPreallocateBytes || this.#clock.nowMs() < this.#preallocateAfterMs) return;
+    const target = this.#logBytes + this.#tuning.logPreallocateBytes;
     try {
       while (this.#fileBytes < target) this.#fileBytes += writeSync(this.#logFd, zeros, 0, Math.min(zeros.length, target - this.#fileBytes), this.#fileBytes);
       // On a descriptor of its own: an I/O error it sees is still reported to the records' next sync.

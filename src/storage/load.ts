@@ -19,6 +19,8 @@ export type LogRecord = { append: readonly Entry[] } | { truncateAfter: number }
 export interface Loaded extends StoredData {
   /** Bytes of each file that checked (the log's records after any cut, without its zero tail). */
   logBytes: number;
+  /** The log file's length as left: its records and the zero tail after them (none once cut). */
+  logFileBytes: number;
   snapshotBytes: number;
 }
 
@@ -64,12 +66,13 @@ export function loadDir(dir: string, log: (line: string) => void): Loaded {
   }
   if (misplaced !== null) goodBytes = misplaced;
   // A zero tail after the records stays: it is where the next records go.
-  if (goodBytes < dataBytes) {
+  const cut = goodBytes < dataBytes;
+  if (cut) {
     const kind = misplaced !== null ? "a record out of sequence" : bad?.kind === "torn" ? "a torn record at the end" : "a corrupt record";
     log(`storage: ${logPath} byte ${goodBytes}: ${kind}; the log is cut there (${dataBytes - goodBytes} bytes dropped), the leader sends what followed again`);
     truncateSync(logPath, goodBytes);
   }
-  return { epoch, writeQuorum, writeQuorumFloor, snapshot, entries, logBytes: goodBytes, snapshotBytes };
+  return { epoch, writeQuorum, writeQuorumFloor, snapshot, entries, logBytes: goodBytes, logFileBytes: cut ? goodBytes : bytes.length, snapshotBytes };
 }
 
 /** The epoch promise, and the write quorum and its floor kept beside it (absent in a directory written before they were kept). */

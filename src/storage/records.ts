@@ -69,22 +69,17 @@ export function decodeFrames(bytes: Uint8Array, options: DecodeOptions = {}): St
 
 /** Every record that checks and parses as JSON, in order, until the first that does not (reported in `bad`). */
 export function decodeRecords(bytes: Uint8Array, options: DecodeOptions = {}): Stopped & { records: unknown[] } {
-  const frames = decodeFrames(bytes, options);
+  const { payloads, ...frames } = decodeFrames(bytes, options);
   const records: unknown[] = [];
-  for (const [index, payload] of frames.payloads.entries()) {
+  for (const [index, payload] of payloads.entries()) {
     const parsed = parseJson(payload);
     if (parsed === undefined) {
       const start = frames.starts[index]!;
-      return {
-        records,
-        starts: frames.starts.slice(0, index),
-        bad: badAt(start, start + headerBytes + payload.length, frames.dataBytes),
-        dataBytes: frames.dataBytes,
-      };
+      return { ...frames, records, starts: frames.starts.slice(0, index), bad: badAt(start, start + headerBytes + payload.length, frames.dataBytes) };
     }
     records.push(parsed);
   }
-  return { records, starts: frames.starts, bad: frames.bad, dataBytes: frames.dataBytes };
+  return { ...frames, records };
 }
 
 /**
