@@ -4,10 +4,6 @@
  * keep XOR cheap; BigInt would allocate on every apply. The pair is hashed where it lies, without
  * building the joined string: the halves are the same as hashing it, with nothing allocated.
  */
-export interface Hash64 {
-  high: number;
-  low: number;
-}
 
 const highSeed = 0x9747b28c;
 const lowSeed = 0x5bd1e995;
@@ -47,6 +43,6 @@ export function pairHashLow(key: string, value: string): number {
   return pairHash32(key, value, lowSeed);
 }
 
-export function hashToHex(hash: Hash64): string {
-  return hash.high.toString(16).padStart(8, "0") + hash.low.toString(16).padStart(8, "0");
+export function hashToHex(high: number, low: number): string {
+  return high.toString(16).padStart(8, "0") + low.toString(16).padStart(8, "0");
 }

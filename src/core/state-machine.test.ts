@@ -38,6 +38,25 @@ test("digest depends on the final pairs, not the history that led there", () => 
   expect(one.digest().keys).toBe(2);
 });
 
+test("the digest's value is pinned: nodes of different versions compare digests, so the pair hash must not change", () => {
+  // Computed with the hash as first written (hash64 of key + "\u0000" + value, two murmur3-style halves).
+  const state = new StateMachine();
+  state.apply(entry(1, "a", "1"));
+  state.apply(entry(2, "key-7", '"value-7"'));
+  state.apply(entry(3, "ü→", '{"n":[1,2]}'));
+  expect(state.digest().digest).toBe("ae1842b4d9492680");
+  const restored = StateMachine.restore(
+    3,
+    1,
+    [
+      ["a", "1", 1],
+      ["key-7", '"value-7"', 2],
+      ["ü→", '{"n":[1,2]}', 3],
+    ].sort(([a], [b]) => (String(a) < String(b) ? -1 : 1)) as [string, string, number][],
+  );
+  expect(restored.digest().digest).toBe("ae1842b4d9492680");
+});
+
 test("digest tells different states apart, including an empty one and a delete", () => {
   const empty = new StateMachine().digest().digest;
   const state = new StateMachine();

@@ -130,13 +130,18 @@ export class StateMachine {
       this.#slots.delete(key);
       this.#ordered.delete(key);
     } else {
-      const hashHigh = pairHashHigh(key, value);
-      const hashLow = pairHashLow(key, value);
-      this.#toggle(hashHigh, hashLow);
-      this.#slots.set(key, { value, offset, hashHigh, hashLow });
+      this.#put(key, value, offset);
       if (!previous) this.#ordered.insert(key);
     }
     this.#changes.push(key, value, offset);
+  }
+
+  /** Stores a key's value (the slot it had, if any, already taken out of the digest) and adds its pair hash to the digest. */
+  #put(key: string, value: string, offset: number): void {
+    const hashHigh = pairHashHigh(key, value);
+    const hashLow = pairHashLow(key, value);
+    this.#toggle(hashHigh, hashLow);
+    this.#slots.set(key, { value, offset, hashHigh, hashLow });
   }
 
   /** Every pair as snapshot tuples, in key order, copied now (a consistent cut at `appliedOffset`). */
@@ -154,12 +159,8 @@ export class StateMachine {
     const state = new StateMachine(appliedOffset);
     let count = 0;
     for (const [key, value, offset] of pairs) {
-      // The message is built only on failure: this loop runs once per key of a restart's snapshot.
-      if (offset > appliedOffset) assert(false, `pair ${key} at ${offset} is after the snapshot (${appliedOffset})`);
-      const hashHigh = pairHashHigh(key, value);
-      const hashLow = pairHashLow(key, value);
-      state.#toggle(hashHigh, hashLow);
-      state.#slots.set(key, { value, offset, hashHigh, hashLow });
+      assert(offset <= appliedOffset, () => `pair ${key} at ${offset} is after the snapshot (${appliedOffset})`);
+      state.#put(key, value, offset);
       count++;
     }
     assert(state.#slots.size === count, `a key twice in a snapshot (${count} pairs, ${state.#slots.size} keys)`);
@@ -175,7 +176,7 @@ export class StateMachine {
     return {
       appliedOffset: this.#appliedOffset,
       keys: this.#slots.size,
-      digest: hashToHex({ high: this.#digestHigh, low: this.#digestLow }),
+      digest: hashToHex(this.#digestHigh, this.#digestLow),
     };
   }
 

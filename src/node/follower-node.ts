@@ -51,7 +51,8 @@ export class FollowerNode implements ServingNode {
   readonly #log: NodeLog;
   #lastLeaderMessageAtMs = Number.NEGATIVE_INFINITY;
   /** When a leader of the current epoch last sent something this follower took (not a stale one), and that epoch: the election timer's clock. */
-  #leaderContact = { atMs: Number.NEGATIVE_INFINITY, epoch: -1 };
+  #leaderContactAtMs = Number.NEGATIVE_INFINITY;
+  #leaderContactEpoch = -1;
   /** When this follower last promised an epoch to a candidate (a vote), and that epoch. */
   #voted = { atMs: Number.NEGATIVE_INFINITY, epoch: -1 };
   /** Two heartbeats at least (HEARTBEAT_MS is a setting: a slow one must not look like silence). */
@@ -131,7 +132,7 @@ export class FollowerNode implements ServingNode {
 
   /** When the leader of the current epoch was last heard (−∞: none yet in this epoch). */
   get lastLeaderContactMs(): number {
-    return this.#leaderContact.epoch === this.core.epoch ? this.#leaderContact.atMs : Number.NEGATIVE_INFINITY;
+    return this.#leaderContactEpoch === this.core.epoch ? this.#leaderContactAtMs : Number.NEGATIVE_INFINITY;
   }
 
   /**
@@ -143,15 +144,18 @@ export class FollowerNode implements ServingNode {
     return Math.max(this.lastLeaderContactMs, votedMs);
   }
 
-  #heardLeader(epoch: number): void {
-    if (epoch >= this.core.epoch) this.#leaderContact = { atMs: this.#clock.nowMs(), epoch };
+  /** A message of the current epoch's leader was taken (the core refused none older): the election timer starts again. */
+  #heardLeader(atMs: number): void {
+    this.#leaderContactAtMs = atMs;
+    this.#leaderContactEpoch = this.core.epoch;
   }
 
   /** A replicate message; `done` gets the answer once what it carried is stored. */
   replicate(message: ReplicateMessage, done: (reply: ReplicateReply) => void): void {
-    this.#lastLeaderMessageAtMs = this.#clock.nowMs();
+    const nowMs = this.#clock.nowMs();
+    this.#lastLeaderMessageAtMs = nowMs;
     const reply = this.core.receive(message);
-    if (reply.kind !== "stale_epoch") this.#heardLeader(message.epoch);
+    if (reply.kind !== "stale_epoch") this.#heardLeader(nowMs);
     // Entries ahead of a gap may be overtaken by the earlier message: wait for it, bounded. A
     // heartbeat ahead is a leader's probe of where this log ends: it is answered at once.
     if (reply.kind !== "gap" || reply.diverged || message.entries.length === 0) {
@@ -175,9 +179,10 @@ export class FollowerNode implements ServingNode {
 
   /** A snapshot chunk; the last one replaces the state. */
   receiveSnapshot(chunk: SnapshotChunk, done: (reply: SnapshotReply) => void): void {
-    this.#lastLeaderMessageAtMs = this.#clock.nowMs();
+    const nowMs = this.#clock.nowMs();
+    this.#lastLeaderMessageAtMs = nowMs;
     const reply = this.core.receiveSnapshot(chunk);
-    if (reply.kind !== "stale_epoch") this.#heardLeader(chunk.epoch);
+    if (reply.kind !== "stale_epoch") this.#heardLeader(nowMs);
     if (chunk.done && reply.kind === "ok")
       this.#log(`installed snapshot at offset ${chunk.snapshotOffset}`, { event: "snapshot", fields: { offset: chunk.snapshotOffset, epoch: chunk.epoch } });
     this.#store(() => done(reply));
