@@ -76,6 +76,7 @@ test("the storage comparison draws each sweep's p50, p95 and throughput under it
   const dashes = (spec as { hconcat: { encoding: { strokeDash: { scale: { domain: string[]; range: number[][] } } } }[] }).hconcat.map(
     (panel) => panel.encoding.strokeDash.scale,
   );
+  expect(dashes).toHaveLength(2);
   for (const { domain, range } of dashes) {
     expect(domain.at(-1)).toContain("ordered-log bound");
     expect(range.filter((dash) => dash[0] !== 1)).toEqual([range.at(-1)!]);

@@ -81,10 +81,44 @@ const chartConfig = {
   },
 } as const;
 
+/** The quorum axis's domain, with room on either side of the first and last quorum. */
+function quorumScale(quorums: readonly number[]) {
+  return { domain: [Math.min(...quorums) - 0.3, Math.max(...quorums) + 0.3], nice: false };
+}
+
+type Encoding = ReturnType<typeof seriesEncoding>;
+
+/** Latency (ms) per quorum, one line per series. */
+function latencyPanel(rows: readonly { quorum: number; series: string; latencyMs: number }[], scale: ReturnType<typeof quorumScale>, series: Encoding) {
+  return {
+    title: "Latency vs quorum",
+    width: panelWidth,
+    height: panelHeight,
+    data: { values: rows },
+    mark: { type: "line", point: true, strokeWidth: 2 },
+    encoding: { x: { ...quorumAxis, scale }, y: { field: "latencyMs", type: "quantitative", title: "latency (ms)" }, ...series },
+  } as const;
+}
+
+/** Committed writes/s per quorum, one line per series. */
+function throughputPanel(rows: readonly { quorum: number; series: string; throughput: number }[], scale: ReturnType<typeof quorumScale>, series: Encoding) {
+  return {
+    title: "Throughput vs quorum",
+    width: panelWidth,
+    height: panelHeight,
+    data: { values: rows },
+    mark: { type: "line", point: true, strokeWidth: 2 },
+    encoding: {
+      x: { ...quorumAxis, scale },
+      y: { field: "throughput", type: "quantitative", title: "committed writes/s", scale: { zero: true } },
+      ...series,
+    },
+  } as const;
+}
+
 export function sweepChartSpec(report: SweepReport): TopLevelSpec {
   const w = report.workload;
-  const quorums = report.results.map((r) => r.quorum);
-  const quorumScale = { domain: [Math.min(...quorums) - 0.3, Math.max(...quorums) + 0.3], nice: false };
+  const scale = quorumScale(report.results.map((r) => r.quorum));
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: {
@@ -101,30 +135,12 @@ export function sweepChartSpec(report: SweepReport): TopLevelSpec {
     // Each panel has its own series: without this, vega-lite merges their colours into one scale.
     resolve: { scale: { color: "independent", strokeDash: "independent" } },
     concat: [
-      {
-        title: "Latency vs quorum",
-        width: panelWidth,
-        height: panelHeight,
-        data: { values: latencyRows(report) },
-        mark: { type: "line", point: true, strokeWidth: 2 },
-        encoding: {
-          x: { ...quorumAxis, scale: quorumScale },
-          y: { field: "latencyMs", type: "quantitative", title: "latency (ms)" },
-          ...seriesEncoding(latencySeries, ["#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e"], [solid, solid, solid, dashed, dashed]),
-        },
-      },
-      {
-        title: "Throughput vs quorum",
-        width: panelWidth,
-        height: panelHeight,
-        data: { values: throughputRows(report) },
-        mark: { type: "line", point: true, strokeWidth: 2 },
-        encoding: {
-          x: { ...quorumAxis, scale: quorumScale },
-          y: { field: "throughput", type: "quantitative", title: "committed writes/s", scale: { zero: true } },
-          ...seriesEncoding(throughputSeries, ["#1f77b4", "#ff7f0e"], [solid, dashed]),
-        },
-      },
+      latencyPanel(
+        latencyRows(report),
+        scale,
+        seriesEncoding(latencySeries, ["#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e"], [solid, solid, solid, dashed, dashed]),
+      ),
+      throughputPanel(throughputRows(report), scale, seriesEncoding(throughputSeries, ["#1f77b4", "#ff7f0e"], [solid, dashed])),
       {
         title: "Latency distribution per quorum (successful writes, up to p99)",
         width: panelWidth,
@@ -164,24 +180,21 @@ export function sweepChartSpec(report: SweepReport): TopLevelSpec {
 /** A sweep's storage for a legend: SYNC=fsync, or memory (reports from before DATA_DIR existed are memory). */
 const storageLabel = (report: SweepReport) => (report.workload.storage && report.workload.storage !== "memory" ? `SYNC=${report.workload.storage}` : "memory");
 
+const latencyBound = latencySeries.at(-1)!;
+const throughputBound = throughputSeries.at(-1)!;
+
+/** Series in their order, coloured from `palette`, solid; `bound` (last) orange and dashed. */
+function withDashedBound(names: readonly string[], bound: string, palette: readonly string[]) {
+  const domain = [...new Set(names)].filter((name) => name !== bound);
+  return seriesEncoding([...domain, bound], [...domain.map((_, index) => palette[index % palette.length]!), "#ff7f0e"], [...domain.map(() => solid), dashed]);
+}
+
 /**
  * Sweeps of the same workload on different storage side by side (`bun run plot --compare`): p50
  * and p95 latency, and throughput, per quorum for each, with the ordered-log bound of the first.
  */
-/** Series in their order, coloured from `palette`, solid but for the last (the bound): orange, dashed. */
-function dashedLast(names: string[], palette: readonly string[]) {
-  const domain = [...new Set(names)];
-  const colors = domain.map((_, index) => (index === domain.length - 1 ? "#ff7f0e" : palette[index % palette.length]!));
-  return seriesEncoding(
-    domain,
-    colors,
-    domain.map((_, index) => (index === domain.length - 1 ? dashed : solid)),
-  );
-}
-
 export function storageComparisonSpec(reports: readonly SweepReport[]): TopLevelSpec {
-  const quorums = reports.flatMap((report) => report.results.map((r) => r.quorum));
-  const quorumScale = { domain: [Math.min(...quorums) - 0.3, Math.max(...quorums) + 0.3], nice: false };
+  const scale = quorumScale(reports.flatMap((report) => report.results.map((r) => r.quorum)));
   const bound = reports[0]!.results.filter((r) => r.bound);
   const latency = [
     ...reports.flatMap((report) =>
@@ -190,14 +203,13 @@ export function storageComparisonSpec(reports: readonly SweepReport[]): TopLevel
         { quorum: r.quorum, series: `p95, ${storageLabel(report)}`, latencyMs: r.latencyMs.p95 },
       ]),
     ),
-    ...bound.map((r) => ({ quorum: r.quorum, series: "ordered-log bound (median)", latencyMs: r.bound!.medianMs })),
+    ...bound.map((r) => ({ quorum: r.quorum, series: latencyBound, latencyMs: r.bound!.medianMs })),
   ];
   const throughput = [
     ...reports.flatMap((report) => report.results.map((r) => ({ quorum: r.quorum, series: storageLabel(report), throughput: r.throughput }))),
-    ...bound.map((r) => ({ quorum: r.quorum, series: "ordered-log bound", throughput: r.bound!.throughput })),
+    ...bound.map((r) => ({ quorum: r.quorum, series: throughputBound, throughput: r.bound!.throughput })),
   ];
   const w = reports[0]!.workload;
-  const line = { type: "line", point: true, strokeWidth: 2 } as const;
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: {
@@ -210,36 +222,24 @@ export function storageComparisonSpec(reports: readonly SweepReport[]): TopLevel
     spacing: 40,
     resolve: { scale: { color: "independent", strokeDash: "independent" } },
     hconcat: [
-      {
-        title: "Latency vs quorum",
-        width: panelWidth,
-        height: panelHeight,
-        data: { values: latency },
-        mark: line,
-        encoding: {
-          x: { ...quorumAxis, scale: quorumScale },
-          y: { field: "latencyMs", type: "quantitative", title: "latency (ms)" },
-          ...dashedLast(
-            latency.map((row) => row.series),
-            ["#1f77b4", "#aec7e8", "#d62728", "#ff9896", "#2ca02c", "#98df8a"],
-          ),
-        },
-      },
-      {
-        title: "Throughput vs quorum",
-        width: panelWidth,
-        height: panelHeight,
-        data: { values: throughput },
-        mark: line,
-        encoding: {
-          x: { ...quorumAxis, scale: quorumScale },
-          y: { field: "throughput", type: "quantitative", title: "committed writes/s", scale: { zero: true } },
-          ...dashedLast(
-            throughput.map((row) => row.series),
-            ["#1f77b4", "#d62728", "#2ca02c"],
-          ),
-        },
-      },
+      latencyPanel(
+        latency,
+        scale,
+        withDashedBound(
+          latency.map((row) => row.series),
+          latencyBound,
+          ["#1f77b4", "#aec7e8", "#d62728", "#ff9896", "#2ca02c", "#98df8a"],
+        ),
+      ),
+      throughputPanel(
+        throughput,
+        scale,
+        withDashedBound(
+          throughput.map((row) => row.series),
+          throughputBound,
+          ["#1f77b4", "#d62728", "#2ca02c"],
+        ),
+      ),
     ],
     config: chartConfig,
   };
