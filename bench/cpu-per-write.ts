@@ -1,5 +1,6 @@
 import { parseToolFlags } from "../src/flags.ts";
 import { type ToolStorage, toolStorageChoices, withLocalCluster } from "../tools/lib/local-cluster.ts";
+import { median } from "../tools/lib/latency.ts";
 import { runClosedLoad } from "../tools/load.ts";
 import { cpuMeter } from "./lib/process-cpu.ts";
 
@@ -33,8 +34,6 @@ if (flags.quorum > flags.followers) {
   console.error(`bench:cpu: --quorum ${flags.quorum} is more than --followers ${flags.followers}`);
   process.exit(2);
 }
-
-const median = (values: number[]) => values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 const rows: { leader: number; followers: number[]; client: number; throughput: number }[] = [];
 for (let round = 1; round <= flags.rounds; round++) {

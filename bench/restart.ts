@@ -1,11 +1,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Entry, SnapshotPair } from "../src/core/types.ts";
 import { freePort, generateToken } from "../src/cluster.ts";
 import { parseToolFlags } from "../src/flags.ts";
 import { realClock, realTimers } from "../src/node/env.ts";
 import { DiskStorage } from "../src/storage/disk-storage.ts";
+import { median } from "../tools/lib/latency.ts";
+import { benchEntry, largeStatePairs } from "./lib/large-state.ts";
 import { processCpuMicroseconds } from "./lib/process-cpu.ts";
 
 /**
@@ -31,20 +32,11 @@ follower process on it --rounds times and prints the time from spawn to its firs
 const answerTimeoutMs = 60_000;
 const root = mkdtempSync(join(tmpdir(), "quorumkv-bench-restart-"));
 const dataDir = join(root, "data");
-const median = (values: number[]) => values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 function writeDataDir(): void {
-  const pairs: SnapshotPair[] = Array.from(
-    { length: flags.keys },
-    (_, index): SnapshotPair => [`user:${index}`, JSON.stringify({ n: index, name: `name-${index}` }), index + 1],
-  ).sort(([a], [b]) => (a < b ? -1 : 1));
   const { storage } = DiskStorage.open(dataDir, "fsync", { clock: realClock, timers: realTimers, log: () => {} });
-  storage.saveSnapshot({ offset: flags.keys, epoch: 1, pairs });
-  const entries = Array.from({ length: 10_000 }, (_, index): Entry => {
-    const offset = flags.keys + index + 1;
-    return { offset, epoch: 1, key: `key-${offset % 10_000}`, value: JSON.stringify({ n: offset, text: "x".repeat(60) }) };
-  });
-  storage.appendEntries(entries);
+  storage.saveSnapshot({ offset: flags.keys, epoch: 1, pairs: largeStatePairs(flags.keys) });
+  storage.appendEntries(Array.from({ length: 10_000 }, (_, index) => benchEntry(flags.keys + index + 1)));
   storage.close();
 }
 

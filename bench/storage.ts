@@ -3,11 +3,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StateMachine } from "../src/core/state-machine.ts";
-import type { Entry, SnapshotPair } from "../src/core/types.ts";
+import type { Entry } from "../src/core/types.ts";
 import { realClock, realTimers } from "../src/node/env.ts";
 import type { Storage } from "../src/node/storage.ts";
 import { parseToolFlags } from "../src/flags.ts";
 import { DiskStorage } from "../src/storage/disk-storage.ts";
+import { median } from "../tools/lib/latency.ts";
+import { benchEntry, largeStatePairs } from "./lib/large-state.ts";
 
 /**
  * The two candidate disk formats on this machine, SYNC=fsync: DiskStorage (our checksummed
@@ -26,8 +28,6 @@ const flags = parseToolFlags("storage", "Usage: bun run bench:storage [flags]\n\
 const root = mkdtempSync(join(tmpdir(), "quorumkv-bench-storage-"));
 let dirs = 0;
 const newDir = () => join(root, `d${++dirs}`);
-const entry = (offset: number): Entry => ({ offset, epoch: 1, key: `key-${offset % 10_000}`, value: JSON.stringify({ n: offset, text: "x".repeat(60) }) });
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const synced = (storage: Storage) => new Promise<void>((resolve) => storage.sync(resolve));
 
 function openDisk(): DiskStorage {
@@ -53,7 +53,7 @@ async function diskCommitMs(): Promise<number> {
   const storage = openDisk();
   const started = performance.now();
   for (let offset = 1; offset <= flags.commits; offset++) {
-    storage.appendEntries([entry(offset)]);
+    storage.appendEntries([benchEntry(offset)]);
     await synced(storage);
   }
   storage.close();
@@ -63,7 +63,7 @@ async function diskCommitMs(): Promise<number> {
 function sqliteCommitMs(): number {
   const sqlite = openSqlite();
   const started = performance.now();
-  for (let offset = 1; offset <= flags.commits; offset++) sqlite.append([entry(offset)]);
+  for (let offset = 1; offset <= flags.commits; offset++) sqlite.append([benchEntry(offset)]);
   sqlite.close();
   return (performance.now() - started) / flags.commits;
 }
@@ -72,7 +72,7 @@ async function diskEntriesPerS(): Promise<number> {
   const storage = openDisk();
   const started = performance.now();
   for (let batch = 0; batch < flags.batches; batch++) {
-    storage.appendEntries(Array.from({ length: 100 }, (_, index) => entry(batch * 100 + index + 1)));
+    storage.appendEntries(Array.from({ length: 100 }, (_, index) => benchEntry(batch * 100 + index + 1)));
     await synced(storage);
   }
   storage.close();
@@ -82,7 +82,7 @@ async function diskEntriesPerS(): Promise<number> {
 function sqliteEntriesPerS(): number {
   const sqlite = openSqlite();
   const started = performance.now();
-  for (let batch = 0; batch < flags.batches; batch++) sqlite.append(Array.from({ length: 100 }, (_, index) => entry(batch * 100 + index + 1)));
+  for (let batch = 0; batch < flags.batches; batch++) sqlite.append(Array.from({ length: 100 }, (_, index) => benchEntry(batch * 100 + index + 1)));
   sqlite.close();
   return (flags.batches * 100) / ((performance.now() - started) / 1000);
 }
@@ -104,17 +104,14 @@ console.log(`  bun:sqlite                      ${Math.round(median(figures.sqlit
 // Restart with a large state: a snapshot of `keys` pairs and a log after it, loaded and restored
 // as src/main.ts does for a follower. The pairs in key order, as a node's snapshot lists them.
 const dir = newDir();
-const pairs: SnapshotPair[] = Array.from(
-  { length: flags.keys },
-  (_, index): SnapshotPair => [`user:${index}`, JSON.stringify({ n: index, name: `name-${index}` }), index + 1],
-).sort(([a], [b]) => (a < b ? -1 : 1));
+const pairs = largeStatePairs(flags.keys);
 const liveBytes = pairs.reduce((sum, [key, value]) => sum + key.length + value.length, 0);
 const env = { clock: realClock, timers: realTimers, log: () => {} };
 const writer = DiskStorage.open(dir, "fsync", env).storage;
 let started = performance.now();
 writer.saveSnapshot({ offset: flags.keys, epoch: 1, pairs });
 const snapshotMs = performance.now() - started;
-writer.appendEntries(Array.from({ length: 10_000 }, (_, index) => entry(flags.keys + index + 1)));
+writer.appendEntries(Array.from({ length: 10_000 }, (_, index) => benchEntry(flags.keys + index + 1)));
 await synced(writer);
 const diskBytes = writer.status().bytes;
 writer.close();

@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import { freePort } from "../src/cluster.ts";
 import { parseToolFlags } from "../src/flags.ts";
+import { processCpuMicroseconds } from "./lib/process-cpu.ts";
 
 /**
  * What one request/answer costs between two Bun processes on loopback, HTTP against WebSocket
@@ -61,8 +61,7 @@ async function cpuOf<T>(work: () => Promise<T>): Promise<{ wallMs: number; clien
 }
 
 function serverCpu(): number {
-  const fields = readFileSync(`/proc/${server.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10_000; // clock ticks (1/100 s) → µs
+  return processCpuMicroseconds(server.pid);
 }
 
 async function overHttp(): Promise<void> {
