@@ -1,12 +1,10 @@
-import { existsSync, readFileSync } from "node:fs";
 import { clusterFile } from "../../src/cluster.ts";
 import { IndeterminateError, LeaderClient } from "./leader-client.ts";
 import { defaultLeaderUrl, TargetError } from "./target.ts";
+import { isBaseUrl, readSavedCluster, savedNodeUrls, trimSlash } from "./urls.ts";
 
 /** A request's bound: a node that does not answer by then is treated as unreachable. */
 const requestTimeoutMs = 10_000;
-
-const trimSlash = (url: string) => url.replace(/\/+$/, "");
 
 /**
  * The nodes the kv CLI talks to: --endpoints (comma-separated), else LEADER_URL, else the nodes
@@ -16,17 +14,13 @@ export function resolveEndpoints(flag: string | undefined, env: Record<string, s
   let endpoints: string[] = [];
   if (flag) endpoints = flag.split(",").filter(Boolean);
   else if (env.LEADER_URL) endpoints = [env.LEADER_URL];
-  else if (existsSync(path)) {
-    try {
-      const saved = JSON.parse(readFileSync(path, "utf8")) as { leader?: unknown; followers?: unknown; nodes?: unknown };
-      const listed = Array.isArray(saved.nodes) ? saved.nodes : [saved.leader, ...(Array.isArray(saved.followers) ? saved.followers : [])];
-      endpoints.push(...listed.filter((url): url is string => typeof url === "string"));
-    } catch {
-      throw new TargetError(`${path} is not valid JSON; pass --endpoints`);
-    }
+  else {
+    const saved = readSavedCluster(path);
+    if (saved === null) throw new TargetError(`${path} is not valid JSON; pass --endpoints`);
+    if (saved) endpoints = savedNodeUrls(saved);
   }
   if (endpoints.length === 0) endpoints = [defaultLeaderUrl];
-  for (const url of endpoints) if (!/^https?:\/\/[^/]+/.test(url)) throw new TargetError(`endpoint must look like http://host:port, got "${url}"`);
+  for (const url of endpoints) if (!isBaseUrl(url)) throw new TargetError(`endpoint must look like http://host:port, got "${url}"`);
   return endpoints.map(trimSlash);
 }
 

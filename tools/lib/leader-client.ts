@@ -1,4 +1,5 @@
 import { TargetError } from "./target-error.ts";
+import { isBaseUrl, trimSlash } from "./urls.ts";
 
 /**
  * Sends writes to whichever node leads (DESIGN §9, "tools follow the leader"): a 421 names the
@@ -67,8 +68,6 @@ export interface LeaderClientOptions {
   leaderWaitMs?: number;
   requestTimeoutMs?: number;
 }
-
-const trimSlash = (url: string) => url.replace(/\/+$/, "");
 
 export function networkErrorCode(error: unknown): string {
   const { name, code } = error as Error & { code?: string };
@@ -206,7 +205,7 @@ export class LeaderClient {
   }
 
   #learn(url: unknown): void {
-    if (typeof url === "string" && /^https?:\/\/[^/]+/.test(url)) this.#nodes.add(trimSlash(url));
+    if (typeof url === "string" && isBaseUrl(url)) this.#nodes.add(trimSlash(url));
   }
 
   #noLeader(reason: string): NoLeaderError {

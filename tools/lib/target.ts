@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from "node:fs";
 import { clusterFile } from "../../src/cluster.ts";
 import type { DelayQuartiles } from "../../src/node/delay-scheduler.ts";
 import { LeaderClient } from "./leader-client.ts";
 import { TargetError } from "./target-error.ts";
+import { isBaseUrl, readSavedCluster, savedNodeUrls, trimSlash } from "./urls.ts";
 
 /**
  * How a tool finds the cluster it talks to (docs/design.md §7): --leader URL, else LEADER_URL, else
@@ -48,11 +48,9 @@ export interface Target {
   status: LeaderStatus;
 }
 
-const trimSlash = (url: string) => url.replace(/\/+$/, "");
-
 export function resolveLeaderUrl(flag: string | undefined, env: Record<string, string | undefined> = process.env): string {
   const url = trimSlash(flag || env.LEADER_URL || defaultLeaderUrl);
-  if (!/^https?:\/\/[^/]+/.test(url)) throw new TargetError(`leader URL must look like http://host:port, got "${url}"`);
+  if (!isBaseUrl(url)) throw new TargetError(`leader URL must look like http://host:port, got "${url}"`);
   return url;
 }
 
@@ -63,13 +61,9 @@ export function resolveToken(
 ): string | undefined {
   if (flag) return flag;
   if (env.CLUSTER_TOKEN) return env.CLUSTER_TOKEN;
-  if (!existsSync(clusterFilePath)) return undefined;
-  try {
-    const saved = JSON.parse(readFileSync(clusterFilePath, "utf8")) as { token?: unknown };
-    return typeof saved.token === "string" ? saved.token : undefined;
-  } catch {
-    throw new TargetError(`${clusterFilePath} is not valid JSON; pass --token or set CLUSTER_TOKEN`);
-  }
+  const saved = readSavedCluster(clusterFilePath);
+  if (saved === null) throw new TargetError(`${clusterFilePath} is not valid JSON; pass --token or set CLUSTER_TOKEN`);
+  return typeof saved?.token === "string" ? saved.token : undefined;
 }
 
 export async function fetchLeaderStatus(leaderUrl: string): Promise<LeaderStatus> {
@@ -97,16 +91,9 @@ export function resolveNodeUrls(leaderUrl: string, peersFlag: string | undefined
     .split(",")
     .map((url) => trimSlash(url.trim()))
     .filter(Boolean);
-  for (const url of peers) if (!/^https?:\/\/[^/]+/.test(url)) throw new TargetError(`--peers must be URLs like http://host:port, got "${url}"`);
-  let saved: { leader?: unknown; followers?: unknown; nodes?: unknown } = {};
-  try {
-    if (existsSync(clusterFilePath)) saved = JSON.parse(readFileSync(clusterFilePath, "utf8")) as typeof saved;
-  } catch {
-    // A corrupt file names no nodes; resolveToken reports it when the token is needed.
-  }
-  const listed = (Array.isArray(saved.nodes) ? saved.nodes : [saved.leader, ...(Array.isArray(saved.followers) ? saved.followers : [])])
-    .filter((url): url is string => typeof url === "string")
-    .map(trimSlash);
+  for (const url of peers) if (!isBaseUrl(url)) throw new TargetError(`--peers must be URLs like http://host:port, got "${url}"`);
+  // A corrupt file names no nodes; resolveToken reports it when the token is needed.
+  const listed = savedNodeUrls(readSavedCluster(clusterFilePath) ?? {});
   return [...new Set([leaderUrl, ...peers, ...(listed.includes(leaderUrl) ? listed : [])])];
 }
 
