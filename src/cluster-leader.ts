@@ -29,19 +29,20 @@ async function followedBy(nodes: readonly ClusterNode[], leader: ClusterNode): P
   return leaders.every((url) => url === leader.url);
 }
 
-/** The running node that says it leads now, or null. */
+/** The running node that says it leads now, or null; of two that say so, the one of the higher epoch (the other was deposed and does not know it yet). */
 export async function leaderOf(nodes: readonly ClusterNode[]): Promise<ClusterNode | null> {
-  const roles = await Promise.all(
+  const leaders = await Promise.all(
     nodes.map(async (node) => {
       if (!node.running) return null;
       try {
         const response = await fetch(`${node.url}/status`, { signal: AbortSignal.timeout(500) });
-        const status = (await response.json()) as { role?: string };
-        return status.role === "leader" ? node : null;
+        const status = (await response.json()) as { role?: string; epoch?: number };
+        return status.role === "leader" ? { node, epoch: status.epoch ?? 0 } : null;
       } catch {
         return null;
       }
     }),
   );
-  return roles.find((node) => node !== null) ?? null;
+  const newest = leaders.reduce((best, leader) => (leader && (!best || leader.epoch > best.epoch) ? leader : best), null);
+  return newest?.node ?? null;
 }
