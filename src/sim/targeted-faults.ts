@@ -72,7 +72,8 @@ export class TargetedFaults {
     const stall = scenario.leaderFaults > 0 && this.#rng.chance(stallShare);
     const asyncRestarts = scenario.writeQuorum === 0 && this.leaderRestarts !== "never" && scenario.timings.asyncWaitMs <= divergeAsyncWaitMsMax;
     const diverge = asyncRestarts && (this.leaderRestarts === "always" || this.#rng.chance(divergeShare));
-    if (stall) {
+    // One schedule per run: both wait on the same hooks (host.onServe, context.onRecoveryFetch) and the one busy flag.
+    if (stall && !diverge) {
       this.busy = true;
       queue.at(scenario.faultWindowUs, () => this.#whenServing(() => this.#crashBeforeStall()));
     }
