@@ -7,6 +7,7 @@ import { FlagError, type FlagSpecs, type FlagValues, parseFlags } from "./flags.
 import { type ClusterFile, clusterFile, describeTakenPort, isAlive, readClusterFile, shellWord, shownPath, stateDir } from "./cluster-file.ts";
 import { constants } from "./core/constants.ts";
 import { waitForLeader } from "./cluster-leader.ts";
+import { freePort, portIsFree } from "./free-port.ts";
 
 /**
  * The local launcher: 1 leader + N followers as child processes of this one. `npm start` uses
@@ -101,24 +102,6 @@ export class PortInUseError extends Error {
   ) {
     super(`port ${port} on ${host} is in use`);
   }
-}
-
-/** Whether `port` can be bound on `host` right now (a bind test, not a connect: nothing is sent to a holder). */
-export function portIsFree(host: string, port: number): boolean {
-  try {
-    Bun.listen({ hostname: host, port, socket: { data() {} } }).stop(true);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A port the OS reports free right now. */
-export function freePort(host = "127.0.0.1"): number {
-  const listener = Bun.listen({ hostname: host, port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
 }
 
 async function waitHealthy(url: string, child: Subprocess, timeoutMs: number, id: string): Promise<void> {
@@ -234,6 +217,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
 
 export { clusterFile, stateDir } from "./cluster-file.ts";
 export { leaderOf, waitForLeader } from "./cluster-leader.ts";
+export { freePort, portIsFree } from "./free-port.ts";
 
 const cliHelp = `Usage: npm start -- [--followers 5] [--quorum 3] [--base-port 5001] [--host 127.0.0.1] [--token T] [--fresh] [--SETTING v]...
 
