@@ -1,4 +1,5 @@
 import { type Cluster, startCluster } from "../../src/cluster.ts";
+import { watchWindowCharsMax } from "../../src/core/state-machine.ts";
 import { FlagError, parseToolFlags } from "../../src/flags.ts";
 import { progressBar } from "../../tools/lib/progress.ts";
 import { mib, rssBytes, sampleRss } from "./rss.ts";
@@ -36,12 +37,17 @@ export interface MemoryBoundInput {
   retainedEntries: number;
 }
 
-/** What a node may use: idle RSS + garbageFactor × (state + log) + headroom. */
+/**
+ * What a node may use: idle RSS + garbageFactor × (state + log + watch window) + headroom. The
+ * watch window (every node's last changes, for watchers) keeps up to watchWindowCharsMax
+ * characters of keys and values alive, old values included.
+ */
 export function memoryBoundBytes(input: MemoryBoundInput): number {
   const textBytes = 2 * (input.keyChars + input.valueChars); // strings are UTF-16 at worst
   const state = input.keys * (textBytes + slotOverheadBytes);
   const log = logCompactionFactor * input.retainedEntries * (textBytes + entryOverheadBytes);
-  return input.idleBytes + garbageFactor * (state + log) + headroomBytes;
+  const watchWindow = 2 * watchWindowCharsMax;
+  return input.idleBytes + garbageFactor * (state + log + watchWindow) + headroomBytes;
 }
 
 const usage = `Usage: bun run memory [flags]
