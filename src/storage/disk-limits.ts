@@ -6,8 +6,6 @@ export const diskStorageLimits = {
   snapshotRecordBytes: 1024 * 1024,
   /** After a failed write or sync (disk full, I/O error), storing is tried again this often. */
   retryMs: 200,
-  /** fdatasyncs of the log in flight at once. */
-  syncsInFlightMax: 2,
   /**
    * With SYNC=fsync, zeros written (and synced) ahead of the log's records, so that an fdatasync
    * after a write into them changes no file size (docs/storage.md, *Preallocation*); written

@@ -1,4 +1,4 @@
-import { closeSync, constants, fdatasync, ftruncateSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { closeSync, constants, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Entry } from "../core/types.ts";
 import type { Clock, Timers } from "../node/env.ts";
@@ -11,12 +11,6 @@ import { snapshotRecords } from "./snapshot-file.ts";
 
 const zeros = Buffer.alloc(64 * 1024);
 
-interface SyncInFlight {
-  /** Log bytes written when it started: all of them are stored once it returns. */
-  covered: number;
-  callbacks: (() => void)[];
-}
-
 export interface DiskStorageEnv {
   timers: Timers;
   clock: Clock;
@@ -27,8 +21,8 @@ export interface DiskStorageEnv {
 /**
  * Log, epoch promise and snapshots in one directory (DATA_DIR), in checksummed records
  * (records.ts). Appends are buffered and written by one `write` per event-loop turn; with SYNC
- * fsync one fdatasync covers every write that arrived meanwhile (group commit), and the callbacks
- * of `sync` run once it is done. The epoch and snapshot files are replaced whole (temporary file,
+ * fsync one fdatasync, in the event loop (as Redis's `appendfsync always`), covers every write
+ * that arrived meanwhile (group commit), and the callbacks of `sync` run once it returns. The epoch and snapshot files are replaced whole (temporary file,
  * synced, renamed); a snapshot also rewrites the log with only the entries after it.
  */
 export class DiskStorage implements Storage {
@@ -39,8 +33,6 @@ export class DiskStorage implements Storage {
   readonly #clock: Clock;
   readonly #observeSync: (seconds: number) => void;
   #logFd: number;
-  /** Times the log file was replaced (compaction): a sync in flight on an older one needs no retry. */
-  #logGeneration = 0;
   /** Bytes of the log's records, where the next one is written; a failed write is cut back to here. */
   #logBytes: number;
   /** The log file's size: beyond #logBytes it holds zeros (preallocated). */
@@ -59,10 +51,8 @@ export class DiskStorage implements Storage {
   /** The epoch file (the promise and the write quorum) must be written again. */
   #epochDirty = false;
   #buffer: Buffer[] = [];
-  /** Callbacks of `sync` waiting for the next flush (their writes not yet written out, or no sync free). */
+  /** Callbacks of `sync` waiting for the next flush (at the end of the turn, or after a failure). */
   #waiting: (() => void)[] = [];
-  /** The fdatasyncs in flight, oldest first, each with the callbacks it answers. */
-  #inFlight: SyncInFlight[] = [];
   #flushScheduled = false;
   #lastSyncMs: number | null = null;
   /** fdatasync calls of the log so far (one per group of writes). */
@@ -187,7 +177,6 @@ export class DiskStorage implements Storage {
     const logBytes = replaceFile(logPath, this.#entries.length > 0 ? [encodeRecord({ append: this.#entries } satisfies LogRecord)] : [], this.#mode !== "none");
     closeSync(this.#logFd);
     this.#logFd = openLog(logPath);
-    this.#logGeneration++;
     this.#logBytes = logBytes;
     this.#fileBytes = logBytes;
     // Everything written so far is in the synced snapshot or the synced new log.
@@ -196,7 +185,7 @@ export class DiskStorage implements Storage {
 
   sync(done: () => void, startNow = false): void {
     // Nothing handed over since the last sync (a heartbeat's answer): no write, no fdatasync.
-    const idle = this.#buffer.length === 0 && !this.#epochDirty && this.#pendingSnapshot === null && this.#inFlight.length === 0 && this.#waiting.length === 0;
+    const idle = this.#buffer.length === 0 && !this.#epochDirty && this.#pendingSnapshot === null && this.#waiting.length === 0;
     if (this.#mode === "none" || (idle && this.#writtenBytes === this.#syncedBytes && this.#unavailable === null)) {
       done();
       if (!idle) this.#scheduleFlush();
@@ -237,76 +226,38 @@ export class DiskStorage implements Storage {
     this.#preallocate();
   }
 
+  /**
+   * Writes out what was handed over, then (SYNC=fsync) one fdatasync of the log covers all of it,
+   * and every waiting callback runs, in order. The fdatasync blocks the event loop, as Redis's
+   * `appendfsync always` does: handing it to Bun's thread pool and back cost the process about
+   * 40 µs more CPU per sync, and a wake-up, than the sync itself (docs/storage.md, *Group commit*).
+   */
   #writeAndSync(): void {
     try {
       this.#writeOut();
+      if (this.#mode === "fsync" && this.#writtenBytes > this.#syncedBytes) this.#syncLog();
     } catch (error) {
       this.#failed(error);
       return;
     }
+    this.#syncedBytes = this.#writtenBytes;
+    this.#unavailable = null;
     const callbacks = this.#waiting;
     this.#waiting = [];
-    if (this.#mode !== "fsync" || this.#writtenBytes === this.#syncedBytes) {
-      this.#syncedBytes = this.#writtenBytes;
-      this.#unavailable = null;
-      for (const done of callbacks) done();
-      return;
-    }
-    // Nothing written since the latest sync in flight started (a heartbeat's answer): that one covers it.
-    const latest = this.#inFlight.at(-1);
-    if (latest && latest.covered >= this.#writtenBytes) {
-      latest.callbacks.push(...callbacks);
-      return;
-    }
-    if (this.#inFlight.length >= diskStorageLimits.syncsInFlightMax) {
-      this.#waiting = callbacks.concat(this.#waiting); // the next sync to finish flushes again
-      return;
-    }
-    this.#startSync(callbacks);
+    for (const done of callbacks) done();
   }
 
-  /**
-   * One fdatasync of the log, covering every byte written so far. It starts even while another
-   * is in flight (up to syncsInFlightMax): what was written since waits for one sync, not for the
-   * rest of the one in flight and then its own, and no loop turn passes between the two.
-   */
-  #startSync(callbacks: (() => void)[]): void {
-    const sync: SyncInFlight = { covered: this.#writtenBytes, callbacks };
-    this.#inFlight.push(sync);
-    this.syncCount++;
+  #syncLog(): void {
     const startedMs = this.#clock.nowMs();
-    const generation = this.#logGeneration;
-    const finished = (error: Error | null) => {
-      this.#inFlight.splice(this.#inFlight.indexOf(sync), 1);
-      // A log replaced meanwhile (compaction) was synced whole with what replaced it: nothing is lost.
-      if (error && generation === this.#logGeneration) {
-        this.#waiting = sync.callbacks.concat(this.#waiting);
-        this.#failed(error);
-        return;
-      }
-      if (!error) {
-        this.#lastSyncMs = this.#clock.nowMs() - startedMs;
-        this.#observeSync(this.#lastSyncMs / 1000);
-      }
-      this.#syncedBytes = Math.max(this.#syncedBytes, sync.covered);
-      this.#unavailable = null;
-      // The syncs started earlier cover no more than this one: their callbacks run now too, first.
-      const released: (() => void)[] = [];
-      for (const other of this.#inFlight) {
-        if (other.covered > this.#syncedBytes) continue;
-        released.push(...other.callbacks);
-        other.callbacks = [];
-      }
-      for (const done of released) done();
-      for (const done of sync.callbacks) done();
-      if (this.#waiting.length > 0 || this.#buffer.length > 0) this.#scheduleFlush();
-    };
-    fdatasync(this.#logFd, finished);
+    this.syncCount++;
+    fdatasyncSync(this.#logFd);
+    this.#lastSyncMs = this.#clock.nowMs() - startedMs;
+    this.#observeSync(this.#lastSyncMs / 1000);
   }
 
   /**
    * With SYNC=fsync, once less than a quarter of the zeros ahead of the records is left, writes
-   * more and syncs them, after the records' sync has started (which then does not carry them).
+   * more and syncs them (on Bun's thread pool: it is rare, and the records' sync is done already).
    * Only speed depends on it: a record past them or not yet on synced ones is synced as an append.
    */
   #preallocate(): void {
