@@ -16,6 +16,8 @@ export interface DiskStorageEnv {
   clock: Clock;
   /** Told the duration of each fdatasync of the log (one per group of writes), for the metrics' histogram. */
   observeSync?: (seconds: number) => void;
+  /** The log's fdatasync (tests inject one that fails as Linux's does: docs/storage.md, *Disk full, I/O errors*). */
+  fdatasync?: (fd: number) => void;
 }
 
 /**
@@ -32,6 +34,7 @@ export class DiskStorage implements Storage {
   readonly #timers: Timers;
   readonly #clock: Clock;
   readonly #observeSync: (seconds: number) => void;
+  readonly #fdatasync: (fd: number) => void;
   #logFd: number;
   /** Bytes of the log's records, where the next one is written; a failed write is cut back to here. */
   #logBytes: number;
@@ -62,6 +65,15 @@ export class DiskStorage implements Storage {
   /** Log bytes written since the start, and how many of them are known synced (by an fdatasync, or a compaction's synced files). */
   #writtenBytes = 0;
   #syncedBytes = 0;
+  /**
+   * SYNC=fsync: the log's bytes written since its last fdatasync that returned, and where in the
+   * file they start. After a failed fdatasync they are written again before the next one (see
+   * #syncLog); a compaction's synced files hold them too.
+   */
+  #unsynced: Buffer[] = [];
+  #unsyncedAt = 0;
+  /** An fdatasync failed: #unsynced must be written again before a sync can be trusted. */
+  #rewriteUnsynced = false;
   /** A snapshot not yet stored (its write failed): stored before anything else. */
   #pendingSnapshot: StoredSnapshot | null = null;
 
@@ -72,6 +84,7 @@ export class DiskStorage implements Storage {
     this.#timers = env.timers;
     this.#clock = env.clock;
     this.#observeSync = env.observeSync ?? (() => {});
+    this.#fdatasync = env.fdatasync ?? fdatasyncSync;
     this.#logFd = openLog(join(dir, storageFiles.log));
     this.#logBytes = loaded.logBytes;
     this.#fileBytes = loaded.logFileBytes;
@@ -181,6 +194,8 @@ export class DiskStorage implements Storage {
     this.#fileBytes = logBytes;
     // Everything written so far is in the synced snapshot or the synced new log.
     if (this.#mode === "fsync") this.#syncedBytes = this.#writtenBytes;
+    this.#unsynced = [];
+    this.#rewriteUnsynced = false;
   }
 
   sync(done: () => void, startNow = false): void {
@@ -247,10 +262,28 @@ export class DiskStorage implements Storage {
     for (const done of callbacks) done();
   }
 
+  /**
+   * One fdatasync of the log. Linux reports a failed writeback once and may mark the pages it
+   * could not write clean, so a second fdatasync can succeed without them on disk (PostgreSQL's
+   * "fsyncgate"): after a failure, every byte written since the last good sync is written again
+   * from our own copy first, so that the next sync that returns covers it for real.
+   */
   #syncLog(): void {
+    if (this.#rewriteUnsynced) {
+      const bytes = Buffer.concat(this.#unsynced);
+      let written = 0;
+      while (written < bytes.length) written += writeSync(this.#logFd, bytes, written, bytes.length - written, this.#unsyncedAt + written);
+      this.#rewriteUnsynced = false;
+    }
     const startedMs = this.#clock.nowMs();
     this.syncCount++;
-    fdatasyncSync(this.#logFd);
+    try {
+      this.#fdatasync(this.#logFd);
+    } catch (error) {
+      this.#rewriteUnsynced = true;
+      throw error;
+    }
+    this.#unsynced = [];
     this.#lastSyncMs = this.#clock.nowMs() - startedMs;
     this.#observeSync(this.#lastSyncMs / 1000);
   }
@@ -314,6 +347,10 @@ export class DiskStorage implements Storage {
       throw error;
     }
     this.#buffer = [];
+    if (this.#mode === "fsync") {
+      if (this.#unsynced.length === 0) this.#unsyncedAt = this.#logBytes;
+      this.#unsynced.push(bytes);
+    }
     this.#writtenBytes += bytes.length;
     this.#logBytes += bytes.length;
     this.#fileBytes = Math.max(this.#fileBytes, this.#logBytes);
