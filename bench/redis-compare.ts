@@ -15,6 +15,9 @@ import { cpuMeter, ownCpuMicroseconds } from "./lib/process-cpu.ts";
  * and a local quorumkv cluster (5 followers, the same quorum, no simulated delay) under the same
  * closed-loop workload. Rounds alternate between the two; medians and their ratio are printed,
  * with the CPU per acknowledged write (from /proc) of each system's servers summed and of the client.
+ * With `--sync fsync` every Redis process keeps an append-only file with `appendfsync always`:
+ * a primary then fsyncs before it answers, and a replica before it acknowledges (its ack is sent
+ * after the AOF flush of the same event-loop turn), the durability quorumkv's SYNC=fsync gives.
  */
 
 const flags = parseToolFlags(
@@ -27,10 +30,18 @@ const flags = parseToolFlags(
     quorum: { type: "number", help: "replicas to wait for (WAIT n / WRITE_QUORUM)", default: 3, integer: true, min: 1 },
     rounds: { type: "number", help: "alternating rounds", default: 3, integer: true, min: 1 },
     warmupWrites: { type: "number", help: "unmeasured writes to each system first (JIT warm-up)", default: 5_000, integer: true, min: 0 },
-    sync: { type: "string", default: "memory", choices: toolStorageChoices, help: "quorumkv's storage: memory, or DATA_DIR with SYNC=fsync|write|none" },
+    sync: {
+      type: "string",
+      default: "memory",
+      choices: toolStorageChoices,
+      help: "quorumkv's storage: memory, or DATA_DIR with SYNC=fsync|write|none; Redis gets the matching append-only file (fsync: appendfsync always; write: appendfsync no)",
+    },
   },
 );
 const replicaCount = 5;
+/** Redis's persistence for each quorumkv storage: none for memory and SYNC=none, an AOF it writes (no fsync) for SYNC=write, an AOF fsynced before every answer for SYNC=fsync. */
+const redisAppendFsync: Record<string, string | null> = { memory: null, none: null, write: "no", fsync: "always" };
+const appendFsync = redisAppendFsync[flags.sync] ?? null;
 
 interface Round {
   throughput: number;
@@ -57,7 +68,8 @@ async function startRedis(): Promise<{ port: number; pids: number[]; stop: () =>
         "--save",
         "",
         "--appendonly",
-        "no",
+        appendFsync === null ? "no" : "yes",
+        ...(appendFsync === null ? [] : ["--appendfsync", appendFsync, "--appenddirname", `aof-${port}`]),
         "--dir",
         directory,
         "--dbfilename",
@@ -180,7 +192,7 @@ ${flags.writes} writes x ${flags.rounds} rounds, ${flags.concurrency} clients, $
 (CPU in µs per acknowledged write, from /proc: every server process summed, and the client):
 | system | writes/s | p50 ms | p99 ms | failed | server CPU µs | client CPU µs |
 |---|---:|---:|---:|---:|---:|---:|
-| Redis SET + WAIT ${flags.quorum} 0 | ${r.throughput.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.failed} | ${r.serverCpuUs.toFixed(1)} | ${r.clientCpuUs.toFixed(1)} |
+| Redis SET + WAIT ${flags.quorum} 0${appendFsync === null ? "" : `, appendfsync ${appendFsync}`} | ${r.throughput.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.failed} | ${r.serverCpuUs.toFixed(1)} | ${r.clientCpuUs.toFixed(1)} |
 | quorumkv PUT, WRITE_QUORUM ${flags.quorum} | ${q.throughput.toFixed(0)} | ${q.p50} | ${q.p99} | ${q.failed} | ${q.serverCpuUs.toFixed(1)} | ${q.clientCpuUs.toFixed(1)} |
 
 quorumkv / Redis throughput: ${(q.throughput / r.throughput).toFixed(2)}`);
