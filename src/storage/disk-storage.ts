@@ -24,8 +24,9 @@ export interface DiskStorageEnv {
  * Log, epoch promise and snapshots in one directory (DATA_DIR), in checksummed records
  * (records.ts). Appends are buffered and written by one `write` per event-loop turn; with SYNC
  * fsync one fdatasync, in the event loop (as Redis's `appendfsync always`), covers every write
- * that arrived meanwhile (group commit), and the callbacks of `sync` run once it returns. The epoch and snapshot files are replaced whole (temporary file,
- * synced, renamed); a snapshot also rewrites the log with only the entries after it.
+ * that arrived meanwhile (group commit), and the callbacks of `sync` run once it returns. The
+ * epoch and snapshot files are replaced whole (temporary file, synced, renamed); a snapshot also
+ * rewrites the log with only the entries after it.
  */
 export class DiskStorage implements Storage {
   readonly #dir: string;
