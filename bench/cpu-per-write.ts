@@ -15,7 +15,9 @@ const flags = parseToolFlags(
   `Usage: bun run bench:cpu [--rounds 3] [--writes 40000] [--concurrency 20] [--followers 5] [--quorum 3] [--sync memory|fsync|write|none] [--profile-dir DIR]
 
 Starts a local cluster (1 leader + 5 followers, free ports, no simulated delay) per round and
-prints µs of CPU per acknowledged write for the leader, each follower and this client.
+prints µs of CPU per acknowledged write for the leader, each follower and this client, then
+the entries per message the leader sent (its batch size) and, with --sync fsync, each node's
+fdatasyncs per write (from /metrics).
 With --profile-dir each node also writes Bun's CPU profile there (the profiler costs CPU too, so
 the figures of that run are higher): rank its .md by samples, as its time column also counts idle gaps.`,
   {
@@ -35,6 +37,25 @@ if (flags.quorum > flags.followers) {
   process.exit(2);
 }
 
+/** The sum of one metric's samples over every label set in a node's /metrics (0 when it has none). */
+async function metricSum(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith(name) && (line[name.length] === " " || line[name.length] === "{")) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return sum;
+}
+
+/** Replication counters of the cluster: what the leader sent its followers, and each node's fdatasyncs of the log. */
+async function counters(leaderUrl: string, nodeUrls: string[]) {
+  return {
+    messages: await metricSum(leaderUrl, "quorumkv_follower_messages_sent_total"),
+    entries: await metricSum(leaderUrl, "quorumkv_follower_entries_sent_total"),
+    syncs: await Promise.all(nodeUrls.map((url) => metricSum(url, "quorumkv_storage_sync_duration_seconds_count"))),
+  };
+}
+
 const rows: { leader: number; followers: number[]; client: number; throughput: number }[] = [];
 for (let round = 1; round <= flags.rounds; round++) {
   // Bun reads BUN_OPTIONS as extra command-line flags: each node writes its profile when it stops.
@@ -52,11 +73,14 @@ for (let round = 1; round <= flags.rounds; round++) {
     async (cluster) => {
       const workload = { leaderUrl: cluster.leader.url, keys: 100, concurrency: flags.concurrency };
       if (flags.warmupWrites > 0) await runClosedLoad({ ...workload, writes: flags.warmupWrites });
+      const nodeUrls = cluster.nodes.map((node) => node.url);
+      const countersBefore = await counters(cluster.leader.url, nodeUrls);
       const nodes = cpuMeter(cluster.nodes.map((node) => node.pid!));
       const clientBefore = process.cpuUsage();
       const summary = await runClosedLoad({ ...workload, writes: flags.writes });
       const client = process.cpuUsage(clientBefore);
       const perWrite = nodes.perOperation(summary.succeeded);
+      const countersAfter = await counters(cluster.leader.url, nodeUrls);
       const row = {
         leader: perWrite[0]!,
         followers: perWrite.slice(1),
@@ -68,6 +92,11 @@ for (let round = 1; round <= flags.rounds; round++) {
       const servers = row.leader + row.followers.reduce((sum, us) => sum + us, 0);
       console.log(
         `round ${round}: leader ${row.leader.toFixed(1)} µs, followers ${followers} µs (servers ${servers.toFixed(1)}), client ${row.client.toFixed(1)} µs per write; ${Math.round(row.throughput)} writes/s`,
+      );
+      const entriesPerMessage = (countersAfter.entries - countersBefore.entries) / Math.max(1, countersAfter.messages - countersBefore.messages);
+      const syncsPerWrite = countersAfter.syncs.map((after, i) => ((after - countersBefore.syncs[i]!) / summary.succeeded).toFixed(3));
+      console.log(
+        `  ${entriesPerMessage.toFixed(1)} entries per message to a follower${flags.sync === "fsync" ? `; fdatasyncs per write: leader ${syncsPerWrite[0]}, followers ${syncsPerWrite.slice(1).join(" ")}` : ""}`,
       );
     },
     flags.sync as ToolStorage,

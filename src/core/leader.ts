@@ -330,6 +330,7 @@ export class LeaderCore {
 
   #message(progress: FollowerProgress, prevOffset: number, entries: Entry[], nowMs: number): ReplicateMessage {
     progress.sentCount++;
+    progress.entriesSent += entries.length;
     progress.inflightMessages++;
     progress.lastSentAtMs = nowMs;
     progress.lastSentCommitOffset = this.#commitOffset;

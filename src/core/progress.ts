@@ -14,6 +14,8 @@ export class FollowerProgress {
   incarnation = FollowerProgress.unknownIncarnation;
   /** Messages and chunks sent so far; each carries its number (`Outgoing.sequence`). */
   sentCount = 0;
+  /** Log entries those messages carried (an entry sent again after a failure counts again). */
+  entriesSent = 0;
   /** Number of the first message sent after the leader learnt of `incarnation`. */
   incarnationLearntAt = 0;
   /** Processes this follower ran before, newest last (at most retiredIncarnationsMax): their replies are ignored. */

@@ -206,6 +206,18 @@ function leaderFamilies(out: Exposition, leader: LeaderNode, metrics: NodeMetric
     ]),
   );
   out.family(
+    "quorumkv_follower_messages_sent_total",
+    "counter",
+    "Messages and snapshot chunks sent to each follower (one carries a batch of entries, a heartbeat or a commit)",
+    followers.map(({ progress, follower }) => ({ labels: { follower }, value: progress.sentCount })),
+  );
+  out.family(
+    "quorumkv_follower_entries_sent_total",
+    "counter",
+    "Log entries sent to each follower; divided by the messages, the batch size",
+    followers.map(({ progress, follower }) => ({ labels: { follower }, value: progress.entriesSent })),
+  );
+  out.family(
     "quorumkv_follower_last_ack_age_seconds",
     "gauge",
     "Time since each follower last answered (absent until it has)",
