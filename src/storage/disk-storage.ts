@@ -1,7 +1,7 @@
 import { closeSync, constants, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Entry } from "../core/types.ts";
-import type { Clock, Timers } from "../node/env.ts";
+import type { Clock, TimerHandle, Timers } from "../node/env.ts";
 import type { Storage, StorageStatus, StoredData, StoredSnapshot, SyncMode } from "../node/storage.ts";
 import { type LogRecord, loadDir, storageFiles } from "./load.ts";
 import { type DiskStorageOptions, diskStorageLimits } from "./disk-limits.ts";
@@ -62,7 +62,11 @@ export class DiskStorage implements Storage {
   /** fdatasync calls of the log so far (one per group of writes). */
   syncCount = 0;
   #unavailable: string | null = null;
-  #retryScheduled = false;
+  /** After a failure: the retry's timer. Until it fires, `sync` only queues (see `sync`). */
+  #retryTimer: TimerHandle | null = null;
+  /** The callbacks of one sync are running: a `sync(…, true)` they make waits for the end of the turn, after them. */
+  #callingBack = false;
+  #closed = false;
   /** Log bytes written since the start, and how many of them are known synced (by an fdatasync, or a compaction's synced files). */
   #writtenBytes = 0;
   #syncedBytes = 0;
@@ -199,6 +203,13 @@ export class DiskStorage implements Storage {
     this.#rewriteUnsynced = false;
   }
 
+  /**
+   * With `startNow`, the caller's writes are written and synced before this returns (the leader's
+   * pump has batched already); without it, at the end of the turn. Two exceptions keep order and
+   * bound the work: a sync asked for by a callback of another waits for the end of the turn, so
+   * that the other callbacks of its group run first; and after a failure, nothing is written or
+   * synced before the retry (`retryMs` later), however many messages arrive meanwhile.
+   */
   sync(done: () => void, startNow = false): void {
     // Nothing handed over since the last sync (a heartbeat's answer): no write, no fdatasync.
     const idle = this.#buffer.length === 0 && !this.#epochDirty && this.#pendingSnapshot === null && this.#waiting.length === 0;
@@ -208,7 +219,7 @@ export class DiskStorage implements Storage {
       return;
     }
     this.#waiting.push(done);
-    if (startNow) this.#flush();
+    if (startNow && !this.#callingBack && this.#retryTimer === null) this.#flush();
     else this.#scheduleFlush();
   }
 
@@ -218,6 +229,10 @@ export class DiskStorage implements Storage {
 
   /** A clean stop: what is buffered is written (SYNC=none buffers past `sync`). */
   close(): void {
+    // Nothing runs on this descriptor afterwards: a retry's rewrite would land in whatever file reuses its number.
+    this.#closed = true;
+    if (this.#retryTimer !== null) this.#timers.cancel(this.#retryTimer);
+    this.#retryTimer = null;
     try {
       this.#writeOut();
     } catch {
@@ -231,13 +246,14 @@ export class DiskStorage implements Storage {
   }
 
   #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
+    if (this.#flushScheduled || this.#retryTimer !== null || this.#closed) return;
     this.#flushScheduled = true;
     this.#timers.soon(() => this.#flush());
   }
 
   #flush(): void {
     this.#flushScheduled = false;
+    if (this.#closed) return;
     this.#writeAndSync();
     this.#preallocate();
   }
@@ -260,7 +276,12 @@ export class DiskStorage implements Storage {
     this.#unavailable = null;
     const callbacks = this.#waiting;
     this.#waiting = [];
-    for (const done of callbacks) done();
+    this.#callingBack = true;
+    try {
+      for (const done of callbacks) done();
+    } finally {
+      this.#callingBack = false;
+    }
   }
 
   /**
@@ -326,10 +347,9 @@ export class DiskStorage implements Storage {
   /** Storing failed: writes are refused (see `unavailable`) and storing is tried again until it works. */
   #failed(error: unknown): void {
     this.#unavailable = error instanceof Error ? error.message : String(error);
-    if (this.#retryScheduled) return;
-    this.#retryScheduled = true;
-    this.#timers.after(diskStorageLimits.retryMs, () => {
-      this.#retryScheduled = false;
+    if (this.#retryTimer !== null || this.#closed) return;
+    this.#retryTimer = this.#timers.after(diskStorageLimits.retryMs, () => {
+      this.#retryTimer = null;
       this.#scheduleFlush();
     });
   }
