@@ -94,10 +94,9 @@ describe("GET /metrics on a real cluster", () => {
       const match = value(leader, "quorumkv_follower_match_offset", { follower })!;
       expect(value(leader, "quorumkv_follower_lag_entries", { follower })).toBe(lastOffset - match);
       expect(value(leader, "quorumkv_follower_resyncs_total", { follower, kind: "full" })).toBe(0);
-      // No failure and no resync in this run: every entry went to every follower exactly once.
-      expect(value(leader, "quorumkv_follower_entries_sent_total", { follower })).toBe(lastOffset);
-      const messages = value(leader, "quorumkv_follower_messages_sent_total", { follower })!;
-      expect(messages).toBeGreaterThan(0);
+      // Every entry went to every follower at least once (more if a message timed out and was sent again: src/core/leader.test.ts counts exactly).
+      expect(value(leader, "quorumkv_follower_entries_sent_total", { follower })).toBeGreaterThanOrEqual(lastOffset);
+      expect(value(leader, "quorumkv_follower_messages_sent_total", { follower })).toBeGreaterThan(0);
       const states = leader.get("quorumkv_follower_state")!.samples.filter((s) => s.labels.follower === follower);
       expect(states.map((s) => s.value).reduce((a, b) => a + b)).toBe(1);
     }

@@ -279,3 +279,19 @@ test("uncommitted entries are bounded: no write beyond uncommittedEntriesMax unt
   leader.onReply(0, { kind: "ok", lastOffset: 2, incarnation: 0 }, 1);
   expect([leader.uncommittedEntries, leader.canPropose()]).toEqual([0, true]);
 });
+
+test("entriesSent counts the entries of every message to a follower, again when re-sent after a failure; a heartbeat adds a message and no entry", () => {
+  const leader = leaderWith(1, 1);
+  for (let i = 0; i < 3; i++) leader.propose("k", String(i));
+  const progress = leader.followers[0]!;
+  expect(leader.takeMessages(0, 0, heartbeatMs).flatMap((m) => m.entries)).toHaveLength(3);
+  expect([progress.sentCount, progress.entriesSent]).toEqual([1, 3]);
+  leader.onFailure(0, 1);
+  const resent = leader.takeMessages(0, 1 + constants.retryBackoffMs, heartbeatMs);
+  expect(resent.flatMap((m) => m.entries)).toHaveLength(3);
+  expect([progress.sentCount, progress.entriesSent]).toEqual([2, 6]);
+  leader.onReply(0, { kind: "ok", lastOffset: 3, incarnation: 0 }, 2 + constants.retryBackoffMs);
+  const later = 2 + constants.retryBackoffMs + heartbeatMs;
+  expect(leader.takeMessages(0, later, heartbeatMs).map((m) => m.entries.length)).toEqual([0]);
+  expect([progress.sentCount, progress.entriesSent]).toEqual([3, 6]);
+});
