@@ -2,7 +2,7 @@ import { afterAll, expect, test } from "bun:test";
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { realClock, realTimers } from "../node/env.ts";
+import { realClock, realTimers, type TimerHandle, type Timers } from "../node/env.ts";
 import { diskStorageLimits } from "./disk-limits.ts";
 import { DiskStorage } from "./disk-storage.ts";
 import { entry } from "./storage-conformance.ts";
@@ -45,6 +45,39 @@ function recordsEnd(path: string): number {
   return readFileSync(path).findLastIndex((byte) => byte !== 0) + 1;
 }
 
+/** Timers whose `after` only records what is due: the test fires a retry when it chooses (`soon` is the real one). */
+function handTimers() {
+  const due = new Map<number, () => void>();
+  let next = 1;
+  const timers: Timers = {
+    after: (_delayMs, run) => {
+      due.set(next, run);
+      return next++;
+    },
+    every: () => {
+      throw new Error("not used by DiskStorage");
+    },
+    cancel: (handle: TimerHandle) => {
+      due.delete(handle as number);
+    },
+    soon: (run) => setImmediate(run),
+  };
+  return {
+    timers,
+    get pending() {
+      return due.size;
+    },
+    /** Runs every timer due so far, as if their time had come. */
+    fire() {
+      const runs = [...due.values()];
+      due.clear();
+      for (const run of runs) run();
+    },
+  };
+}
+
+const oneTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 async function until(condition: () => boolean, what: string): Promise<void> {
   const deadline = performance.now() + 10 * diskStorageLimits.retryMs + 2000;
   while (!condition()) {
@@ -56,7 +89,8 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 test("a failed fdatasync acknowledges nothing, and the retry writes the lost bytes again before it syncs: every entry is on disk", async () => {
   const dir = join(root, "eio");
   const disk = linuxLikeDisk(join(dir, "log"));
-  const env = { clock: realClock, timers: realTimers, log: () => {}, fdatasync: disk.fdatasync };
+  const clock = handTimers();
+  const env = { clock: realClock, timers: clock.timers, log: () => {}, fdatasync: disk.fdatasync };
   const { storage } = DiskStorage.open(dir, "fsync", env);
   const stored: number[] = [];
   const append = (offset: number) => {
@@ -70,15 +104,17 @@ test("a failed fdatasync acknowledges nothing, and the retry writes the lost byt
   append(2);
   expect(stored).toEqual([1]);
   expect(storage.unavailable).toContain("EIO");
+  expect(clock.pending).toBe(1);
   // Handed over while the disk is failing (a follower goes on receiving): it waits for the retry,
   // startNow or not, and nothing is written or synced before then.
   append(3);
   storage.appendEntries([entry(4)]);
   storage.sync(() => stored.push(4));
-  await Bun.sleep(diskStorageLimits.retryMs / 4);
+  await oneTurn();
   expect(stored).toEqual([1]);
   expect(disk.calls).toBe(2);
-  await until(() => stored.length === 4, "the retry to store entries 2 to 4");
+  clock.fire();
+  await oneTurn();
   expect(stored).toEqual([1, 2, 3, 4]);
   expect(storage.unavailable).toBeNull();
   expect(disk.calls).toBe(3);
@@ -92,7 +128,8 @@ test("a failed fdatasync acknowledges nothing, and the retry writes the lost byt
 test("closed after a failed fdatasync, a storage writes nothing more: its retry does not land in the next one's file", async () => {
   const dir = join(root, "closed");
   const disk = linuxLikeDisk(join(dir, "log"));
-  const env = { clock: realClock, timers: realTimers, log: () => {}, fdatasync: disk.fdatasync };
+  const clock = handTimers();
+  const env = { clock: realClock, timers: clock.timers, log: () => {}, fdatasync: disk.fdatasync };
   const first = DiskStorage.open(dir, "fsync", env).storage;
   first.appendEntries([entry(1)]);
   first.sync(() => {}, true);
@@ -103,8 +140,9 @@ test("closed after a failed fdatasync, a storage writes nothing more: its retry 
   }, true);
   expect(first.unavailable).toContain("EIO");
   first.close();
+  expect(clock.pending).toBe(0);
   // The same directory, opened again in this process (a test's reopen): the descriptor number is likely the same.
-  const second = DiskStorage.open(dir, "fsync", env);
+  const second = DiskStorage.open(dir, "fsync", { ...env, timers: realTimers });
   expect(second.data.entries.map((stored) => stored.offset)).toEqual([1]);
   let acknowledged = false;
   second.storage.appendEntries([{ ...entry(2), value: '"acknowledged"' }]);
@@ -112,9 +150,11 @@ test("closed after a failed fdatasync, a storage writes nothing more: its retry 
     acknowledged = true;
   }, true);
   expect(acknowledged).toBe(true);
-  await Bun.sleep(2 * diskStorageLimits.retryMs);
+  // Whatever the first one still had due, its time comes now.
+  clock.fire();
+  await oneTurn();
   second.storage.close();
-  const third = DiskStorage.open(dir, "fsync", env);
+  const third = DiskStorage.open(dir, "fsync", { ...env, timers: realTimers });
   expect(third.data.entries.map((stored) => stored.value)).toEqual([entry(1).value, '"acknowledged"']);
   third.storage.close();
 });
