@@ -67,13 +67,10 @@ export class DiskStorage implements Storage {
   /** The callbacks of one sync are running: a `sync(…, true)` they make waits for the end of the turn, after them. */
   #callingBack = false;
   #closed = false;
-  /** Log bytes written since the start, and how many of them are known synced (by an fdatasync, or a compaction's synced files). */
-  #writtenBytes = 0;
-  #syncedBytes = 0;
   /**
-   * SYNC=fsync: the log's bytes written since its last fdatasync that returned, and where in the
-   * file they start. After a failed fdatasync they are written again before the next one (see
-   * #syncLog); a compaction's synced files hold them too.
+   * SYNC=fsync: the log's bytes written since its last fdatasync that returned (empty: all of it
+   * is synced), and where in the file they start. After a failed fdatasync they are written again
+   * before the next one (see #syncLog); a compaction's synced files hold them too.
    */
   #unsynced: Buffer[] = [];
   #unsyncedAt = 0;
@@ -198,7 +195,6 @@ export class DiskStorage implements Storage {
     this.#logBytes = logBytes;
     this.#fileBytes = logBytes;
     // Everything written so far is in the synced snapshot or the synced new log.
-    if (this.#mode === "fsync") this.#syncedBytes = this.#writtenBytes;
     this.#unsynced = [];
     this.#rewriteUnsynced = false;
   }
@@ -213,7 +209,7 @@ export class DiskStorage implements Storage {
   sync(done: () => void, startNow = false): void {
     // Nothing handed over since the last sync (a heartbeat's answer): no write, no fdatasync.
     const idle = this.#buffer.length === 0 && !this.#epochDirty && this.#pendingSnapshot === null && this.#waiting.length === 0;
-    if (this.#mode === "none" || (idle && this.#writtenBytes === this.#syncedBytes && this.#unavailable === null)) {
+    if (this.#mode === "none" || (idle && this.#unsynced.length === 0 && this.#unavailable === null)) {
       done();
       if (!idle) this.#scheduleFlush();
       return;
@@ -267,12 +263,11 @@ export class DiskStorage implements Storage {
   #writeAndSync(): void {
     try {
       this.#writeOut();
-      if (this.#mode === "fsync" && this.#writtenBytes > this.#syncedBytes) this.#syncLog();
+      if (this.#unsynced.length > 0) this.#syncLog();
     } catch (error) {
       this.#failed(error);
       return;
     }
-    this.#syncedBytes = this.#writtenBytes;
     this.#unavailable = null;
     const callbacks = this.#waiting;
     this.#waiting = [];
@@ -372,7 +367,6 @@ export class DiskStorage implements Storage {
       if (this.#unsynced.length === 0) this.#unsyncedAt = this.#logBytes;
       this.#unsynced.push(bytes);
     }
-    this.#writtenBytes += bytes.length;
     this.#logBytes += bytes.length;
     this.#fileBytes = Math.max(this.#fileBytes, this.#logBytes);
     this.#bytesSinceSnapshot += bytes.length;
