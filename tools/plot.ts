@@ -88,33 +88,26 @@ function quorumScale(quorums: readonly number[]) {
 
 type Encoding = ReturnType<typeof seriesEncoding>;
 
-/** Latency (ms) per quorum, one line per series. */
-function latencyPanel(rows: readonly { quorum: number; series: string; latencyMs: number }[], scale: ReturnType<typeof quorumScale>, series: Encoding) {
+/** One line per series against the quorum: `y` names the field of `rows` drawn and its axis. */
+function quorumPanel(
+  title: string,
+  rows: readonly ({ quorum: number; series: string } & Record<string, number | string>)[],
+  y: { field: string; title: string; scale?: { zero: boolean } },
+  scale: ReturnType<typeof quorumScale>,
+  series: Encoding,
+) {
   return {
-    title: "Latency vs quorum",
+    title,
     width: panelWidth,
     height: panelHeight,
     data: { values: rows },
     mark: { type: "line", point: true, strokeWidth: 2 },
-    encoding: { x: { ...quorumAxis, scale }, y: { field: "latencyMs", type: "quantitative", title: "latency (ms)" }, ...series },
+    encoding: { x: { ...quorumAxis, scale }, y: { ...y, type: "quantitative" }, ...series },
   } as const;
 }
 
-/** Committed writes/s per quorum, one line per series. */
-function throughputPanel(rows: readonly { quorum: number; series: string; throughput: number }[], scale: ReturnType<typeof quorumScale>, series: Encoding) {
-  return {
-    title: "Throughput vs quorum",
-    width: panelWidth,
-    height: panelHeight,
-    data: { values: rows },
-    mark: { type: "line", point: true, strokeWidth: 2 },
-    encoding: {
-      x: { ...quorumAxis, scale },
-      y: { field: "throughput", type: "quantitative", title: "committed writes/s", scale: { zero: true } },
-      ...series,
-    },
-  } as const;
-}
+const latencyAxis = { field: "latencyMs", title: "latency (ms)" };
+const throughputAxis = { field: "throughput", title: "committed writes/s", scale: { zero: true } };
 
 export function sweepChartSpec(report: SweepReport): TopLevelSpec {
   const w = report.workload;
@@ -135,12 +128,20 @@ export function sweepChartSpec(report: SweepReport): TopLevelSpec {
     // Each panel has its own series: without this, vega-lite merges their colours into one scale.
     resolve: { scale: { color: "independent", strokeDash: "independent" } },
     concat: [
-      latencyPanel(
+      quorumPanel(
+        "Latency vs quorum",
         latencyRows(report),
+        latencyAxis,
         scale,
         seriesEncoding(latencySeries, ["#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e"], [solid, solid, solid, dashed, dashed]),
       ),
-      throughputPanel(throughputRows(report), scale, seriesEncoding(throughputSeries, ["#1f77b4", "#ff7f0e"], [solid, dashed])),
+      quorumPanel(
+        "Throughput vs quorum",
+        throughputRows(report),
+        throughputAxis,
+        scale,
+        seriesEncoding(throughputSeries, ["#1f77b4", "#ff7f0e"], [solid, dashed]),
+      ),
       {
         title: "Latency distribution per quorum (successful writes, up to p99)",
         width: panelWidth,
@@ -222,8 +223,10 @@ export function storageComparisonSpec(reports: readonly SweepReport[]): TopLevel
     spacing: 40,
     resolve: { scale: { color: "independent", strokeDash: "independent" } },
     hconcat: [
-      latencyPanel(
+      quorumPanel(
+        "Latency vs quorum",
         latency,
+        latencyAxis,
         scale,
         withDashedBound(
           latency.map((row) => row.series),
@@ -231,8 +234,10 @@ export function storageComparisonSpec(reports: readonly SweepReport[]): TopLevel
           ["#1f77b4", "#aec7e8", "#d62728", "#ff9896", "#2ca02c", "#98df8a"],
         ),
       ),
-      throughputPanel(
+      quorumPanel(
+        "Throughput vs quorum",
         throughput,
+        throughputAxis,
         scale,
         withDashedBound(
           throughput.map((row) => row.series),
@@ -287,16 +292,12 @@ With --compare, also draws storage-comparison.svg and .png in DIR: DIR's sweep b
     return JSON.parse(readFileSync(path, "utf8")) as SweepReport;
   };
   const report = readReport(flags.dir);
-  const { svg, png } = await renderSweepCharts(report);
-  const base = join(flags.dir, "quorum-sweep");
-  await Bun.write(`${base}.svg`, svg);
-  await Bun.write(`${base}.png`, png);
-  console.log(`wrote ${base}.svg, ${base}.png`);
-  if (flags.compare !== undefined) {
-    const comparison = await renderChart(storageComparisonSpec([report, readReport(flags.compare)]));
-    const comparisonBase = join(flags.dir, "storage-comparison");
-    await Bun.write(`${comparisonBase}.svg`, comparison.svg);
-    await Bun.write(`${comparisonBase}.png`, comparison.png);
-    console.log(`wrote ${comparisonBase}.svg, ${comparisonBase}.png`);
-  }
+  const write = async (name: string, chart: { svg: string; png: Uint8Array }) => {
+    const base = join(flags.dir, name);
+    await Bun.write(`${base}.svg`, chart.svg);
+    await Bun.write(`${base}.png`, chart.png);
+    console.log(`wrote ${base}.svg, ${base}.png`);
+  };
+  await write("quorum-sweep", await renderSweepCharts(report));
+  if (flags.compare !== undefined) await write("storage-comparison", await renderChart(storageComparisonSpec([report, readReport(flags.compare)])));
 }
