@@ -9,7 +9,7 @@ import type { SyncMode } from "../node/storage.ts";
 import type { DiskStorageOptions } from "./disk-limits.ts";
 import { DiskStorage } from "./disk-storage.ts";
 import { encodeRecord } from "./records.ts";
-import { entry, storageConformance, synced } from "./storage-conformance.ts";
+import { entry, recordsEnd, storageConformance, synced } from "./storage-conformance.ts";
 
 const root = mkdtempSync(join(tmpdir(), "quorumkv-disk-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -31,11 +31,6 @@ export function openDisk(mode: SyncMode, dir = join(root, `d${++dirs}`), log: (l
       return opened.data;
     },
   };
-}
-
-/** Where a log's records end: after its last non-zero byte (a record ends in JSON's `}`), before the zeros preallocated after them. */
-export function recordsEnd(path: string): number {
-  return readFileSync(path).findLastIndex((byte) => byte !== 0) + 1;
 }
 
 /** Ten entries, one log record each; returns the byte offset where each record starts. */

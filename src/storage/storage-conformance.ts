@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import type { Entry } from "../core/types.ts";
 import type { Storage, StoredData } from "../node/storage.ts";
 
@@ -6,6 +7,11 @@ import type { Storage, StoredData } from "../node/storage.ts";
 export interface StorageUnderTest {
   storage: Storage;
   reopen(): StoredData;
+}
+
+/** Where a log's records end: after its last non-zero byte (a record ends in JSON's `}`), before the zeros preallocated after them. */
+export function recordsEnd(path: string): number {
+  return readFileSync(path).findLastIndex((byte) => byte !== 0) + 1;
 }
 
 export function entry(offset: number, epoch = 1, key = `k${offset}`, value: string | null = JSON.stringify(offset)): Entry {

@@ -1,11 +1,11 @@
 import { afterAll, expect, test } from "bun:test";
-import { closeSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { realClock, realTimers, type TimerHandle, type Timers } from "../node/env.ts";
 import { diskStorageLimits } from "./disk-limits.ts";
 import { DiskStorage } from "./disk-storage.ts";
-import { entry } from "./storage-conformance.ts";
+import { entry, recordsEnd } from "./storage-conformance.ts";
 
 const root = mkdtempSync(join(tmpdir(), "quorumkv-sync-failure-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -38,11 +38,6 @@ function linuxLikeDisk(logPath: string) {
     },
   };
   return disk;
-}
-
-/** Where the log's records end: after its last non-zero byte, before the zeros preallocated after them. */
-function recordsEnd(path: string): number {
-  return readFileSync(path).findLastIndex((byte) => byte !== 0) + 1;
 }
 
 /** Timers whose `after` only records what is due: the test fires a retry when it chooses (`soon` is the real one). */
