@@ -1,10 +1,10 @@
-import { closeSync, constants, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Entry } from "../core/types.ts";
 import type { Clock, TimerHandle, Timers } from "../node/env.ts";
 import type { Storage, StorageStatus, StoredData, StoredSnapshot, SyncMode } from "../node/storage.ts";
 import { type LogRecord, loadDir, storageFiles } from "./load.ts";
 import { type DiskStorageOptions, diskStorageLimits } from "./disk-limits.ts";
+import { type FileSystem, nodeFileSystem } from "./file-system.ts";
 import { replaceFile } from "./files.ts";
 import { encodeRecord } from "./records.ts";
 import { snapshotRecords } from "./snapshot-file.ts";
@@ -16,8 +16,8 @@ export interface DiskStorageEnv {
   clock: Clock;
   /** Told the duration of each fdatasync of the log (one per group of writes), for the metrics' histogram. */
   observeSync?: (seconds: number) => void;
-  /** The log's fdatasync (tests inject one that fails as Linux's does: docs/storage.md, *Disk full, I/O errors*). */
-  fdatasync?: (fd: number) => void;
+  /** node:fs unless given: tests inject an fdatasync that fails as Linux's does (docs/storage.md, *Disk full, I/O errors*), the simulator a disk that loses what was not synced. */
+  fs?: FileSystem;
 }
 
 /**
@@ -35,7 +35,7 @@ export class DiskStorage implements Storage {
   readonly #timers: Timers;
   readonly #clock: Clock;
   readonly #observeSync: (seconds: number) => void;
-  readonly #fdatasync: (fd: number) => void;
+  readonly #fs: FileSystem;
   #logFd: number;
   /** Bytes of the log's records, where the next one is written; a failed write is cut back to here. */
   #logBytes: number;
@@ -86,8 +86,8 @@ export class DiskStorage implements Storage {
     this.#timers = env.timers;
     this.#clock = env.clock;
     this.#observeSync = env.observeSync ?? (() => {});
-    this.#fdatasync = env.fdatasync ?? fdatasyncSync;
-    this.#logFd = openLog(join(dir, storageFiles.log));
+    this.#fs = env.fs ?? nodeFileSystem;
+    this.#logFd = this.#fs.open(join(dir, storageFiles.log));
     this.#logBytes = loaded.logBytes;
     this.#fileBytes = loaded.logFileBytes;
     this.#snapshotBytes = loaded.snapshotBytes;
@@ -106,8 +106,9 @@ export class DiskStorage implements Storage {
     env: DiskStorageEnv & { log: (line: string) => void },
     options: DiskStorageOptions = {},
   ): { storage: DiskStorage; data: StoredData } {
-    mkdirSync(dir, { recursive: true });
-    const loaded = loadDir(dir, env.log);
+    const fs = env.fs ?? nodeFileSystem;
+    fs.mkdirs(dir);
+    const loaded = loadDir(fs, dir, env.log);
     const { compactionMinLogBytes = diskStorageLimits.compactionMinLogBytes, logPreallocateBytes = diskStorageLimits.logPreallocateBytes } = options;
     const storage = new DiskStorage(dir, mode, env, loaded, { compactionMinLogBytes, logPreallocateBytes });
     return {
@@ -178,6 +179,7 @@ export class DiskStorage implements Storage {
     if (!snapshot) return;
     this.#flushBuffer();
     this.#snapshotBytes = replaceFile(
+      this.#fs,
       join(this.#dir, storageFiles.snapshot),
       snapshotRecords(snapshot, diskStorageLimits.snapshotRecordBytes),
       this.#mode !== "none",
@@ -189,9 +191,14 @@ export class DiskStorage implements Storage {
     // The old log stays valid with the new snapshot (records up to it are skipped at start), so a
     // failure from here on only leaves compaction to be done again.
     const logPath = join(this.#dir, storageFiles.log);
-    const logBytes = replaceFile(logPath, this.#entries.length > 0 ? [encodeRecord({ append: this.#entries } satisfies LogRecord)] : [], this.#mode !== "none");
-    closeSync(this.#logFd);
-    this.#logFd = openLog(logPath);
+    const logBytes = replaceFile(
+      this.#fs,
+      logPath,
+      this.#entries.length > 0 ? [encodeRecord({ append: this.#entries } satisfies LogRecord)] : [],
+      this.#mode !== "none",
+    );
+    this.#fs.close(this.#logFd);
+    this.#logFd = this.#fs.open(logPath);
     this.#logBytes = logBytes;
     this.#fileBytes = logBytes;
     // Everything written so far is in the synced snapshot or the synced new log.
@@ -234,7 +241,7 @@ export class DiskStorage implements Storage {
     } catch {
       // Nothing acknowledged is lost: SYNC fsync and write acknowledge only what was written.
     }
-    closeSync(this.#logFd);
+    this.#fs.close(this.#logFd);
   }
 
   #append(record: LogRecord): void {
@@ -289,13 +296,13 @@ export class DiskStorage implements Storage {
     if (this.#rewriteUnsynced) {
       const bytes = Buffer.concat(this.#unsynced);
       let written = 0;
-      while (written < bytes.length) written += writeSync(this.#logFd, bytes, written, bytes.length - written, this.#unsyncedAt + written);
+      while (written < bytes.length) written += this.#fs.write(this.#logFd, bytes, written, bytes.length - written, this.#unsyncedAt + written);
       this.#rewriteUnsynced = false;
     }
     const startedMs = this.#clock.nowMs();
     this.syncCount++;
     try {
-      this.#fdatasync(this.#logFd);
+      this.#fs.fdatasync(this.#logFd);
     } catch (error) {
       this.#rewriteUnsynced = true;
       throw error;
@@ -315,10 +322,9 @@ export class DiskStorage implements Storage {
     if (this.#mode !== "fsync" || ahead * 4 >= this.#tuning.logPreallocateBytes || this.#clock.nowMs() < this.#preallocateAfterMs) return;
     const target = this.#logBytes + this.#tuning.logPreallocateBytes;
     try {
-      while (this.#fileBytes < target) this.#fileBytes += writeSync(this.#logFd, zeros, 0, Math.min(zeros.length, target - this.#fileBytes), this.#fileBytes);
-      // On a descriptor of its own: an I/O error it sees is still reported to the records' next sync.
-      const fd = openSync(join(this.#dir, storageFiles.log), "r");
-      fdatasync(fd, () => closeSync(fd));
+      while (this.#fileBytes < target)
+        this.#fileBytes += this.#fs.write(this.#logFd, zeros, 0, Math.min(zeros.length, target - this.#fileBytes), this.#fileBytes);
+      this.#fs.syncSoon(join(this.#dir, storageFiles.log));
     } catch {
       // Disk full: what was written is zeros all the same; ordinary appends go on while they fit.
       this.#preallocateAfterMs = this.#clock.nowMs() + diskStorageLimits.retryMs;
@@ -331,6 +337,7 @@ export class DiskStorage implements Storage {
     this.#flushBuffer();
     if (this.#epochDirty) {
       replaceFile(
+        this.#fs,
         join(this.#dir, storageFiles.epoch),
         [encodeRecord({ epoch: this.#epoch, writeQuorum: this.#writeQuorum, writeQuorumFloor: this.#writeQuorumFloor })],
         this.#mode !== "none",
@@ -355,10 +362,10 @@ export class DiskStorage implements Storage {
     const bytes = this.#buffer.length === 1 ? this.#buffer[0]! : Buffer.concat(this.#buffer);
     try {
       let written = 0;
-      while (written < bytes.length) written += writeSync(this.#logFd, bytes, written, bytes.length - written, this.#logBytes + written);
+      while (written < bytes.length) written += this.#fs.write(this.#logFd, bytes, written, bytes.length - written, this.#logBytes + written);
     } catch (error) {
       // The zeros after it go too: the next records are appended until preallocated again.
-      ftruncateSync(this.#logFd, this.#logBytes);
+      this.#fs.ftruncate(this.#logFd, this.#logBytes);
       this.#fileBytes = this.#logBytes;
       throw error;
     }
@@ -371,9 +378,4 @@ export class DiskStorage implements Storage {
     this.#fileBytes = Math.max(this.#fileBytes, this.#logBytes);
     this.#bytesSinceSnapshot += bytes.length;
   }
-}
-
-/** The log, opened for writes at a position (records overwrite its zero tail), created if missing. */
-function openLog(path: string): number {
-  return openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
 }

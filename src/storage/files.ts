@@ -1,34 +1,25 @@
-import { closeSync, fdatasyncSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
+import type { FileSystem } from "./file-system.ts";
 
 /**
  * Replaces a file whole: a temporary one written and (if `synced`) synced, renamed into place,
  * the directory synced, so that a crash leaves the old file or the new one. Returns its size.
  */
-export function replaceFile(path: string, records: Iterable<Buffer>, synced: boolean): number {
+export function replaceFile(fs: FileSystem, path: string, records: Iterable<Buffer>, synced: boolean): number {
   const temporary = `${path}.tmp`;
-  const fd = openSync(temporary, "w");
+  const fd = fs.create(temporary);
   let size = 0;
   try {
     for (const record of records) {
       let written = 0;
-      while (written < record.length) written += writeSync(fd, record, written);
+      while (written < record.length) written += fs.write(fd, record, written, record.length - written, size + written);
       size += record.length;
     }
-    if (synced) fdatasyncSync(fd);
+    if (synced) fs.fdatasync(fd);
   } finally {
-    closeSync(fd);
+    fs.close(fd);
   }
-  renameSync(temporary, path);
-  if (synced) syncDir(dirname(path));
+  fs.rename(temporary, path);
+  if (synced) fs.syncDir(dirname(path));
   return size;
-}
-
-function syncDir(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -1,7 +1,7 @@
-import { existsSync, readFileSync, renameSync, truncateSync } from "node:fs";
 import { join } from "node:path";
 import type { Entry } from "../core/types.ts";
 import type { StoredData } from "../node/storage.ts";
+import type { FileSystem } from "./file-system.ts";
 import { decodeRecords } from "./records.ts";
 import { decodeSnapshot } from "./snapshot-file.ts";
 
@@ -37,14 +37,14 @@ export interface Loaded extends StoredData {
  * rebuilt from anything stored, and a node that forgot it could answer a deposed leader. `log`
  * says what was cut.
  */
-export function loadDir(dir: string, log: (line: string) => void): Loaded {
-  const { epoch, writeQuorum, writeQuorumFloor } = loadEpoch(join(dir, storageFiles.epoch));
-  const { snapshot, snapshotBytes, setAside } = loadSnapshot(join(dir, storageFiles.snapshot), log);
+export function loadDir(fs: FileSystem, dir: string, log: (line: string) => void): Loaded {
+  const { epoch, writeQuorum, writeQuorumFloor } = loadEpoch(fs, join(dir, storageFiles.epoch));
+  const { snapshot, snapshotBytes, setAside } = loadSnapshot(fs, join(dir, storageFiles.snapshot), log);
   const snapshotOffset = snapshot?.offset ?? 0;
   const logPath = join(dir, storageFiles.log);
   // The log's entries follow the snapshot set aside: without it they cannot be applied.
-  if (setAside && existsSync(logPath)) truncateSync(logPath, 0);
-  const bytes = existsSync(logPath) ? readFileSync(logPath) : new Uint8Array(0);
+  if (setAside && fs.exists(logPath)) fs.truncate(logPath, 0);
+  const bytes = fs.exists(logPath) ? fs.read(logPath) : new Uint8Array(0);
   const { records, starts, bad, dataBytes } = decodeRecords(bytes, { zeroTail: true });
   const entries: Entry[] = [];
   let goodBytes = bad?.byteOffset ?? dataBytes;
@@ -70,15 +70,15 @@ export function loadDir(dir: string, log: (line: string) => void): Loaded {
   if (cut) {
     const kind = misplaced !== null ? "a record out of sequence" : bad?.kind === "torn" ? "a torn record at the end" : "a corrupt record";
     log(`storage: ${logPath} byte ${goodBytes}: ${kind}; the log is cut there (${dataBytes - goodBytes} bytes dropped), the leader sends what followed again`);
-    truncateSync(logPath, goodBytes);
+    fs.truncate(logPath, goodBytes);
   }
   return { epoch, writeQuorum, writeQuorumFloor, snapshot, entries, logBytes: goodBytes, logFileBytes: cut ? goodBytes : bytes.length, snapshotBytes };
 }
 
 /** The epoch promise, and the write quorum and its floor kept beside it (absent in a directory written before they were kept). */
-function loadEpoch(path: string): { epoch: number; writeQuorum: number | null; writeQuorumFloor: number | null } {
-  if (!existsSync(path)) return { epoch: 0, writeQuorum: null, writeQuorumFloor: null };
-  const { records, bad } = decodeRecords(readFileSync(path));
+function loadEpoch(fs: FileSystem, path: string): { epoch: number; writeQuorum: number | null; writeQuorumFloor: number | null } {
+  if (!fs.exists(path)) return { epoch: 0, writeQuorum: null, writeQuorumFloor: null };
+  const { records, bad } = decodeRecords(fs.read(path));
   const record = records[0] as { epoch?: unknown; writeQuorum?: unknown; writeQuorumFloor?: unknown } | undefined;
   if (bad || typeof record?.epoch !== "number")
     throw new StorageCorrupt(
@@ -88,16 +88,20 @@ function loadEpoch(path: string): { epoch: number; writeQuorum: number | null; w
   return { epoch: record.epoch, writeQuorum: quorum(record.writeQuorum), writeQuorumFloor: quorum(record.writeQuorumFloor) };
 }
 
-function loadSnapshot(path: string, log: (line: string) => void): { snapshot: StoredData["snapshot"]; snapshotBytes: number; setAside: boolean } {
-  if (!existsSync(path)) return { snapshot: null, snapshotBytes: 0, setAside: false };
-  const bytes = readFileSync(path);
+function loadSnapshot(
+  fs: FileSystem,
+  path: string,
+  log: (line: string) => void,
+): { snapshot: StoredData["snapshot"]; snapshotBytes: number; setAside: boolean } {
+  if (!fs.exists(path)) return { snapshot: null, snapshotBytes: 0, setAside: false };
+  const bytes = fs.read(path);
   const decoded = decodeSnapshot(bytes);
   if ("badByteOffset" in decoded) {
     const corruptPath = `${path}.corrupt`;
     log(
       `storage: ${path} byte ${decoded.badByteOffset}: the snapshot does not check; set aside as ${corruptPath} with the log after it, this node starts empty but for its epoch promise and gets the data again from its peers`,
     );
-    renameSync(path, corruptPath);
+    fs.rename(path, corruptPath);
     return { snapshot: null, snapshotBytes: 0, setAside: true };
   }
   return { snapshot: decoded.snapshot, snapshotBytes: bytes.length, setAside: false };

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { realClock, realTimers, type TimerHandle, type Timers } from "../node/env.ts";
 import { diskStorageLimits } from "./disk-limits.ts";
 import { DiskStorage } from "./disk-storage.ts";
+import { nodeFileSystem } from "./file-system.ts";
 import { entry, recordsEnd } from "./storage-conformance.ts";
 
 const root = mkdtempSync(join(tmpdir(), "quorumkv-sync-failure-"));
@@ -85,7 +86,7 @@ test("a failed fdatasync acknowledges nothing, and the retry writes the lost byt
   const dir = join(root, "eio");
   const disk = linuxLikeDisk(join(dir, "log"));
   const clock = handTimers();
-  const env = { clock: realClock, timers: clock.timers, log: () => {}, fdatasync: disk.fdatasync };
+  const env = { clock: realClock, timers: clock.timers, log: () => {}, fs: { ...nodeFileSystem, fdatasync: disk.fdatasync } };
   const { storage } = DiskStorage.open(dir, "fsync", env);
   const stored: number[] = [];
   const append = (offset: number) => {
@@ -124,7 +125,7 @@ test("closed after a failed fdatasync, a storage writes nothing more: its retry 
   const dir = join(root, "closed");
   const disk = linuxLikeDisk(join(dir, "log"));
   const clock = handTimers();
-  const env = { clock: realClock, timers: clock.timers, log: () => {}, fdatasync: disk.fdatasync };
+  const env = { clock: realClock, timers: clock.timers, log: () => {}, fs: { ...nodeFileSystem, fdatasync: disk.fdatasync } };
   const first = DiskStorage.open(dir, "fsync", env).storage;
   first.appendEntries([entry(1)]);
   first.sync(() => {}, true);
@@ -178,7 +179,7 @@ test("a sync asked for by a callback waits for the other callbacks of its group:
 test("two failures in a row, then a good sync: still nothing lost", async () => {
   const dir = join(root, "eio-twice");
   const disk = linuxLikeDisk(join(dir, "log"));
-  const env = { clock: realClock, timers: realTimers, log: () => {}, fdatasync: disk.fdatasync };
+  const env = { clock: realClock, timers: realTimers, log: () => {}, fs: { ...nodeFileSystem, fdatasync: disk.fdatasync } };
   const { storage } = DiskStorage.open(dir, "fsync", env);
   let stored = false;
   storage.appendEntries([entry(1), entry(2)]);
