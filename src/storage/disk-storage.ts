@@ -109,8 +109,11 @@ export class DiskStorage implements Storage {
     const fs = env.fs ?? nodeFileSystem;
     fs.mkdirs(dir);
     const loaded = loadDir(fs, dir, env.log);
+    const created = !fs.exists(join(dir, storageFiles.log));
     const { compactionMinLogBytes = diskStorageLimits.compactionMinLogBytes, logPreallocateBytes = diskStorageLimits.logPreallocateBytes } = options;
     const storage = new DiskStorage(dir, mode, env, loaded, { compactionMinLogBytes, logPreallocateBytes });
+    // A new log's name is durable once its directory is synced, not by the log's own fdatasync (POSIX).
+    if (created && mode !== "none") fs.syncDir(dir);
     return {
       storage,
       data: {
