@@ -84,15 +84,15 @@ export function runElectionSimulation(options: ElectionRunOptions): ElectionRunR
   };
   const stats = { leaderships: 0, crashes: 0, partitions: 0, quorumChanges: 0, stepDowns: 0 };
   const urls = Array.from({ length: nodes }, (_, index) => `http://n${index}:7000`);
+  const clock = sharedClock(queue);
   const machines: (PeerMachine & { disk: SimDisk })[] = urls.map((url, index) => ({
     url,
     index,
     peer: null,
     timers: null,
-    disk: new SimDisk(rng, { minUs: 50, maxUs: 300 }),
+    disk: new SimDisk(rng, { minUs: 50, maxUs: 300 }, clock),
   }));
   const network = new PeerNetwork(queue, rng, trace, machines, linkDelayUs, family === "chaos" ? 0.02 : 0);
-  const clock = sharedClock(queue);
   const timings: Partial<NodeTimings> = { gapWaitMs: 10, replicateTimeoutMs: 30, recoverTimeoutMs: 50, asyncWaitMs: 50, readWaitMs: 40 };
   const base: Config = { ...defaults, writeQuorum, minDelayMs: 0.05, maxDelayMs: 0.5, heartbeatMs: electionTimeoutMs / 4, quorumTimeoutMs: 200 };
 
@@ -107,13 +107,15 @@ export function runElectionSimulation(options: ElectionRunOptions): ElectionRunR
       electionTimeoutMs,
       leaderUrl: null,
     };
+    const log = (message: string) => trace.add(queue.nowUs, `n${machine.index} ${message}`);
+    const { storage, stored } = machine.disk.open(timers, log);
     const peer = new PeerNode(config, {
       clock,
       timers,
       random: rng,
-      storage: machine.disk.storage(timers),
-      stored: machine.disk.load(),
-      log: (message) => trace.add(queue.nowUs, `n${machine.index} ${message}`),
+      storage,
+      stored,
+      log,
       newTransport: () => network.transport(machine),
       newDelays: () => new SimDelays(timers),
       rpc: network.rpc(machine),

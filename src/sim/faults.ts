@@ -35,6 +35,9 @@ const partitionUs = { minUs: 1 * usPerMs, maxUs: 150 * usPerMs };
 const downUs = { minUs: 0, maxUs: 50 * usPerMs };
 const pauseUs = { minUs: 1 * usPerMs, maxUs: 150 * usPerMs };
 const deposedEntriesMax = 3;
+/** Share of follower crashes that wait for the follower's next fdatasync of its log (SimFiles.crashInNextSync), and for how long at most. */
+const crashInSyncShare = 0.5;
+const crashInSyncWithinUs = 5 * usPerMs;
 /** Share of leader crashes that start a crash loop on a flaky host (see LeaderHost.startCrashLoop). */
 const crashLoop = { afterUs: { minUs: 0, maxUs: 20 * usPerMs }, continueChance: 0.5, cutOffUs: { minUs: 1 * usPerMs, maxUs: 40 * usPerMs } };
 const crashLoopShare = 0.4;
@@ -138,11 +141,18 @@ export class FaultInjector {
         break;
       }
       case "crashes": {
-        follower.crash();
-        const incarnation = follower.incarnation;
-        context.queue.after(context.delayUs(downUs), () => {
-          if (follower.down && follower.incarnation === incarnation) follower.restart();
-        });
+        const restartLater = () => {
+          const incarnation = follower.incarnation;
+          context.queue.after(context.delayUs(downUs), () => {
+            if (follower.down && follower.incarnation === incarnation) follower.restart();
+          });
+        };
+        if (context.rng.chance(crashInSyncShare)) {
+          follower.crashInNextSync(crashInSyncWithinUs, restartLater);
+        } else {
+          follower.crash();
+          restartLater();
+        }
         break;
       }
       case "pauses": {
@@ -243,8 +253,10 @@ export class FaultInjector {
   #healAll(): void {
     this.network.lossy = false;
     this.network.healPartitions();
-    this.context.log("faults stop: partitions end, paused followers resume, crashed processes restart, deposed leaders die, no more drops or copies");
+    this.context.log("faults stop: partitions end, paused followers resume, crashed processes restart, deposed leaders die, disks stop failing, no more drops or copies");
     for (const follower of this.followers) {
+      follower.disarmCrash();
+      follower.disk.files.syncFailureChance = 0;
       if (follower.down) follower.restart();
       if (follower.paused && !follower.pauseHeld) follower.resume();
     }

@@ -70,6 +70,7 @@ export class FollowerHost {
   /** What each past incarnation had synced when it crashed. */
   readonly heldAtCrash: HeldLog[] = [];
   readonly disk: SimDisk;
+  #crashArmed = false;
   #snapshotsOfPastProcesses = 0;
   #timers: ProcessTimers;
   #watchedState: StateMachine;
@@ -84,7 +85,7 @@ export class FollowerHost {
     private readonly hooks: FollowerHooks,
   ) {
     this.name = followerName(index);
-    this.disk = new SimDisk(context.rng, context.scenario.diskSyncDelay);
+    this.disk = new SimDisk(context.rng, context.scenario.diskSyncDelay, context.clock);
     this.#timers = new ProcessTimers(context.queue);
     this.node = this.#startNode();
     this.#watchedState = this.node.core.state;
@@ -174,6 +175,31 @@ export class FollowerHost {
     for (const item of deferred) item.abort();
   }
 
+  /**
+   * The power fails inside this process's next fdatasync of its log (records written, none of
+   * them acknowledged, part of them on disk), or `withinUs` from now if it syncs nothing before;
+   * `crashed` runs once it is down.
+   */
+  crashInNextSync(withinUs: number, crashed: () => void): void {
+    const incarnation = this.incarnation;
+    this.#crashArmed = true;
+    const crash = (inSync: boolean) => {
+      if (!this.#crashArmed || this.down || this.incarnation !== incarnation) return;
+      this.disarmCrash();
+      if (inSync) this.context.log(`${this.name} power fails during an fdatasync of its log`);
+      this.crash();
+      crashed();
+    };
+    this.disk.crashInNextSync(() => crash(true));
+    this.context.queue.after(withinUs, () => crash(false));
+  }
+
+  /** Faults stop: a crash armed by crashInNextSync does not come. */
+  disarmCrash(): void {
+    this.#crashArmed = false;
+    this.disk.cancelCrashInSync();
+  }
+
   /** Starts a crashed process again as a new FollowerNode, from what its disk holds. */
   restart(): void {
     const lost = this.hooks.mayCorrupt(this) && this.context.rng.chance(corruptionChance) ? this.disk.corrupt() : null;
@@ -207,13 +233,15 @@ export class FollowerHost {
 
   #startNode(): FollowerNode {
     const { context } = this;
+    const log = (line: string) => context.log(`${this.name}: ${line}`);
+    const { storage, stored } = this.disk.open(this.#timers, log);
     const node = new FollowerNode(nodeConfig(context.scenario, { role: "follower", nodeId: this.name }), {
       clock: context.clock,
       timers: this.#timers,
       random: context.rng,
-      storage: this.disk.storage(this.#timers),
-      stored: this.disk.load(),
-      log: (line) => context.log(`${this.name}: ${line}`),
+      storage,
+      stored,
+      log,
       timings: context.scenario.timings,
       newCore: this.newCore,
     });

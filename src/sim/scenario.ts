@@ -1,6 +1,7 @@
 import { constants } from "../core/constants.ts";
 import { assert } from "../core/assert.ts";
 import { type NodeTimings, nodeTimings } from "../node/timings.ts";
+import { diskStorageLimits } from "../storage/disk-limits.ts";
 import type { Random } from "./random.ts";
 
 /** A uniform delay range in virtual microseconds. */
@@ -55,6 +56,11 @@ export interface Scenario {
   /** How long a deposed leader keeps running, and how long a crashed one stays down before it restarts. */
   deposedLifeUs: DelayRangeUs;
   leaderDownUs: DelayRangeUs;
+  /**
+   * The follower whose disk fails fdatasyncs as Linux does (EIO, bytes lost: SimFiles) while
+   * faults are on, and the chance of each failing; null in most runs.
+   */
+  failingDisk: { follower: number; syncFailureChance: number } | null;
   /** After faults and writes stop, every node must hold the same state within this time. */
   convergenceBoundUs: number;
 }
@@ -74,6 +80,8 @@ export interface ScenarioOptions {
 
 /** Share of runs with WRITE_QUORUM ≥ 1 that restart the leader when `leaderRestarts` is "some". */
 const leaderRestartShare = 0.4;
+/** Share of runs with faults in which one follower's disk fails fdatasyncs (Scenario.failingDisk). */
+const failingDiskShare = 0.3;
 /** Share of leader faults that depose rather than kill, when deposed leaders are on. */
 const deposedShare = 0.3;
 
@@ -117,6 +125,8 @@ export function drawScenario(rng: Random, options: ScenarioOptions): Scenario {
   // A recovery in progress when faults heal may wait out a round, a pause, a lost transfer and a restart.
   const recoveryBoundUs =
     (2 * (timings.positionTimeoutMs + timings.positionRetryMs) + timings.recoverTimeoutMs) * usPerMs + leaderDownUs.maxUs + 4 * roundTripUs;
+  const failingDisk =
+    options.faults && rng.chance(failingDiskShare) ? { follower: rng.int(0, followers - 1), syncFailureChance: rng.pick([0.05, 0.2, 0.5]) } : null;
   const scenario: Scenario = {
     followers,
     writeQuorum,
@@ -145,7 +155,13 @@ export function drawScenario(rng: Random, options: ScenarioOptions): Scenario {
     deposedLeaderShare: options.deposedLeaders && restartsLeader ? deposedShare : 0,
     deposedLifeUs: { minUs: 1 * usPerMs, maxUs: 100 * usPerMs },
     leaderDownUs,
-    convergenceBoundUs: 2 * (replicateTimeoutUs + gapWaitUs) + 10 * heartbeatUs + (restartsLeader ? recoveryBoundUs : 0),
+    failingDisk,
+    // A disk that failed a sync stores nothing until its retry (diskStorageLimits.retryMs), which may come after faults stop.
+    convergenceBoundUs:
+      2 * (replicateTimeoutUs + gapWaitUs) +
+      10 * heartbeatUs +
+      (restartsLeader ? recoveryBoundUs : 0) +
+      (failingDisk ? diskStorageLimits.retryMs * usPerMs : 0),
   };
   assert(
     timings.replicateTimeoutMs * usPerMs > gapWaitUs + requestDelay.maxUs + 2 * linkDelay.maxUs,
@@ -162,6 +178,6 @@ export function describeScenario(scenario: Scenario): string {
     `delay=${ms(scenario.requestDelay.minUs)}..${ms(scenario.requestDelay.maxUs)} link=${ms(scenario.linkDelay.minUs)}..${ms(scenario.linkDelay.maxUs)}`,
     `drop=${scenario.dropProbability} duplicate=${scenario.duplicateProbability} slow=${scenario.slowProbability} faults until ${ms(scenario.faultWindowUs)} every ~${ms(scenario.faultIntervalMeanUs)}`,
     `heartbeat=${ms(scenario.heartbeatUs)} logRetention=${scenario.logRetention} clientTimeout=${ms(scenario.clientTimeoutUs)} timings=${JSON.stringify(timings)}`,
-    `leaderFaults=${scenario.leaderFaults} deposed=${scenario.deposedLeaderShare}`,
+    `leaderFaults=${scenario.leaderFaults} deposed=${scenario.deposedLeaderShare} failingDisk=${scenario.failingDisk ? JSON.stringify(scenario.failingDisk) : "none"}`,
   ].join("\n");
 }

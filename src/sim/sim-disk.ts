@@ -1,158 +1,136 @@
-import type { Entry, SnapshotPair } from "../core/types.ts";
-import type { Timers } from "../node/env.ts";
-import type { Storage, StorageStatus, StoredData, StoredSnapshot } from "../node/storage.ts";
+import type { Entry } from "../core/types.ts";
+import type { Clock, Timers } from "../node/env.ts";
+import type { Storage, StoredData } from "../node/storage.ts";
+import { DiskStorage } from "../storage/disk-storage.ts";
+import { loadDir, storageFiles } from "../storage/load.ts";
+import { decodeRecords } from "../storage/records.ts";
 import type { Random } from "./random.ts";
+import { SimFiles } from "./sim-files.ts";
 
-/** What a follower's disk holds once synced: the same data DiskStorage keeps in its files. */
-interface DiskImage {
-  epoch: number;
-  writeQuorum: number | null;
-  writeQuorumFloor: number | null;
-  snapshot: { offset: number; epoch: number; pairs: SnapshotPair[] } | null;
-  entries: Entry[];
-}
+const dataDir = "/data";
+const logPath = `${dataDir}/${storageFiles.log}`;
 
-type Write =
-  | { truncateAfter: number }
-  | { append: readonly Entry[] }
-  | { epoch: number }
-  | { writeQuorum: number | null; floor: number | null }
-  | { snapshot: DiskImage["snapshot"] };
-
-/** Log entries after the snapshot beyond which the node is told to compact (small, so runs compact). */
-const compactionEntries = 16;
+/** Small, so that runs compact their log and preallocate zeros ahead of it often. */
+const tuning = { compactionMinLogBytes: 1024, logPreallocateBytes: 2048 };
 
 /**
- * One follower machine's disk (src/storage/disk-storage.ts in simulation). Writes reach the disk
- * in order; `sync` calls back after a simulated sync time, with every write made meanwhile
- * (group commit). A crash keeps what was synced and a random prefix of what was not, the last
- * write possibly torn (a prefix of its entries): the records DiskStorage's start-up check
- * keeps. A corrupt record in the middle of the log cuts it there at the next start, losing
- * synced entries: the only way this disk forgets what it acknowledged.
+ * One machine's disk: the production DiskStorage (SYNC=fsync) on simulated files (SimFiles) that
+ * lose what was not synced when the machine crashes, keeping some of it, at times torn. A
+ * process's writes are synced after a simulated delay (its group commit), or at once when it
+ * asks (a leader's pump). What a restart finds is what DiskStorage's own start-up check makes
+ * of the files; a record damaged in the middle of the log is the only way this disk forgets
+ * what it acknowledged.
  */
 export class SimDisk {
-  #synced: DiskImage = { epoch: 0, writeQuorum: null, writeQuorumFloor: null, snapshot: null, entries: [] };
-  #unsynced: Write[] = [];
+  readonly files: SimFiles;
   /** Set by the mutant `follower-acks-before-sync`: sync calls back at once and syncs later. */
   acksBeforeSync = false;
+  #decoded: { version: number; data: StoredData } | null = null;
 
   constructor(
     private readonly rng: Random,
     private readonly syncDelay: { minUs: number; maxUs: number },
-  ) {}
-
-  /** What a process starting on this disk loads. */
-  load(): StoredData {
-    const { epoch, writeQuorum, writeQuorumFloor, snapshot, entries } = this.#synced;
-    return { epoch, writeQuorum, writeQuorumFloor, snapshot: snapshot && { ...snapshot, pairs: snapshot.pairs.slice() }, entries: entries.slice() };
+    private readonly clock: Clock,
+  ) {
+    this.files = new SimFiles(rng);
   }
 
-  /** Whether what is synced holds `entry` (the same one) in its log or under its snapshot. */
+  /**
+   * Starts a process on this disk: DiskStorage checks and loads the files (cutting a torn or
+   * damaged log), and its timers are the process's, so that they die with it.
+   */
+  open(timers: Timers, log: (line: string) => void): { storage: Storage; stored: StoredData } {
+    const delayed: Timers = {
+      after: (delayMs, run) => timers.after(delayMs, run),
+      every: (periodMs, run) => timers.every(periodMs, run),
+      cancel: (handle) => timers.cancel(handle),
+      // DiskStorage syncs what a turn handed over at the end of the turn: here, after the disk's delay.
+      soon: (run) => timers.after(this.rng.int(this.syncDelay.minUs, this.syncDelay.maxUs) / 1000, run),
+    };
+    const { storage, data } = DiskStorage.open(dataDir, "fsync", { timers: delayed, clock: this.clock, log, fs: this.files }, tuning);
+    return { storage: this.acksBeforeSync ? acksBeforeSync(storage) : storage, stored: data };
+  }
+
+  /** Whether the synced files hold `entry` (the same one) in the log or under the snapshot. */
   holds(entry: Entry): boolean {
-    const { snapshot, entries } = this.#synced;
+    const { snapshot, entries } = this.#durable();
     const first = (snapshot?.offset ?? 0) + 1;
     if (entry.offset < first) return entry.offset > 0;
     const stored = entries[entry.offset - first];
     return stored !== undefined && stored.epoch === entry.epoch && stored.key === entry.key && stored.value === entry.value;
   }
 
-  /** The synced image, as the checker compares it (applied offset of the snapshot and the entries after it). */
+  /** What the synced files hold, as the checker compares it (applied offset of the snapshot and the entries after it). */
   synced(): { appliedOffset: number; pending: readonly Entry[] } {
-    return { appliedOffset: this.#synced.snapshot?.offset ?? 0, pending: this.#synced.entries };
+    const { snapshot, entries } = this.#durable();
+    return { appliedOffset: snapshot?.offset ?? 0, pending: entries };
   }
 
-  /** The process died: what was not synced is lost, but for a random prefix that reached the disk (the last maybe torn). */
+  /** The machine lost power: what was not synced is lost, but for some of it (SimFiles.crash). */
   crash(): void {
-    const reached = this.rng.int(0, this.#unsynced.length);
-    const writes = this.#unsynced.slice(0, reached);
-    const torn = this.#unsynced[reached];
-    if (torn && "append" in torn && torn.append.length > 1) writes.push({ append: torn.append.slice(0, this.rng.int(1, torn.append.length - 1)) });
-    for (const write of writes) apply(this.#synced, write);
-    this.#unsynced = [];
+    this.files.crash();
+  }
+
+  /** The power fails inside the next fdatasync of the log: `crash` runs then (SimFiles.crashInNextSync). */
+  crashInNextSync(crash: () => void): void {
+    this.files.crashInNextSync(logPath, crash);
+  }
+
+  cancelCrashInSync(): void {
+    this.files.cancelCrashInSync();
   }
 
   /** The machine's disk is replaced by an empty one (an operator's `--fresh`): the next process starts empty. */
   wipe(): void {
-    this.#synced = { epoch: 0, writeQuorum: null, writeQuorumFloor: null, snapshot: null, entries: [] };
-    this.#unsynced = [];
+    this.files.wipe();
   }
 
   /**
-   * A record in the middle of the log is damaged: the next start cuts the log before it. Returns
-   * the synced entries lost, or null when the log is too short to have a middle.
+   * One byte of a synced log record that is not the last is damaged: the next start cuts the log
+   * there. Returns the synced entries that costs, or null when the log has no such record or the
+   * cut loses none.
    */
   corrupt(): Entry[] | null {
-    const entries = this.#synced.entries;
-    if (entries.length < 2) return null;
-    const at = this.rng.int(0, entries.length - 2);
-    return entries.splice(at);
+    if (!this.files.exists(logPath)) return null;
+    const before = this.#durable().entries;
+    const { starts } = decodeRecords(this.files.durable().read(logPath), { zeroTail: true });
+    if (starts.length < 2) return null;
+    const record = this.rng.int(0, starts.length - 2);
+    // A byte of the payload, past the 8-byte header: the checksum no longer matches.
+    this.files.flipByte(logPath, this.rng.int(starts[record]! + 8, starts[record + 1]! - 1));
+    const kept = this.#durable().entries;
+    const lost = before.filter((entry) => !kept.some((held) => held.offset === entry.offset));
+    return lost.length > 0 ? lost : null;
   }
 
-  /** A Storage for one process on this disk; its sync callbacks die with the process's timers. */
-  storage(timers: Timers): Storage {
-    const disk = this;
-    let waiting: (() => void)[] = [];
-    let syncing = false;
-    const write = (next: Write) => disk.#unsynced.push(next);
-    const flush = () => {
-      const writes = disk.#unsynced;
-      disk.#unsynced = [];
-      for (const next of writes) apply(disk.#synced, next);
-    };
-    const syncAfterDelay = (then: () => void) => timers.after(disk.rng.int(disk.syncDelay.minUs, disk.syncDelay.maxUs) / 1000, then);
-    return {
-      truncateAfter: (offset) => write({ truncateAfter: offset }),
-      appendEntries: (entries) => {
-        if (entries.length > 0) write({ append: entries.slice() });
-      },
-      promiseEpoch: (epoch) => write({ epoch }),
-      keepWriteQuorum: (writeQuorum, floor) => write({ writeQuorum, floor }),
-      saveSnapshot: (snapshot: StoredSnapshot) => write({ snapshot: { offset: snapshot.offset, epoch: snapshot.epoch, pairs: snapshot.pairs.slice() } }),
-      get compactionDue() {
-        return disk.#synced.entries.length > compactionEntries;
-      },
-      unavailable: null,
-      sync(done) {
-        if (disk.acksBeforeSync) {
-          done();
-          syncAfterDelay(flush);
-          return;
-        }
-        waiting.push(done);
-        if (syncing) return;
-        syncing = true;
-        syncAfterDelay(() => {
-          syncing = false;
-          flush();
-          const callbacks = waiting;
-          waiting = [];
-          for (const callback of callbacks) callback();
-        });
-      },
-      status: (): StorageStatus => ({ dir: "sim", sync: "fsync", bytes: 0, lastSyncMs: null, unavailable: null }),
-    };
+  /** The synced files decoded by the production start-up check, on a copy (cached until they change). */
+  #durable(): StoredData {
+    const version = this.files.version;
+    if (this.#decoded?.version !== version) {
+      this.#decoded = { version, data: loadDir(this.files.durable(), dataDir, () => {}) };
+    }
+    return this.#decoded.data;
   }
 }
 
-function apply(image: DiskImage, write: Write): void {
-  const first = (image.snapshot?.offset ?? 0) + 1;
-  if ("truncateAfter" in write) {
-    image.entries.length = Math.max(0, Math.min(image.entries.length, write.truncateAfter - first + 1));
-  } else if ("append" in write) {
-    for (const entry of write.append) {
-      if (entry.offset < first) continue;
-      image.entries.length = Math.min(image.entries.length, entry.offset - first);
-      if (image.entries.length === entry.offset - first) image.entries.push(entry);
-    }
-  } else if ("epoch" in write) {
-    image.epoch = Math.max(image.epoch, write.epoch);
-  } else if ("writeQuorum" in write) {
-    image.writeQuorum = write.writeQuorum;
-    image.writeQuorumFloor = write.floor;
-  } else {
-    const snapshot = write.snapshot!;
-    image.entries = image.entries.filter((entry) => entry.offset > snapshot.offset);
-    if (image.entries.length > 0 && image.entries[0]!.offset !== snapshot.offset + 1) image.entries = [];
-    image.snapshot = snapshot;
-  }
+/** The mutant `follower-acks-before-sync`: a storage whose sync calls back at once and syncs afterwards. */
+function acksBeforeSync(storage: Storage): Storage {
+  return {
+    truncateAfter: (offset) => storage.truncateAfter(offset),
+    appendEntries: (entries) => storage.appendEntries(entries),
+    promiseEpoch: (epoch) => storage.promiseEpoch(epoch),
+    keepWriteQuorum: (writeQuorum, floor) => storage.keepWriteQuorum(writeQuorum, floor),
+    saveSnapshot: (snapshot) => storage.saveSnapshot(snapshot),
+    get compactionDue() {
+      return storage.compactionDue;
+    },
+    get unavailable() {
+      return storage.unavailable;
+    },
+    sync(done) {
+      done();
+      storage.sync(() => {});
+    },
+    status: () => storage.status(),
+  };
 }

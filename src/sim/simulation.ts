@@ -102,6 +102,7 @@ export function runSimulation(options: RunOptions): RunResult {
       }),
   );
   if (mutant?.followerAcksBeforeSync) for (const follower of followers) follower.disk.acksBeforeSync = true;
+  if (scenario.failingDisk) followers[scenario.failingDisk.follower]!.disk.files.syncFailureChance = scenario.failingDisk.syncFailureChance;
   const host = new LeaderHost(context, followers, network, checker, {
     newCore: mutant?.leader,
     policy: mutant?.recovery,
