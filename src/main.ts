@@ -7,7 +7,7 @@ import { FollowerNode } from "./node/follower-node.ts";
 import { HttpTransport } from "./node/http-transport.ts";
 import { LeaderNode } from "./node/leader-node.ts";
 import { NodeMetrics } from "./node/metrics.ts";
-import { RecoveryFailed, recoverFromFollowers } from "./node/recovery.ts";
+import { RecoveryFailed, recoverFromFollowers, storedRecoveryData } from "./node/recovery.ts";
 import { MemoryStorage, type Storage, type StoredData } from "./node/storage.ts";
 import { DiskStorage } from "./storage/disk-storage.ts";
 import { StorageCorrupt } from "./storage/load.ts";
@@ -94,13 +94,7 @@ async function createNode(config: Config, metrics: NodeMetrics, logger: Logger):
   openedStorage = storage;
   if (config.role === "follower") return new FollowerNode(config, { ...productionFollowerEnv(log), storage, stored });
   const transport = newTransport(config);
-  const own = stored && {
-    epoch: stored.epoch,
-    appliedOffset: stored.snapshot?.offset ?? 0,
-    appliedEpoch: stored.snapshot?.epoch ?? 0,
-    pairs: stored.snapshot?.pairs ?? [],
-    entries: stored.entries,
-  };
+  const own = stored && storedRecoveryData(stored);
   const recovery = await recoverFromFollowers(config.nodeId, config.followers, config.writeQuorum, {
     clock: realClock,
     timers: realTimers,

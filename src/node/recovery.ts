@@ -2,6 +2,7 @@ import { type ElectionRun, type FollowerPosition, type Recovered, RecoveryCore, 
 import type { NodeLog } from "../log.ts";
 import type { RecoveryData } from "../core/types.ts";
 import type { Clock, Timers } from "./env.ts";
+import type { StoredData } from "./storage.ts";
 import { type NodeTimings, nodeTimings } from "./timings.ts";
 import { type Transport, TransportError } from "./transport.ts";
 
@@ -32,6 +33,17 @@ export interface RecoveryEnv {
   own?: RecoveryData;
   /** An election among PEERS: `followerUrls` are then every peer, the candidate's own URL included (src/node/peer-node.ts). */
   election?: ElectionRun;
+}
+
+/** A leader's own stored data (DATA_DIR), as recovery weighs it beside its followers'. */
+export function storedRecoveryData(stored: StoredData): RecoveryData {
+  return {
+    epoch: stored.epoch,
+    appliedOffset: stored.snapshot?.offset ?? 0,
+    appliedEpoch: stored.snapshot?.epoch ?? 0,
+    pairs: stored.snapshot?.pairs ?? [],
+    entries: stored.entries,
+  };
 }
 
 /** Where the leader's own stored log stands, as a follower would report it. */
