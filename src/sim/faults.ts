@@ -35,9 +35,12 @@ const partitionUs = { minUs: 1 * usPerMs, maxUs: 150 * usPerMs };
 const downUs = { minUs: 0, maxUs: 50 * usPerMs };
 const pauseUs = { minUs: 1 * usPerMs, maxUs: 150 * usPerMs };
 const deposedEntriesMax = 3;
-/** Share of follower crashes that wait for the follower's next fdatasync of its log (SimFiles.crashInNextSync), and for how long at most. */
+/**
+ * Share of follower crashes that wait for the follower's next sync to disk (SimFiles.crashInNextSync), and for how long at
+ * most: a follower syncs only when it was handed something, so most crashes between events find nothing unsynced.
+ */
 const crashInSyncShare = 0.5;
-const crashInSyncWithinUs = 5 * usPerMs;
+const crashInSyncWithinUs = 50 * usPerMs;
 /** Share of leader crashes that start a crash loop on a flaky host (see LeaderHost.startCrashLoop). */
 const crashLoop = { afterUs: { minUs: 0, maxUs: 20 * usPerMs }, continueChance: 0.5, cutOffUs: { minUs: 1 * usPerMs, maxUs: 40 * usPerMs } };
 const crashLoopShare = 0.4;
@@ -253,7 +256,9 @@ export class FaultInjector {
   #healAll(): void {
     this.network.lossy = false;
     this.network.healPartitions();
-    this.context.log("faults stop: partitions end, paused followers resume, crashed processes restart, deposed leaders die, disks stop failing, no more drops or copies");
+    this.context.log(
+      "faults stop: partitions end, paused followers resume, crashed processes restart, deposed leaders die, disks stop failing, no more drops or copies",
+    );
     for (const follower of this.followers) {
       follower.disarmCrash();
       follower.disk.files.syncFailureChance = 0;

@@ -176,9 +176,9 @@ export class FollowerHost {
   }
 
   /**
-   * The power fails inside this process's next fdatasync of its log (records written, none of
-   * them acknowledged, part of them on disk), or `withinUs` from now if it syncs nothing before;
-   * `crashed` runs once it is down.
+   * The power fails inside this process's next sync to its disk (the log's records written, none
+   * of them acknowledged, part of them on disk; or a file being replaced), or `withinUs` from now
+   * if it syncs nothing before; `crashed` runs once it is down.
    */
   crashInNextSync(withinUs: number, crashed: () => void): void {
     const incarnation = this.incarnation;
@@ -186,7 +186,7 @@ export class FollowerHost {
     const crash = (inSync: boolean) => {
       if (!this.#crashArmed || this.down || this.incarnation !== incarnation) return;
       this.disarmCrash();
-      if (inSync) this.context.log(`${this.name} power fails during an fdatasync of its log`);
+      if (inSync) this.context.log(`${this.name} power fails while it syncs its disk`);
       this.crash();
       crashed();
     };

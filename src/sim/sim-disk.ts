@@ -71,9 +71,9 @@ export class SimDisk {
     this.files.crash();
   }
 
-  /** The power fails inside the next fdatasync of the log: `crash` runs then (SimFiles.crashInNextSync). */
+  /** The power fails inside the next sync to this disk (the log's, or a file replaced whole): `crash` runs then (SimFiles.crashInNextSync). */
   crashInNextSync(crash: () => void): void {
-    this.files.crashInNextSync(logPath, crash);
+    this.files.crashInNextSync(crash);
   }
 
   cancelCrashInSync(): void {

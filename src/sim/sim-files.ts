@@ -45,7 +45,7 @@ export class SimFiles implements FileSystem {
   #fds = new Map<number, Inode>();
   #version = 0;
   /** Set by `crashInNextSync`: the file whose next fdatasync the power fails in, and the crash of its machine. */
-  #crashInSync: { path: string; crash: () => void } | null = null;
+  #crashInSync: (() => void) | null = null;
 
   constructor(private readonly rng: Random) {}
 
@@ -97,13 +97,23 @@ export class SimFiles implements FileSystem {
   }
 
   /**
-   * The power fails while the process waits in the next fdatasync of `path`: `crash` crashes the
-   * machine (and this disk, keeping part of what was written), then the call throws, as it never
-   * returns to a process that is gone. A sync is where a real crash most often finds written,
-   * unsynced, perhaps torn records; between simulated events DiskStorage has synced what it wrote.
+   * The power fails while the process waits in its next fdatasync (of any file) or directory
+   * sync: `crash` crashes the machine (and this disk, keeping part of what was written), then the
+   * call throws, as it never returns to a process that is gone. A sync is where a real crash
+   * finds written, unsynced, perhaps torn records, or a rename not yet durable; between simulated
+   * events DiskStorage has synced what it wrote.
    */
-  crashInNextSync(path: string, crash: () => void): void {
-    this.#crashInSync = { path: clean(path), crash };
+  crashInNextSync(crash: () => void): void {
+    this.#crashInSync = crash;
+  }
+
+  /** Runs an armed crash (see crashInNextSync) and throws, or returns when none is armed. */
+  #crashIfArmed(call: string): void {
+    const crash = this.#crashInSync;
+    if (!crash) return;
+    this.#crashInSync = null;
+    crash();
+    throw new Error(`the machine crashed during ${call}`);
   }
 
   cancelCrashInSync(): void {
@@ -112,12 +122,7 @@ export class SimFiles implements FileSystem {
 
   fdatasync(fd: number): void {
     const inode = this.#inode(fd, "fdatasync");
-    const armed = this.#crashInSync;
-    if (armed && this.#names.get(armed.path) === inode) {
-      this.#crashInSync = null;
-      armed.crash();
-      throw new Error(`the machine crashed during fdatasync of ${armed.path}`);
-    }
+    this.#crashIfArmed("fdatasync");
     if (this.syncFailureChance > 0 && this.rng.chance(this.syncFailureChance)) {
       // Linux marks the pages it failed to write clean: the rest is never written unless written again.
       this.#persist(inode, inode.pending.slice(0, this.rng.int(0, inode.pending.length)));
@@ -134,6 +139,7 @@ export class SimFiles implements FileSystem {
   syncDir(dir: string): void {
     const at = clean(dir);
     if (!this.#isDir(at)) throw fsError(this.#names.has(at) ? "ENOTDIR" : "ENOENT", "open", dir);
+    this.#crashIfArmed("a directory sync");
     // A rename between two directories ties them: the earlier entries of the other go too, so that no name comes back later.
     const tied = new Set([at]);
     const synced = new Set<NameOp>();

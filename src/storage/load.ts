@@ -44,6 +44,9 @@ export function loadDir(fs: FileSystem, dir: string, log: (line: string) => void
   const logPath = join(dir, storageFiles.log);
   // The log's entries follow the snapshot set aside: without it they cannot be applied.
   if (setAside && fs.exists(logPath)) fs.truncate(logPath, 0);
+  // The rename made durable: were the snapshot to come back after a crash, it would be set aside
+  // again with the log, entries acknowledged since included (the log's next sync makes its truncation durable).
+  if (setAside) fs.syncDir(dir);
   const bytes = fs.exists(logPath) ? fs.read(logPath) : new Uint8Array(0);
   const { records, starts, bad, dataBytes } = decodeRecords(bytes, { zeroTail: true });
   const entries: Entry[] = [];
