@@ -4,6 +4,7 @@ import type { FollowerHost } from "./follower-host.ts";
 import { type LeaderBuild, type LeaderObserver, LeaderProcess, type PolledFollower } from "./leader-process.ts";
 import type { Network } from "./network.ts";
 import type { DelayRangeUs } from "./scenario.ts";
+import { SimDisk } from "./sim-disk.ts";
 
 export interface LeaderHostObserver extends LeaderObserver {
   /** A leader process is about to serve: after recovery, before its first message. */
@@ -26,9 +27,9 @@ export interface LeaderStats {
 
 /**
  * Where the leader runs, as main.ts does it: every process start runs the production recovery
- * (src/node/recovery.ts) before it serves with the production LeaderNode. A crash kills the process (or its recovery) and it is
- * started again after a while; a deposal starts a successor at once while the old process runs on
- * for a while, then dies. Clients reach only the process that serves; while none does they are
+ * (src/node/recovery.ts) before it serves with the production LeaderNode. A crash kills the process (or its recovery), its
+ * machine's disk keeps what was synced (SimDisk), and it is started again on it after a while; a deposal starts a successor at
+ * once on another machine, with an empty disk, while the old process runs on for a while, then dies. Clients reach only the process that serves; while none does they are
  * refused, as by a port nobody listens on.
  */
 export class LeaderHost {
@@ -47,6 +48,9 @@ export class LeaderHost {
    * successor loops on, and how long each new process starts cut off from one follower.
    */
   #crashLoop: CrashLoop | null = null;
+  /** The disk of the machine the next process starts on, and of every machine a leader ran on. */
+  #disk: SimDisk;
+  readonly #machines: SimDisk[] = [];
 
   constructor(
     private readonly context: SimContext,
@@ -54,7 +58,9 @@ export class LeaderHost {
     private readonly network: Network,
     private readonly observer: LeaderHostObserver,
     private readonly build: LeaderBuild,
-  ) {}
+  ) {
+    this.#disk = this.#otherMachine();
+  }
 
   /** The process that takes clients now, if any. */
   get serving(): LeaderProcess | null {
@@ -87,6 +93,7 @@ export class LeaderHost {
       this.context.log("fault leader crash: no leader process is running");
       return;
     }
+    this.#disk.crash();
     this.#restartLater();
   }
 
@@ -109,6 +116,7 @@ export class LeaderHost {
     this.stats.leaderDeposals++;
     old.depose();
     this.#serving = null;
+    this.#disk = this.#otherMachine();
     const lifeUs = this.context.delayUs(this.context.scenario.deposedLifeUs);
     this.context.queue.after(lifeUs, () => old.crash());
     this.#startProcess();
@@ -139,7 +147,7 @@ export class LeaderHost {
       this.network.partition(cut.index, untilUs);
       this.context.log(`${name} starts cut off from ${cut.name} until ${untilUs / 1000}ms`);
     }
-    const process = new LeaderProcess(name, this.context, this.followers, this.network, this.observer, this.build);
+    const process = new LeaderProcess(name, this.context, this.followers, this.network, this.observer, this.build, this.#disk);
     this.#recovering = process;
     this.context.log(`${name} recovering: fences ${this.followers.length} followers`);
     process.recover(
@@ -155,6 +163,23 @@ export class LeaderHost {
         this.#restartLater();
       },
     );
+  }
+
+  /**
+   * The machine a successor starts on when the old process runs on: one no running process uses,
+   * an earlier leader's at times (its disk holds that leader's log, stale by now), else a new one.
+   */
+  #otherMachine(): SimDisk {
+    const busy = new Set([...this.leaders, this.#recovering].filter((leader) => leader && !leader.dead).map((leader) => leader!.disk));
+    const idle = this.#machines.filter((disk) => disk !== this.#disk && !busy.has(disk));
+    if (idle.length > 0 && this.context.rng.chance(0.5)) {
+      const disk = this.context.rng.pick(idle);
+      this.context.log(`the successor starts on an earlier leader's machine (m${this.#machines.indexOf(disk) + 1})`);
+      return disk;
+    }
+    const disk = new SimDisk(this.context.rng, this.context.scenario.diskSyncDelay, this.context.clock);
+    this.#machines.push(disk);
+    return disk;
   }
 
   #serve(process: LeaderProcess, recovery: Recovery, polled: PolledFollower[]): void {

@@ -5,12 +5,13 @@ import type { StoredValue } from "../core/state-machine.ts";
 import type { WriteOptions, WriteOutcome } from "../node/leader-env.ts";
 import { LeaderNode } from "../node/leader-node.ts";
 import { readCommitted } from "../node/read.ts";
-import { type Recovery, RecoveryFailed, runRecovery } from "../node/recovery.ts";
-import { MemoryStorage } from "../node/storage.ts";
+import { ownUrl, type Recovery, RecoveryFailed, runRecovery, storedRecoveryData } from "../node/recovery.ts";
+import { MemoryStorage, type Storage } from "../node/storage.ts";
 import type { SimContext } from "./context.ts";
 import type { FollowerHost, HeldLog } from "./follower-host.ts";
 import type { Network } from "./network.ts";
 import { nodeConfig } from "./node-config.ts";
+import type { SimDisk } from "./sim-disk.ts";
 import { ProcessTimers, SimDelays } from "./sim-env.ts";
 import { SimTransport } from "./sim-transport.ts";
 
@@ -55,8 +56,9 @@ export interface LeaderBuild {
 }
 
 /**
- * One leader process as src/main.ts runs it: the production recovery (src/node/recovery.ts),
- * then the production LeaderNode, on the process's own simulated timers and Transport. It can
+ * One leader process as src/main.ts runs it: with DATA_DIR (Scenario.leaderStorage) DiskStorage
+ * opens its machine's disk and the production recovery (src/node/recovery.ts) weighs what it holds
+ * beside its followers' data; without, it recovers from them alone. Then the production LeaderNode serves, on the process's own simulated timers and Transport. It can
  * die: its timers fall silent, messages still waiting out their delay are lost with it, answers
  * to it go nowhere, and its clients see a broken connection. It can also be deposed: a new
  * leader starts while this one runs on, unaware, for a while.
@@ -66,6 +68,8 @@ export class LeaderProcess {
   readonly transport: SimTransport;
   #timers: ProcessTimers;
   #recovery: { abort(): void } | null = null;
+  /** Opened on the machine's disk when recovery starts; the serving node stores its log there. */
+  #storage: Storage | null = null;
   #dead = false;
   #deposed = false;
   /** Client calls not answered yet, which a crash leaves indeterminate. */
@@ -78,6 +82,7 @@ export class LeaderProcess {
     network: Network,
     private readonly observer: LeaderObserver,
     private readonly build: LeaderBuild,
+    readonly disk: SimDisk,
   ) {
     this.#timers = new ProcessTimers(context.queue);
     this.transport = new SimTransport(name, context, network, followers, this.#timers);
@@ -99,6 +104,9 @@ export class LeaderProcess {
   /** Recovers from the followers, then calls `ready`, or `failed` when recovery gave up (unless the process died first). */
   recover(ready: (recovery: Recovery, polled: PolledFollower[]) => void, failed: (reason: string) => void): void {
     const { context } = this;
+    const log = (line: string) => context.log(`${this.name}: ${line}`);
+    const opened = context.scenario.leaderStorage === "disk" ? this.disk.open(this.#timers, log) : { storage: new MemoryStorage(), stored: undefined };
+    this.#storage = opened.storage;
     this.#recovery = runRecovery(
       this.name,
       this.followers.map((follower) => follower.name),
@@ -107,9 +115,10 @@ export class LeaderProcess {
         clock: context.clock,
         timers: this.#timers,
         transport: this.transport,
-        log: (line) => context.log(`${this.name}: ${line}`),
+        log,
         timings: { ...context.scenario.timings, ...this.build.recoveryTimings },
         policy: this.build.policy,
+        own: opened.stored && storedRecoveryData(opened.stored),
       },
       (recovery) => {
         this.#recovery = null;
@@ -118,7 +127,9 @@ export class LeaderProcess {
           return;
         }
         // What the decision stood on: the followers of the last round still candidates then.
-        const polled = recovery.candidates.map((position) => ({ position, ...this.transport.heldAtFence.get(position.url)! }));
+        // The leader's own storage is a candidate too, but not a follower the checker can look up.
+        const followersPolled = recovery.candidates.filter((position) => position.url !== ownUrl);
+        const polled = followersPolled.map((position) => ({ position, ...this.transport.heldAtFence.get(position.url)! }));
         ready(recovery, polled);
       },
     );
@@ -135,7 +146,7 @@ export class LeaderProcess {
         timers: this.#timers,
         random: context.rng,
         transport: this.transport,
-        storage: new MemoryStorage(),
+        storage: this.#storage!,
         delays: new SimDelays(this.#timers),
         log: (line) => context.log(`${this.name}: ${line}`),
         timings: context.scenario.timings,

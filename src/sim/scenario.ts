@@ -61,6 +61,11 @@ export interface Scenario {
    * faults are on, and the chance of each failing; null in most runs.
    */
   failingDisk: { follower: number; syncFailureChance: number } | null;
+  /**
+   * Where leader processes keep their log: "disk" (DATA_DIR: a restart on the same machine
+   * recovers what its disk holds beside its followers' data) or "memory" (a restart holds nothing).
+   */
+  leaderStorage: "disk" | "memory";
   /** After faults and writes stop, every node must hold the same state within this time. */
   convergenceBoundUs: number;
 }
@@ -127,6 +132,7 @@ export function drawScenario(rng: Random, options: ScenarioOptions): Scenario {
     (2 * (timings.positionTimeoutMs + timings.positionRetryMs) + timings.recoverTimeoutMs) * usPerMs + leaderDownUs.maxUs + 4 * roundTripUs;
   const failingDisk =
     options.faults && rng.chance(failingDiskShare) ? { follower: rng.int(0, followers - 1), syncFailureChance: rng.pick([0.05, 0.2, 0.5]) } : null;
+  const leaderStorage = rng.chance(0.5) ? "disk" : "memory";
   const scenario: Scenario = {
     followers,
     writeQuorum,
@@ -156,6 +162,7 @@ export function drawScenario(rng: Random, options: ScenarioOptions): Scenario {
     deposedLifeUs: { minUs: 1 * usPerMs, maxUs: 100 * usPerMs },
     leaderDownUs,
     failingDisk,
+    leaderStorage,
     // A disk that failed a sync stores nothing until its retry (diskStorageLimits.retryMs), which may come after faults stop.
     convergenceBoundUs:
       2 * (replicateTimeoutUs + gapWaitUs) +
@@ -178,6 +185,6 @@ export function describeScenario(scenario: Scenario): string {
     `delay=${ms(scenario.requestDelay.minUs)}..${ms(scenario.requestDelay.maxUs)} link=${ms(scenario.linkDelay.minUs)}..${ms(scenario.linkDelay.maxUs)}`,
     `drop=${scenario.dropProbability} duplicate=${scenario.duplicateProbability} slow=${scenario.slowProbability} faults until ${ms(scenario.faultWindowUs)} every ~${ms(scenario.faultIntervalMeanUs)}`,
     `heartbeat=${ms(scenario.heartbeatUs)} logRetention=${scenario.logRetention} clientTimeout=${ms(scenario.clientTimeoutUs)} timings=${JSON.stringify(timings)}`,
-    `leaderFaults=${scenario.leaderFaults} deposed=${scenario.deposedLeaderShare} failingDisk=${scenario.failingDisk ? JSON.stringify(scenario.failingDisk) : "none"}`,
+    `leaderFaults=${scenario.leaderFaults} deposed=${scenario.deposedLeaderShare} failingDisk=${scenario.failingDisk ? JSON.stringify(scenario.failingDisk) : "none"} leaderStorage=${scenario.leaderStorage}`,
   ].join("\n");
 }

@@ -8,7 +8,7 @@ import { runSimulation } from "../../src/sim/simulation.ts";
 const invariantsOf = (run: ReturnType<typeof runSimulation>) => new Set(run.violations.map((violation) => violation.invariant));
 
 test("defect 2: a follower left holding applied writes a lossy recovery abandoned is diverged and repaired, not counted", () => {
-  const seed = 10;
+  const seed = 37;
   const lines: string[] = [];
   const run = runSimulation({ seed, leaderRestarts: "always", onTraceLine: (line) => lines.push(line) });
   expect(run.violations).toEqual([]);
@@ -26,7 +26,7 @@ test("defect 2: a follower left holding applied writes a lossy recovery abandone
 });
 
 test("defect 4: recovery goes on without a chosen source that stalls while four others answer", () => {
-  const seed = 1;
+  const seed = 19;
   const lines: string[] = [];
   const run = runSimulation({ seed, leaderRestarts: "always", onTraceLine: (line) => lines.push(line) });
   expect(run.violations).toEqual([]);
