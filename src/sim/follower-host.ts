@@ -37,7 +37,7 @@ export interface FollowerHooks {
   /** Whether the disk may have a record corrupted now (one follower in a run). */
   mayCorrupt(follower: FollowerHost): boolean;
   /** A corrupt record cut the follower's log at its restart: these synced entries are gone. */
-  lostSynced(follower: FollowerHost, lost: readonly Entry[]): void;
+  lostSynced(follower: FollowerHost, lost: HeldLog): void;
 }
 
 interface Deferred {
@@ -202,10 +202,10 @@ export class FollowerHost {
 
   /** Starts a crashed process again as a new FollowerNode, from what its disk holds. */
   restart(): void {
-    const lost = this.hooks.mayCorrupt(this) && this.context.rng.chance(corruptionChance) ? this.disk.corrupt() : null;
-    if (lost) {
-      this.context.log(`${this.name} disk: a corrupt record at offset ${lost[0]!.offset} cuts the log (${lost.length} synced entries lost)`);
-      this.hooks.lostSynced(this, lost);
+    const corrupted = this.hooks.mayCorrupt(this) && this.context.rng.chance(corruptionChance) ? this.disk.corrupt() : null;
+    if (corrupted) {
+      this.context.log(`${this.name} disk: ${corrupted.what}`);
+      this.hooks.lostSynced(this, corrupted.lost);
     }
     this.incarnation++;
     this.#timers = new ProcessTimers(this.context.queue);

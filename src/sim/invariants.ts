@@ -115,8 +115,8 @@ export class InvariantChecker implements LeaderHostObserver {
     return this.#amnesia.length === 0;
   }
 
-  followerLostSynced(follower: FollowerHost, lost: readonly Entry[]): void {
-    this.#amnesia.push({ follower: follower.name, atUs: this.context.nowUs, held: { appliedOffset: lost[0]!.offset - 1, pending: lost } });
+  followerLostSynced(follower: FollowerHost, lost: HeldLog): void {
+    this.#amnesia.push({ follower: follower.name, atUs: this.context.nowUs, held: lost });
   }
 
   /**

@@ -4,11 +4,13 @@ import type { Storage, StoredData } from "../node/storage.ts";
 import { DiskStorage } from "../storage/disk-storage.ts";
 import { loadDir, storageFiles } from "../storage/load.ts";
 import { decodeRecords } from "../storage/records.ts";
+import type { HeldLog } from "./follower-host.ts";
 import type { Random } from "./random.ts";
 import { SimFiles } from "./sim-files.ts";
 
 const dataDir = "/data";
 const logPath = `${dataDir}/${storageFiles.log}`;
+const snapshotPath = `${dataDir}/${storageFiles.snapshot}`;
 
 /** Small, so that runs compact their log and preallocate zeros ahead of it often. */
 const tuning = { compactionMinLogBytes: 1024, logPreallocateBytes: 2048 };
@@ -86,21 +88,32 @@ export class SimDisk {
   }
 
   /**
-   * One byte of a synced log record that is not the last is damaged: the next start cuts the log
-   * there. Returns the synced entries that costs, or null when the log has no such record or the
-   * cut loses none.
+   * Damages one synced byte. Of the snapshot, when there is one, in a third of the cases: the next
+   * start sets it aside with the log, and the node starts empty but for its promise. Else of a log
+   * record that is not the last: the next start cuts the log there. Returns what that loses of
+   * what the disk held, or null when it loses nothing.
    */
-  corrupt(): Entry[] | null {
-    if (!this.files.exists(logPath)) return null;
-    const before = this.#durable().entries;
-    const { starts } = decodeRecords(this.files.durable().read(logPath), { zeroTail: true });
+  corrupt(): { what: string; lost: HeldLog } | null {
+    const before = this.#durable();
+    const durable = this.files.durable();
+    if (before.snapshot && this.rng.chance(1 / 3)) {
+      this.files.flipByte(snapshotPath, this.rng.int(0, durable.read(snapshotPath).length - 1));
+      const what = `a corrupt snapshot at offset ${before.snapshot.offset} is set aside with the log (the state and ${before.entries.length} synced entries after it lost)`;
+      return { what, lost: { appliedOffset: before.snapshot.offset, pending: before.entries } };
+    }
+    if (!durable.exists(logPath)) return null;
+    const { starts } = decodeRecords(durable.read(logPath), { zeroTail: true });
     if (starts.length < 2) return null;
     const record = this.rng.int(0, starts.length - 2);
     // A byte of the payload, past the 8-byte header: the checksum no longer matches.
     this.files.flipByte(logPath, this.rng.int(starts[record]! + 8, starts[record + 1]! - 1));
     const kept = this.#durable().entries;
-    const lost = before.filter((entry) => !kept.some((held) => held.offset === entry.offset));
-    return lost.length > 0 ? lost : null;
+    const lost = before.entries.filter((entry) => !kept.some((held) => held.offset === entry.offset));
+    if (lost.length === 0) return null;
+    return {
+      what: `a corrupt record at offset ${lost[0]!.offset} cuts the log (${lost.length} synced entries lost)`,
+      lost: { appliedOffset: lost[0]!.offset - 1, pending: lost },
+    };
   }
 
   /** The synced files decoded by the production start-up check, on a copy (cached until they change). */
