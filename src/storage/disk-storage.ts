@@ -109,11 +109,14 @@ export class DiskStorage implements Storage {
     const fs = env.fs ?? nodeFileSystem;
     fs.mkdirs(dir);
     const loaded = loadDir(fs, dir, env.log);
-    const created = !fs.exists(join(dir, storageFiles.log));
+    const logPath = join(dir, storageFiles.log);
+    // A new log's name is durable once its directory is synced, not by the log's own fdatasync (POSIX).
+    if (mode !== "none" && !fs.exists(logPath)) {
+      fs.close(fs.open(logPath));
+      fs.syncDir(dir);
+    }
     const { compactionMinLogBytes = diskStorageLimits.compactionMinLogBytes, logPreallocateBytes = diskStorageLimits.logPreallocateBytes } = options;
     const storage = new DiskStorage(dir, mode, env, loaded, { compactionMinLogBytes, logPreallocateBytes });
-    // A new log's name is durable once its directory is synced, not by the log's own fdatasync (POSIX).
-    if (created && mode !== "none") fs.syncDir(dir);
     return {
       storage,
       data: {
