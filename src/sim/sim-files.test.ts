@@ -6,9 +6,11 @@ const seeds = Array.from({ length: 50 }, (_, index) => index + 1);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** A disk with a durable directory /d. */
 function freshDisk(seed: number): SimFiles {
   const files = new SimFiles(new Random(seed));
   files.mkdirs("/d");
+  files.syncDir("/");
   return files;
 }
 
@@ -121,6 +123,7 @@ test("a rename between directories made durable by the target's directory never 
   const found = afterCrash(
     (files) => {
       files.mkdirs("/e");
+      files.syncDir("/");
       files.close(files.create("/d/x"));
       files.rename("/d/x", "/e/y");
       files.syncDir("/e");
@@ -311,4 +314,31 @@ test("wipe leaves an empty disk", () => {
   expect(files.exists("/d/f")).toBe(false);
   expect(files.exists("/d")).toBe(false);
   expect(thrown(() => files.open("/d/f")).code).toBe("ENOENT");
+});
+
+test("a directory made is durable once its parent is synced: before, a crash may take it with the files synced in it", () => {
+  const found = afterCrash(
+    (files) => {
+      files.mkdirs("/d/new/deeper");
+      const fd = files.create("/d/new/deeper/f");
+      put(files, fd, "synced", 0);
+      files.fdatasync(fd);
+      files.syncDir("/d/new/deeper");
+    },
+    (files) => [files.exists("/d/new"), files.exists("/d/new/deeper/f")],
+  );
+  expect(found).toContainEqual([false, false]);
+  expect(found).toContainEqual([true, true]);
+  const kept = afterCrash(
+    (files) => {
+      files.mkdirs("/d/new/deeper");
+      files.syncDir("/d");
+      files.syncDir("/d/new");
+      const fd = files.create("/d/new/deeper/f");
+      files.fdatasync(fd);
+      files.syncDir("/d/new/deeper");
+    },
+    (files) => [files.exists("/d/new"), files.exists("/d/new/deeper/f")],
+  );
+  expect(new Set(kept.map(String))).toEqual(new Set(["true,true"]));
 });

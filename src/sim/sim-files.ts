@@ -12,27 +12,31 @@ interface Inode {
   pending: FileOp[];
 }
 
-/** A name linked to an inode (a creation), or moved to it from another (a rename), in `dirs`, the directories it changes. */
+/**
+ * A name linked to an inode (a creation), or moved to it from another (a rename), or a directory
+ * made (no inode), in `dirs`, the directories it changes.
+ */
 interface NameOp {
   dirs: readonly string[];
   path: string;
-  inode: Inode;
+  inode?: Inode;
   from?: string;
 }
 
 /**
  * A machine's disk for the simulator, as FoundationDB's simulated IAsyncFile: DiskStorage and its
  * start-up check (loadDir) run on it as they do on Linux. Reads see every write at once; the disk
- * keeps a file's bytes and size only once the file is synced (fdatasync, syncSoon), and its name
- * only once its directory is (syncDir). A crash keeps a random part of the rest: a prefix of each
+ * keeps a file's bytes and size only once the file is synced (fdatasync, syncSoon), and its name,
+ * or a new directory's, only once the directory holding it is (syncDir); what is in a directory
+ * the disk did not keep is gone with it. A crash keeps a random part of the rest: a prefix of each
  * file's unsynced changes, each write of it whole, lost or torn (writeback is not in order), and a
  * prefix of the unsynced names. An fdatasync can fail as Linux's does ("fsyncgate"): part of the
  * unsynced bytes is lost for good, though reads still see it, and a later fdatasync succeeds
  * without it. Descriptors are numbered as Linux does, the lowest free one first, so a descriptor
  * used after its close writes into whatever file reuses it.
  *
- * Not modelled: a full disk (ENOSPC), hard links, unlink, renaming directories (directories are
- * only made, and are durable at once), the errors of a syncSoon (it never fails), permissions.
+ * Not modelled: a full disk (ENOSPC), hard links, unlink, renaming or removing directories, the
+ * errors of a syncSoon (it never fails), permissions.
  */
 export class SimFiles implements FileSystem {
   /** Chance that an fdatasync fails with EIO, losing part of what it was to make durable. */
@@ -40,6 +44,8 @@ export class SimFiles implements FileSystem {
   #names = new Map<string, Inode>();
   #durableNames = new Map<string, Inode>();
   #dirs = new Set<string>();
+  /** The directories a restart finds: one made is durable once its parent is synced. */
+  #durableDirs = new Set<string>();
   /** Creations and renames not yet durable, in the order they were made. */
   #nameOps: NameOp[] = [];
   #fds = new Map<number, Inode>();
@@ -60,8 +66,10 @@ export class SimFiles implements FileSystem {
       if (this.#names.has(at)) throw fsError(at === clean(dir) ? "EEXIST" : "ENOTDIR", "mkdir", dir);
       missing.push(at);
     }
-    for (const at of missing) this.#dirs.add(at);
-    if (missing.length > 0) this.#version++;
+    for (const at of missing.toReversed()) {
+      this.#dirs.add(at);
+      this.#nameOps.push({ dirs: [dirname(at)], path: at });
+    }
   }
 
   exists(path: string): boolean {
@@ -149,7 +157,7 @@ export class SimFiles implements FileSystem {
       for (const opDir of op.dirs) tied.add(opDir);
     }
     if (synced.size === 0) return;
-    for (const op of this.#nameOps) if (synced.has(op)) link(this.#durableNames, op);
+    for (const op of this.#nameOps) if (synced.has(op)) this.#makeDurable(op);
     this.#nameOps = this.#nameOps.filter((op) => !synced.has(op));
     this.#version++;
   }
@@ -187,8 +195,10 @@ export class SimFiles implements FileSystem {
       inode.cache = inode.durable.clone();
       inode.pending = [];
     }
-    for (const op of this.#nameOps.slice(0, this.rng.int(0, this.#nameOps.length))) link(this.#durableNames, op);
+    for (const op of this.#nameOps.slice(0, this.rng.int(0, this.#nameOps.length))) this.#makeDurable(op);
     this.#nameOps = [];
+    this.#dropOrphans();
+    this.#dirs = new Set(this.#durableDirs);
     this.#names = new Map(this.#durableNames);
     this.#fds.clear();
     this.#crashInSync = null;
@@ -206,7 +216,11 @@ export class SimFiles implements FileSystem {
       copy.#durableNames.set(path, twin);
       copy.#names.set(path, twin);
     }
-    for (const dir of this.#dirs) copy.#dirs.add(dir);
+    for (const dir of this.#durableDirs) {
+      copy.#dirs.add(dir);
+      copy.#durableDirs.add(dir);
+    }
+    copy.#dropOrphans();
     return copy;
   }
 
@@ -226,6 +240,7 @@ export class SimFiles implements FileSystem {
     this.#names.clear();
     this.#durableNames.clear();
     this.#dirs.clear();
+    this.#durableDirs.clear();
     this.#nameOps = [];
     this.#fds.clear();
     this.#crashInSync = null;
@@ -234,7 +249,12 @@ export class SimFiles implements FileSystem {
 
   /** Every inode a name, a pending name or a descriptor reaches, in a replayable order: the others are gone for good. */
   #liveInodes(): Set<Inode> {
-    return new Set([...this.#names.values(), ...this.#durableNames.values(), ...this.#nameOps.map((op) => op.inode), ...this.#fds.values()]);
+    return new Set([
+      ...this.#names.values(),
+      ...this.#durableNames.values(),
+      ...this.#nameOps.flatMap((op) => (op.inode ? [op.inode] : [])),
+      ...this.#fds.values(),
+    ]);
   }
 
   /** What of a file's unsynced changes reaches the disk at a crash: a prefix of them, each write in it whole, lost or torn (at least one byte kept). */
@@ -296,6 +316,21 @@ export class SimFiles implements FileSystem {
   }
 
   /** The roots ("/", ".") always exist. */
+  #makeDurable(op: NameOp): void {
+    if (op.inode) link(this.#durableNames, { ...op, inode: op.inode });
+    else this.#durableDirs.add(op.path);
+  }
+
+  /** Durable names and directories in a directory that is not durable are gone with it. */
+  #dropOrphans(): void {
+    const reachable = (path: string): boolean => {
+      const parent = dirname(path);
+      return parent === path || ((parent === dirname(parent) || this.#durableDirs.has(parent)) && reachable(parent));
+    };
+    for (const dir of [...this.#durableDirs]) if (!reachable(dir)) this.#durableDirs.delete(dir);
+    for (const path of [...this.#durableNames.keys()]) if (!reachable(path)) this.#durableNames.delete(path);
+  }
+
   #isDir(path: string): boolean {
     return this.#dirs.has(path) || dirname(path) === path;
   }
@@ -349,7 +384,7 @@ function applyOps(bytes: Bytes, ops: readonly FileOp[]): void {
   }
 }
 
-function link(names: Map<string, Inode>, op: NameOp): void {
+function link(names: Map<string, Inode>, op: NameOp & { inode: Inode }): void {
   names.set(op.path, op.inode);
   if (op.from !== undefined) names.delete(op.from);
 }

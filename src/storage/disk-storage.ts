@@ -5,7 +5,7 @@ import type { Storage, StorageStatus, StoredData, StoredSnapshot, SyncMode } fro
 import { type LogRecord, loadDir, storageFiles } from "./load.ts";
 import { type DiskStorageOptions, diskStorageLimits } from "./disk-limits.ts";
 import { type FileSystem, nodeFileSystem } from "./file-system.ts";
-import { replaceFile } from "./files.ts";
+import { makeDir, replaceFile } from "./files.ts";
 import { encodeRecord } from "./records.ts";
 import { snapshotRecords } from "./snapshot-file.ts";
 
@@ -107,7 +107,7 @@ export class DiskStorage implements Storage {
     options: DiskStorageOptions = {},
   ): { storage: DiskStorage; data: StoredData } {
     const fs = env.fs ?? nodeFileSystem;
-    fs.mkdirs(dir);
+    makeDir(fs, dir, mode !== "none");
     const loaded = loadDir(fs, dir, env.log);
     const logPath = join(dir, storageFiles.log);
     // A new log's name is durable once its directory is synced, not by the log's own fdatasync (POSIX).

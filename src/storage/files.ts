@@ -23,3 +23,15 @@ export function replaceFile(fs: FileSystem, path: string, records: Iterable<Buff
   if (synced) fs.syncDir(dirname(path));
   return size;
 }
+
+/**
+ * Creates `dir` and whatever parents it lacks; with `synced`, each new directory's entry is made
+ * durable by a sync of its parent, top down (POSIX: a sync of a directory covers its entries, not
+ * the entry that names it).
+ */
+export function makeDir(fs: FileSystem, dir: string, synced: boolean): void {
+  const missing: string[] = [];
+  for (let at = dir; !fs.exists(at); at = dirname(at)) missing.push(at);
+  fs.mkdirs(dir);
+  if (synced) for (const at of missing.toReversed()) fs.syncDir(dirname(at));
+}
