@@ -141,6 +141,28 @@ export function runElectionSimulation(options: ElectionRunOptions): ElectionRunR
     machine.peer = null;
     machine.timers = null;
   };
+  /**
+   * A crash now, or in half the cases inside the machine's next sync to disk (within 50 ms, while
+   * faults are on): its log then holds records written and not acknowledged, some torn. `then`
+   * runs once it is down.
+   */
+  const crashSometime = (machine: (typeof machines)[number], then: () => void) => {
+    if (!rng.chance(0.5)) {
+      crash(machine);
+      then();
+      return;
+    }
+    const timers = machine.timers;
+    const fire = (inSync: boolean) => {
+      if (machine.timers !== timers || !timers || queue.nowUs >= faultWindowUs) return;
+      machine.disk.cancelCrashInSync();
+      if (inSync) trace.add(queue.nowUs, `n${machine.index} power fails while it syncs its disk`);
+      crash(machine);
+      then();
+    };
+    machine.disk.crashInNextSync(() => fire(true));
+    queue.after(50_000, () => fire(false));
+  };
   const leading = () => machines.filter((machine) => machine.peer?.leading);
 
   // Invariants after every event: one leader per epoch; what leaders commit agrees.
@@ -182,6 +204,7 @@ export function runElectionSimulation(options: ElectionRunOptions): ElectionRunR
   function scheduleChaos(): void {
     const tick = () => {
       if (queue.nowUs >= faultWindowUs) {
+        for (const machine of machines) machine.disk.cancelCrashInSync();
         network.lossy = false;
         network.healAll();
         for (const machine of machines) if (!machine.timers) start(machine, false);
@@ -190,12 +213,10 @@ export function runElectionSimulation(options: ElectionRunOptions): ElectionRunR
       const leader = leading()[0];
       const roll = rng.float();
       if (roll < 0.35 && leader) {
-        crash(leader);
-        queue.after(rng.int(5_000, 200_000), () => queue.nowUs < faultWindowUs && !leader.timers && start(leader, false));
+        crashSometime(leader, () => queue.after(rng.int(5_000, 200_000), () => queue.nowUs < faultWindowUs && !leader.timers && start(leader, false)));
       } else if (roll < 0.5) {
         const machine = rng.pick(machines);
-        crash(machine);
-        queue.after(rng.int(5_000, 300_000), () => queue.nowUs < faultWindowUs && !machine.timers && start(machine, false));
+        crashSometime(machine, () => queue.after(rng.int(5_000, 300_000), () => queue.nowUs < faultWindowUs && !machine.timers && start(machine, false)));
       } else if (roll < 0.8) {
         const size = rng.int(1, nodes - 1);
         const group =
