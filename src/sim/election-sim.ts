@@ -147,18 +147,19 @@ export function runElectionSimulation(options: ElectionRunOptions): ElectionRunR
    * runs once it is down.
    */
   const crashSometime = (machine: (typeof machines)[number], then: () => void) => {
-    if (!rng.chance(0.5)) {
+    if (!rng.chance(0.5) || !machine.timers) {
       crash(machine);
       then();
       return;
     }
     const timers = machine.timers;
-    const fire = (inSync: boolean) => {
-      if (machine.timers !== timers || !timers || queue.nowUs >= faultWindowUs) return;
+    const fire = (inSync: boolean): boolean => {
+      if (machine.timers !== timers || queue.nowUs >= faultWindowUs) return false;
       machine.disk.cancelCrashInSync();
       if (inSync) trace.add(queue.nowUs, `n${machine.index} power fails while it syncs its disk`);
       crash(machine);
       then();
+      return true;
     };
     machine.disk.crashInNextSync(() => fire(true));
     queue.after(50_000, () => fire(false));

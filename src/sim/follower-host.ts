@@ -36,7 +36,7 @@ export interface FollowerHooks {
   watch(follower: FollowerHost, state: StateMachine): void;
   /** Whether the disk may have a record corrupted now (one follower in a run). */
   mayCorrupt(follower: FollowerHost): boolean;
-  /** A corrupt record cut the follower's log at its restart: these synced entries are gone. */
+  /** A corrupt record cut the follower's log at its restart, or a corrupt snapshot was set aside with it: what it held is gone. */
   lostSynced(follower: FollowerHost, lost: HeldLog): void;
 }
 
@@ -183,12 +183,13 @@ export class FollowerHost {
   crashInNextSync(withinUs: number, crashed: () => void): void {
     const incarnation = this.incarnation;
     this.#crashArmed = true;
-    const crash = (inSync: boolean) => {
-      if (!this.#crashArmed || this.down || this.incarnation !== incarnation) return;
+    const crash = (inSync: boolean): boolean => {
+      if (!this.#crashArmed || this.down || this.incarnation !== incarnation) return false;
       this.disarmCrash();
       if (inSync) this.context.log(`${this.name} power fails while it syncs its disk`);
       this.crash();
       crashed();
+      return true;
     };
     this.disk.crashInNextSync(() => crash(true));
     this.context.queue.after(withinUs, () => crash(false));

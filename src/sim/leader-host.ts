@@ -29,7 +29,8 @@ export interface LeaderStats {
  * Where the leader runs, as main.ts does it: every process start runs the production recovery
  * (src/node/recovery.ts) before it serves with the production LeaderNode. A crash kills the process (or its recovery), its
  * machine's disk keeps what was synced (SimDisk), and it is started again on it after a while; a deposal starts a successor at
- * once on another machine, with an empty disk, while the old process runs on for a while, then dies. Clients reach only the process that serves; while none does they are
+ * once on another machine (a new one with an empty disk, or at times an earlier leader's, with its stale log), while the old
+ * process runs on for a while, then dies. Clients reach only the process that serves; while none does they are
  * refused, as by a port nobody listens on.
  */
 export class LeaderHost {

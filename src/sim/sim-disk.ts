@@ -20,8 +20,8 @@ const tuning = { compactionMinLogBytes: 1024, logPreallocateBytes: 2048 };
  * lose what was not synced when the machine crashes, keeping some of it, at times torn. A
  * process's writes are synced after a simulated delay (its group commit), or at once when it
  * asks (a leader's pump). What a restart finds is what DiskStorage's own start-up check makes
- * of the files; a record damaged in the middle of the log is the only way this disk forgets
- * what it acknowledged.
+ * of the files; a damaged byte (`corrupt`: in a middle log record, or in the snapshot) is the
+ * only way this disk forgets what it acknowledged.
  */
 export class SimDisk {
   readonly files: SimFiles;
@@ -74,7 +74,7 @@ export class SimDisk {
   }
 
   /** The power fails inside the next sync to this disk (the log's, or a file replaced whole): `crash` runs then (SimFiles.crashInNextSync). */
-  crashInNextSync(crash: () => void): void {
+  crashInNextSync(crash: () => boolean): void {
     this.files.crashInNextSync(crash);
   }
 

@@ -48,8 +48,8 @@ export class SimFiles implements FileSystem {
   #nameOps: NameOp[] = [];
   #fds = new Map<number, Inode>();
   #version = 0;
-  /** Set by `crashInNextSync`: the file whose next fdatasync the power fails in, and the crash of its machine. */
-  #crashInSync: (() => void) | null = null;
+  /** Set by `crashInNextSync`: the crash of this disk's machine, run inside the next sync. */
+  #crashInSync: (() => boolean) | null = null;
 
   constructor(private readonly rng: Random) {}
 
@@ -105,21 +105,21 @@ export class SimFiles implements FileSystem {
   /**
    * The power fails while the process waits in its next fdatasync (of any file) or directory
    * sync: `crash` crashes the machine (and this disk, keeping part of what was written), then the
-   * call throws, as it never returns to a process that is gone. A sync is where a real crash
-   * finds written, unsynced, perhaps torn records, or a rename not yet durable; between simulated
-   * events DiskStorage has synced what it wrote.
+   * call throws, as it never returns to a process that is gone. `crash` returns false when it
+   * declined (the process it was meant for is gone already): the sync then goes on. A sync is
+   * where a real crash finds written, unsynced, perhaps torn records, or a rename not yet
+   * durable; between simulated events DiskStorage has synced what it wrote.
    */
-  crashInNextSync(crash: () => void): void {
+  crashInNextSync(crash: () => boolean): void {
     this.#crashInSync = crash;
   }
 
-  /** Runs an armed crash (see crashInNextSync) and throws, or returns when none is armed. */
+  /** Runs an armed crash (see crashInNextSync) and throws if it crashed; returns when none is armed or it declined. */
   #crashIfArmed(call: string): void {
     const crash = this.#crashInSync;
     if (!crash) return;
     this.#crashInSync = null;
-    crash();
-    throw new Error(`the machine crashed during ${call}`);
+    if (crash()) throw new Error(`the machine crashed during ${call}`);
   }
 
   cancelCrashInSync(): void {
@@ -313,7 +313,6 @@ export class SimFiles implements FileSystem {
     return inode;
   }
 
-  /** The roots ("/", ".") always exist. */
   #makeDurable(op: NameOp): void {
     if (op.inode) link(this.#durableNames, { ...op, inode: op.inode });
     else this.#durableDirs.add(op.path);
@@ -329,6 +328,7 @@ export class SimFiles implements FileSystem {
     for (const path of [...this.#durableNames.keys()]) if (!reachable(path)) this.#durableNames.delete(path);
   }
 
+  /** The roots ("/", ".") always exist. */
   #isDir(path: string): boolean {
     return this.#dirs.has(path) || dirname(path) === path;
   }

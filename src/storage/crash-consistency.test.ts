@@ -16,13 +16,14 @@ const stepsPerSeed = 400;
 const dir = "/data";
 const tuning = { compactionMinLogBytes: 512, logPreallocateBytes: 1024 };
 
-/** Timers run by hand, in the order they were set: delays are not modelled, only order. */
+/** Timers run by hand, in the order they were set: delays are not modelled, only order. `stop` is a process's death: nothing more runs. */
 function queuedTimers() {
   let due: { handle: number; run: () => void }[] = [];
   let next = 1;
+  let stopped = false;
   const timers: Timers = {
     after: (_delayMs, run) => {
-      due.push({ handle: next, run });
+      if (!stopped) due.push({ handle: next, run });
       return next++;
     },
     every: () => {
@@ -32,17 +33,21 @@ function queuedTimers() {
       due = due.filter((timer) => timer.handle !== handle);
     },
     soon: (run) => {
-      due.push({ handle: next++, run });
+      if (!stopped) due.push({ handle: next++, run });
     },
   };
   const runAll = () => {
     for (let rounds = 0; due.length > 0 && rounds < 10; rounds++) {
       const now = due;
       due = [];
-      for (const timer of now) timer.run();
+      for (const timer of now) if (!stopped) timer.run();
     }
   };
-  return { timers, runAll };
+  const stop = () => {
+    stopped = true;
+    due = [];
+  };
+  return { timers, runAll, stop };
 }
 
 /** What the storage was handed, as a restart should load it (if all of it was synced). */
@@ -145,7 +150,9 @@ test(`${seeds} seeds: after crashes anywhere, even inside an fdatasync or after 
           files.crashInNextSync(() => {
             crashed = true;
             crashesInSync++;
+            queue.stop();
             files.crash();
+            return true;
           });
           storage.sync(() => {});
           queue.runAll();
