@@ -45,3 +45,16 @@ test("a reader in the oldest quarter of a nearly full window is near eviction; o
   expect(window.nearEviction(20)).toBe(true);
   expect(window.nearEviction(21)).toBe(false);
 });
+
+test("drops by characters before it is full, then wraps many times: it always holds what a plain list would", () => {
+  const window = new ChangeWindow(4, 12, 0);
+  const model: { key: string; value: string | null; offset: number }[] = [];
+  for (let offset = 1; offset <= 40; offset++) {
+    const change = { key: `k${offset % 3}`, value: offset % 5 === 0 ? null : "v".repeat(offset % 7), offset };
+    window.push(change.key, change.value, offset);
+    model.push(change);
+    const chars = () => model.reduce((sum, { key, value }) => sum + key.length + (value?.length ?? 0), 0);
+    while (model.length > 1 && (model.length > 4 || chars() > 12)) model.shift();
+    expect(window.from(window.completeAfter + 1, 100)).toEqual(model);
+  }
+});
