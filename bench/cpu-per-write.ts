@@ -1,6 +1,7 @@
 import { parseToolFlags } from "../src/flags.ts";
 import { type ToolStorage, toolStorageChoices, withLocalCluster } from "../tools/lib/local-cluster.ts";
 import { median } from "../tools/lib/latency.ts";
+import { type Family, parsePrometheusText } from "../tools/lib/prometheus-text.ts";
 import { runClosedLoad } from "../tools/load.ts";
 import { cpuMeter } from "./lib/process-cpu.ts";
 
@@ -37,22 +38,19 @@ if (flags.quorum > flags.followers) {
   process.exit(2);
 }
 
-/** The sum of one metric's samples over every label set in a node's /metrics (0 when it has none). */
-async function metricSum(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    if (line.startsWith(name) && (line[name.length] === " " || line[name.length] === "{")) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return sum;
+/** The sum of a family's samples named `sample` (the family's own name unless given) over every label set; 0 when absent. */
+function sum(families: Map<string, Family>, family: string, sample = family): number {
+  return (families.get(family)?.samples ?? []).filter((each) => each.name === sample).reduce((total, each) => total + each.value, 0);
 }
 
-/** Replication counters of the cluster: what the leader sent its followers, and each node's fdatasyncs of the log. */
-async function counters(leaderUrl: string, nodeUrls: string[]) {
+/** Replication counters of the cluster, each node's /metrics read once: what the leader sent its followers, and each node's fdatasyncs of the log. */
+async function counters(nodeUrls: string[]) {
+  const nodes = await Promise.all(nodeUrls.map(async (url) => parsePrometheusText(await (await fetch(`${url}/metrics`)).text())));
+  const syncs = "quorumkv_storage_sync_duration_seconds";
   return {
-    messages: await metricSum(leaderUrl, "quorumkv_follower_messages_sent_total"),
-    entries: await metricSum(leaderUrl, "quorumkv_follower_entries_sent_total"),
-    syncs: await Promise.all(nodeUrls.map((url) => metricSum(url, "quorumkv_storage_sync_duration_seconds_count"))),
+    messages: sum(nodes[0]!, "quorumkv_follower_messages_sent_total"),
+    entries: sum(nodes[0]!, "quorumkv_follower_entries_sent_total"),
+    syncs: nodes.map((families) => sum(families, syncs, `${syncs}_count`)),
   };
 }
 
@@ -74,13 +72,13 @@ for (let round = 1; round <= flags.rounds; round++) {
       const workload = { leaderUrl: cluster.leader.url, keys: 100, concurrency: flags.concurrency };
       if (flags.warmupWrites > 0) await runClosedLoad({ ...workload, writes: flags.warmupWrites });
       const nodeUrls = cluster.nodes.map((node) => node.url);
-      const countersBefore = await counters(cluster.leader.url, nodeUrls);
+      const countersBefore = await counters(nodeUrls);
       const nodes = cpuMeter(cluster.nodes.map((node) => node.pid!));
       const clientBefore = process.cpuUsage();
       const summary = await runClosedLoad({ ...workload, writes: flags.writes });
       const client = process.cpuUsage(clientBefore);
       const perWrite = nodes.perOperation(summary.succeeded);
-      const countersAfter = await counters(cluster.leader.url, nodeUrls);
+      const countersAfter = await counters(nodeUrls);
       const row = {
         leader: perWrite[0]!,
         followers: perWrite.slice(1),

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Cluster, startCluster, waitForLeader } from "../src/cluster.ts";
 import { http, waitFor } from "./helpers.ts";
-import { type Family, parsePrometheusText } from "./prometheus-text.ts";
+import { type Family, parsePrometheusText } from "../tools/lib/prometheus-text.ts";
 
 // One real cluster whose leader holds at most 4 uncommitted writes, so a burst meets the bound.
 let cluster: Cluster;

@@ -1,5 +1,5 @@
 /**
- * A strict reader of the Prometheus text format (0.0.4), for tests: every line must be a HELP, a
+ * A strict reader of the Prometheus text format (0.0.4), for tests and benchmarks: every line must be a HELP, a
  * TYPE or a sample of the family declared just before it (histograms: _bucket with `le`, _sum,
  * _count), with no series twice; anything else throws, naming the line.
  */
