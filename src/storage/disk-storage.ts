@@ -228,7 +228,7 @@ export class DiskStorage implements Storage {
       return;
     }
     this.#waiting.push(done);
-    if (startNow && !this.#callingBack && this.#retryTimer === null) this.#flush();
+    if (startNow && !this.#callingBack) this.#flush();
     else this.#scheduleFlush();
   }
 
@@ -262,7 +262,8 @@ export class DiskStorage implements Storage {
 
   #flush(): void {
     this.#flushScheduled = false;
-    if (this.#closed) return;
+    // After a failure nothing is written or synced before the retry, a flush due since before it included.
+    if (this.#closed || this.#retryTimer !== null) return;
     this.#writeAndSync();
     this.#preallocate();
   }

@@ -3,7 +3,6 @@ import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } fr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { realClock, realTimers, type TimerHandle, type Timers } from "../node/env.ts";
-import { diskStorageLimits } from "./disk-limits.ts";
 import { DiskStorage } from "./disk-storage.ts";
 import { nodeFileSystem } from "./file-system.ts";
 import { entry, recordsEnd } from "./storage-conformance.ts";
@@ -73,14 +72,6 @@ function handTimers() {
 }
 
 const oneTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = performance.now() + 10 * diskStorageLimits.retryMs + 2000;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(5);
-  }
-}
 
 test("a failed fdatasync acknowledges nothing, and the retry writes the lost bytes again before it syncs: every entry is on disk", async () => {
   const dir = join(root, "eio");
@@ -176,10 +167,37 @@ test("a sync asked for by a callback waits for the other callbacks of its group:
   );
 });
 
+test("a flush due at the end of the turn when a sync fails waits for the retry too", async () => {
+  const dir = join(root, "eio-due");
+  const disk = linuxLikeDisk(join(dir, "log"));
+  const clock = handTimers();
+  const env = { clock: realClock, timers: clock.timers, log: () => {}, fs: { ...nodeFileSystem, fdatasync: disk.fdatasync } };
+  const { storage } = DiskStorage.open(dir, "fsync", env);
+  const stored: number[] = [];
+  storage.appendEntries([entry(1)]);
+  storage.sync(() => stored.push(1));
+  disk.failNext = 1;
+  storage.appendEntries([entry(2)]);
+  storage.sync(() => stored.push(2), true);
+  await oneTurn();
+  expect(disk.calls).toBe(1);
+  expect(stored).toEqual([]);
+  expect(storage.unavailable).toContain("EIO");
+  clock.fire();
+  await oneTurn();
+  expect(stored).toEqual([1, 2]);
+  expect(disk.calls).toBe(2);
+  storage.close();
+  const reopened = DiskStorage.open(dir, "fsync", env);
+  expect(reopened.data.entries.map((stored) => stored.offset)).toEqual([1, 2]);
+  reopened.storage.close();
+});
+
 test("two failures in a row, then a good sync: still nothing lost", async () => {
   const dir = join(root, "eio-twice");
   const disk = linuxLikeDisk(join(dir, "log"));
-  const env = { clock: realClock, timers: realTimers, log: () => {}, fs: { ...nodeFileSystem, fdatasync: disk.fdatasync } };
+  const clock = handTimers();
+  const env = { clock: realClock, timers: clock.timers, log: () => {}, fs: { ...nodeFileSystem, fdatasync: disk.fdatasync } };
   const { storage } = DiskStorage.open(dir, "fsync", env);
   let stored = false;
   storage.appendEntries([entry(1), entry(2)]);
@@ -187,7 +205,12 @@ test("two failures in a row, then a good sync: still nothing lost", async () => 
   storage.sync(() => {
     stored = true;
   }, true);
-  await until(() => stored, "entries 1 and 2 stored after two failed syncs");
+  clock.fire();
+  await oneTurn();
+  expect(stored).toBe(false);
+  clock.fire();
+  await oneTurn();
+  expect(stored).toBe(true);
   expect(disk.calls).toBe(3);
   storage.close();
   const reopened = DiskStorage.open(dir, "fsync", env);
