@@ -69,11 +69,10 @@ export class DiskStorage implements Storage {
   #closed = false;
   /**
    * SYNC=fsync: the log's bytes written since its last fdatasync that returned (empty: all of it
-   * is synced), and where in the file they start. After a failed fdatasync they are written again
+   * is synced), the last ones of its records. After a failed fdatasync they are written again
    * before the next one (see #syncLog); a compaction's synced files hold them too.
    */
   #unsynced: Buffer[] = [];
-  #unsyncedAt = 0;
   /** An fdatasync failed: #unsynced must be written again before a sync can be trusted. */
   #rewriteUnsynced = false;
   /** A snapshot not yet stored (its write failed): stored before anything else. */
@@ -302,8 +301,9 @@ export class DiskStorage implements Storage {
   #syncLog(): void {
     if (this.#rewriteUnsynced) {
       const bytes = Buffer.concat(this.#unsynced);
+      const at = this.#logBytes - bytes.length;
       let written = 0;
-      while (written < bytes.length) written += this.#fs.write(this.#logFd, bytes, written, bytes.length - written, this.#unsyncedAt + written);
+      while (written < bytes.length) written += this.#fs.write(this.#logFd, bytes, written, bytes.length - written, at + written);
       this.#rewriteUnsynced = false;
     }
     const startedMs = this.#clock.nowMs();
@@ -377,10 +377,7 @@ export class DiskStorage implements Storage {
       throw error;
     }
     this.#buffer = [];
-    if (this.#mode === "fsync") {
-      if (this.#unsynced.length === 0) this.#unsyncedAt = this.#logBytes;
-      this.#unsynced.push(bytes);
-    }
+    if (this.#mode === "fsync") this.#unsynced.push(bytes);
     this.#logBytes += bytes.length;
     this.#fileBytes = Math.max(this.#fileBytes, this.#logBytes);
     this.#bytesSinceSnapshot += bytes.length;
