@@ -18,7 +18,7 @@ const flags = parseToolFlags(
 Starts a local cluster (1 leader + 5 followers, free ports, no simulated delay) per round and
 prints µs of CPU per acknowledged write for the leader, each follower and this client, then
 the entries per message the leader sent (its batch size) and, with --sync fsync, each node's
-fdatasyncs per write (from /metrics).
+fdatasyncs per write, their mean duration and the share of the run spent in them (from /metrics).
 With --profile-dir each node also writes Bun's CPU profile there (the profiler costs CPU too, so
 the figures of that run are higher): rank its .md by samples, as its time column also counts idle gaps.`,
   {
@@ -43,7 +43,7 @@ function sum(families: Map<string, Family>, family: string, sample = family): nu
   return (families.get(family)?.samples ?? []).filter((each) => each.name === sample).reduce((total, each) => total + each.value, 0);
 }
 
-/** Replication counters of the cluster, each node's /metrics read once: what the leader sent its followers, and each node's fdatasyncs of the log. */
+/** Replication counters of the cluster, each node's /metrics read once: what the leader sent its followers, and each node's fdatasyncs of the log (count, seconds). */
 async function counters(nodeUrls: string[]) {
   const nodes = await Promise.all(nodeUrls.map(async (url) => parsePrometheusText(await (await fetch(`${url}/metrics`)).text())));
   const syncs = "quorumkv_storage_sync_duration_seconds";
@@ -51,6 +51,7 @@ async function counters(nodeUrls: string[]) {
     messages: sum(nodes[0]!, "quorumkv_follower_messages_sent_total"),
     entries: sum(nodes[0]!, "quorumkv_follower_entries_sent_total"),
     syncs: nodes.map((families) => sum(families, syncs, `${syncs}_count`)),
+    syncSeconds: nodes.map((families) => sum(families, syncs, `${syncs}_sum`)),
   };
 }
 
@@ -96,6 +97,13 @@ for (let round = 1; round <= flags.rounds; round++) {
       console.log(
         `  ${entriesPerMessage.toFixed(1)} entries per message to a follower${flags.sync === "fsync" ? `; fdatasyncs per write: leader ${syncsPerWrite[0]}, followers ${syncsPerWrite.slice(1).join(" ")}` : ""}`,
       );
+      if (flags.sync === "fsync") {
+        // The fdatasync runs in the event loop: its time is time the node serves nothing.
+        const seconds = countersAfter.syncSeconds.map((after, i) => after - countersBefore.syncSeconds[i]!);
+        const meanMs = seconds.map((total, i) => ((1000 * total) / Math.max(1, countersAfter.syncs[i]! - countersBefore.syncs[i]!)).toFixed(2));
+        const share = seconds.map((total) => `${Math.round((100 * total * summary.throughput) / summary.succeeded)} %`);
+        console.log(`  fdatasync: mean ms leader ${meanMs[0]}, followers ${meanMs.slice(1).join(" ")}; share of the run in it: ${share.join(" ")}`);
+      }
     },
     flags.sync as ToolStorage,
   );
