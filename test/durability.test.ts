@@ -150,3 +150,23 @@ test("a node whose epoch file does not check refuses to start, with one line nam
   expect(lines.length).toBe(1);
   expect(lines[0]).toMatch(new RegExp(`^quorumkv follower-\\d+: refusing to start: ${path} byte \\d+: the epoch promise does not check`));
 });
+
+test("a leader restarted after every follower was wiped leads above the epoch it promised before, with its own log", async () => {
+  const cluster = await durableCluster("fsync");
+  for (let n = 0; n < 20; n++) expect((await http(`${cluster.leader.url}/kv/k${n}`, { method: "PUT", json: { value: n } })).status).toBe(200);
+  for (let restart = 0; restart < 3; restart++) {
+    await cluster.leader.stop("SIGKILL");
+    await cluster.leader.start();
+  }
+  const before = (await http(`${cluster.leader.url}/status`)).body.epoch as number;
+  expect(before).toBeGreaterThanOrEqual(4);
+  // The operator starts every follower empty (`--fresh` for each): their promises are gone, the leader's is not.
+  await cluster.leader.stop("SIGKILL");
+  await Promise.all(cluster.followers.map((node) => node.stop("SIGKILL")));
+  for (const node of cluster.followers) rmSync(join(dirs.at(-1)!, node.id), { recursive: true, force: true });
+  await Promise.all(cluster.followers.map((node) => node.start()));
+  await cluster.leader.start();
+  expect((await http(`${cluster.leader.url}/status`)).body.epoch).toBeGreaterThan(before);
+  const pairs = await converged(cluster);
+  for (let n = 0; n < 20; n++) expect(pairs.get(`k${n}`)?.value).toBe(n);
+}, 60_000);

@@ -186,9 +186,12 @@ export class RecoveryCore {
   /**
    * The leader's own stored log (DATA_DIR) is a candidate too: entries it stored may have been
    * acknowledged (in asynchronous mode, by nobody else). It never replaces a follower's answer.
+   * The epoch it promised is one the new epoch must be above too, as every follower's: its log
+   * may hold entries of it that no follower that answers still knows of (a wiped follower).
    */
   considerOwn(position: FollowerPosition): void {
-    this.#own = position;
+    this.#epoch = Math.max(this.#epoch, position.epoch + 1);
+    if (position.lastOffset > 0) this.#own = position;
   }
 
   /** Followers whose answers are needed now. */

@@ -80,6 +80,8 @@ export class LeaderNode implements ServingNode {
     // The stored log starts over from what this leader recovered (its own old log may hold entries
     // the followers do not): the recovered state as a snapshot, then its log as pump stores it.
     env.storage.truncateAfter(this.state.appliedOffset);
+    // Its epoch too: a restart leads above it, even if every follower has forgotten theirs.
+    env.storage.promiseEpoch(this.core.epoch);
     env.storage.keepWriteQuorum(this.core.writeQuorum, this.core.writeQuorumFloor);
     this.#saveSnapshot();
   }

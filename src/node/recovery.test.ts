@@ -4,7 +4,7 @@ import { parseConfig } from "../config.ts";
 import { productionFollowerEnv, realClock, realTimers } from "./env.ts";
 import { FollowerNode } from "./follower-node.ts";
 import { InProcessTransport } from "./in-process-transport.ts";
-import { ownUrl, recoverFromFollowers } from "./recovery.ts";
+import { ownUrl, recoverFromFollowers, storedRecoveryData } from "./recovery.ts";
 import { TransportError } from "./transport.ts";
 
 function followers(count: number) {
@@ -83,4 +83,29 @@ test("a leader restarting with its own stored log takes it when it is the most a
   expect(behind.recovered?.from).toBe(urls[0]);
   expect(behind.recovered?.state.appliedOffset).toBe(1);
   expect(behind.recovered?.entries.map((e) => e.offset)).toEqual([2]);
+});
+
+test("a leader's stored snapshot and log (storedRecoveryData) are recovered as its state and the entries after it", async () => {
+  const { transport, urls, nodes } = followers(3);
+  for (const node of nodes) {
+    await replicate(node, { epoch: 1, leaderId: "L0", prevOffset: 0, prevEpoch: 0, entries: [1, 2].map((o) => entry(o, 1)), commitOffset: 1 });
+  }
+  const stored = {
+    epoch: 4,
+    writeQuorum: null,
+    writeQuorumFloor: null,
+    snapshot: { offset: 2, epoch: 1, pairs: [["k1", "1", 1] as [string, string, number], ["k2", "2", 2] as [string, string, number]] },
+    entries: [entry(3, 1), entry(4, 1)],
+  };
+  const recovery = await recoverFromFollowers("L", urls, 2, {
+    clock: realClock,
+    timers: realTimers,
+    transport,
+    log: () => {},
+    own: storedRecoveryData(stored),
+  });
+  expect(recovery.recovered?.from).toBe(ownUrl);
+  expect(recovery.recovered?.state.appliedOffset).toBe(2);
+  expect(recovery.recovered?.entries.map((e) => e.offset)).toEqual([3, 4]);
+  expect(recovery.epoch).toBeGreaterThan(stored.epoch);
 });

@@ -74,7 +74,7 @@ export function runRecovery(
   const core = new RecoveryCore(followerUrls.length, writeQuorum, env.policy, env.roundsMax, env.election ?? null);
   const own = env.own;
   const ownPosition = own ? positionOf(own) : null;
-  if (ownPosition && ownPosition.lastOffset > 0) core.considerOwn(ownPosition);
+  if (ownPosition) core.considerOwn(ownPosition);
   const startedMs = env.clock.nowMs();
   let aborted = false;
   let lastReason = "";
