@@ -71,13 +71,19 @@ function handTimers() {
   };
 }
 
-const oneTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-test("a failed fdatasync acknowledges nothing, and the retry writes the lost bytes again before it syncs: every entry is on disk", async () => {
-  const dir = join(root, "eio");
+/** A DATA_DIR under `name` on a disk whose fdatasyncs fail on demand, with hand-fired timers: its env reopens it. */
+function failingDir(name: string) {
+  const dir = join(root, name);
   const disk = linuxLikeDisk(join(dir, "log"));
   const clock = handTimers();
   const env = { clock: realClock, timers: clock.timers, log: () => {}, fs: { ...nodeFileSystem, fdatasync: disk.fdatasync } };
+  return { dir, disk, clock, env };
+}
+
+const oneTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+test("a failed fdatasync acknowledges nothing, and the retry writes the lost bytes again before it syncs: every entry is on disk", async () => {
+  const { dir, disk, clock, env } = failingDir("eio");
   const { storage } = DiskStorage.open(dir, "fsync", env);
   const stored: number[] = [];
   const append = (offset: number) => {
@@ -113,10 +119,7 @@ test("a failed fdatasync acknowledges nothing, and the retry writes the lost byt
 });
 
 test("closed after a failed fdatasync, a storage writes nothing more: its retry does not land in the next one's file", async () => {
-  const dir = join(root, "closed");
-  const disk = linuxLikeDisk(join(dir, "log"));
-  const clock = handTimers();
-  const env = { clock: realClock, timers: clock.timers, log: () => {}, fs: { ...nodeFileSystem, fdatasync: disk.fdatasync } };
+  const { dir, disk, clock, env } = failingDir("closed");
   const first = DiskStorage.open(dir, "fsync", env).storage;
   first.appendEntries([entry(1)]);
   first.sync(() => {}, true);
@@ -168,10 +171,7 @@ test("a sync asked for by a callback waits for the other callbacks of its group:
 });
 
 test("a flush due at the end of the turn when a sync fails waits for the retry too", async () => {
-  const dir = join(root, "eio-due");
-  const disk = linuxLikeDisk(join(dir, "log"));
-  const clock = handTimers();
-  const env = { clock: realClock, timers: clock.timers, log: () => {}, fs: { ...nodeFileSystem, fdatasync: disk.fdatasync } };
+  const { dir, disk, clock, env } = failingDir("eio-due");
   const { storage } = DiskStorage.open(dir, "fsync", env);
   const stored: number[] = [];
   storage.appendEntries([entry(1)]);
@@ -194,10 +194,7 @@ test("a flush due at the end of the turn when a sync fails waits for the retry t
 });
 
 test("two failures in a row, then a good sync: still nothing lost", async () => {
-  const dir = join(root, "eio-twice");
-  const disk = linuxLikeDisk(join(dir, "log"));
-  const clock = handTimers();
-  const env = { clock: realClock, timers: clock.timers, log: () => {}, fs: { ...nodeFileSystem, fdatasync: disk.fdatasync } };
+  const { dir, disk, clock, env } = failingDir("eio-twice");
   const { storage } = DiskStorage.open(dir, "fsync", env);
   let stored = false;
   storage.appendEntries([entry(1), entry(2)]);
