@@ -7,6 +7,7 @@ import { parseToolFlags } from "../src/flags.ts";
 import { LatencyRecorder, type LatencyStatsMs, median } from "../tools/lib/latency.ts";
 import { type ToolStorage, toolStorageChoices, withLocalCluster } from "../tools/lib/local-cluster.ts";
 import { runClosedLoad } from "../tools/load.ts";
+import { withFloorCluster } from "./lib/floor-cluster.ts";
 import { cpuMeter, ownCpuMicroseconds } from "./lib/process-cpu.ts";
 
 /**
@@ -30,6 +31,7 @@ const flags = parseToolFlags(
     quorum: { type: "number", help: "replicas to wait for (WAIT n / WRITE_QUORUM)", default: 3, integer: true, min: 1 },
     rounds: { type: "number", help: "alternating rounds", default: 3, integer: true, min: 1 },
     warmupWrites: { type: "number", help: "unmeasured writes to each system first (JIT warm-up)", default: 5_000, integer: true, min: 0 },
+    floor: { type: "boolean", help: "also measure the skeleton of bench/lib/floor-node.ts each round (the floor of this design, bench:floor)" },
     sync: {
       type: "string",
       default: "memory",
@@ -143,7 +145,10 @@ async function redisRound(port: number, writes = flags.writes): Promise<Load> {
 }
 
 const redis = await startRedis();
-const rounds: { redis: Round[]; quorumkv: Round[] } = { redis: [], quorumkv: [] };
+type System = "redis" | "quorumkv" | "floor";
+const rounds: Record<System, Round[]> = { redis: [], quorumkv: [], floor: [] };
+/** The skeleton stores as quorumkv does: nothing, appended, or appended and fdatasync'd. */
+const floorStorage = flags.sync === "fsync" ? "fsync" : flags.sync === "write" ? "write" : "memory";
 try {
   const options = { followers: replicaCount, writeQuorum: flags.quorum, minDelayMs: 0, maxDelayMs: 0 };
   await withLocalCluster(
@@ -163,11 +168,23 @@ try {
             return { throughput: ours.throughput, latencyMs: ours.latencyMs, failed: ours.failed, acknowledged: ours.succeeded };
           }),
         );
-        const last = (name: "redis" | "quorumkv") => {
+        if (flags.floor) {
+          const floorOptions = { followers: replicaCount, quorum: flags.quorum, storage: floorStorage } as const;
+          const floorRound = await withFloorCluster(floorOptions, async (floor) => {
+            const workload = { leaderUrl: floor.leaderUrl, concurrency: flags.concurrency, keys: flags.keys };
+            if (flags.warmupWrites > 0) await runClosedLoad({ ...workload, writes: flags.warmupWrites });
+            return measured(floor.pids, async () => {
+              const load = await runClosedLoad({ ...workload, writes: flags.writes });
+              return { throughput: load.throughput, latencyMs: load.latencyMs, failed: load.failed, acknowledged: load.succeeded };
+            });
+          });
+          rounds.floor.push(floorRound);
+        }
+        const last = (name: System) => {
           const r = rounds[name].at(-1)!;
           return `${name} ${r.throughput.toFixed(0)} writes/s (p50 ${r.latencyMs.p50} ms, servers ${r.serverCpuUs.toFixed(1)} µs/write, client ${r.clientCpuUs.toFixed(1)})`;
         };
-        console.log(`round ${round}: ${last("redis")}, ${last("quorumkv")}`);
+        console.log(`round ${round}: ${(flags.floor ? (["redis", "quorumkv", "floor"] as const) : (["redis", "quorumkv"] as const)).map(last).join(", ")}`);
       }
     },
     flags.sync as ToolStorage,
@@ -176,7 +193,7 @@ try {
   await redis.stop();
 }
 
-const summary = (name: "redis" | "quorumkv") => ({
+const summary = (name: System) => ({
   throughput: median(rounds[name].map((r) => r.throughput)),
   p50: median(rounds[name].map((r) => r.latencyMs.p50)),
   p99: median(rounds[name].map((r) => r.latencyMs.p99)),
@@ -193,6 +210,13 @@ ${flags.writes} writes x ${flags.rounds} rounds, ${flags.concurrency} clients, $
 | system | writes/s | p50 ms | p99 ms | failed | server CPU µs | client CPU µs |
 |---|---:|---:|---:|---:|---:|---:|
 | Redis SET + WAIT ${flags.quorum} 0${appendFsync === null ? "" : `, appendfsync ${appendFsync}`} | ${r.throughput.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.failed} | ${r.serverCpuUs.toFixed(1)} | ${r.clientCpuUs.toFixed(1)} |
-| quorumkv PUT, WRITE_QUORUM ${flags.quorum} | ${q.throughput.toFixed(0)} | ${q.p50} | ${q.p99} | ${q.failed} | ${q.serverCpuUs.toFixed(1)} | ${q.clientCpuUs.toFixed(1)} |
+| quorumkv PUT, WRITE_QUORUM ${flags.quorum} | ${q.throughput.toFixed(0)} | ${q.p50} | ${q.p99} | ${q.failed} | ${q.serverCpuUs.toFixed(1)} | ${q.clientCpuUs.toFixed(1)} |${floorRow()}
 
-quorumkv / Redis throughput: ${(q.throughput / r.throughput).toFixed(2)}`);
+quorumkv / Redis throughput: ${(q.throughput / r.throughput).toFixed(2)}${flags.floor ? `; floor / Redis: ${(summary("floor").throughput / r.throughput).toFixed(2)}` : ""}`);
+
+/** The skeleton's row of the table, with --floor. */
+function floorRow(): string {
+  if (!flags.floor) return "";
+  const f = summary("floor");
+  return `\n| floor skeleton (bench/lib/floor-node.ts) | ${f.throughput.toFixed(0)} | ${f.p50} | ${f.p99} | ${f.failed} | ${f.serverCpuUs.toFixed(1)} | ${f.clientCpuUs.toFixed(1)} |`;
+}
