@@ -16,7 +16,8 @@ const flags = parseToolFlags(
   `Usage: bun run bench:cpu [--rounds 3] [--writes 40000] [--concurrency 20] [--followers 5] [--quorum 3] [--sync memory|fsync|write|none] [--profile-dir DIR]
 
 Starts a local cluster (1 leader + 5 followers, free ports, no simulated delay) per round and
-prints µs of CPU per acknowledged write for the leader, each follower and this client, then
+prints µs of CPU per acknowledged write for the leader, each follower (and how much of the
+servers' went to JIT and GC threads) and this client, then
 the entries per message the leader sent (its batch size) and, with --sync fsync, each node's
 fdatasyncs per write, their mean duration and the share of the run spent in them (from /metrics).
 With --profile-dir each node also writes Bun's CPU profile there (the profiler costs CPU too, so
@@ -24,7 +25,13 @@ the figures of that run are higher): rank its .md by samples, as its time column
   {
     rounds: { type: "number", default: 3, integer: true, min: 1, help: "rounds, a fresh cluster each" },
     writes: { type: "number", default: 40_000, integer: true, min: 100, help: "measured writes per round" },
-    warmupWrites: { type: "number", default: 5_000, integer: true, min: 0, help: "unmeasured writes first (JIT warm-up)" },
+    warmupWrites: {
+      type: "number",
+      default: 30_000,
+      integer: true,
+      min: 0,
+      help: "unmeasured writes first (JIT warm-up: after 5,000 the compiler still costs ~10 µs per write)",
+    },
     concurrency: { type: "number", default: 20, integer: true, min: 1, help: "concurrent clients" },
     followers: { type: "number", default: 5, integer: true, min: 1, max: 5, help: "followers (1 with --quorum 0: the leader's HTTP path nearly alone)" },
     quorum: { type: "number", default: 3, integer: true, min: 0, max: 5, help: "WRITE_QUORUM (at most --followers)" },
@@ -78,7 +85,10 @@ for (let round = 1; round <= flags.rounds; round++) {
       const clientBefore = process.cpuUsage();
       const summary = await runClosedLoad({ ...workload, writes: flags.writes });
       const client = process.cpuUsage(clientBefore);
-      const perWrite = nodes.perOperation(summary.succeeded);
+      const split = nodes.splitPerOperation(summary.succeeded);
+      const perWrite = split.map(({ user, system }) => user + system);
+      // Every thread but the one running JavaScript: the JIT compiler's and the garbage collector's.
+      const helpers = split.reduce((sum, node) => sum + node.user + node.system - node.mainThread, 0);
       const countersAfter = await counters(nodeUrls);
       const row = {
         leader: perWrite[0]!,
@@ -90,7 +100,7 @@ for (let round = 1; round <= flags.rounds; round++) {
       const followers = row.followers.map((us) => us.toFixed(1)).join(" ");
       const servers = row.leader + row.followers.reduce((sum, us) => sum + us, 0);
       console.log(
-        `round ${round}: leader ${row.leader.toFixed(1)} µs, followers ${followers} µs (servers ${servers.toFixed(1)}), client ${row.client.toFixed(1)} µs per write; ${Math.round(row.throughput)} writes/s`,
+        `round ${round}: leader ${row.leader.toFixed(1)} µs, followers ${followers} µs (servers ${servers.toFixed(1)}, of which ${helpers.toFixed(1)} in JIT and GC threads), client ${row.client.toFixed(1)} µs per write; ${Math.round(row.throughput)} writes/s`,
       );
       const entriesPerMessage = (countersAfter.entries - countersBefore.entries) / Math.max(1, countersAfter.messages - countersBefore.messages);
       const syncsPerWrite = countersAfter.syncs.map((after, i) => ((after - countersBefore.syncs[i]!) / summary.succeeded).toFixed(3));

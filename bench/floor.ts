@@ -21,13 +21,19 @@ Per round, a local quorumkv cluster (1 leader + 5 followers, zero delay) and the
 bench/lib/floor-node.ts (the least this design can do: Hono, one JSON frame per batch over a
 WebSocket to each follower, acks, a quorum count) take the same closed-loop writes, one after
 the other, in alternating order. Prints µs of CPU per acknowledged write (servers; leader and each
-follower, user + kernel; client) and writes/s of both, then the medians and quorumkv / floor.
+follower, user + kernel; the part in JIT and GC threads; client) and writes/s of both, then the medians and quorumkv / floor.
 With --sync fsync both store every batch and fdatasync it on every node (write: no fdatasync);
 beside a run with --sync memory it gives the ceiling of fsync / memory on this machine.`,
   {
     rounds: { type: "number", default: 3, integer: true, min: 1, help: "rounds, each a fresh cluster of both kinds" },
     writes: { type: "number", default: 30_000, integer: true, min: 100, help: "measured writes per cluster" },
-    warmupWrites: { type: "number", default: 5_000, integer: true, min: 0, help: "unmeasured writes first (JIT warm-up)" },
+    warmupWrites: {
+      type: "number",
+      default: 30_000,
+      integer: true,
+      min: 0,
+      help: "unmeasured writes first (JIT warm-up: after 5,000 the compiler still costs quorumkv ~10 µs per write)",
+    },
     concurrency: { type: "number", default: 20, integer: true, min: 1, help: "concurrent clients" },
     quorum: { type: "number", default: 3, integer: true, min: 0, max: 5, help: "followers that must hold a write before it is answered" },
     sync: {
@@ -42,8 +48,8 @@ const followers = 5;
 const storage = flags.sync as FloorStorage;
 
 interface Row {
-  /** µs per write, user space and kernel: leader first, then each follower. */
-  nodes: { user: number; system: number }[];
+  /** µs per write, user space and kernel, and the main thread's part: leader first, then each follower. */
+  nodes: { user: number; system: number; mainThread: number }[];
   client: number;
   throughput: number;
 }
@@ -85,11 +91,13 @@ const figures = (rows: Row[]) => ({
   leaderSystem: median(rows.map((row) => row.nodes[0]!.system)),
   followerUser: median(rows.flatMap((row) => row.nodes.slice(1).map((node) => node.user))),
   followerSystem: median(rows.flatMap((row) => row.nodes.slice(1).map((node) => node.system))),
+  // Every thread but the one running JavaScript: the JIT compiler's, the garbage collector's.
+  helpers: median(rows.map((row) => row.nodes.reduce((sum, node) => sum + total(node) - node.mainThread, 0))),
   client: median(rows.map((row) => row.client)),
   throughput: median(rows.map((row) => row.throughput)),
 });
 const describe = (f: ReturnType<typeof figures>) =>
-  `servers ${f.servers.toFixed(1)} µs (leader ${f.leaderUser.toFixed(1)} + ${f.leaderSystem.toFixed(1)}, each follower ${f.followerUser.toFixed(1)} + ${f.followerSystem.toFixed(1)}: user + kernel), client ${f.client.toFixed(1)} µs per write; ${Math.round(f.throughput)} writes/s`;
+  `servers ${f.servers.toFixed(1)} µs (leader ${f.leaderUser.toFixed(1)} + ${f.leaderSystem.toFixed(1)}, each follower ${f.followerUser.toFixed(1)} + ${f.followerSystem.toFixed(1)}: user + kernel; ${f.helpers.toFixed(1)} in JIT and GC threads), client ${f.client.toFixed(1)} µs per write; ${Math.round(f.throughput)} writes/s`;
 
 const rows = { quorumkv: [] as Row[], floor: [] as Row[] };
 for (let round = 1; round <= flags.rounds; round++) {

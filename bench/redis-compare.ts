@@ -30,7 +30,7 @@ const flags = parseToolFlags(
     keys: { type: "number", help: "distinct keys", default: 100, integer: true, min: 1 },
     quorum: { type: "number", help: "replicas to wait for (WAIT n / WRITE_QUORUM)", default: 3, integer: true, min: 1 },
     rounds: { type: "number", help: "alternating rounds", default: 3, integer: true, min: 1 },
-    warmupWrites: { type: "number", help: "unmeasured writes to each system first (JIT warm-up)", default: 5_000, integer: true, min: 0 },
+    warmupWrites: { type: "number", help: "unmeasured writes to each system first (JIT warm-up)", default: 30_000, integer: true, min: 0 },
     floor: { type: "boolean", help: "also measure the skeleton of bench/lib/floor-node.ts each round (the floor of this design, bench:floor)" },
     sync: {
       type: "string",

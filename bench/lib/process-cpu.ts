@@ -3,10 +3,20 @@ import { readFileSync } from "node:fs";
 /** Linux reports /proc times in USER_HZ, 100 per second on every common build. */
 const microsecondsPerTick = 10_000;
 
-/** µs of CPU a process has used so far in user space and in the kernel (/proc/<pid>/stat fields 14 and 15). */
-export function processCpuSplitMicroseconds(pid: number): { user: number; system: number } {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+/** user and system µs of a /proc stat file (fields 14 and 15). */
+function statMicroseconds(path: string): { user: number; system: number } {
+  const fields = readFileSync(path, "utf8").split(") ")[1]!.split(" ");
   return { user: Number(fields[11]) * microsecondsPerTick, system: Number(fields[12]) * microsecondsPerTick };
+}
+
+/**
+ * µs of CPU a process has used so far in user space and in the kernel, all its threads together,
+ * and of those its main thread (where the JavaScript runs; the others compile, collect garbage
+ * and run Bun's thread pool).
+ */
+export function processCpuSplitMicroseconds(pid: number): { user: number; system: number; mainThread: number } {
+  const main = statMicroseconds(`/proc/${pid}/task/${pid}/stat`);
+  return { ...statMicroseconds(`/proc/${pid}/stat`), mainThread: main.user + main.system };
 }
 
 /** µs of user + system CPU a process has used so far. */
@@ -23,17 +33,23 @@ export function ownCpuMicroseconds(): number {
 
 /**
  * CPU of some processes over a piece of work: start it, then `perOperation(count)` gives µs per
- * operation of each, and `splitPerOperation(count)` the same as user space and kernel apart.
+ * operation of each, and `splitPerOperation(count)` the same as user space and kernel apart, and
+ * the main thread's share.
  */
 export function cpuMeter(pids: readonly number[]): {
   perOperation: (operations: number) => number[];
-  splitPerOperation: (operations: number) => { user: number; system: number }[];
+  splitPerOperation: (operations: number) => { user: number; system: number; mainThread: number }[];
 } {
   const before = pids.map(processCpuSplitMicroseconds);
   const splitPerOperation = (operations: number) =>
     pids.map((pid, i) => {
       const now = processCpuSplitMicroseconds(pid);
-      return { user: (now.user - before[i]!.user) / operations, system: (now.system - before[i]!.system) / operations };
+      const then = before[i]!;
+      return {
+        user: (now.user - then.user) / operations,
+        system: (now.system - then.system) / operations,
+        mainThread: (now.mainThread - then.mainThread) / operations,
+      };
     });
   return { splitPerOperation, perOperation: (operations) => splitPerOperation(operations).map(({ user, system }) => user + system) };
 }
