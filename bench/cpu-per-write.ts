@@ -30,7 +30,7 @@ the figures of that run are higher): rank its .md by samples, as its time column
       default: 30_000,
       integer: true,
       min: 0,
-      help: "unmeasured writes first (JIT warm-up: after 5,000 the compiler still costs ~10 µs per write)",
+      help: "unmeasured writes first (JIT warm-up: after 5,000 the compiler still costs 8–10 µs per write)",
     },
     concurrency: { type: "number", default: 20, integer: true, min: 1, help: "concurrent clients" },
     followers: { type: "number", default: 5, integer: true, min: 1, max: 5, help: "followers (1 with --quorum 0: the leader's HTTP path nearly alone)" },

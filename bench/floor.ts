@@ -23,7 +23,7 @@ WebSocket to each follower, acks, a quorum count) take the same closed-loop writ
 the other, in alternating order. Prints µs of CPU per acknowledged write (servers; leader and each
 follower, user + kernel; the part in JIT and GC threads; client) and writes/s of both, then the medians and quorumkv / floor.
 With --sync fsync both store every batch and fdatasync it on every node (write: no fdatasync);
-beside a run with --sync memory it gives the ceiling of fsync / memory on this machine.`,
+beside a run with --sync memory it gives the skeleton's fsync / memory on this machine.`,
   {
     rounds: { type: "number", default: 3, integer: true, min: 1, help: "rounds, each a fresh cluster of both kinds" },
     writes: { type: "number", default: 30_000, integer: true, min: 100, help: "measured writes per cluster" },
@@ -32,7 +32,7 @@ beside a run with --sync memory it gives the ceiling of fsync / memory on this m
       default: 30_000,
       integer: true,
       min: 0,
-      help: "unmeasured writes first (JIT warm-up: after 5,000 the compiler still costs quorumkv ~10 µs per write)",
+      help: "unmeasured writes first (JIT warm-up: after 5,000 the compiler still costs quorumkv 8–10 µs per write)",
     },
     concurrency: { type: "number", default: 20, integer: true, min: 1, help: "concurrent clients" },
     quorum: { type: "number", default: 3, integer: true, min: 0, max: 5, help: "followers that must hold a write before it is answered" },

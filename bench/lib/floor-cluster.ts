@@ -32,6 +32,16 @@ export async function withFloorCluster<T>(
     return child;
   };
   const storage = (name: string): Record<string, string> => (options.storage === "memory" ? {} : { SYNC_FILE: join(dir, name), SYNC: options.storage });
+  // Stopped on Ctrl-C and SIGTERM too, at once. When another handler was there first (a
+  // withLocalCluster around this one), that one exits once its own cluster is stopped.
+  const exits = process.listenerCount("SIGINT") === 0;
+  const onSignal = () => {
+    for (const child of processes) child.kill();
+    rmSync(dir, { recursive: true, force: true });
+    if (exits) process.exit(130);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   try {
     const followerPorts = Array.from({ length: options.followers }, () => freePort());
     for (const [i, port] of followerPorts.entries()) spawn({ ROLE: "follower", PORT: String(port), ...storage(`follower-${i}`) });
@@ -43,6 +53,8 @@ export async function withFloorCluster<T>(
     await until(async () => ((await (await fetch(`${leaderUrl}/health`)).json()) as { ready: boolean }).ready);
     return await work({ leaderUrl, pids: [leader.pid, ...processes.slice(0, options.followers).map((child) => child.pid)], dir });
   } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     for (const child of processes) child.kill();
     await Promise.all(processes.map((child) => child.exited));
     rmSync(dir, { recursive: true, force: true });

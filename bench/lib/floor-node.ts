@@ -4,7 +4,7 @@ import { Hono } from "hono";
 /**
  * The least a node of this architecture can do, for `bench:floor`: a Hono leader that takes
  * `PUT /kv/:key`, batches the writes of one event-loop turn into one JSON frame per follower over
- * a WebSocket, and answers each write once QUORUM followers acknowledged it; followers that parse
+ * a WebSocket, and applies and answers each write once QUORUM followers acknowledged it; followers that parse
  * the frame, apply it to a Map and acknowledge. With SYNC_FILE every node appends each batch to
  * that file and fdatasyncs it in the event loop before it counts (the leader) or acknowledges
  * (a follower), as quorumkv's DiskStorage does. No validation beyond the value's type, no epochs,
@@ -70,7 +70,9 @@ if (role === "follower") {
   const quorum = Number(process.env.QUORUM);
   const sockets = followerUrls.map((url) => new WebSocket(url));
   const matched = followerUrls.map(() => 0);
-  const waiters = new Map<number, () => void>();
+  const state = new Map<string, string>();
+  /** Each write waiting for its quorum, by offset: applied to the state and answered once committed. */
+  const waiters = new Map<number, { entry: Entry; answer: () => void }>();
   let pending: Entry[] = [];
   let nextOffset = 1;
   let stored = 0;
@@ -83,8 +85,10 @@ if (role === "follower") {
     const commit = Math.min(quorum === 0 ? stored : held[quorum - 1]!, stored);
     for (; committed < commit; ) {
       committed++;
-      waiters.get(committed)?.();
+      const waiter = waiters.get(committed)!;
       waiters.delete(committed);
+      state.set(waiter.entry.key, waiter.entry.value);
+      waiter.answer();
     }
   };
   sockets.forEach((socket, i) => {
@@ -109,14 +113,14 @@ if (role === "follower") {
   app.put("/kv/:key", async (c) => {
     const body = JSON.parse(await c.req.text()) as { value?: unknown };
     if (typeof body?.value !== "string") return c.json({ error: "invalid_value" }, 400);
-    const offset = nextOffset++;
-    pending.push({ offset, key: c.req.param("key"), value: JSON.stringify(body.value) });
+    const entry = { offset: nextOffset++, key: c.req.param("key"), value: JSON.stringify(body.value) };
+    pending.push(entry);
     if (!pumping) {
       pumping = true;
       setImmediate(pump);
     }
-    await new Promise<void>((resolve) => waiters.set(offset, resolve));
-    return c.json({ offset, acks: quorum });
+    await new Promise<void>((answer) => waiters.set(entry.offset, { entry, answer }));
+    return c.json({ offset: entry.offset, acks: quorum });
   });
   Bun.serve({ port, hostname: "127.0.0.1", fetch: app.fetch });
 }

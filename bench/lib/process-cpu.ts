@@ -5,14 +5,16 @@ const microsecondsPerTick = 10_000;
 
 /** user and system µs of a /proc stat file (fields 14 and 15). */
 function statMicroseconds(path: string): { user: number; system: number } {
-  const fields = readFileSync(path, "utf8").split(") ")[1]!.split(" ");
+  // After the command name, which may itself hold ") ".
+  const text = readFileSync(path, "utf8");
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
   return { user: Number(fields[11]) * microsecondsPerTick, system: Number(fields[12]) * microsecondsPerTick };
 }
 
 /**
  * µs of CPU a process has used so far in user space and in the kernel, all its threads together,
- * and of those its main thread (where the JavaScript runs; the others compile, collect garbage
- * and run Bun's thread pool).
+ * and of those its main thread (where the JavaScript runs; the others mostly compile and collect
+ * garbage).
  */
 export function processCpuSplitMicroseconds(pid: number): { user: number; system: number; mainThread: number } {
   const main = statMicroseconds(`/proc/${pid}/task/${pid}/stat`);
