@@ -19,10 +19,7 @@ interface Waiter extends WriteWaiter {
   decided?: ApplyOutcome;
 }
 
-interface Delay {
-  minDelayMs: number;
-  maxDelayMs: number;
-}
+type Delay = { minDelayMs: number; maxDelayMs: number };
 
 /**
  * The leader process: drives LeaderCore on the injected clock and timers, stores and sends what
@@ -146,9 +143,13 @@ export class LeaderNode implements ServingNode {
 
   /**
    * Among PEERS, leadership ended (a newer epoch, or a handover): every write still waiting is
-   * answered as indeterminate (the next leader may have taken it over), then the node stops.
+   * answered as indeterminate (the next leader may have taken it over), then the node stops. The
+   * follower it becomes keeps this log, so entries not yet handed to storage (the pump had not run)
+   * go there now: stored after a hole, what followed them was cut at the next start.
    */
   abdicate(): void {
+    const unstored = this.core.takeEntriesToStore();
+    if (unstored.length > 0) this.#env.storage.appendEntries(unstored);
     for (const waiter of this.#waiters.takeAll()) this.#answer(waiter, false);
     this.stop();
   }
