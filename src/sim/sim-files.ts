@@ -37,7 +37,7 @@ interface NameOp {
  * errors of a syncSoon (it never fails), permissions.
  */
 export class SimFiles implements FileSystem {
-  /** Chance that an fdatasync fails with EIO, losing part of what it was to make durable. */
+  /** Chance that an fdatasync fails with EIO, losing part of what it was to make durable, or that a directory sync fails, making nothing durable. */
   syncFailureChance = 0;
   #names = new Map<string, Inode>();
   #durableNames = new Map<string, Inode>();
@@ -146,6 +146,8 @@ export class SimFiles implements FileSystem {
     const at = clean(dir);
     if (!this.#isDir(at)) throw fsError(this.#names.has(at) ? "ENOTDIR" : "ENOENT", "open", dir);
     this.#crashIfArmed("a directory sync");
+    // A failed directory sync makes nothing durable; the names stay in the cache, to be synced again.
+    if (this.syncFailureChance > 0 && this.rng.chance(this.syncFailureChance)) throw fsError("EIO", "fsync", dir);
     // A rename between two directories ties them: the earlier entries of the other go too, so that no name comes back later.
     const tied = new Set([at]);
     const synced = new Set<NameOp>();
@@ -183,6 +185,17 @@ export class SimFiles implements FileSystem {
   close(fd: number): void {
     this.#inode(fd, "close");
     this.#fds.delete(fd);
+  }
+
+  /**
+   * The process dies (kill -9, out of memory) and the machine stays up: its descriptors close, and
+   * what it wrote or renamed without syncing stays in the page cache, where the next process reads
+   * it, still unsynced: a later `crash` may lose it.
+   */
+  processCrash(): void {
+    this.#fds.clear();
+    this.#crashInSync = null;
+    this.#version++;
   }
 
   /** The machine loses power: the disk keeps what was synced and some of the rest; the next process sees only that. */

@@ -87,11 +87,20 @@ test(`${seeds} seeds: after crashes anywhere, even inside an fdatasync or after 
   for (let seed = 1; seed <= seeds; seed++) {
     const rng = new Random(seed);
     const files = new SimFiles(rng);
-    if (seed % 4 === 0) files.syncFailureChance = 0.2;
     const clock = { nowMs: () => 0 };
     let queue = queuedTimers();
-    const open = () => DiskStorage.open(dir, "fsync", { timers: queue.timers, clock, log: () => {}, fs: files }, tuning);
+    // A start whose directory sync fails (a failing disk) does not start; its supervisor tries again.
+    const open = () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return DiskStorage.open(dir, "fsync", { timers: queue.timers, clock, log: () => {}, fs: files }, tuning);
+        } catch (error) {
+          if ((error as { code?: string }).code !== "EIO" || attempt >= 50) throw error;
+        }
+      }
+    };
     let { storage, data } = open();
+    if (seed % 4 === 0) files.syncFailureChance = 0.2;
     let handed = viewOf(data);
     // What the latest sync callback acknowledged, and how many truncations had been handed then:
     // a later one may drop acknowledged entries after its offset, as a new leader's would.

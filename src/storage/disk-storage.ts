@@ -5,7 +5,7 @@ import type { Storage, StorageStatus, StoredData, StoredSnapshot, SyncMode } fro
 import { type LogRecord, loadDir, storageFiles } from "./load.ts";
 import { type DiskStorageOptions, diskStorageLimits } from "./disk-limits.ts";
 import { type FileSystem, nodeFileSystem } from "./file-system.ts";
-import { makeDir, replaceFile } from "./files.ts";
+import { makeDir, replaceFile, syncFound } from "./files.ts";
 import { encodeRecord } from "./records.ts";
 import { snapshotRecords } from "./snapshot-file.ts";
 
@@ -75,6 +75,14 @@ export class DiskStorage implements Storage {
   #unsynced: Buffer[] = [];
   /** An fdatasync failed: #unsynced must be written again before a sync can be trusted. */
   #rewriteUnsynced = false;
+  /** The log was replaced (compaction) and its directory not yet synced: the next sync does that first. */
+  #dirUnsynced = false;
+  /**
+   * What this start found is not yet known to be durable (SYNC=fsync): an earlier process may
+   * have died with it in the page cache. The first sync makes it so (syncFound) before anything
+   * is acknowledged, and a failure there is retried as any other.
+   */
+  #foundUnsynced: boolean;
   /** A snapshot not yet stored (its write failed): stored before anything else. */
   #pendingSnapshot: StoredSnapshot | null = null;
 
@@ -86,6 +94,7 @@ export class DiskStorage implements Storage {
     this.#clock = env.clock;
     this.#observeSync = env.observeSync ?? (() => {});
     this.#fs = env.fs ?? nodeFileSystem;
+    this.#foundUnsynced = mode === "fsync";
     this.#logFd = this.#fs.open(join(dir, storageFiles.log));
     this.#logBytes = loaded.logBytes;
     this.#fileBytes = loaded.logFileBytes;
@@ -196,19 +205,31 @@ export class DiskStorage implements Storage {
     // The old log stays valid with the new snapshot (records up to it are skipped at start), so a
     // failure from here on only leaves compaction to be done again.
     const logPath = join(this.#dir, storageFiles.log);
-    const logBytes = replaceFile(
-      this.#fs,
-      logPath,
-      this.#entries.length > 0 ? [encodeRecord({ append: this.#entries } satisfies LogRecord)] : [],
-      this.#mode !== "none",
-    );
-    this.#fs.close(this.#logFd);
+    const records = this.#entries.length > 0 ? [encodeRecord({ append: this.#entries } satisfies LogRecord)] : [];
+    const logBytes = replaceFile(this.#fs, logPath, records, this.#mode !== "none", false);
+    // Renamed: the descriptor follows the name at once, whatever fails next, or appends would go to a file with none.
+    const oldFd = this.#logFd;
     this.#logFd = this.#fs.open(logPath);
     this.#logBytes = logBytes;
     this.#fileBytes = logBytes;
     // Everything written so far is in the synced snapshot or the synced new log.
     this.#unsynced = [];
     this.#rewriteUnsynced = false;
+    try {
+      this.#fs.close(oldFd);
+    } catch {
+      // Its bytes are in the new log already.
+    }
+    // The new log is found under its name after a power cut once the directory is synced: until
+    // then nothing appended to it is acknowledged (a failed sync here is retried before any other).
+    this.#dirUnsynced = this.#mode !== "none";
+    this.#syncOwedDir();
+  }
+
+  #syncOwedDir(): void {
+    if (!this.#dirUnsynced) return;
+    this.#fs.syncDir(this.#dir);
+    this.#dirUnsynced = false;
   }
 
   /**
@@ -220,7 +241,7 @@ export class DiskStorage implements Storage {
    */
   sync(done: () => void, startNow = false): void {
     // Nothing handed over since the last sync (a heartbeat's answer): no write, no fdatasync.
-    const idle = this.#buffer.length === 0 && !this.#epochDirty && this.#pendingSnapshot === null && this.#waiting.length === 0;
+    const idle = this.#buffer.length === 0 && !this.#epochDirty && this.#pendingSnapshot === null && this.#waiting.length === 0 && !this.#foundUnsynced;
     if (this.#mode === "none" || (idle && this.#unsynced.length === 0 && this.#unavailable === null)) {
       done();
       if (!idle) this.#scheduleFlush();
@@ -275,7 +296,14 @@ export class DiskStorage implements Storage {
    */
   #writeAndSync(): void {
     try {
+      // Before anything is written: a failed fdatasync may drop what is pending, and only the
+      // log's own sync (#syncLog) knows to write its bytes again.
+      if (this.#foundUnsynced) {
+        syncFound(this.#fs, this.#dir, Object.values(storageFiles));
+        this.#foundUnsynced = false;
+      }
       this.#writeOut();
+      this.#syncOwedDir();
       if (this.#unsynced.length > 0) this.#syncLog();
     } catch (error) {
       this.#failed(error);

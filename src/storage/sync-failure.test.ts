@@ -77,14 +77,21 @@ function failingDir(name: string) {
   const disk = linuxLikeDisk(join(dir, "log"));
   const clock = handTimers();
   const env = { clock: realClock, timers: clock.timers, log: () => {}, fs: { ...nodeFileSystem, fdatasync: disk.fdatasync } };
-  return { dir, disk, clock, env };
+  /** Opens the directory and lets the start's first sync (of what it found) happen, so that `disk.calls` counts from there. */
+  const open = () => {
+    const opened = DiskStorage.open(dir, "fsync", env);
+    opened.storage.sync(() => {}, true);
+    disk.calls = 0;
+    return opened;
+  };
+  return { dir, disk, clock, env, open };
 }
 
 const oneTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 test("a failed fdatasync acknowledges nothing, and the retry writes the lost bytes again before it syncs: every entry is on disk", async () => {
-  const { dir, disk, clock, env } = failingDir("eio");
-  const { storage } = DiskStorage.open(dir, "fsync", env);
+  const { dir, disk, clock, env, open } = failingDir("eio");
+  const { storage } = open();
   const stored: number[] = [];
   const append = (offset: number) => {
     storage.appendEntries([entry(offset)]);
@@ -171,8 +178,8 @@ test("a sync asked for by a callback waits for the other callbacks of its group:
 });
 
 test("a flush due at the end of the turn when a sync fails waits for the retry too", async () => {
-  const { dir, disk, clock, env } = failingDir("eio-due");
-  const { storage } = DiskStorage.open(dir, "fsync", env);
+  const { dir, disk, clock, env, open } = failingDir("eio-due");
+  const { storage } = open();
   const stored: number[] = [];
   storage.appendEntries([entry(1)]);
   storage.sync(() => stored.push(1));
@@ -194,8 +201,8 @@ test("a flush due at the end of the turn when a sync fails waits for the retry t
 });
 
 test("two failures in a row, then a good sync: still nothing lost", async () => {
-  const { dir, disk, clock, env } = failingDir("eio-twice");
-  const { storage } = DiskStorage.open(dir, "fsync", env);
+  const { dir, disk, clock, env, open } = failingDir("eio-twice");
+  const { storage } = open();
   let stored = false;
   storage.appendEntries([entry(1), entry(2)]);
   disk.failNext = 2;
