@@ -170,3 +170,21 @@ test("a leader restarted after every follower was wiped leads above the epoch it
   const pairs = await converged(cluster);
   for (let n = 0; n < 20; n++) expect(pairs.get(`k${n}`)?.value).toBe(n);
 }, 60_000);
+
+test("a follower killed with -9 makes what it finds on disk durable before it answers anything (it may be only in the page cache)", async () => {
+  const cluster = await durableCluster("fsync");
+  for (let n = 0; n < 20; n++) expect((await http(`${cluster.leader.url}/kv/k${n}`, { method: "PUT", json: { value: n } })).status).toBe(200);
+  const follower = cluster.followers[0]!;
+  await follower.stop("SIGKILL");
+  await follower.start();
+  // No write since: the leader's heartbeats are all it answers, and they hand it nothing to store.
+  const syncs = async () => {
+    const text = await (await fetch(`${follower.url}/metrics`)).text();
+    return Number(/^quorumkv_storage_sync_duration_seconds_count (\d+)/m.exec(text)?.[1] ?? 0);
+  };
+  await waitFor(
+    "the leader to hear from the restarted follower",
+    async () => (await http(`${cluster.leader.url}/status`)).body.followers[0].partialResyncs > 0,
+  );
+  expect(await syncs()).toBeGreaterThanOrEqual(1);
+}, 60_000);

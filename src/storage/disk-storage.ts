@@ -299,8 +299,10 @@ export class DiskStorage implements Storage {
       // Before anything is written: a failed fdatasync may drop what is pending, and only the
       // log's own sync (#syncLog) knows to write its bytes again.
       if (this.#foundUnsynced) {
+        const startedMs = this.#clock.nowMs();
         syncFound(this.#fs, this.#dir, Object.values(storageFiles));
         this.#foundUnsynced = false;
+        this.#observeSync((this.#clock.nowMs() - startedMs) / 1000);
       }
       this.#writeOut();
       this.#syncOwedDir();
