@@ -83,6 +83,8 @@ export class InvariantChecker implements LeaderHostObserver {
   #states = new WeakMap<StateMachine, WatchedState>();
   /** (leader, follower) pairs already reported by counted-holds: one line each, not one per event. */
   #countedReported = new Set<string>();
+  /** Per follower, the incarnation and match offset whose entry was last looked for on its disk (decoding it costs). */
+  #durablyChecked: string[] = [];
   /** Per leader process, the commit offset last seen. */
   #leaderCommits = new Map<LeaderProcess, number>();
   /** Per follower: the incarnation whose commit offset is remembered, and that offset. */
@@ -334,7 +336,8 @@ export class InvariantChecker implements LeaderHostObserver {
   /**
    * counted-holds: the serving leader counts a follower at its match offset only while that
    * follower process (the incarnation it heard, in its epoch) holds the leader's log up to there:
-   * the same entry at that offset, and no applied entry of an abandoned branch below it.
+   * the same entry at that offset, synced on its disk, and no applied entry of an abandoned
+   * branch below it.
    */
   #checkCounted(): void {
     const leader = this.#host!.serving;
@@ -354,6 +357,12 @@ export class InvariantChecker implements LeaderHostObserver {
       else if (matchOffset > held.appliedOffset && matchOffset >= core.log.firstOffset) {
         const entry = held.pendingEntries()[matchOffset - held.appliedOffset - 1]!;
         if (!sameEntry(entry, core.log.at(matchOffset))) problem = `it holds ${formatEntry(entry)} there, the leader ${formatEntry(core.log.at(matchOffset))}`;
+      }
+      // A follower answers only once it stored what it answers for: the entry is on its disk, synced.
+      const checked = `${follower.incarnation}:${matchOffset}`;
+      if (problem === null && matchOffset >= core.log.firstOffset && this.#durablyChecked[follower.index] !== checked) {
+        this.#durablyChecked[follower.index] = checked;
+        if (!follower.disk.holds(core.log.at(matchOffset))) problem = "its disk holds no synced copy of that entry";
       }
       const pair = `${leader.name} ${follower.name}`;
       if (problem === null || this.#countedReported.has(pair)) continue;

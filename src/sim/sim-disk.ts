@@ -73,6 +73,11 @@ export class SimDisk {
     this.files.crash();
   }
 
+  /** The process died, not the machine: what it wrote stays in the page cache, unsynced (SimFiles.processCrash). */
+  processCrash(): void {
+    this.files.processCrash();
+  }
+
   /** The power fails inside the next sync to this disk (the log's, or a file replaced whole): `crash` runs then (SimFiles.crashInNextSync). */
   crashInNextSync(crash: () => boolean): void {
     this.files.crashInNextSync(crash);
