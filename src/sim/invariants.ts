@@ -83,7 +83,7 @@ export class InvariantChecker implements LeaderHostObserver {
   #states = new WeakMap<StateMachine, WatchedState>();
   /** (leader, follower) pairs already reported by counted-holds: one line each, not one per event. */
   #countedReported = new Set<string>();
-  /** Per follower, the incarnation and match offset whose entry was last looked for on its disk (decoding it costs). */
+  /** Per follower, the incarnation and match offset last looked for on its disk (decoding costs). */
   #durablyChecked: string[] = [];
   /** Per leader process, the commit offset last seen. */
   #leaderCommits = new Map<LeaderProcess, number>();
@@ -358,7 +358,6 @@ export class InvariantChecker implements LeaderHostObserver {
         const entry = held.pendingEntries()[matchOffset - held.appliedOffset - 1]!;
         if (!sameEntry(entry, core.log.at(matchOffset))) problem = `it holds ${formatEntry(entry)} there, the leader ${formatEntry(core.log.at(matchOffset))}`;
       }
-      // A follower answers only once it stored what it answers for: the entry is on its disk, synced.
       const checked = `${follower.incarnation}:${matchOffset}`;
       if (problem === null && matchOffset >= core.log.firstOffset && this.#durablyChecked[follower.index] !== checked) {
         this.#durablyChecked[follower.index] = checked;

@@ -68,20 +68,15 @@ export class DiskStorage implements Storage {
   #callingBack = false;
   #closed = false;
   /**
-   * SYNC=fsync: the log's bytes written since its last fdatasync that returned (empty: all of it
-   * is synced), the last ones of its records. After a failed fdatasync they are written again
-   * before the next one (see #syncLog); a compaction's synced files hold them too.
+   * SYNC=fsync: the log's bytes written since its last good fdatasync (empty: all synced), written
+   * again after a failed one before the next (see #syncLog); a compaction's synced files hold them.
    */
   #unsynced: Buffer[] = [];
   /** An fdatasync failed: #unsynced must be written again before a sync can be trusted. */
   #rewriteUnsynced = false;
   /** The log was replaced (compaction) and its directory not yet synced: the next sync does that first. */
   #dirUnsynced = false;
-  /**
-   * What this start found is not yet known to be durable (SYNC=fsync): an earlier process may
-   * have died with it in the page cache. The first sync makes it so (syncFound) before anything
-   * is acknowledged, and a failure there is retried as any other.
-   */
+  /** SYNC=fsync: what this start found may be an earlier process's page cache (syncFound, first sync). */
   #foundUnsynced: boolean;
   /** A snapshot not yet stored (its write failed): stored before anything else. */
   #pendingSnapshot: StoredSnapshot | null = null;
@@ -192,12 +187,8 @@ export class DiskStorage implements Storage {
     const snapshot = this.#pendingSnapshot;
     if (!snapshot) return;
     this.#flushBuffer();
-    this.#snapshotBytes = replaceFile(
-      this.#fs,
-      join(this.#dir, storageFiles.snapshot),
-      snapshotRecords(snapshot, diskStorageLimits.snapshotRecordBytes),
-      this.#mode !== "none",
-    );
+    const records = snapshotRecords(snapshot, diskStorageLimits.snapshotRecordBytes);
+    this.#snapshotBytes = replaceFile(this.#fs, join(this.#dir, storageFiles.snapshot), records, this.#mode !== "none");
     this.#pendingSnapshot = null;
     this.#bytesSinceSnapshot = 0;
     this.#entries = this.#entries.filter((entry) => entry.offset > snapshot.offset);
@@ -205,31 +196,34 @@ export class DiskStorage implements Storage {
     // The old log stays valid with the new snapshot (records up to it are skipped at start), so a
     // failure from here on only leaves compaction to be done again.
     const logPath = join(this.#dir, storageFiles.log);
-    const records = this.#entries.length > 0 ? [encodeRecord({ append: this.#entries } satisfies LogRecord)] : [];
-    const logBytes = replaceFile(this.#fs, logPath, records, this.#mode !== "none", false);
-    // Renamed: the descriptor follows the name at once, whatever fails next, or appends would go to a file with none.
+    const logRecords = this.#entries.length > 0 ? [encodeRecord({ append: this.#entries } satisfies LogRecord)] : [];
+    const logBytes = replaceFile(this.#fs, logPath, logRecords, this.#mode !== "none", false);
+    // Renamed: the descriptor follows the name at once, whatever fails next, or appends would go
+    // to a file with none. Everything written so far is in the synced snapshot or the new log,
+    // which a power cut finds under its name once the directory is synced: owed till then.
     const oldFd = this.#logFd;
     this.#logFd = this.#fs.open(logPath);
     this.#logBytes = logBytes;
     this.#fileBytes = logBytes;
-    // Everything written so far is in the synced snapshot or the synced new log.
     this.#unsynced = [];
     this.#rewriteUnsynced = false;
-    try {
-      this.#fs.close(oldFd);
-    } catch {
-      // Its bytes are in the new log already.
-    }
-    // The new log is found under its name after a power cut once the directory is synced: until
-    // then nothing appended to it is acknowledged (a failed sync here is retried before any other).
     this.#dirUnsynced = this.#mode !== "none";
-    this.#syncOwedDir();
+    this.#fs.close(oldFd);
+    this.#syncOwed();
   }
 
-  #syncOwedDir(): void {
-    if (!this.#dirUnsynced) return;
-    this.#fs.syncDir(this.#dir);
-    this.#dirUnsynced = false;
+  /** Syncs owed before anything is acknowledged: what this start found, a replaced log's directory. */
+  #syncOwed(): void {
+    if (this.#foundUnsynced) {
+      const startedMs = this.#clock.nowMs();
+      syncFound(this.#fs, this.#dir, Object.values(storageFiles));
+      this.#foundUnsynced = false;
+      this.#observeSync((this.#clock.nowMs() - startedMs) / 1000);
+    }
+    if (this.#dirUnsynced) {
+      this.#fs.syncDir(this.#dir);
+      this.#dirUnsynced = false;
+    }
   }
 
   /**
@@ -298,14 +292,8 @@ export class DiskStorage implements Storage {
     try {
       // Before anything is written: a failed fdatasync may drop what is pending, and only the
       // log's own sync (#syncLog) knows to write its bytes again.
-      if (this.#foundUnsynced) {
-        const startedMs = this.#clock.nowMs();
-        syncFound(this.#fs, this.#dir, Object.values(storageFiles));
-        this.#foundUnsynced = false;
-        this.#observeSync((this.#clock.nowMs() - startedMs) / 1000);
-      }
+      this.#syncOwed();
       this.#writeOut();
-      this.#syncOwedDir();
       if (this.#unsynced.length > 0) this.#syncLog();
     } catch (error) {
       this.#failed(error);
@@ -373,12 +361,8 @@ export class DiskStorage implements Storage {
     this.#storeSnapshot();
     this.#flushBuffer();
     if (this.#epochDirty) {
-      replaceFile(
-        this.#fs,
-        join(this.#dir, storageFiles.epoch),
-        [encodeRecord({ epoch: this.#epoch, writeQuorum: this.#writeQuorum, writeQuorumFloor: this.#writeQuorumFloor })],
-        this.#mode !== "none",
-      );
+      const promise = { epoch: this.#epoch, writeQuorum: this.#writeQuorum, writeQuorumFloor: this.#writeQuorumFloor };
+      replaceFile(this.#fs, join(this.#dir, storageFiles.epoch), [encodeRecord(promise)], this.#mode !== "none");
       this.#epochDirty = false;
     }
   }
