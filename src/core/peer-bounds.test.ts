@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { constants } from "./constants.ts";
-import { entriesAheadMax, epochProblem, replicateProblem, snapshotProblem } from "./peer-bounds.ts";
-import type { Entry, ReplicateMessage, SnapshotChunk } from "./types.ts";
+import { entriesAheadMax, epochProblem, recoveryDataProblem, replicateProblem, snapshotProblem } from "./peer-bounds.ts";
+import type { Entry, RecoveryData, ReplicateMessage, SnapshotChunk } from "./types.ts";
 
 const follower = { epoch: 5, lastOffset: 100 };
 const isClientKey = (key: string) => key.length > 0 && key.length <= 8 && !/[\u0000-\u001f]/.test(key);
@@ -80,4 +80,29 @@ test("transactions and conditional writes: every key a client key, a txn only on
   for (const [candidate, refused] of table) {
     expect([candidate, replicateProblem(follower, replicate({ entries: [candidate] }), isClientKey) !== null]).toEqual([candidate, refused]);
   }
+});
+
+test("recovery data: what a follower sends passes; a key twice, a pair after the snapshot, an entry out of place or malformed does not", () => {
+  const honest: RecoveryData = {
+    epoch: 3,
+    appliedOffset: 2,
+    appliedEpoch: 1,
+    pairs: [
+      ["a", "1", 1],
+      ["b", '"x"', 2],
+    ],
+    entries: [entry(3, "c", "2"), { ...entry(4, "", null), epoch: 3 }],
+  };
+  const table: [string, RecoveryData, refused: boolean][] = [
+    ["honest", honest, false],
+    ["empty", { epoch: 0, appliedOffset: 0, appliedEpoch: 0, pairs: [], entries: [] }, false],
+    ["a key twice", { ...honest, pairs: [honest.pairs[0]!, ["a", "2", 2]] }, true],
+    ["a pair after the snapshot", { ...honest, pairs: [["a", "1", 3]] }, true],
+    ["a pair that is not a triple", { ...honest, pairs: [["a", "1"] as never] }, true],
+    ["an offset gap", { ...honest, entries: [entry(3, "c", "2"), entry(5, "d", "3")] }, true],
+    ["entries from the wrong offset", { ...honest, entries: [entry(4, "c", "2")] }, true],
+    ["an entry without a key", { ...honest, entries: [{ offset: 3, epoch: 1, value: "1" } as never] }, true],
+    ["a fractional offset", { ...honest, appliedOffset: 2.5 }, true],
+  ];
+  for (const [name, data, refused] of table) expect([name, recoveryDataProblem(data) !== null]).toEqual([name, refused]);
 });

@@ -1,7 +1,7 @@
 import { constants } from "./constants.ts";
 import { epochMarkerKey } from "./leader.ts";
 import { txnKeys } from "./txn.ts";
-import type { ReplicateMessage, SnapshotChunk } from "./types.ts";
+import type { RecoveryData, ReplicateMessage, SnapshotChunk } from "./types.ts";
 
 /**
  * What no honest peer sends, judged against the follower's own position (DESIGN §5: peers are
@@ -61,5 +61,33 @@ export function snapshotProblem(follower: FollowerPosition, chunk: SnapshotChunk
   if (chunk.snapshotOffset > chunk.commitOffset) return `snapshot offset ${chunk.snapshotOffset} is beyond the commit offset ${chunk.commitOffset}`;
   if (chunk.snapshotEpoch > chunk.epoch) return `snapshot epoch ${chunk.snapshotEpoch} is newer than the chunk's ${chunk.epoch}`;
   for (const [key] of chunk.pairs) if (!isClientKey(key)) return "a pair has a key no client could write";
+  return null;
+}
+
+const whole = (value: unknown, min: number): value is number => Number.isSafeInteger(value) && (value as number) >= min;
+
+/**
+ * Recovery data (`GET /internal/recover`) a candidate may take over: pairs of distinct keys, each
+ * set at or below the applied offset, then entries at the offsets right after it, each with an
+ * epoch and a key. Anything else no honest follower sends; the candidate tries its next source.
+ */
+export function recoveryDataProblem(data: RecoveryData): string | null {
+  if (!whole(data.epoch, 0) || !whole(data.appliedOffset, 0) || !whole(data.appliedEpoch, 0)) return "its epochs and offset are not whole numbers";
+  const keys = new Set<string>();
+  for (const pair of data.pairs as unknown[]) {
+    const [key, value, offset] = Array.isArray(pair) ? pair : [];
+    if (typeof key !== "string" || typeof value !== "string" || !whole(offset, 1)) return "a pair is not [key, value, offset]";
+    if (offset > data.appliedOffset) return `the pair of ${JSON.stringify(key)} is at ${offset}, after its applied offset ${data.appliedOffset}`;
+    if (keys.has(key)) return `the key ${JSON.stringify(key)} comes twice among its pairs`;
+    keys.add(key);
+  }
+  for (let index = 0; index < data.entries.length; index++) {
+    const entry = data.entries[index] as unknown as Record<string, unknown> | null;
+    const offset = data.appliedOffset + 1 + index;
+    if (entry?.offset !== offset) return `its entry ${index + 1} is not at offset ${offset}`;
+    if (!whole(entry.epoch, 0) || typeof entry.key !== "string" || (entry.value !== null && typeof entry.value !== "string")) {
+      return `its entry at ${offset} is not {offset, epoch, key, value}`;
+    }
+  }
   return null;
 }

@@ -1,5 +1,6 @@
 import { type ElectionRun, type FollowerPosition, type Recovered, RecoveryCore, type RecoveryPolicy, type RecoveryStep } from "../core/recovery.ts";
 import type { NodeLog } from "../log.ts";
+import { recoveryDataProblem } from "../core/peer-bounds.ts";
 import type { RecoveryData } from "../core/types.ts";
 import type { Clock, Timers } from "./env.ts";
 import type { StoredData } from "./storage.ts";
@@ -138,12 +139,16 @@ export function runRecovery(
         }
         env.transport.recover(step.from.url, timings.recoverTimeoutMs, (answer) => {
           if (aborted) return;
-          const next = core.afterFetch(step.from, answer instanceof TransportError ? answer.message : answer);
+          // Peers are trusted only as far as the protocol allows: data no honest follower sends costs its source, not the process.
+          const malformed = answer instanceof TransportError ? null : recoveryDataProblem(answer);
+          const next = core.afterFetch(step.from, answer instanceof TransportError ? answer.message : (malformed ?? answer));
           if (next.kind !== "done") {
             const why =
               answer instanceof TransportError
                 ? `fetching the data of ${step.from.url} failed (${answer.message})`
-                : `the data of ${step.from.url} no longer reaches the position it reported (${step.from.lastOffset}, epoch ${step.from.lastEntryEpoch})`;
+                : malformed !== null
+                  ? `the data of ${step.from.url} is not what a follower sends: ${malformed}`
+                  : `the data of ${step.from.url} no longer reaches the position it reported (${step.from.lastOffset}, epoch ${step.from.lastEntryEpoch})`;
             env.log(`recovery: ${why}; trying the next most advanced`, {
               event: "recovery",
               level: "warn",
