@@ -1,10 +1,10 @@
 import { expect, test } from "bun:test";
 import type { Entry } from "../core/types.ts";
-import type { TimerHandle, Timers } from "../node/env.ts";
 import type { StoredData } from "../node/storage.ts";
 import { Random } from "../sim/random.ts";
 import { SimFiles } from "../sim/sim-files.ts";
 import { DiskStorage } from "./disk-storage.ts";
+import { queuedTimers } from "./storage-conformance.ts";
 
 // DiskStorage on the simulator's files (SimFiles): random appends, truncations, epoch promises,
 // snapshots and syncs, and crashes between them or inside an fdatasync; a quarter of the seeds
@@ -15,40 +15,6 @@ const seeds = 300;
 const stepsPerSeed = 400;
 const dir = "/data";
 const tuning = { compactionMinLogBytes: 512, logPreallocateBytes: 1024 };
-
-/** Timers run by hand, in the order they were set: delays are not modelled, only order. `stop` is a process's death: nothing more runs. */
-function queuedTimers() {
-  let due: { handle: number; run: () => void }[] = [];
-  let next = 1;
-  let stopped = false;
-  const timers: Timers = {
-    after: (_delayMs, run) => {
-      if (!stopped) due.push({ handle: next, run });
-      return next++;
-    },
-    every: () => {
-      throw new Error("not used by DiskStorage");
-    },
-    cancel: (handle: TimerHandle) => {
-      due = due.filter((timer) => timer.handle !== handle);
-    },
-    soon: (run) => {
-      if (!stopped) due.push({ handle: next++, run });
-    },
-  };
-  const runAll = () => {
-    for (let rounds = 0; due.length > 0 && rounds < 10; rounds++) {
-      const now = due;
-      due = [];
-      for (const timer of now) if (!stopped) timer.run();
-    }
-  };
-  const stop = () => {
-    stopped = true;
-    due = [];
-  };
-  return { timers, runAll, stop };
-}
 
 /** What the storage was handed, as a restart should load it (if all of it was synced). */
 interface View {

@@ -1,42 +1,16 @@
 import { expect, test } from "bun:test";
-import type { TimerHandle, Timers } from "../node/env.ts";
 import { Random } from "../sim/random.ts";
 import { SimFiles } from "../sim/sim-files.ts";
 import { DiskStorage } from "./disk-storage.ts";
 import type { FileSystem } from "./file-system.ts";
 import { loadDir } from "./load.ts";
-import { entry } from "./storage-conformance.ts";
+import { entry, queuedTimers } from "./storage-conformance.ts";
 
 // What a node stores must survive a power cut once it answers, whatever happened before: a
 // process that died with writes in the page cache, a directory sync that failed (found in review).
 
 const dir = "/data";
 const tuning = { compactionMinLogBytes: 512, logPreallocateBytes: 1024 };
-
-/** Timers run by hand (`run`), in the order they were set. */
-function handTimers() {
-  let due: { handle: number; run: () => void }[] = [];
-  let next = 1;
-  const timers: Timers = {
-    after: (_delayMs, run) => {
-      due.push({ handle: next, run });
-      return next++;
-    },
-    every: () => {
-      throw new Error("not used by DiskStorage");
-    },
-    cancel: (handle: TimerHandle) => {
-      due = due.filter((timer) => timer.handle !== handle);
-    },
-    soon: (run) => {
-      due.push({ handle: next++, run });
-    },
-  };
-  const run = () => {
-    for (let rounds = 0; due.length > 0 && rounds < 10; rounds++) for (const timer of due.splice(0)) timer.run();
-  };
-  return { timers, run, stop: () => due.splice(0) };
-}
 
 const offsets = (entries: readonly { offset: number }[]) => entries.map((stored) => stored.offset);
 /** What a start after a power cut now would find. */
@@ -66,8 +40,8 @@ test("a start syncs what an earlier process left unsynced in the page cache (log
   for (const { name, promise, dieAt, entries, epoch } of cases) {
     for (let seed = 1; seed <= 20; seed++) {
       const files = new SimFiles(new Random(seed));
-      const clock = handTimers();
-      const open = () => DiskStorage.open(dir, "fsync", { timers: clock.timers, clock: { nowMs: () => 0 }, log: () => {}, fs: files }, tuning);
+      let queue = queuedTimers();
+      const open = () => DiskStorage.open(dir, "fsync", { timers: queue.timers, clock: { nowMs: () => 0 }, log: () => {}, fs: files }, tuning);
       const first = open().storage;
       first.appendEntries([entry(1), entry(2)]);
       first.sync(() => {}, true);
@@ -77,7 +51,8 @@ test("a start syncs what an earlier process left unsynced in the page cache (log
       first.sync(() => {
         throw new Error("answered a sync the process died in");
       }, true);
-      clock.stop();
+      queue.stop();
+      queue = queuedTimers();
 
       const { storage, data } = open();
       expect({ name, seed, entries: offsets(data.entries), epoch: data.epoch }).toEqual({ name, seed, entries, epoch });
@@ -86,7 +61,7 @@ test("a start syncs what an earlier process left unsynced in the page cache (log
       storage.sync(() => {
         answered = true;
       });
-      clock.run();
+      queue.runAll();
       expect(answered).toBe(true);
       const durable = afterPowerCut(files);
       expect({ name, seed, entries: offsets(durable.entries), epoch: durable.epoch }).toEqual({ name, seed, entries, epoch });
@@ -110,8 +85,8 @@ test("a directory sync that fails during compaction leaves the log's descriptor 
       return typeof value === "function" ? value.bind(target) : value;
     },
   }) as FileSystem;
-  const clock = handTimers();
-  const open = () => DiskStorage.open(dir, "fsync", { timers: clock.timers, clock: { nowMs: () => 0 }, log: () => {}, fs }, tuning);
+  const queue = queuedTimers();
+  const open = () => DiskStorage.open(dir, "fsync", { timers: queue.timers, clock: { nowMs: () => 0 }, log: () => {}, fs }, tuning);
   const { storage } = open();
   const acknowledged: number[] = [];
   const store = (from: number, to: number) => {
@@ -133,9 +108,9 @@ test("a directory sync that fails during compaction leaves the log's descriptor 
   store(6, 8);
   expect(storage.unavailable).toContain("EIO");
   expect(acknowledged).toEqual([5]);
-  clock.run();
+  queue.runAll();
   store(9, 10);
-  clock.run();
+  queue.runAll();
   expect(storage.unavailable).toBeNull();
   expect(acknowledged).toEqual([5, 8, 10]);
   storage.close();

@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import type { Entry } from "../core/types.ts";
+import type { TimerHandle, Timers } from "../node/env.ts";
 import type { Storage, StoredData } from "../node/storage.ts";
 
 /** A storage under test, and how to read back what it keeps as a restarted node would (closing it first). */
@@ -157,4 +158,38 @@ export function storageConformance(open: () => StorageUnderTest): void {
     expect(storage.status().unavailable).toBeNull();
     expect(storage.status().dir).not.toBeNull();
   });
+}
+
+/** Timers run by hand, in the order they were set: delays are not modelled, only order. `stop` is a process's death: nothing more runs. */
+export function queuedTimers() {
+  let due: { handle: number; run: () => void }[] = [];
+  let next = 1;
+  let stopped = false;
+  const timers: Timers = {
+    after: (_delayMs, run) => {
+      if (!stopped) due.push({ handle: next, run });
+      return next++;
+    },
+    every: () => {
+      throw new Error("not used by DiskStorage");
+    },
+    cancel: (handle: TimerHandle) => {
+      due = due.filter((timer) => timer.handle !== handle);
+    },
+    soon: (run) => {
+      if (!stopped) due.push({ handle: next++, run });
+    },
+  };
+  const runAll = () => {
+    for (let rounds = 0; due.length > 0 && rounds < 10; rounds++) {
+      const now = due;
+      due = [];
+      for (const timer of now) if (!stopped) timer.run();
+    }
+  };
+  const stop = () => {
+    stopped = true;
+    due = [];
+  };
+  return { timers, runAll, stop };
 }
