@@ -188,6 +188,14 @@ function refuseDishonest(problem: string | null): void {
   if (problem) throw new ApiError(400, "invalid_message", problem);
 }
 
+/**
+ * Why no honest peer announces `epoch` to `node`, or null. Checked before the lookup, as among
+ * PEERS a leader steps down for a newer epoch: a message refused after that had deposed it.
+ */
+export function implausibleEpoch(node: { epoch: number; lastOffset: number }, epoch: number): string | null {
+  return Number.isSafeInteger(epoch) ? epochProblem(node, epoch) : `epoch ${epoch} is not a whole number`;
+}
+
 /** Keys a follower remembers as checked (per key limit): a workload writes the same keys again and again. */
 const checkedClientKeysMax = 4096;
 const clientKeyChecks = new Map<number, (key: string) => boolean>();
@@ -304,6 +312,7 @@ export function replicateRoutes(target: FollowerNode | FollowerLookup): Hono {
     app.post(`/internal/${kind}`, async (c) => {
       const body = await readJson(c);
       const epoch = (body as { epoch?: unknown } | null)?.epoch;
+      if (typeof epoch === "number") refuseDishonest(implausibleEpoch(lookup.current, epoch));
       const follower = lookup.followerFor(typeof epoch === "number" ? epoch : 0);
       if (!(follower instanceof FollowerNode)) throw staleEpoch(Number(epoch), follower.leaderEpoch);
       const answer = await answerReplication(follower, kind, body);
@@ -314,6 +323,7 @@ export function replicateRoutes(target: FollowerNode | FollowerLookup): Hono {
   const fenceSchema = z.object({ epoch: z.number().int().min(1), leaderId: z.string() });
   app.post("/internal/fence", async (c) => {
     const { epoch, leaderId } = parseBody(fenceSchema, await readJson(c), "invalid_message");
+    refuseDishonest(implausibleEpoch(lookup.current, epoch));
     const follower = lookup.followerFor(epoch);
     if (!(follower instanceof FollowerNode)) {
       // A leader at this epoch or a newer one: its epoch refuses the vote.

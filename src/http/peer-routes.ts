@@ -9,7 +9,7 @@ import { createApp, replicateBodyLimitBytes } from "./app.ts";
 import { requireClusterToken } from "./auth.ts";
 import { ApiError, onError } from "./errors.ts";
 import { bodyLimits, parseBody, readJson } from "./input.ts";
-import { answerReplication, type ReplicationAnswer, replicateRoutes } from "./internal-routes.ts";
+import { answerReplication, implausibleEpoch, type ReplicationAnswer, replicateRoutes } from "./internal-routes.ts";
 import { writeGate } from "./write-routes.ts";
 
 const preVoteSchema = z.object({ epoch: z.number().int().min(0), candidate: z.string().max(2048) });
@@ -70,6 +70,8 @@ function refuseUnlessLeading(peer: PeerNode): void {
 export function peerReplication(peer: PeerNode): (kind: "replicate" | "snapshot", body: unknown) => Promise<ReplicationAnswer> {
   return async (kind, body) => {
     const epoch = (body as { epoch?: unknown } | null)?.epoch;
+    const implausible = typeof epoch === "number" ? implausibleEpoch(peer.current, epoch) : null;
+    if (implausible) return { status: 400, body: { error: "invalid_message", message: implausible, nodeId: peer.config.nodeId } };
     const follower = peer.followerFor(typeof epoch === "number" ? epoch : 0);
     if (follower instanceof FollowerNode) return answerReplication(follower, kind, body);
     const message = `epoch ${String(epoch)} is older than this leader's ${follower.leaderEpoch}`;
