@@ -18,8 +18,7 @@ test("a leader among PEERS answers 400 invalid_message to an epoch no peer could
   cluster = await startCluster({ peers: true, writeQuorum: 1 });
   const leader = (await leaderOf(cluster.nodes))!;
   const { epoch } = (await http(`${leader.url}/status`)).body as { epoch: number };
-  const message = (badEpoch: string) =>
-    `{"epoch":${badEpoch},"leaderId":"x","prevOffset":0,"prevEpoch":0,"entries":[],"commitOffset":0}`;
+  const message = (badEpoch: string) => `{"epoch":${badEpoch},"leaderId":"x","prevOffset":0,"prevEpoch":0,"entries":[],"commitOffset":0}`;
   const attacks: [string, string, string][] = [
     ["replicate at 1e999 (Infinity once parsed)", "/internal/replicate", message("1e999")],
     ["replicate at E + 0.5", "/internal/replicate", message(String(epoch + 0.5))],
