@@ -5,7 +5,7 @@ import type { Storage, StorageStatus, StoredData, StoredSnapshot, SyncMode } fro
 import { type LogRecord, loadDir, storageFiles } from "./load.ts";
 import { type DiskStorageOptions, diskStorageLimits } from "./disk-limits.ts";
 import { type FileSystem, nodeFileSystem } from "./file-system.ts";
-import { makeDir, replaceFile, syncFound } from "./files.ts";
+import { replaceFile, syncFound } from "./files.ts";
 import { encodeRecord } from "./records.ts";
 import { snapshotRecords } from "./snapshot-file.ts";
 
@@ -110,14 +110,9 @@ export class DiskStorage implements Storage {
     options: DiskStorageOptions = {},
   ): { storage: DiskStorage; data: StoredData } {
     const fs = env.fs ?? nodeFileSystem;
-    makeDir(fs, dir, mode !== "none");
+    // A new DATA_DIR's and a new log's names are made durable by the first sync (syncFound), as all it finds.
+    fs.mkdirs(dir);
     const loaded = loadDir(fs, dir, env.log);
-    const logPath = join(dir, storageFiles.log);
-    // A new log's name is durable once its directory is synced, not by the log's own fdatasync (POSIX).
-    if (mode !== "none" && !fs.exists(logPath)) {
-      fs.close(fs.open(logPath));
-      fs.syncDir(dir);
-    }
     const { compactionMinLogBytes = diskStorageLimits.compactionMinLogBytes, logPreallocateBytes = diskStorageLimits.logPreallocateBytes } = options;
     const storage = new DiskStorage(dir, mode, env, loaded, { compactionMinLogBytes, logPreallocateBytes });
     return {

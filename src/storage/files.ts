@@ -26,20 +26,9 @@ export function replaceFile(fs: FileSystem, path: string, records: Iterable<Buff
 }
 
 /**
- * Creates `dir` and whatever parents it lacks; with `synced`, each new directory's entry is made
- * durable by a sync of its parent, top down (POSIX: a sync of a directory covers its entries, not
- * the entry that names it).
- */
-export function makeDir(fs: FileSystem, dir: string, synced: boolean): void {
-  const missing: string[] = [];
-  for (let at = dir; !fs.exists(at); at = dirname(at)) missing.push(at);
-  fs.mkdirs(dir);
-  if (synced) for (const at of missing.toReversed()) fs.syncDir(dirname(at));
-}
-
-/**
  * Makes durable what a start finds in `dir`: the files named `names` that exist, the directory's
- * entries, and those of its parents up to the root. A process that died (kill -9, out of memory)
+ * entries, and those of its parents up to the root (so a DATA_DIR or log just created too: POSIX
+ * makes a new name durable by a sync of its directory, not by the file's own fdatasync). A process that died (kill -9, out of memory)
  * leaves its unsynced writes and renames in the page cache, where the next start reads them as if
  * stored; a power cut after that start would still lose them, answered or not. So they are synced
  * before the node answers anything, as PostgreSQL does after a crash. (A write whose fdatasync
