@@ -336,7 +336,6 @@ export function replicateRoutes(target: FollowerNode | FollowerLookup): Hono {
       };
       return c.json({ ...position, writeQuorumFloor: null, writeQuorum: null, nodeId });
     }
-    refuseDishonest(epochProblem({ epoch: follower.epoch, lastOffset: follower.lastOffset }, epoch));
     const position = await new Promise<object>((resolve) => follower.fence(epoch, leaderId, resolve));
     return c.json({ ...position, nodeId });
   });
